@@ -1,0 +1,31 @@
+# exlab: one binary that emulates the SMTP transport of Exchange 2013-2019.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GO      ?= go
+BIN     := bin/exlab
+ARGS    ?= --port-offset 10000
+
+.PHONY: build run test bench lint fmt generate
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/exlab
+
+# exlab on its embedded default. Ports are shifted by 10000 (25 -> 10025, 2525 -> 12525) so that
+# it runs without root; run `make run ARGS=` as root (or with CAP_NET_BIND_SERVICE) for the real
+# ports.
+run: build
+	./$(BIN) serve $(ARGS)
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -shuffle=on -timeout 20m ./...
+
+bench: build
+	./bench/run.sh
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+generate:
+	cd transport/smtpreceive && $(GO) run gen_replies.go

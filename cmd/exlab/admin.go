@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/exlab/exlab/queue"
+)
+
+// admin is the admin listener: a loopback HTTP endpoint the tools use while the server runs
+// (the Pebble store is locked by the running server). Access needs the token kept in the
+// data directory, readable by its owner only.
+type admin struct {
+	srv   *http.Server
+	dir   string
+	token string
+}
+
+func startAdmin(addr string, offset int, dir string, store *queue.Store, log *slog.Logger) (*admin, error) {
+	if addr == "off" {
+		return nil, nil
+	}
+	if addr == "" {
+		var err error
+		if addr, err = shiftPort(defaultAdmin, offset); err != nil {
+			return nil, err
+		}
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	tok := make([]byte, 16)
+	_, _ = rand.Read(tok)
+	a := &admin{dir: dir, token: hex.EncodeToString(tok)}
+	if err := os.WriteFile(filepath.Join(dir, adminToken), []byte(a.token+"\n"), 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, adminAddr), []byte(l.Addr().String()+"\n"), 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /mailbox", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		items, err := store.MailboxItems("")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(items)
+	}))
+	mux.HandleFunc("GET /mailbox/content", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseUint(r.URL.Query().Get("id"), 10, 64)
+		if err != nil {
+			http.Error(w, "id: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, content, err := store.MailboxContent(r.URL.Query().Get("mailbox"), id)
+		if errors.Is(err, queue.ErrNotFound) {
+			http.NotFound(w, r)
+			return
+		} else if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "message/rfc822")
+		_, _ = w.Write(content)
+	}))
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin listener", "err", err)
+		}
+	}()
+	log.Info("admin listener", "addr", l.Addr().String())
+	return a, nil
+}
+
+func (a *admin) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+			http.Error(w, "the admin token (in the data directory) is required", http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (a *admin) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.srv.Shutdown(ctx)
+	_ = os.Remove(filepath.Join(a.dir, adminAddr))
+	_ = os.Remove(filepath.Join(a.dir, adminToken))
+}
+
+// adminClient talks to a running server's admin listener.
+type adminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// dialAdmin finds a running server through the data directory, or returns nil when none runs.
+func dialAdmin(dir string) *adminClient {
+	addr, err1 := os.ReadFile(filepath.Join(dir, adminAddr))
+	tok, err2 := os.ReadFile(filepath.Join(dir, adminToken))
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	c := &adminClient{base: "http://" + strings.TrimSpace(string(addr)), token: strings.TrimSpace(string(tok)),
+		http: &http.Client{Timeout: 30 * time.Second}}
+	conn, err := net.DialTimeout("tcp", strings.TrimSpace(string(addr)), 2*time.Second)
+	if err != nil {
+		return nil // a stale file from a server that stopped uncleanly
+	}
+	conn.Close()
+	return c
+}
+
+func (c *adminClient) get(path string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, queue.ErrNotFound
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("admin listener: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return b, nil
+}

@@ -1,0 +1,112 @@
+// Command exlab is the one exlab binary: the Exchange transport services (serve), the
+// configuration tools (config), the mailbox viewer (mailbox) and the load generator (bench).
+// It parses flags and wires packages together; it holds no logic of its own.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `exlab emulates the SMTP transport of Microsoft Exchange 2013-2019.
+
+Usage:
+  exlab serve [--config FILE] [--data DIR] [--port-offset N] [--server NAME] [--admin ADDR]
+  exlab config default
+  exlab config validate FILE
+  exlab mailbox list [--data DIR] [ADDRESS]
+  exlab mailbox show ADDRESS [--data DIR] [--id N]
+  exlab bench --target HOST:PORT [flags]   (exlab bench --help for its flags)
+  exlab version
+
+Run "exlab COMMAND --help" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(args[1:], stdout, stderr)
+	case "mailbox":
+		return cmdMailbox(args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "exlab", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "exlab: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// parseInterspersed parses flags that may come before, between or after positional
+// arguments (exlab mailbox show ADDRESS --data DIR) and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: exlab %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "Usage: exlab config default | exlab config validate FILE\n")
+		return 2
+	}
+	switch args[0] {
+	case "default":
+		return configDefault(stdout)
+	case "validate":
+		return configValidate(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "exlab config: unknown subcommand %q (default, validate)\n", args[0])
+	return 2
+}
+
+func errorf(stderr io.Writer, format string, args ...any) int {
+	msg := fmt.Sprintf(format, args...)
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	fmt.Fprint(stderr, "exlab: "+msg)
+	return 1
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/frontend"
+	"github.com/exlab/exlab/queue"
+	"github.com/exlab/exlab/routing"
+	"github.com/exlab/exlab/transport"
+	"github.com/exlab/exlab/transport/smtpreceive"
+)
+
+// Data directory layout, after Exchange's install path (spec §7.1, §8).
+const (
+	queueDir     = "TransportRoles/data/Queue"
+	certDir      = "Certificates"
+	authKeyFile  = "exchange-server-auth.key"
+	adminAddr    = "admin.addr"
+	adminToken   = "admin.token"
+	defaultAdmin = "127.0.0.1:8470"
+)
+
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr, "serve [--config FILE] [--data DIR] [--port-offset N] [--server NAME] [--admin ADDR]")
+	cfgPath := fs.String("config", "", "organization file (default: the embedded Exchange 2019 default, see `exlab config default`)")
+	dataDir := fs.String("data", "./exlab-data", "data directory: queue database, certificate, keys")
+	offset := fs.Int("port-offset", 0, "add N to every binding port, and to the admin port (for unprivileged users and side-by-side instances)")
+	serverName := fs.String("server", "", "which server of the organization to run (default: the first)")
+	admin := fs.String("admin", "", "admin listener address (default 127.0.0.1:8470 shifted by --port-offset; \"off\" disables it)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return errorf(stderr, "--log-level: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	org, err := loadOrg(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	srv := &org.Servers[0]
+	if *serverName != "" {
+		if srv = org.Server(*serverName); srv == nil {
+			return errorf(stderr, "--server: %q is not a server of %s", *serverName, org.File)
+		}
+	}
+	logEffectiveConfig(log, org, srv)
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return errorf(stderr, "data directory: %v", err)
+	}
+	authKey, err := exchangeAuthKey(org, *dataDir)
+	if err != nil {
+		return errorf(stderr, "ExchangeServer auth key: %v", err)
+	}
+	cert, err := smtpreceive.SelfSignedCertificate(filepath.Join(*dataDir, certDir), srv.Fqdn)
+	if err != nil {
+		return errorf(stderr, "certificate: %v", err)
+	}
+	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+
+	store, err := queue.Open(filepath.Join(*dataDir, queueDir), queue.Options{Logger: log})
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	resolver := routing.New(org)
+	hub := transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
+		Logger: log, Resolver: resolver})
+	hubListening, hubErrs := hub.Listen(*offset)
+	hubAddr := hubAddress(srv, hubListening)
+	fe := frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
+		HubAddr: func() string { return hubAddr }, Logger: log})
+	feListening, feErrs := fe.Listen(*offset)
+
+	bound, failed := 0, 0
+	for _, l := range append(hubListening, feListening...) {
+		for _, rc := range l.Connectors {
+			fmt.Fprintf(stderr, "exlab: %s listening on %s\n", rc.Identity(), l.Addr)
+		}
+		bound++
+	}
+	for _, e := range append(hubErrs, feErrs...) {
+		logBindFailure(log, e)
+		failed++
+	}
+	if err := hub.Start(); err != nil {
+		_ = store.Close()
+		return errorf(stderr, "queue: %v", err)
+	}
+	fe.Start()
+
+	adm, err := startAdmin(*admin, *offset, *dataDir, store, log)
+	if err != nil {
+		log.Warn("admin listener not started", "err", err)
+	}
+	if failed == 0 {
+		fmt.Fprintf(stderr, "exlab: every connector listens (%d bindings); server %s, data %s\n", bound, srv.Name, *dataDir)
+	} else {
+		fmt.Fprintf(stderr, "exlab: %d of %d bindings listen; see the Event 1020 lines above\n", bound, bound+failed)
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	fmt.Fprintf(stderr, "exlab: %s: stopping; sessions receiving a message may finish\n", s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The frontend first, so nothing new reaches the hub; then the hub, which finishes what
+	// it is receiving and the delivery in progress; then the queue database.
+	_ = fe.Shutdown(ctx)
+	_ = hub.Shutdown(ctx)
+	if adm != nil {
+		adm.close()
+	}
+	if err := store.Close(); err != nil {
+		return errorf(stderr, "closing the queue database: %v", err)
+	}
+	fmt.Fprintln(stderr, "exlab: stopped")
+	return 0
+}
+
+// hubAddress picks the address the frontend proxies to: the hub's Default <SERVER> connector
+// (spec §6.1), on loopback when it listens on a wildcard.
+func hubAddress(srv *config.Server, ls []smtpreceive.Listening) string {
+	var best netip.AddrPort
+	for _, l := range ls {
+		for _, rc := range l.Connectors {
+			if !rc.HasGroup(config.ExchangeServers) {
+				continue
+			}
+			preferred := rc.Name == "Default "+srv.Name
+			a := l.Addr
+			if a.Addr().IsUnspecified() {
+				lo := netip.MustParseAddr("127.0.0.1")
+				if a.Addr().Is6() {
+					lo = netip.IPv6Loopback()
+				}
+				a = netip.AddrPortFrom(lo, a.Port())
+			}
+			if !best.IsValid() || (preferred && a.Addr().Is4()) {
+				best = a
+			}
+		}
+	}
+	if !best.IsValid() {
+		return ""
+	}
+	return best.String()
+}
+
+// logBindFailure logs Event 1020 (spec §10; MEDHA's wording, the 2013+ text is not public).
+func logBindFailure(log *slog.Logger, e *smtpreceive.BindError) {
+	for _, rc := range e.Connectors {
+		cause := "because the address is already in use. Verify no other application is using this IP address and port."
+		if !e.AddressInUse() {
+			cause = fmt.Sprintf("because of an error: %v.", unwrapOp(e.Err))
+		}
+		log.Error(fmt.Sprintf("The receive connector %q could not bind to %s %s", rc.Name, e.Binding, cause),
+			"EventID", 1020, "Source", smtpreceive.EventSource(rc.TransportRole))
+	}
+}
+
+func unwrapOp(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
+
+// exchangeAuthKey is the organization key for X-EXPS: from the config, or made once and kept in
+// the data directory (like the self-signed certificate).
+func exchangeAuthKey(org *config.Organization, dir string) ([]byte, error) {
+	if k := org.Organization.ExchangeServerAuthKey; k != "" {
+		return []byte(k), nil
+	}
+	path := filepath.Join(dir, authKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		return hex.DecodeString(strings.TrimSpace(string(b)))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	return k, os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600)
+}
+
+// logEffectiveConfig logs the configuration the server runs with (STYLE §5, chasquid LogConfig).
+func logEffectiveConfig(log *slog.Logger, org *config.Organization, srv *config.Server) {
+	log.Info("organization", "file", org.File, "name", org.Organization.Name, "server", srv.Name, "fqdn", srv.Fqdn,
+		"version", string(srv.Version), "BindingConflictMode", string(srv.BindingConflictMode))
+	for _, ad := range org.AcceptedDomains {
+		log.Info("AcceptedDomain", "DomainName", ad.DomainName, "DomainType", string(ad.DomainType), "Default", ad.Default)
+	}
+	for _, rc := range org.ReceiveConnectors {
+		if !strings.EqualFold(rc.Server, srv.Name) {
+			continue
+		}
+		b := make([]string, len(rc.Bindings))
+		for i, x := range rc.Bindings {
+			b[i] = x.String()
+		}
+		log.Info("ReceiveConnector", "Identity", rc.Identity(), "TransportRole", string(rc.TransportRole), "Enabled", rc.Enabled,
+			"Bindings", strings.Join(b, ","), "PermissionGroups", fmt.Sprint(rc.PermissionGroups),
+			"AuthMechanism", fmt.Sprint(rc.AuthMechanism), "MaxMessageSize", rc.MaxMessageSize.String())
+	}
+}
+
+func shiftPort(addr string, offset int) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", err
+	}
+	if p != 0 {
+		p += offset
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p)), nil
+}

@@ -1,0 +1,290 @@
+// Package config owns the exlab organization: Servers, AcceptedDomains, Mailboxes,
+// ReceiveConnectors, ADPermissions and SendConnectors, read from one YAML file whose object and
+// parameter names are Exchange's own (New-/Set-ReceiveConnector, New-AcceptedDomain,
+// New-SendConnector). It loads the file, fills every omitted parameter with Exchange's default
+// (../shared/spec/exchange-transport.md §1.1) and validates the result, reporting every problem as
+// FILE:LINE: field: problem. It does no I/O beyond reading the file and imports nothing from
+// exlab. Its Exchange counterpart is the configuration that the Get-/Set- cmdlets show.
+package config
+
+import "time"
+
+// TransportRole says which service owns a receive connector (PS-NRC -TransportRole).
+type TransportRole string
+
+const (
+	FrontendTransport TransportRole = "FrontendTransport"
+	HubTransport      TransportRole = "HubTransport"
+)
+
+// DomainType is an accepted domain's type (PS-AD -DomainType).
+type DomainType string
+
+const (
+	Authoritative DomainType = "Authoritative"
+	InternalRelay DomainType = "InternalRelay"
+	ExternalRelay DomainType = "ExternalRelay"
+)
+
+// AuthMechanism is one value of a receive connector's AuthMechanism (spec §2.3).
+type AuthMechanism string
+
+const (
+	AuthNone                  AuthMechanism = "None"
+	AuthTls                   AuthMechanism = "Tls"
+	AuthIntegrated            AuthMechanism = "Integrated"
+	AuthBasicAuth             AuthMechanism = "BasicAuth"
+	AuthBasicAuthRequireTLS   AuthMechanism = "BasicAuthRequireTLS"
+	AuthExchangeServer        AuthMechanism = "ExchangeServer"
+	AuthExternalAuthoritative AuthMechanism = "ExternalAuthoritative"
+)
+
+// PermissionGroup is one value of a receive connector's PermissionGroups (spec §2.1).
+type PermissionGroup string
+
+const (
+	AnonymousUsers        PermissionGroup = "AnonymousUsers"
+	ExchangeUsers         PermissionGroup = "ExchangeUsers"
+	ExchangeServers       PermissionGroup = "ExchangeServers"
+	ExchangeLegacyServers PermissionGroup = "ExchangeLegacyServers"
+	Partners              PermissionGroup = "Partners"
+	CustomGroup           PermissionGroup = "Custom"
+	NoGroup               PermissionGroup = "None"
+)
+
+// ProtocolLoggingLevel switches a connector's protocol log (spec §7.1).
+type ProtocolLoggingLevel string
+
+const (
+	LoggingNone    ProtocolLoggingLevel = "None"
+	LoggingVerbose ProtocolLoggingLevel = "Verbose"
+)
+
+// SizeEnabled controls the SIZE keyword (PS-NRC -SizeEnabled).
+type SizeEnabled string
+
+const (
+	SizeDisabled            SizeEnabled = "Disabled"
+	SizeEnabledWithValue    SizeEnabled = "Enabled"
+	SizeEnabledWithoutValue SizeEnabled = "EnabledWithoutValue"
+)
+
+// MessageRateSource says what MessageRateLimit counts (PS-NRC -MessageRateSource).
+type MessageRateSource string
+
+const (
+	RateSourceNone      MessageRateSource = "None"
+	RateSourceIPAddress MessageRateSource = "IPAddress"
+	RateSourceUser      MessageRateSource = "User"
+	RateSourceAll       MessageRateSource = "All"
+)
+
+// BindingConflictMode is exlab's server setting for two connectors of different roles on one
+// IP:port: Exclusive refuses it as Exchange's cmdlets do, Shared binds both (SO_REUSEPORT) to
+// reproduce the pre-check behaviour of spec §3.
+type BindingConflictMode string
+
+const (
+	BindingExclusive BindingConflictMode = "Exclusive"
+	BindingShared    BindingConflictMode = "Shared"
+)
+
+// ExchangeVersion picks the reply and EHLO variants of one Exchange release (spec §5.2).
+type ExchangeVersion string
+
+const (
+	Version2013 ExchangeVersion = "2013"
+	Version2016 ExchangeVersion = "2016"
+	Version2019 ExchangeVersion = "2019"
+)
+
+// Organization is one whole configuration file.
+type Organization struct {
+	Organization      OrganizationInfo
+	Servers           []Server
+	AcceptedDomains   []AcceptedDomain
+	Mailboxes         []Mailbox
+	ReceiveConnectors []ReceiveConnector
+	ADPermissions     []ADPermission
+	SendConnectors    []SendConnector
+
+	// File is the name the organization was read from, for messages.
+	File string `exlab:"-"`
+
+	lines map[string]int // parameter path → line, for messages
+}
+
+// OrganizationInfo holds organization-wide settings.
+type OrganizationInfo struct {
+	Name string
+	// ExchangeServerAuthKey is the shared secret with which exlab's frontend proves to a hub that
+	// it is an Exchange server (X-EXPS). Exchange uses Kerberos here; exlab uses an HMAC
+	// challenge over this key. Empty means: a random key kept in the data directory.
+	ExchangeServerAuthKey string
+}
+
+// Server is an Exchange server (Get-ExchangeServer, Set-TransportService).
+type Server struct {
+	Name                string
+	Fqdn                string
+	Roles               []TransportRole
+	Version             ExchangeVersion
+	BindingConflictMode BindingConflictMode
+	// ProxyConnectTimeout and ProxyCommandTimeout bound the frontend's session to a hub
+	// (exlab settings; Exchange does not expose them). A hub that is down or slow gets the
+	// client a PRX reply within these bounds, never a hang.
+	ProxyConnectTimeout TimeSpan
+	ProxyCommandTimeout TimeSpan
+	// ProxyPoolSize is how many idle authenticated hub sessions the frontend keeps.
+	ProxyPoolSize int
+	// MaxConcurrentMailboxDeliveries is how many messages the hub's categorizer delivers to
+	// mailboxes at once (Set-TransportService, default 20).
+	MaxConcurrentMailboxDeliveries int
+}
+
+// AcceptedDomain is one accepted domain (New-AcceptedDomain).
+type AcceptedDomain struct {
+	Name               string
+	DomainName         string
+	DomainType         DomainType
+	Default            bool
+	MatchSubDomains    bool
+	AddressBookEnabled *bool
+}
+
+// Mailbox is one mailbox user with its addresses and lab password.
+type Mailbox struct {
+	Name               string
+	PrimarySmtpAddress string
+	EmailAddresses     []string
+	Password           string
+}
+
+// ADPermission is one Add-ADPermission entry on a receive connector (spec §2.4).
+type ADPermission struct {
+	Identity       string
+	User           string
+	ExtendedRights []string
+	Deny           bool
+}
+
+// ReceiveConnector is one receive connector with every parameter of spec §1.1.
+type ReceiveConnector struct {
+	Name                                      string
+	Server                                    string
+	TransportRole                             TransportRole
+	Enabled                                   bool
+	Bindings                                  []Binding
+	RemoteIPRanges                            []IPRange
+	AuthMechanism                             []AuthMechanism
+	PermissionGroups                          []PermissionGroup
+	Fqdn                                      string
+	Banner                                    string
+	Comment                                   string
+	MaxMessageSize                            ByteSize
+	SizeEnabled                               SizeEnabled
+	MaxRecipientsPerMessage                   int
+	MaxInboundConnection                      Limit
+	MaxInboundConnectionPerSource             Limit
+	MaxInboundConnectionPercentagePerSource   int
+	MessageRateLimit                          Limit
+	MessageRateSource                         MessageRateSource
+	ConnectionTimeout                         TimeSpan
+	ConnectionInactivityTimeout               TimeSpan
+	TarpitInterval                            TimeSpan
+	AuthTarpitInterval                        TimeSpan
+	MaxAcknowledgementDelay                   TimeSpan
+	MaxHeaderSize                             ByteSize
+	MaxHopCount                               int
+	MaxLocalHopCount                          int
+	MaxLogonFailures                          int
+	MaxProtocolErrors                         Limit
+	RequireTLS                                bool
+	RequireEHLODomain                         bool
+	EnableAuthGSSAPI                          bool
+	DomainSecureEnabled                       bool
+	ProtocolLoggingLevel                      ProtocolLoggingLevel
+	PipeliningEnabled                         bool
+	ChunkingEnabled                           bool
+	EightBitMimeEnabled                       bool
+	BinaryMimeEnabled                         bool
+	DeliveryStatusNotificationEnabled         bool
+	EnhancedStatusCodesEnabled                bool
+	SmtpUtf8Enabled                           bool
+	SuppressXAnonymousTls                     bool
+	OrarEnabled                               bool
+	LongAddressesEnabled                      bool
+	BareLinefeedRejectionEnabled              bool
+	RejectReservedTopLevelRecipientDomains    bool
+	RejectReservedSecondLevelRecipientDomains bool
+	RejectSingleLabelRecipientDomains         bool
+	// RecipientValidationEnabled stands for the Recipient Filter agent with Recipient Lookup
+	// (spec §4.2): unknown recipients in authoritative domains are refused at RCPT with
+	// 550 5.1.1 instead of being NDR'd by the categorizer. Off by default, as on Mailbox servers.
+	RecipientValidationEnabled bool
+	TlsCertificateName         string
+	DefaultDomain              string
+}
+
+// SendConnector is one send connector (New-SendConnector). Issue 5 gives it its full behaviour.
+type SendConnector struct {
+	Name                   string
+	AddressSpaces          []string
+	SourceTransportServers []string
+	DNSRoutingEnabled      bool
+	SmartHosts             []string
+	Port                   int
+	FrontendProxyEnabled   bool
+	RequireTLS             bool
+	MaxMessageSize         ByteSize
+	Enabled                bool
+	ProtocolLoggingLevel   ProtocolLoggingLevel
+}
+
+// Identity is the connector's Exchange identity, <SERVER>\<Name>.
+func (rc *ReceiveConnector) Identity() string { return rc.Server + `\` + rc.Name }
+
+// HasAuth says whether mechanism m is among the connector's AuthMechanism values.
+func (rc *ReceiveConnector) HasAuth(m AuthMechanism) bool {
+	for _, x := range rc.AuthMechanism {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// HasGroup says whether group g is among the connector's PermissionGroups.
+func (rc *ReceiveConnector) HasGroup(g PermissionGroup) bool {
+	for _, x := range rc.PermissionGroups {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+// Server returns the server called name, or nil.
+func (o *Organization) Server(name string) *Server {
+	for i := range o.Servers {
+		if equalFold(o.Servers[i].Name, name) {
+			return &o.Servers[i]
+		}
+	}
+	return nil
+}
+
+// ConnectorsOf returns the enabled receive connectors of server name in the given role.
+func (o *Organization) ConnectorsOf(server string, role TransportRole) []*ReceiveConnector {
+	var out []*ReceiveConnector
+	for i := range o.ReceiveConnectors {
+		rc := &o.ReceiveConnectors[i]
+		if rc.Enabled && equalFold(rc.Server, server) && rc.TransportRole == role {
+			out = append(out, rc)
+		}
+	}
+	return out
+}
+
+// Duration is a convenience for TimeSpan values.
+func (t TimeSpan) Duration() time.Duration { return time.Duration(t) }

@@ -1,0 +1,268 @@
+// Package frontend is exlab's Front End Transport service: the FrontendTransport receive
+// connectors (Default Frontend <SERVER> on 25, Client Frontend <SERVER> on 587, Outbound Proxy
+// Frontend <SERVER> on 717). It answers EHLO, MAIL and RCPT itself with routing's decisions, as
+// Exchange does, and proxies each accepted message to a hub over SMTP (transport/smtpsend),
+// returning the hub's own final reply. It keeps no state and never queues: a message it cannot
+// hand to a hub gets Exchange's PRX reply, never a 250 of its own. It does not import the hub
+// or the queue. Its Exchange counterpart is the Microsoft Exchange Frontend Transport service
+// (MSExchangeFrontEndTransport).
+package frontend
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/routing"
+	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpsend"
+)
+
+// Options configure a Frontend.
+type Options struct {
+	Org      *config.Organization
+	Server   *config.Server
+	Resolver *routing.Resolver
+	AuthKey  []byte
+	TLS      *tls.Config
+	// HubAddr returns the address of the hub's Default <SERVER> connector.
+	HubAddr func() string
+	Logger  *slog.Logger
+}
+
+// Frontend is one server's Front End Transport service.
+type Frontend struct {
+	opt   Options
+	recv  *smtpreceive.Server
+	proxy *smtpsend.Proxy
+}
+
+// New makes a frontend; Listen and Start run it.
+func New(o Options) *Frontend {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Resolver == nil {
+		o.Resolver = routing.New(o.Org)
+	}
+	f := &Frontend{opt: o}
+	f.proxy = &smtpsend.Proxy{
+		Addr:           o.HubAddr,
+		HeloName:       o.Server.Fqdn,
+		AuthKey:        o.AuthKey,
+		Respond:        smtpreceive.ExchangeAuthResponse,
+		ConnectTimeout: o.Server.ProxyConnectTimeout.Duration(),
+		CommandTimeout: o.Server.ProxyCommandTimeout.Duration(),
+		PoolSize:       o.Server.ProxyPoolSize,
+		IdleTimeout:    time.Minute, // well under the hub's ConnectionInactivityTimeout
+	}
+	f.recv = &smtpreceive.Server{
+		Role:      config.FrontendTransport,
+		Version:   o.Server.Version,
+		TLSConfig: o.TLS,
+		Select:    routing.SelectConnector,
+		Logger:    o.Logger,
+		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
+			s := &session{f: f, ci: ci, rc: ci.Connector, principal: routing.Anonymous}
+			s.rights = routing.SessionRights(s.rc, s.principal, o.Org.ADPermissions)
+			return s
+		},
+	}
+	return f
+}
+
+// Connectors returns the frontend's enabled receive connectors.
+func (f *Frontend) Connectors() []*config.ReceiveConnector {
+	return f.opt.Org.ConnectorsOf(f.opt.Server.Name, config.FrontendTransport)
+}
+
+// Listen binds the frontend connectors (ports shifted by portOffset).
+func (f *Frontend) Listen(portOffset int) ([]smtpreceive.Listening, []*smtpreceive.BindError) {
+	return f.recv.Listen(f.Connectors(), portOffset, f.opt.Server.BindingConflictMode == config.BindingShared)
+}
+
+// Start accepts connections.
+func (f *Frontend) Start() { f.recv.Serve() }
+
+// Shutdown stops accepting and lets sessions that are sending a message finish.
+func (f *Frontend) Shutdown(ctx context.Context) error {
+	err := f.recv.Shutdown(ctx)
+	f.proxy.Close()
+	return err
+}
+
+// session is the frontend's policy for one client session.
+type session struct {
+	f         *Frontend
+	ci        *smtpreceive.ConnInfo
+	rc        *config.ReceiveConnector
+	principal routing.Principal
+	rights    routing.Rights
+	seq       int
+
+	env smtpsend.Envelope
+}
+
+func (s *session) Hello(ctx context.Context) {}
+func (s *session) Close()                    {}
+
+func (s *session) Reset() {
+	s.env.From = ""
+	s.env.Mail = smtp.MailOptions{}
+	s.env.Recipients = s.env.Recipients[:0]
+}
+
+func (s *session) SizeLimit() int64 {
+	if s.rights.Has(routing.BypassMessageSizeLimit) {
+		return 0
+	}
+	return int64(s.rc.MaxMessageSize)
+}
+
+func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
+	v := s.f.opt.Resolver.CheckSender(s.rc, s.rights, s.f.opt.Server.Version, from)
+	if !v.OK {
+		return smtpreceive.Fixed(v.Reply)
+	}
+	s.env.From = from
+	s.env.Mail = smtp.MailOptions{Body: smtp.BodyType(opts.Body), Size: opts.Size, UTF8: opts.SMTPUTF8,
+		Return: smtp.DSNReturn(opts.Return), EnvelopeID: opts.EnvelopeID}
+	return nil
+}
+
+func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpreceive.Reply {
+	v := s.f.opt.Resolver.CheckRecipient(s.rc, s.rights, s.f.opt.Server.Version, to)
+	if !v.OK {
+		if v.Tarpit && s.principal == routing.Anonymous {
+			sleep(ctx, s.rc.TarpitInterval.Duration())
+		}
+		return smtpreceive.Fixed(v.Reply)
+	}
+	r := smtpsend.Recipient{Address: to}
+	if len(opts.Notify) > 0 || opts.OrcptAddress != "" {
+		ro := &smtp.RcptOptions{OriginalRecipientType: smtp.DSNAddressType(opts.OrcptType), OriginalRecipient: opts.OrcptAddress}
+		for _, n := range opts.Notify {
+			ro.Notify = append(ro.Notify, smtp.DSNNotify(n))
+		}
+		r.Options = ro
+	}
+	s.env.Recipients = append(s.env.Recipients, r)
+	return nil
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// Data proxies the message to the hub while the client sends it: the hub session is taken
+// when the data starts (spec §6.1), the envelope replayed, the frontend's Received: line
+// written, the body streamed, and the hub's final reply returned unchanged.
+func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
+	s.seq++
+	authSrc := "Anonymous"
+	if s.principal != routing.Anonymous {
+		authSrc = "Internal"
+	}
+	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc)
+	t, err := s.f.proxy.Begin(ctx, &s.env)
+	if err != nil {
+		return s.proxyFailed(err)
+	}
+	tlsDesc := ""
+	if st := s.ci.TLS; st != nil {
+		tlsDesc = smtpreceive.TLSDescription(st.Version, tls.CipherSuiteName(st.CipherSuite))
+	}
+	stamp := smtpreceive.ReceivedHeader(s.ci.Helo, s.ci.Remote.Addr().String(), s.rc.Fqdn,
+		s.ci.Local.Addr().Unmap().String(), tlsDesc, s.f.opt.Server.Version, true, s.ci.Started.Local())
+	if _, err := io.WriteString(t, stamp); err != nil {
+		t.Abort()
+		return s.proxyFailed(err)
+	}
+	bp := copyBufs.Get().(*[]byte)
+	_, err = io.CopyBuffer(writerOnly{t}, r, *bp)
+	copyBufs.Put(bp)
+	if err != nil {
+		t.Abort()
+		var pe *smtpsend.Error
+		if errors.As(err, &pe) {
+			return s.proxyFailed(err)
+		}
+		// The client's side failed (too large, gone): the engine answers for it.
+		return smtpreceive.ReplyFor(err)
+	}
+	rep, err := t.End()
+	if err != nil {
+		return s.proxyFailed(err)
+	}
+	return smtpreceive.FromRemote(rep.Code, rep.Text)
+}
+
+type writerOnly struct{ w io.Writer }
+
+func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
+
+// proxyFailed turns a failed proxy hop into the client's reply: the hub's own refusal passed
+// through, or Exchange's 451 4.7.0 … PRXn (spec §6.1).
+func (s *session) proxyFailed(err error) *smtpreceive.Reply {
+	var pe *smtpsend.Error
+	if !errors.As(err, &pe) {
+		return smtpreceive.Fixed("R67")
+	}
+	if pe.PRX == 0 && pe.Hub != nil {
+		return smtpreceive.FromRemote(pe.Hub.Code, pe.Hub.Text)
+	}
+	s.f.opt.Logger.Warn("proxy to hub failed", "connector", s.rc.Identity(), "session", s.ci.SessionID,
+		"PRX", pe.PRX, "step", pe.Step, "err", pe.Err)
+	id := map[int]string{
+		smtpsend.PRXNoDestination: "R62", smtpsend.PRXDNS: "R63", smtpsend.PRXConnect: "R64",
+		smtpsend.PRXSessionSetup: "R65", smtpsend.PRXTLS: "R66", smtpsend.PRXProtocol: "R67",
+	}[pe.PRX]
+	if id == "" {
+		id = "R67"
+	}
+	return smtpreceive.Fixed(id)
+}
+
+func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc string) string {
+	return smtpsend.ProxyFrom{SessionID: ci.SessionID, IP: ci.Remote.Addr().String(), Port: int(ci.Remote.Port()),
+		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc}.Format()
+}
+
+// sleep waits d or until ctx ends (tarpits).
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Auth: X-EXPS from another Exchange server (the hub's outbound proxy to 717) uses the
+// organization key; AUTH for users is issue 5's, refused until then as not offered (R24).
+func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpreceive.Reply) {
+	if verb != "X-EXPS" || mech != "GSSAPI" || len(s.f.opt.AuthKey) == 0 {
+		return nil, smtpreceive.Fixed("R24")
+	}
+	return smtpreceive.NewExpsServer(s.f.opt.AuthKey, func(ok bool) {
+		if !ok {
+			s.f.opt.Logger.Warn(smtpreceive.Event1035(s.rc, "ExchangeAuth", s.ci.Remote.Addr()), "EventID", 1035,
+				"Source", smtpreceive.EventSource(s.rc.TransportRole))
+			return
+		}
+		s.principal = routing.ExchangeServer
+		s.rights = routing.SessionRights(s.rc, s.principal, s.f.opt.Org.ADPermissions)
+	}), nil
+}
+
+func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive.Reply, bool) {
+	return nil, false
+}

@@ -1,0 +1,466 @@
+// Package queue owns every durable byte of exlab, Exchange's queue database (mail.que) and the
+// mailbox store that stands in for the Mailbox Transport Delivery service: the submission
+// queue, message bodies, and delivered mailbox items, all in one Pebble store. It alone writes
+// keys. It knows nothing of SMTP, routing or retry policy (those live in transport); it stores
+// records and commits them with the durability the caller asks for.
+//
+// Key prefixes (records are typed and versioned from the first commit, STYLE §4):
+//
+//	meta/format          store format: one byte 'F', version, Pebble FormatMajorVersion
+//	meta/nextid          reserved high-water mark of InternalMessageId (8 bytes, big-endian)
+//	msg/<id>             MessageRecord: 'M', version, JSON (envelope, recipients and their state)
+//	body/<id>            the message content as received (after the frontend's Received: line)
+//	mbx/<mailbox>\x00<id> MailboxItem: 'X', version, 4-byte meta length, JSON meta, content
+//
+// <id> is the 8-byte big-endian InternalMessageId, so msg/ iterates in arrival order.
+//
+// Durability (../shared/RELIABILITY.md §4.3): a submission is one batch committed with
+// pebble.Sync before the hub may answer 250. Later updates (delivery, NDR creation) replay
+// safely after a crash, so they may be committed without their own sync: a mailbox item's key
+// is derived from mailbox and id, so redelivery overwrites instead of duplicating.
+package queue
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+const (
+	recMessage     byte = 'M'
+	recMailboxItem byte = 'X'
+	recFormat      byte = 'F'
+	version1       byte = 1
+
+	formatMajor = pebble.FormatTableFormatV6
+	idReserve   = 100000
+)
+
+var (
+	keyFormat = []byte("meta/format")
+	keyNextID = []byte("meta/nextid")
+)
+
+// ErrStoreFailed is returned once a commit has failed: the store refuses further writes and the
+// process must restart (a failed fsync cannot be retried, RELIABILITY §4.1 "Sync failure").
+var ErrStoreFailed = errors.New("queue: the store failed a commit and accepts no more writes")
+
+// RecipientStatus is one recipient's state in a message record.
+type RecipientStatus string
+
+const (
+	StatusPending     RecipientStatus = "Pending"
+	StatusDelivered   RecipientStatus = "Delivered"
+	StatusFailed      RecipientStatus = "Failed"
+	StatusUnreachable RecipientStatus = "Unreachable"
+)
+
+// Recipient is one envelope recipient and its delivery state.
+type Recipient struct {
+	Address      string
+	Notify       []string `json:",omitempty"`
+	OrcptType    string   `json:",omitempty"`
+	OrcptAddress string   `json:",omitempty"`
+	Status       RecipientStatus
+	LastError    string `json:",omitempty"`
+	Mailbox      string `json:",omitempty"` // the mailbox it was delivered to
+}
+
+// Message is the record of one queued message: envelope, client identity and state.
+type Message struct {
+	ID               uint64 // InternalMessageId
+	NetworkMessageID string
+	MessageID        string // the Message-ID header with angle brackets
+	Subject          string `json:",omitempty"`
+	From             string
+	Recipients       []Recipient
+	Return           string `json:",omitempty"` // DSN RET
+	EnvelopeID       string `json:",omitempty"` // DSN ENVID
+	Body             string `json:",omitempty"` // BODY=
+	SMTPUTF8         bool   `json:",omitempty"`
+	Size             int64  // bytes of content as stored
+	Arrived          time.Time
+	ConnectorID      string
+	SessionID        string
+	ClientIP         string
+	ClientHostname   string
+	OriginalClientIP string `json:",omitempty"`
+	AuthAs           string `json:",omitempty"`
+	AuthSource       string `json:",omitempty"`
+	// HeaderPrefix is prepended to the content on delivery (the hub's Received: line);
+	// HeaderSuffix is inserted at HeaderEnd, the end of the header block (the hub's
+	// X-MS-Exchange-Organization headers, spec §9.2).
+	HeaderPrefix string `json:",omitempty"`
+	HeaderSuffix string `json:",omitempty"`
+	HeaderEnd    int64
+	IsDSN        bool `json:",omitempty"`
+}
+
+// Done says whether every recipient reached a final state.
+func (m *Message) Done() bool {
+	for _, r := range m.Recipients {
+		if r.Status == StatusPending || r.Status == StatusUnreachable {
+			return false
+		}
+	}
+	return true
+}
+
+// Content assembles the delivered form of the message: prefix, header block, suffix, body.
+func (m *Message) Content(body []byte) []byte {
+	end := min(max(m.HeaderEnd, 0), int64(len(body)))
+	out := make([]byte, 0, len(m.HeaderPrefix)+len(body)+len(m.HeaderSuffix))
+	out = append(out, m.HeaderPrefix...)
+	out = append(out, body[:end]...)
+	out = append(out, m.HeaderSuffix...)
+	return append(out, body[end:]...)
+}
+
+// MailboxItem is one message in a mailbox.
+type MailboxItem struct {
+	Mailbox   string // the mailbox's primary SMTP address
+	ID        uint64
+	MessageID string
+	From      string
+	To        []string
+	Subject   string `json:",omitempty"`
+	Received  time.Time
+	Size      int64
+}
+
+// Store is the Pebble-backed queue database.
+type Store struct {
+	db     *pebble.DB
+	dir    string
+	mu     sync.Mutex
+	nextID uint64
+	maxID  uint64 // reserved up to, exclusive
+	failed bool
+	log    *slog.Logger
+}
+
+// Options configure Open.
+type Options struct {
+	ReadOnly bool
+	Logger   *slog.Logger
+}
+
+// Open opens (or creates) the store in dir with the settings of RELIABILITY.md §4.3.
+func Open(dir string, o Options) (*Store, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	po := &pebble.Options{
+		FormatMajorVersion:          formatMajor,
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		ReadOnly:                    o.ReadOnly,
+		Logger:                      pebbleLogger{log},
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("queue: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, dir: dir, log: log}
+	if o.ReadOnly {
+		return s, nil
+	}
+	if err := s.initMeta(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) initMeta() error {
+	v, closer, err := s.db.Get(keyFormat)
+	switch {
+	case err == nil:
+		if len(v) < 2 || v[0] != recFormat || v[1] != version1 {
+			closer.Close()
+			return fmt.Errorf("queue: %s holds an unknown store format %x", s.dir, v)
+		}
+		closer.Close()
+	case errors.Is(err, pebble.ErrNotFound):
+		if err := s.db.Set(keyFormat, []byte{recFormat, version1, byte(formatMajor)}, pebble.Sync); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	v, closer, err = s.db.Get(keyNextID)
+	switch {
+	case err == nil:
+		s.nextID = binary.BigEndian.Uint64(v)
+		closer.Close()
+	case errors.Is(err, pebble.ErrNotFound):
+		// Exchange's InternalIds are 15-digit numbers (spec §5.3); start from one derived
+		// from the clock so that a fresh store looks like a real one.
+		s.nextID = uint64(time.Now().UnixMilli()) * 100
+	default:
+		return err
+	}
+	s.maxID = s.nextID
+	return nil
+}
+
+// Close closes the store cleanly.
+func (s *Store) Close() error { return s.db.Close() }
+
+// NextID allocates an InternalMessageId. Ids are reserved in blocks whose high-water mark is
+// synced before any id of the block is used, so ids never repeat across restarts.
+func (s *Store) NextID() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed {
+		return 0, ErrStoreFailed
+	}
+	if s.nextID >= s.maxID {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], s.nextID+idReserve)
+		if err := s.db.Set(keyNextID, b[:], pebble.Sync); err != nil {
+			s.failed = true
+			return 0, fmt.Errorf("%w: %v", ErrStoreFailed, err)
+		}
+		s.maxID = s.nextID + idReserve
+	}
+	id := s.nextID
+	s.nextID++
+	return id, nil
+}
+
+func idKey(prefix string, id uint64) []byte {
+	k := make([]byte, len(prefix)+8)
+	copy(k, prefix)
+	binary.BigEndian.PutUint64(k[len(prefix):], id)
+	return k
+}
+
+func mailboxKey(mailbox string, id uint64) []byte {
+	k := make([]byte, 0, 4+len(mailbox)+1+8)
+	k = append(k, "mbx/"...)
+	k = append(k, strings.ToLower(mailbox)...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+func encodeMessage(m *Message) ([]byte, error) {
+	j, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{recMessage, version1}, j...), nil
+}
+
+func decodeMessage(v []byte) (*Message, error) {
+	if len(v) < 2 || v[0] != recMessage || v[1] != version1 {
+		return nil, fmt.Errorf("queue: not a version-1 message record")
+	}
+	m := &Message{}
+	return m, json.Unmarshal(v[2:], m)
+}
+
+// Submit writes a new message (record and body) in one batch and syncs it: when it returns nil
+// the message survives a crash, and only then may the hub answer 250 (RELIABILITY §1.1).
+func (s *Store) Submit(m *Message, body []byte) error {
+	rec, err := encodeMessage(m)
+	if err != nil {
+		return err
+	}
+	b := s.db.NewBatchWithSize(len(rec) + len(body) + 64)
+	_ = b.Set(idKey("msg/", m.ID), rec, nil)
+	_ = b.Set(idKey("body/", m.ID), body, nil)
+	return s.commit(b, true)
+}
+
+func (s *Store) commit(b *pebble.Batch, sync bool) error {
+	s.mu.Lock()
+	failed := s.failed
+	s.mu.Unlock()
+	if failed {
+		b.Close()
+		return ErrStoreFailed
+	}
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	err := b.Commit(opt)
+	b.Close()
+	if err != nil {
+		s.mu.Lock()
+		s.failed = true
+		s.mu.Unlock()
+		s.log.Error("queue commit failed; the store accepts no more writes", "err", err)
+		return fmt.Errorf("%w: %v", ErrStoreFailed, err)
+	}
+	return nil
+}
+
+// Delivery is one message placed in one mailbox.
+type Delivery struct {
+	Item    MailboxItem
+	Content []byte
+}
+
+// Update is the result of categorizing one message: its new record (removed with its body when
+// every recipient is final), mailbox deliveries, and new messages (NDRs) to queue.
+type Update struct {
+	Message    *Message
+	Deliveries []Delivery
+	New        []NewMessage
+}
+
+// NewMessage is a message the hub generates (an NDR).
+type NewMessage struct {
+	Message *Message
+	Body    []byte
+}
+
+// Apply commits an update atomically. sync=false is safe for updates that replay after a crash
+// (see the package comment).
+func (s *Store) Apply(u Update, sync bool) error {
+	b := s.db.NewBatch()
+	if u.Message.Done() {
+		_ = b.Delete(idKey("msg/", u.Message.ID), nil)
+		_ = b.DeleteSized(idKey("body/", u.Message.ID), uint32(min(u.Message.Size, 1<<31)), nil)
+	} else {
+		rec, err := encodeMessage(u.Message)
+		if err != nil {
+			b.Close()
+			return err
+		}
+		_ = b.Set(idKey("msg/", u.Message.ID), rec, nil)
+	}
+	for _, d := range u.Deliveries {
+		meta, err := json.Marshal(d.Item)
+		if err != nil {
+			b.Close()
+			return err
+		}
+		v := make([]byte, 0, 6+len(meta)+len(d.Content))
+		v = append(v, recMailboxItem, version1)
+		v = binary.BigEndian.AppendUint32(v, uint32(len(meta)))
+		v = append(v, meta...)
+		v = append(v, d.Content...)
+		_ = b.Set(mailboxKey(d.Item.Mailbox, d.Item.ID), v, nil)
+	}
+	for _, n := range u.New {
+		rec, err := encodeMessage(n.Message)
+		if err != nil {
+			b.Close()
+			return err
+		}
+		_ = b.Set(idKey("msg/", n.Message.ID), rec, nil)
+		_ = b.Set(idKey("body/", n.Message.ID), n.Body, nil)
+	}
+	return s.commit(b, sync)
+}
+
+// Body returns a copy of a queued message's body.
+func (s *Store) Body(id uint64) ([]byte, error) {
+	v, closer, err := s.db.Get(idKey("body/", id))
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// Messages calls fn for every queued message record in arrival order.
+func (s *Store) Messages(fn func(*Message) bool) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("msg/"), UpperBound: []byte("msg0")})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		m, err := decodeMessage(it.Value())
+		if err != nil {
+			s.log.Error("queue: unreadable message record", "key", fmt.Sprintf("%x", it.Key()), "err", err)
+			continue
+		}
+		if !fn(m) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// MailboxItems lists the items of one mailbox (primary address), or of all mailboxes when
+// mailbox is "", oldest first.
+func (s *Store) MailboxItems(mailbox string) ([]MailboxItem, error) {
+	lower := []byte("mbx/")
+	upper := []byte("mbx0")
+	if mailbox != "" {
+		lower = append([]byte("mbx/"+strings.ToLower(mailbox)), 0)
+		upper = append([]byte("mbx/"+strings.ToLower(mailbox)), 1)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []MailboxItem
+	for ok := it.First(); ok; ok = it.Next() {
+		item, _, err := decodeItem(it.Value(), false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, item)
+	}
+	return out, it.Error()
+}
+
+// MailboxContent returns one item and its content.
+func (s *Store) MailboxContent(mailbox string, id uint64) (MailboxItem, []byte, error) {
+	v, closer, err := s.db.Get(mailboxKey(mailbox, id))
+	if err != nil {
+		return MailboxItem{}, nil, err
+	}
+	defer closer.Close()
+	return decodeItem(v, true)
+}
+
+func decodeItem(v []byte, withContent bool) (MailboxItem, []byte, error) {
+	var item MailboxItem
+	if len(v) < 6 || v[0] != recMailboxItem || v[1] != version1 {
+		return item, nil, fmt.Errorf("queue: not a version-1 mailbox item")
+	}
+	n := int(binary.BigEndian.Uint32(v[2:6]))
+	if 6+n > len(v) {
+		return item, nil, fmt.Errorf("queue: truncated mailbox item")
+	}
+	if err := json.Unmarshal(v[6:6+n], &item); err != nil {
+		return item, nil, err
+	}
+	if !withContent {
+		return item, nil, nil
+	}
+	return item, bytes.Clone(v[6+n:]), nil
+}
+
+// ErrNotFound is returned for a missing item.
+var ErrNotFound = pebble.ErrNotFound
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,174 @@
+package routing
+
+import (
+	"strings"
+
+	"github.com/exlab/exlab/config"
+)
+
+// Right is one extended right of a receive connector (spec §2.2).
+type Right uint32
+
+// Rights is a set of extended rights.
+type Rights uint32
+
+const (
+	Submit Right = 1 << iota
+	AcceptAnyRecipient
+	AcceptAnySender
+	AcceptAuthoritativeDomainSender
+	AcceptAuthenticationFlag
+	AcceptExch50
+	AcceptRoutingHeaders
+	AcceptOrgHeaders
+	AcceptForestHeaders
+	BypassAntiSpam
+	BypassMessageSizeLimit
+	AcceptXProxyFrom
+	AcceptXattr
+	AcceptXSessionParams
+	AcceptXShadow
+	AcceptXSysProbe
+)
+
+// rightNames pairs each right with its AD name and the token Exchange's protocol log writes in
+// "Set Session Permissions" lines (spec §2.2).
+var rightNames = []struct {
+	r     Right
+	ad    string
+	token string
+}{
+	{Submit, "ms-Exch-SMTP-Submit", "SMTPSubmit"},
+	{AcceptAnyRecipient, "ms-Exch-SMTP-Accept-Any-Recipient", "SMTPAcceptAnyRecipient"},
+	{AcceptAnySender, "ms-Exch-SMTP-Accept-Any-Sender", "SMTPAcceptAnySender"},
+	{AcceptAuthoritativeDomainSender, "ms-Exch-SMTP-Accept-Authoritative-Domain-Sender", "SMTPAcceptAuthoritativeDomainSender"},
+	{AcceptAuthenticationFlag, "ms-Exch-SMTP-Accept-Authentication-Flag", "SMTPAcceptAuthenticationFlag"},
+	{AcceptExch50, "ms-Exch-SMTP-Accept-Exch50", "SMTPAcceptEXCH50"},
+	{AcceptRoutingHeaders, "ms-Exch-Accept-Headers-Routing", "AcceptRoutingHeaders"},
+	{AcceptOrgHeaders, "ms-Exch-Accept-Headers-Organization", "AcceptOrgHeaders"},
+	{AcceptForestHeaders, "ms-Exch-Accept-Headers-Forest", "AcceptForestHeaders"},
+	{BypassAntiSpam, "ms-Exch-Bypass-Anti-Spam", "BypassAntiSpam"},
+	{BypassMessageSizeLimit, "ms-Exch-Bypass-Message-Size-Limit", "BypassMessageSizeLimit"},
+	{AcceptXProxyFrom, "ms-Exch-SMTP-Accept-XProxyFrom", "SMTPAcceptXProxyFrom"},
+	{AcceptXattr, "ms-Exch-SMTP-Accept-Xattr", "SMTPAcceptXAttr"},
+	{AcceptXSessionParams, "ms-Exch-SMTP-Accept-XSessionParams", "SMTPAcceptXSessionParams"},
+	{AcceptXShadow, "ms-Exch-SMTP-Accept-XShadow", "SMTPAcceptXShadow"},
+	{AcceptXSysProbe, "ms-Exch-SMTP-Accept-XSysProbe", "SMTPAcceptXSysProbe"},
+}
+
+// Has says whether the set holds right x.
+func (rs Rights) Has(x Right) bool { return rs&Rights(x) != 0 }
+
+// With adds rights.
+func (rs Rights) With(xs ...Right) Rights {
+	for _, x := range xs {
+		rs |= Rights(x)
+	}
+	return rs
+}
+
+// String lists the rights as the protocol log's tokens, e.g.
+// "SMTPSubmit SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender AcceptRoutingHeaders".
+func (rs Rights) String() string {
+	var out []string
+	for _, n := range rightNames {
+		if rs.Has(n.r) {
+			out = append(out, n.token)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// RightByName maps an AD extended-right name to the right.
+func RightByName(name string) (Right, bool) {
+	for _, n := range rightNames {
+		if strings.EqualFold(n.ad, name) {
+			return n.r, true
+		}
+	}
+	return 0, false
+}
+
+// Principal is who a session acts as on a connector (spec §2.3).
+type Principal int
+
+const (
+	// Anonymous is NT AUTHORITY\ANONYMOUS LOGON: every session before AUTH.
+	Anonymous Principal = iota
+	// AuthenticatedUser is NT AUTHORITY\Authenticated Users after AUTH as a mailbox user.
+	AuthenticatedUser
+	// ExchangeServer is <Domain>\Exchange Servers after X-EXPS.
+	ExchangeServer
+	// Partner is MS Exchange\Partner Servers (Domain Secure).
+	Partner
+)
+
+// Principal names as ADPermission User values.
+const (
+	AnonymousLogon     = `NT AUTHORITY\ANONYMOUS LOGON`
+	AuthenticatedUsers = `NT AUTHORITY\Authenticated Users`
+)
+
+var (
+	anonymousRights = Rights(0).With(Submit, AcceptAnySender, AcceptAuthoritativeDomainSender, AcceptRoutingHeaders)
+	usersRights     = Rights(0).With(Submit, AcceptAnyRecipient, BypassAntiSpam, AcceptRoutingHeaders)
+	legacyRights    = Rights(0).With(Submit, AcceptAnyRecipient, AcceptAnySender, AcceptAuthoritativeDomainSender,
+		AcceptAuthenticationFlag, AcceptExch50, AcceptRoutingHeaders, BypassAntiSpam, BypassMessageSizeLimit)
+	serversRights = legacyRights.With(AcceptOrgHeaders, AcceptForestHeaders, AcceptXProxyFrom, AcceptXattr,
+		AcceptXSessionParams, AcceptXShadow, AcceptXSysProbe)
+	partnerRights = Rights(0).With(Submit, AcceptRoutingHeaders)
+)
+
+// SessionRights returns the rights principal p holds on connector rc: those of the permission
+// groups whose principals p is (spec §2.1), plus the connector's ADPermissions for p, minus
+// denied ones. With AuthMechanism ExternalAuthoritative every session is an Externally
+// Secured Server from the start, which gets the legacy set (no internal X-rights, no
+// organization or forest headers).
+func SessionRights(rc *config.ReceiveConnector, p Principal, perms []config.ADPermission) Rights {
+	var rs Rights
+	if rc.HasAuth(config.AuthExternalAuthoritative) && rc.HasGroup(config.ExchangeServers) {
+		rs = legacyRights
+	}
+	switch p {
+	case Anonymous:
+		if rc.HasGroup(config.AnonymousUsers) {
+			rs |= anonymousRights
+		}
+	case AuthenticatedUser:
+		if rc.HasGroup(config.ExchangeUsers) {
+			rs |= usersRights
+		}
+	case ExchangeServer:
+		if rc.HasGroup(config.ExchangeServers) {
+			rs |= serversRights
+		}
+		if rc.HasGroup(config.ExchangeLegacyServers) {
+			rs |= legacyRights
+		}
+	case Partner:
+		if rc.HasGroup(config.Partners) {
+			rs |= partnerRights
+		}
+	}
+	user := map[Principal]string{Anonymous: AnonymousLogon, AuthenticatedUser: AuthenticatedUsers}[p]
+	var deny Rights
+	for _, ap := range perms {
+		if user == "" || !strings.EqualFold(ap.User, user) || !identityIs(ap.Identity, rc) {
+			continue
+		}
+		for _, name := range ap.ExtendedRights {
+			if r, ok := RightByName(name); ok {
+				if ap.Deny {
+					deny |= Rights(r)
+				} else {
+					rs |= Rights(r)
+				}
+			}
+		}
+	}
+	return rs &^ deny
+}
+
+func identityIs(id string, rc *config.ReceiveConnector) bool {
+	return strings.EqualFold(id, rc.Identity()) || strings.EqualFold(id, rc.Name)
+}

@@ -1,0 +1,83 @@
+package transport
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"strings"
+)
+
+// headerInfo is what the hub reads from a message's header block.
+type headerInfo struct {
+	end       int // offset just past the header block's last line (before the blank line)
+	messageID string
+	subject   string
+	received  int
+}
+
+// scanHeaders reads the header block of a CRLF message: where it ends, its Message-ID and
+// Subject (unfolded, first occurrence) and how many Received: fields it has (MaxHopCount).
+func scanHeaders(msg []byte) headerInfo {
+	var h headerInfo
+	pos := 0
+	var cur string // name of the field being read, for unfolding
+	for pos < len(msg) {
+		nl := bytes.IndexByte(msg[pos:], '\n')
+		var line []byte
+		next := len(msg)
+		if nl >= 0 {
+			line = msg[pos : pos+nl]
+			next = pos + nl + 1
+		} else {
+			line = msg[pos:]
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			h.end = pos
+			return h
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			switch cur {
+			case "subject":
+				h.subject += " " + strings.TrimSpace(string(line))
+			case "message-id":
+				if h.messageID == "" {
+					h.messageID = strings.TrimSpace(string(line))
+				}
+			}
+		} else if i := bytes.IndexByte(line, ':'); i > 0 {
+			name := strings.ToLower(string(bytes.TrimSpace(line[:i])))
+			val := strings.TrimSpace(string(line[i+1:]))
+			cur = ""
+			switch name {
+			case "received":
+				h.received++
+			case "subject":
+				if h.subject == "" {
+					h.subject, cur = val, name
+				}
+			case "message-id":
+				if h.messageID == "" {
+					h.messageID, cur = val, name
+				}
+			}
+		} else {
+			// Not a header line: the message has no header/body separator; treat what came
+			// before as the header block.
+			h.end = pos
+			return h
+		}
+		pos = next
+	}
+	h.end = len(msg)
+	return h
+}
+
+// newGUID returns a random GUID in Exchange's lower-case 8-4-4-4-12 form.
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

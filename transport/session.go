@@ -1,0 +1,216 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/queue"
+	"github.com/exlab/exlab/routing"
+	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpsend"
+)
+
+// session is the hub's policy for one SMTP session.
+type session struct {
+	h         *Hub
+	ci        *smtpreceive.ConnInfo
+	rc        *config.ReceiveConnector
+	principal routing.Principal
+	rights    routing.Rights
+	proxy     *smtpsend.ProxyFrom
+
+	from  string
+	mopts smtpreceive.MailOptions
+	rcpts []queue.Recipient
+}
+
+func newSession(h *Hub, ci *smtpreceive.ConnInfo) *session {
+	s := &session{h: h, ci: ci, rc: ci.Connector, principal: routing.Anonymous}
+	s.rights = routing.SessionRights(s.rc, s.principal, h.opt.Org.ADPermissions)
+	return s
+}
+
+func (s *session) Hello(ctx context.Context) {}
+
+func (s *session) Reset() {
+	s.from = ""
+	s.mopts = smtpreceive.MailOptions{}
+	s.rcpts = s.rcpts[:0]
+}
+
+func (s *session) Close() {}
+
+func (s *session) SizeLimit() int64 {
+	if s.rights.Has(routing.BypassMessageSizeLimit) {
+		return 0
+	}
+	return int64(s.rc.MaxMessageSize)
+}
+
+func verdictReply(v routing.Verdict) *smtpreceive.Reply {
+	if v.OK {
+		return nil
+	}
+	return smtpreceive.Fixed(v.Reply)
+}
+
+func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
+	if r := verdictReply(s.h.opt.Resolver.CheckSender(s.rc, s.rights, s.h.opt.Server.Version, from)); r != nil {
+		return r
+	}
+	s.from, s.mopts = from, *opts
+	return nil
+}
+
+func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpreceive.Reply {
+	v := s.h.opt.Resolver.CheckRecipient(s.rc, s.rights, s.h.opt.Server.Version, to)
+	if !v.OK {
+		if v.Tarpit && s.principal == routing.Anonymous {
+			time.Sleep(s.rc.TarpitInterval.Duration())
+		}
+		return smtpreceive.Fixed(v.Reply)
+	}
+	s.rcpts = append(s.rcpts, queue.Recipient{Address: to, Notify: opts.Notify, OrcptType: opts.OrcptType,
+		OrcptAddress: opts.OrcptAddress, Status: queue.StatusPending})
+	return nil
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Data reads the whole message, writes it into the submission queue with a synced commit, and
+// only then answers 250 2.6.0 (R48; R49 for 2013), spec §5.3 and RELIABILITY §1.1.
+func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
+	start := time.Now()
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		bodyPool.Put(buf)
+		return smtpreceive.ReplyFor(err)
+	}
+	body := buf.Bytes()
+	hi := scanHeaders(body)
+	if hi.received > s.rc.MaxHopCount {
+		bodyPool.Put(buf)
+		return smtpreceive.Fixed("R52")
+	}
+	id, err := s.h.opt.Store.NextID()
+	if err != nil {
+		bodyPool.Put(buf)
+		return smtpreceive.Fixed("X01")
+	}
+	m := s.record(id, hi, start, int64(len(body)))
+	if err := s.h.opt.Store.Submit(m, body); err != nil {
+		bodyPool.Put(buf)
+		s.h.opt.Logger.Error("submission failed; answering 451 4.3.0", "InternalMessageId", id, "err", err)
+		return smtpreceive.Fixed("X01")
+	}
+	secs := time.Since(start).Seconds()
+	s.h.cat.enqueue(m, buf)
+	host := s.h.opt.Server.Fqdn
+	if s.h.opt.Server.Version == config.Version2013 {
+		return smtpreceive.Render("R49", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host)
+	}
+	return smtpreceive.Render("R48", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host,
+		"bytes", strconv.Itoa(len(body)), "secs", strconv.FormatFloat(secs, 'f', 3, 64),
+		"rate", strconv.FormatFloat(float64(len(body))/1024/max(secs, 1e-6), 'f', 3, 64))
+}
+
+// record builds the queue record of a message, with the headers the hub stamps: its Received:
+// line in front, and at the end of the header block a Message-ID when the message had none
+// and the X-MS-Exchange-Organization headers of spec §9.2.
+func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64) *queue.Message {
+	fqdn := s.h.opt.Server.Fqdn
+	clientIP := s.ci.Remote.Addr().String()
+	m := &queue.Message{
+		ID: id, NetworkMessageID: newGUID(), MessageID: hi.messageID, Subject: hi.subject,
+		From: s.from, Recipients: append([]queue.Recipient(nil), s.rcpts...),
+		Return: s.mopts.Return, EnvelopeID: s.mopts.EnvelopeID, Body: s.mopts.Body, SMTPUTF8: s.mopts.SMTPUTF8,
+		Size: size, Arrived: arrived.UTC(), ConnectorID: s.rc.Identity(), SessionID: s.ci.SessionID,
+		ClientIP: clientIP, ClientHostname: s.ci.Helo, HeaderEnd: int64(hi.end),
+	}
+	tlsDesc := ""
+	if st := s.ci.TLS; st != nil {
+		tlsDesc = smtpreceive.TLSDescription(st.Version, tlsCipherName(st.CipherSuite))
+	}
+	m.HeaderPrefix = smtpreceive.ReceivedHeader(s.ci.Helo, clientIP, s.rc.Fqdn, localAddr(s.ci.Local), tlsDesc,
+		s.h.opt.Server.Version, false, arrived)
+	var suffix strings.Builder
+	if m.MessageID == "" {
+		// Exchange generates <guid@fqdn> for a message without one (spec §5.3).
+		m.MessageID = "<" + newGUID() + "@" + fqdn + ">"
+		suffix.WriteString("Message-ID: " + m.MessageID + "\r\n")
+	}
+	authAs, authSource := "Anonymous", fqdn
+	origIP := clientIP
+	if p := s.proxy; p != nil {
+		origIP, authSource = p.IP, s.ci.Helo
+		if p.AuthSrc != "" && p.AuthSrc != "Anonymous" {
+			authAs = p.AuthSrc
+		}
+	} else if s.principal != routing.Anonymous {
+		authAs = "Internal"
+	}
+	m.OriginalClientIP, m.AuthAs, m.AuthSource = origIP, authAs, authSource
+	h := func(name, value string) {
+		suffix.WriteString("X-MS-Exchange-Organization-" + name + ": " + value + "\r\n")
+	}
+	h("OriginalArrivalTime", arrived.UTC().Format("02 Jan 2006 15:04:05.0000 (UTC)"))
+	h("Network-Message-Id", m.NetworkMessageID)
+	h("OriginalClientIPAddress", origIP)
+	h("OriginalServerIPAddress", clientIP)
+	suffix.WriteString("X-MS-Exchange-Forest-ArrivalHubServer: " + fqdn + "\r\n")
+	h("AuthSource", authSource)
+	h("AuthAs", authAs)
+	h("OriginalSize", strconv.FormatInt(size, 10))
+	h("TotalRecipientCount", strconv.Itoa(len(m.Recipients)))
+	m.HeaderSuffix = suffix.String()
+	return m
+}
+
+// Auth answers X-EXPS with exlab's ExchangeServer authentication: an HMAC-SHA256 challenge over
+// the organization's key (spec §6.1 leaves the mechanism to exlab; Exchange uses Kerberos).
+// AUTH itself is issue 5's; until then every mechanism is refused as not offered (R24).
+func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpreceive.Reply) {
+	if verb != "X-EXPS" || mech != "GSSAPI" || len(s.h.opt.AuthKey) == 0 {
+		return nil, smtpreceive.Fixed("R24")
+	}
+	return smtpreceive.NewExpsServer(s.h.opt.AuthKey, func(ok bool) {
+		if !ok {
+			s.h.opt.Logger.Warn(smtpreceive.Event1035(s.rc, "ExchangeAuth", s.ci.Remote.Addr()), "EventID", 1035,
+				"Source", smtpreceive.EventSource(s.rc.TransportRole))
+			return
+		}
+		s.principal = routing.ExchangeServer
+		s.rights = routing.SessionRights(s.rc, s.principal, s.h.opt.Org.ADPermissions)
+	}), nil
+}
+
+// Extension handles XPROXYFROM, which only sessions holding ms-Exch-SMTP-Accept-XProxyFrom may
+// use; to anyone else the verb does not exist (R84), so an anonymous client on 2525 can never
+// forge a client identity.
+func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive.Reply, bool) {
+	if verb != "XPROXYFROM" {
+		return nil, false
+	}
+	if !s.rights.Has(routing.AcceptXProxyFrom) {
+		return smtpreceive.Fixed("R84"), true
+	}
+	if s.from != "" {
+		return smtpreceive.Fixed("X04"), true
+	}
+	p, err := smtpsend.ParseProxyFrom(arg)
+	if err != nil {
+		return smtpreceive.Fixed("R59"), true
+	}
+	s.proxy = &p
+	return smtpreceive.Fixed("X02"), true
+}
+
+func tlsCipherName(id uint16) string { return tls.CipherSuiteName(id) }

@@ -1,0 +1,606 @@
+package smtpreceive
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/exlab/exlab/config"
+)
+
+// state is the one explicit session state (STYLE §3): every command is checked against it in
+// check() before it is dispatched.
+type state int
+
+const (
+	stateConnected state = iota // banner sent, no EHLO/HELO yet
+	stateReady                  // EHLO/HELO done, no transaction
+	stateMail                   // MAIL accepted
+	stateRcpt                   // at least one RCPT accepted
+)
+
+const maxLineLength = 4096 // command lines; RFC 5321 asks for at least 512
+
+var (
+	errLineTooLong   = errors.New("command line too long")
+	errIdleTimeout   = errors.New("ConnectionInactivityTimeout")
+	errSessionTimout = errors.New("ConnectionTimeout")
+	errShutdown      = errors.New("shutting down")
+)
+
+// conn is one client connection.
+type conn struct {
+	srv    *Server
+	raw    net.Conn
+	nc     net.Conn // raw, or the TLS connection after STARTTLS
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	info   ConnInfo
+	sess   Session
+	rc     *config.ReceiveConnector
+	st     state
+	rcpts  int
+	errors int64
+	authed bool
+	body   string // BODY= of the transaction
+	closed bool
+
+	release      func()      // frees the connection's place under the connection limits
+	inBody       atomic.Bool // reading a message body: shutdown lets it finish
+	idle         time.Duration
+	deadline     time.Time // ConnectionTimeout
+	lastDeadline time.Time
+	ctx          context.Context
+}
+
+// deadlineReader applies ConnectionInactivityTimeout and ConnectionTimeout to every read, and
+// turns a shutdown into errShutdown for sessions waiting for a command.
+type deadlineReader struct{ c *conn }
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	c := d.c
+	if c.srv.shutting.Load() && !c.inBody.Load() {
+		return 0, errShutdown
+	}
+	now := time.Now()
+	if now.Sub(c.lastDeadline) > min(time.Second, c.idle/10) {
+		dl := now.Add(c.idle)
+		if c.deadline.Before(dl) {
+			dl = c.deadline
+		}
+		_ = c.nc.SetReadDeadline(dl)
+		c.lastDeadline = now
+	}
+	n, err := c.nc.Read(p)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			switch {
+			case c.srv.shutting.Load() && !c.inBody.Load():
+				return n, errShutdown
+			case !time.Now().Before(c.deadline):
+				return n, errSessionTimout
+			default:
+				return n, errIdleTimeout
+			}
+		}
+	}
+	return n, err
+}
+
+func (c *conn) serve() {
+	defer func() {
+		if p := recover(); p != nil {
+			// A panic in a handler ends only this session: 421, log with stack, close
+			// (STYLE §3; emersion/go-smtp conn.go handle).
+			c.srv.logger().Error("panic in SMTP session", "connector", c.rc.Identity(), "session", c.info.SessionID,
+				"panic", p, "stack", string(debug.Stack()))
+			c.reply(Fixed("R05"))
+			c.flush()
+		}
+		c.sess.Close()
+		_ = c.nc.Close()
+	}()
+	c.reply(Banner(c.rc, time.Now()))
+	for !c.closed {
+		line, err := c.readLine()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		c.handle(line)
+	}
+	// The session is over (QUIT, or an error that closes it): free its place under
+	// MaxInboundConnectionPerSource before the last reply reaches the client, so a client that
+	// reconnects at once is not refused for a connection it has already ended.
+	c.release()
+	c.flush()
+}
+
+// readFailed answers a failed command read: the timeout replies R60/R61, the shutdown reply R05,
+// a too-long line R58; a client that went away gets nothing.
+func (c *conn) readFailed(err error) {
+	switch {
+	case errors.Is(err, errIdleTimeout):
+		c.reply(Fixed("R60"))
+	case errors.Is(err, errSessionTimout):
+		c.reply(Fixed("R61"))
+	case errors.Is(err, errShutdown):
+		c.reply(Fixed("R05"))
+	default:
+		return
+	}
+	c.flush()
+}
+
+// readLine reads one command line without its line ending. Replies waiting in the writer are
+// flushed first unless more pipelined input is already buffered (RFC 2920 §3.2).
+func (c *conn) readLine() (string, error) {
+	for {
+		if c.br.Buffered() == 0 {
+			if err := c.flush(); err != nil {
+				return "", err
+			}
+		}
+		b, err := c.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// Too long: discard to the end of the line, answer once (RELIABILITY §6 row 8).
+			for err == bufio.ErrBufferFull {
+				_, err = c.br.ReadSlice('\n')
+			}
+			if err != nil {
+				return "", err
+			}
+			if c.protocolError() {
+				return "", io.EOF
+			}
+			c.reply(Fixed("R58"))
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		b = b[:len(b)-1]
+		if len(b) > 0 && b[len(b)-1] == '\r' {
+			b = b[:len(b)-1]
+		}
+		return string(b), nil
+	}
+}
+
+func (c *conn) reply(r *Reply) {
+	_, _ = c.bw.WriteString(r.Text)
+	_, _ = c.bw.WriteString("\r\n")
+}
+
+func (c *conn) flush() error {
+	if c.bw.Buffered() == 0 {
+		return nil
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.idle))
+	return c.bw.Flush()
+}
+
+// protocolError counts an error toward MaxProtocolErrors; past the limit it sends R26 and marks
+// the connection for closing, and the caller sends nothing else.
+func (c *conn) protocolError() bool {
+	c.errors++
+	if c.rc.MaxProtocolErrors.Allows(c.errors) {
+		return false
+	}
+	c.reply(Fixed("R26"))
+	c.closed = true
+	return true
+}
+
+// fail answers a refused command; errors in syntax and order count toward MaxProtocolErrors.
+func (c *conn) fail(id string) {
+	if c.protocolError() {
+		return
+	}
+	c.reply(Fixed(id))
+}
+
+func (c *conn) ehloParams() EhloParams {
+	return EhloParams{Version: c.srv.Version, TLS: c.info.TLS != nil, HasCert: c.srv.TLSConfig != nil, Shadow: c.srv.Shadow}
+}
+
+func (c *conn) resetTransaction() {
+	if c.st >= stateMail {
+		c.st = stateReady
+	}
+	c.rcpts = 0
+	c.body = ""
+	c.sess.Reset()
+}
+
+// check is the one place where command order is decided. It returns the row to refuse with, or
+// "" when the command may run in the current state.
+func (c *conn) check(verb string) string {
+	switch verb {
+	case "MAIL":
+		switch {
+		case c.st == stateConnected:
+			return "R17"
+		case c.st >= stateMail:
+			return "R36"
+		}
+	case "RCPT":
+		switch c.st {
+		case stateConnected:
+			return "R17"
+		case stateReady:
+			return "R45"
+		}
+	case "DATA", "BDAT":
+		switch c.st {
+		case stateConnected:
+			return "R17"
+		case stateReady:
+			return "R45"
+		case stateMail:
+			return "R47"
+		}
+	case "STARTTLS", "X-ANONYMOUSTLS", "AUTH", "X-EXPS":
+		switch {
+		case c.st == stateConnected:
+			return "R17"
+		case c.st >= stateMail:
+			return "X04"
+		}
+	}
+	return ""
+}
+
+func (c *conn) handle(line string) {
+	cmd := parseCommand(line)
+	if refuse := c.check(cmd.Verb); refuse != "" {
+		if cmd.Verb == "BDAT" {
+			// The chunk follows the command whatever the answer: consume it (RFC 3030 §3;
+			// go-smtp issue 315).
+			size, _, ok := parseBdatArg(cmd.Arg)
+			if !ok {
+				c.reply(Fixed("R59"))
+				c.closed = true
+				return
+			}
+			if _, err := c.br.Discard(int(min(size, 1<<62))); err != nil {
+				c.closed = true
+				return
+			}
+		}
+		c.fail(refuse)
+		return
+	}
+	ctx := c.ctx
+	switch cmd.Verb {
+	case "EHLO", "HELO":
+		c.hello(ctx, cmd)
+	case "MAIL":
+		c.mail(ctx, cmd.Arg)
+	case "RCPT":
+		c.rcpt(ctx, cmd.Arg)
+	case "DATA":
+		c.data(ctx, cmd.Arg)
+	case "BDAT":
+		c.bdat(ctx, cmd.Arg)
+	case "RSET":
+		c.resetTransaction()
+		c.reply(Fixed("R54"))
+	case "NOOP":
+		c.reply(Fixed("R55"))
+	case "VRFY":
+		c.reply(Fixed("R56"))
+	case "QUIT":
+		c.reply(Fixed("R57"))
+		c.closed = true
+	case "STARTTLS":
+		c.startTLS(cmd, advertised(c.rc, c.ehloParams()).starttls)
+	case "X-ANONYMOUSTLS":
+		c.startTLS(cmd, advertised(c.rc, c.ehloParams()).anonTLS)
+	case "AUTH", "X-EXPS":
+		c.auth(ctx, cmd)
+	case "HELP":
+		// No Exchange capture of HELP exists; exlab treats it as unrecognized (spec §5.3).
+		c.fail("R58")
+	default:
+		r, handled := c.sess.Extension(ctx, cmd.Verb, cmd.Arg)
+		if !handled {
+			c.fail("R58")
+			return
+		}
+		c.reply(r)
+	}
+}
+
+func (c *conn) hello(ctx context.Context, cmd Command) {
+	if !validHelo(cmd.Arg) {
+		c.fail("R16")
+		return
+	}
+	c.resetTransaction()
+	c.st = stateReady
+	c.info.Helo = strings.TrimSpace(cmd.Arg)
+	c.info.Ehlo = cmd.Verb == "EHLO"
+	c.sess.Hello(ctx)
+	ip := c.info.Remote.Addr().Unmap().String()
+	if cmd.Verb == "HELO" {
+		c.reply(Render("R15", "fqdn", c.rc.Fqdn, "ip", ip))
+		return
+	}
+	c.reply(EhloReply(c.rc, c.ehloParams(), ip))
+}
+
+func (c *conn) mail(ctx context.Context, arg string) {
+	if c.rc.RequireTLS && c.info.TLS == nil {
+		c.reply(Fixed("R19"))
+		return
+	}
+	from, params, err := parsePath(arg, "FROM:", true)
+	if errors.Is(err, errSyntax) {
+		c.fail("R59")
+		return
+	}
+	if err != nil {
+		c.reply(Fixed("R28"))
+		return
+	}
+	ext := advertised(c.rc, c.ehloParams())
+	opts, err := parseMailParams(params, ext)
+	if err != nil {
+		c.fail("R59")
+		return
+	}
+	if !opts.SMTPUTF8 && !isASCII(from) {
+		c.reply(Fixed("R28"))
+		return
+	}
+	if lim := c.sess.SizeLimit(); lim > 0 && opts.Size > lim {
+		c.reply(Fixed("R35"))
+		return
+	}
+	if r := c.sess.Mail(ctx, from, &opts); r != nil {
+		c.reply(r)
+		return
+	}
+	c.st = stateMail
+	c.body = opts.Body
+	c.reply(Fixed("R27"))
+}
+
+func (c *conn) rcpt(ctx context.Context, arg string) {
+	to, params, err := parsePath(arg, "TO:", true)
+	if errors.Is(err, errSyntax) {
+		c.fail("R59")
+		return
+	}
+	if err != nil || to == "" {
+		c.reply(Fixed("X05"))
+		return
+	}
+	opts, err := parseRcptParams(params, advertised(c.rc, c.ehloParams()))
+	if err != nil {
+		c.fail("R59")
+		return
+	}
+	if c.rcpts >= c.rc.MaxRecipientsPerMessage {
+		// The extra recipients are refused; the message is not (spec §5.3, R41).
+		c.reply(Fixed("R41"))
+		return
+	}
+	if r := c.sess.Rcpt(ctx, to, &opts); r != nil {
+		c.reply(r)
+		return
+	}
+	c.rcpts++
+	c.st = stateRcpt
+	c.reply(Fixed("R37"))
+}
+
+func (c *conn) data(ctx context.Context, arg string) {
+	if strings.TrimSpace(arg) != "" {
+		c.fail("R59")
+		return
+	}
+	if c.body == "BINARYMIME" {
+		// BINARYMIME bodies can only travel in BDAT (RFC 3030 §3).
+		c.fail("X04")
+		return
+	}
+	c.reply(Fixed("R46"))
+	if err := c.flush(); err != nil {
+		c.closed = true
+		return
+	}
+	c.inBody.Store(true)
+	dr := newDotReader(c.br, c.sess.SizeLimit())
+	r := c.sess.Data(ctx, deadlineBody{dr})
+	err := dr.drain()
+	c.inBody.Store(false)
+	if err != nil {
+		// The client went away or timed out inside DATA: nothing was acknowledged.
+		c.readFailed(err)
+		c.closed = true
+		c.resetTransaction()
+		return
+	}
+	if dr.limit > 0 && dr.n > dr.limit {
+		r = Fixed("R51")
+	}
+	c.resetTransaction()
+	c.reply(ReplyOrFail(r))
+}
+
+// deadlineBody hides the dotReader's other methods from the session.
+type deadlineBody struct{ r io.Reader }
+
+func (d deadlineBody) Read(p []byte) (int, error) { return d.r.Read(p) }
+
+// ReplyOrFail guards against a nil final reply from a Session.
+func ReplyOrFail(r *Reply) *Reply {
+	if r == nil {
+		return Fixed("X01")
+	}
+	return r
+}
+
+func (c *conn) bdat(ctx context.Context, arg string) {
+	size, last, ok := parseBdatArg(arg)
+	if !ok {
+		// The chunk's end is unknown, so the stream cannot be resynchronised: answer, close.
+		c.reply(Fixed("R59"))
+		c.closed = true
+		return
+	}
+	s := &bdatStream{c: c, chunk: size, remaining: size, last: last, binary: c.body == "BINARYMIME",
+		limit: c.sess.SizeLimit(), raw: make([]byte, 0, 4096)}
+	c.inBody.Store(true)
+	r := c.sess.Data(ctx, deadlineBody{s})
+	c.inBody.Store(false)
+	switch {
+	case s.interrupt != "":
+		c.resetTransaction()
+		next := parseCommand(s.interrupt)
+		if next.Verb == "DATA" {
+			c.fail("X04")
+			return
+		}
+		c.handle(s.interrupt)
+		return
+	case s.err != nil && !s.tooLarge:
+		c.readFailed(s.err)
+		c.closed = true
+		c.resetTransaction()
+		return
+	}
+	if err := s.discardChunk(); err != nil {
+		c.closed = true
+		c.resetTransaction()
+		return
+	}
+	if s.tooLarge {
+		r = Fixed("R51")
+	}
+	c.resetTransaction()
+	c.reply(ReplyOrFail(r))
+}
+
+func (c *conn) startTLS(cmd Command, offered bool) {
+	if !offered {
+		c.fail("R58")
+		return
+	}
+	if strings.TrimSpace(cmd.Arg) != "" {
+		c.fail("R59")
+		return
+	}
+	c.reply(Fixed("R18"))
+	if err := c.flush(); err != nil {
+		c.closed = true
+		return
+	}
+	// Plaintext pipelined behind STARTTLS is dropped with the old reader (CVE-2011-0411,
+	// RFC 3207 §4.2): the new reader reads only from the TLS connection.
+	tc := tls.Server(c.raw, c.srv.TLSConfig)
+	_ = tc.SetDeadline(time.Now().Add(c.idle))
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		c.srv.logger().Info("TLS negotiation failed", "connector", c.rc.Identity(), "session", c.info.SessionID, "err", err)
+		c.closed = true
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	c.lastDeadline = time.Time{}
+	st := tc.ConnectionState()
+	c.nc = tc
+	c.info.TLS = &st
+	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
+	c.bw.Reset(tc)
+	// The client must say EHLO again (RFC 3207 §4.2).
+	c.resetTransaction()
+	c.st = stateConnected
+}
+
+func (c *conn) auth(ctx context.Context, cmd Command) {
+	mech, initial, _ := strings.Cut(strings.TrimSpace(cmd.Arg), " ")
+	if cmd.Verb == "X-EXPS" && !c.rc.HasAuth(config.AuthExchangeServer) {
+		c.fail("R84")
+		return
+	}
+	if c.authed {
+		c.fail("X07")
+		return
+	}
+	sasl, refuse := c.sess.Auth(ctx, cmd.Verb, strings.ToUpper(mech))
+	if refuse != nil {
+		c.reply(refuse)
+		return
+	}
+	var resp []byte
+	first := true
+	if initial != "" {
+		if initial != "=" {
+			b, err := base64.StdEncoding.DecodeString(initial)
+			if err != nil {
+				c.reply(Fixed("X06"))
+				return
+			}
+			resp = b
+		} else {
+			resp = []byte{}
+		}
+	}
+	for {
+		challenge, final := sasl.Next(resp, first)
+		first = false
+		if final != nil {
+			if final.Code() == 235 {
+				c.authed = true
+			}
+			c.reply(final)
+			return
+		}
+		c.reply(Render("X03", "challenge", base64.StdEncoding.EncodeToString(challenge)))
+		line, err := c.readLine()
+		if err != nil {
+			c.closed = true
+			return
+		}
+		if line == "*" {
+			c.reply(Fixed("X06"))
+			return
+		}
+		b, err := base64.StdEncoding.DecodeString(line)
+		if err != nil {
+			c.reply(Fixed("X06"))
+			return
+		}
+		resp = b
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// logger returns the server's logger or a discarding one.
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

@@ -1,0 +1,55 @@
+package smtpreceive
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+
+	"github.com/exlab/exlab/config"
+)
+
+// ExchangeAuthResponse is the answer to an X-EXPS challenge under exlab's ExchangeServer
+// authentication: HMAC-SHA256(key, challenge). Exchange uses Kerberos here; spec §6.1 leaves
+// the proof to exlab, and a shared organization key keeps anonymous clients from posing as a
+// server.
+func ExchangeAuthResponse(key, challenge []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(challenge)
+	return m.Sum(nil)
+}
+
+// NewExpsServer returns the server side of X-EXPS: a 32-byte random challenge, then a check of
+// the response. done(true) is called before R22 (235 2.7.0) is sent, done(false) before R25
+// (454 4.7.0 Temporary authentication failure).
+func NewExpsServer(key []byte, done func(ok bool)) SASL {
+	return &expsServer{key: key, done: done}
+}
+
+type expsServer struct {
+	key       []byte
+	challenge []byte
+	done      func(bool)
+}
+
+func (e *expsServer) Next(resp []byte, initial bool) ([]byte, *Reply) {
+	if e.challenge == nil {
+		e.challenge = make([]byte, 32)
+		_, _ = rand.Read(e.challenge)
+		return e.challenge, nil
+	}
+	if !hmac.Equal(resp, ExchangeAuthResponse(e.key, e.challenge)) {
+		e.done(false)
+		return nil, Fixed("R25")
+	}
+	e.done(true)
+	return nil, Fixed("R22")
+}
+
+// Event1035 is the text of Event 1035 for a failed inbound authentication (spec §10).
+func Event1035(rc *config.ReceiveConnector, mechanism string, ip netip.Addr) string {
+	return fmt.Sprintf("Inbound authentication failed with error LogonDenied for Receive connector %s. "+
+		"The authentication mechanism is %s. The source IP address of the client who tried to authenticate to "+
+		"Microsoft Exchange is [%s].", rc.Name, mechanism, ip)
+}

@@ -1,0 +1,163 @@
+package smtpreceive
+
+//go:generate go run gen_replies.go
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Row is one reply exlab can send: a row of ../shared/spec/replies.tsv (R01…), or one of
+// exlab's own rows (X01…) for situations the spec does not cover. Text is a template whose
+// <name> placeholders Render fills; a literal \r\n separates the lines of a multi-line reply.
+type Row struct {
+	ID         string
+	Code       int
+	Enhanced   string
+	Text       string
+	Confidence string
+}
+
+// exlabRows are replies for situations replies.tsv does not cover. Each is marked with why it
+// reads as it does; none claims to be Exchange's text unless the note says where it was seen.
+var exlabRows = []Row{
+	// Storage failure before the 250 (RELIABILITY.md §1: a temporary reply, never 250 or 5xx);
+	// 4.3.0 per RELIABILITY §4.3 with Exchange's generic temporary-error phrase (R62-R68).
+	{ID: "X01", Code: 451, Enhanced: "4.3.0", Text: "451 4.3.0 Temporary server error. Please try again later", Confidence: "exlab"},
+	// XPROXYFROM accepted: the verb's syntax and reply are not public (spec §6.1, gap 1); this is
+	// the spec's proposal.
+	{ID: "X02", Code: 250, Text: "250 XProxyFrom accepted", Confidence: "exlab (spec §6.1 proposal)"},
+	// A SASL challenge (X-EXPS, AUTH): 334 and the base64 challenge.
+	{ID: "X03", Code: 334, Text: "334 <challenge>", Confidence: "RFC 4954"},
+	// DATA while a BDAT transfer is open, and other sequence errors without an Exchange text.
+	{ID: "X04", Code: 503, Enhanced: "5.5.1", Text: "503 5.5.1 Bad sequence of commands", Confidence: "exlab (RFC 3030 §3)"},
+	// RCPT TO with an address that does not parse. Seen from Exchange in client logs, but not
+	// captured in the spec: [O].
+	{ID: "X05", Code: 501, Enhanced: "5.1.3", Text: "501 5.1.3 Invalid address", Confidence: "observed (not in spec)"},
+	// AUTH exchange cancelled with "*" or answered with bad base64 (RFC 4954 §4).
+	{ID: "X06", Code: 501, Enhanced: "5.5.2", Text: "501 5.5.2 Cannot decode response", Confidence: "RFC 4954"},
+	// BDAT reply when the final chunk of a too-large message arrives is R51; a second AUTH
+	// after success:
+	{ID: "X07", Code: 503, Enhanced: "5.5.2", Text: "503 5.5.2 Already authenticated", Confidence: "exlab"},
+}
+
+var rows = func() map[string]Row {
+	m := make(map[string]Row, len(specRows)+len(exlabRows))
+	for _, r := range specRows {
+		m[r.ID] = r
+	}
+	for _, r := range exlabRows {
+		m[r.ID] = r
+	}
+	return m
+}()
+
+// LookupRow returns the row with the given id.
+func LookupRow(id string) (Row, bool) {
+	r, ok := rows[id]
+	return r, ok
+}
+
+// Reply is one rendered reply, ready for the wire (without the final CRLF). A *Reply is also an
+// error, so handlers can return it through error paths.
+type Reply struct {
+	ID   string // row id, or "" for a reply passed through from another server
+	Text string // one or more lines joined by CRLF
+}
+
+func (r *Reply) Error() string { return r.Text }
+
+// Code is the reply's three-digit code.
+func (r *Reply) Code() int {
+	if len(r.Text) < 3 {
+		return 0
+	}
+	n, _ := strconv.Atoi(r.Text[:3])
+	return n
+}
+
+// Enhanced is the reply's enhanced status code ("2.1.0"), or "".
+func (r *Reply) Enhanced() string {
+	if len(r.Text) < 5 {
+		return ""
+	}
+	f := strings.Fields(r.Text[4:])
+	if len(f) > 0 && len(f[0]) >= 5 && (f[0][0] >= '2' && f[0][0] <= '5') && f[0][1] == '.' {
+		return f[0]
+	}
+	return ""
+}
+
+// Positive says whether the reply is 2xx or 3xx.
+func (r *Reply) Positive() bool { c := r.Code(); return c >= 200 && c < 400 }
+
+// Render fills row id's template. args are placeholder/value pairs without the angle brackets:
+// Render("R01", "fqdn", "ex01.contoso.test", "date", d). It panics on an unknown id, as a reply
+// that is not in the table is a programming error (STYLE §2).
+func Render(id string, args ...string) *Reply {
+	row, ok := rows[id]
+	if !ok {
+		panic("smtpreceive: no reply row " + id)
+	}
+	return &Reply{ID: id, Text: fill(row.Text, args)}
+}
+
+// fixed holds the rendered rows without placeholders, so hot paths allocate nothing.
+var fixed = func() map[string]*Reply {
+	m := map[string]*Reply{}
+	for id, r := range rows {
+		if !strings.Contains(r.Text, "<") || id == "R46" {
+			m[id] = &Reply{ID: id, Text: fill(r.Text, nil)}
+		}
+	}
+	return m
+}()
+
+// Fixed returns the shared, pre-rendered reply of a row without placeholders. Callers must not
+// modify it.
+func Fixed(id string) *Reply {
+	if r, ok := fixed[id]; ok {
+		return r
+	}
+	return Render(id)
+}
+
+func fill(tmpl string, args []string) string {
+	s := strings.ReplaceAll(tmpl, `\r\n`, "\r\n")
+	for i := 0; i+1 < len(args); i += 2 {
+		s = strings.ReplaceAll(s, "<"+args[i]+">", args[i+1])
+	}
+	return s
+}
+
+// ReplyFor turns any error into the reply to send: the *Reply it wraps, or the spec's temporary
+// failure. It never sends err.Error() to a client (STYLE §2; compare maddy's wrapErr).
+func ReplyFor(err error) *Reply {
+	var r *Reply
+	if errors.As(err, &r) {
+		return r
+	}
+	return Fixed("X01")
+}
+
+// FromRemote builds a Reply from a code and the text another server sent, for replies passed
+// through unchanged (the frontend returns the hub's own final reply, spec §6.1).
+func FromRemote(code int, text string) *Reply {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	var b strings.Builder
+	c := strconv.Itoa(code)
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString(c)
+		if i < len(lines)-1 {
+			b.WriteByte('-')
+		} else {
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	return &Reply{Text: b.String()}
+}

@@ -1,0 +1,318 @@
+package smtpreceive
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/exlab/exlab/config"
+)
+
+// Server runs the receive connectors of one role. Connectors that share a local binding share
+// one listener; each connection is given to the connector its Select function picks (routing:
+// most specific RemoteIPRanges, spec §3).
+type Server struct {
+	Role      config.TransportRole
+	Version   config.ExchangeVersion
+	TLSConfig *tls.Config // nil: STARTTLS is not offered (spec §5.4)
+	Shadow    bool        // advertise XSHADOWREQUEST on hub connectors
+	// Select picks the connector for a client among those bound to one local endpoint.
+	Select     func(conns []*config.ReceiveConnector, remote netip.Addr) *config.ReceiveConnector
+	NewSession NewSessionFunc
+	Logger     *slog.Logger
+
+	shutting  atomic.Bool
+	mu        sync.Mutex
+	listeners []*listener
+	conns     map[*conn]struct{}
+	perSource map[*config.ReceiveConnector]map[netip.Addr]int64
+	perConn   map[*config.ReceiveConnector]int64
+	wg        sync.WaitGroup
+}
+
+// listener is one bound local endpoint and the connectors that share it.
+type listener struct {
+	l          net.Listener
+	binding    config.Binding
+	connectors []*config.ReceiveConnector
+}
+
+// Listening describes one bound endpoint.
+type Listening struct {
+	Binding    config.Binding // as configured (port shifted by the offset)
+	Addr       netip.AddrPort // as bound (the real port when the binding asked for port 0)
+	Connectors []*config.ReceiveConnector
+}
+
+// BindError is a connector binding that could not be bound (Event 1020's cause).
+type BindError struct {
+	Connectors []*config.ReceiveConnector
+	Binding    config.Binding
+	Err        error
+}
+
+func (e *BindError) Error() string {
+	return fmt.Sprintf("the receive connector %q could not bind to %s: %v", e.Connectors[0].Name, e.Binding, e.Err)
+}
+
+// AddressInUse says whether the bind failed because another socket holds the endpoint.
+func (e *BindError) AddressInUse() bool { return errors.Is(e.Err, syscall.EADDRINUSE) }
+
+// Listen binds every binding of the given connectors, port shifted by portOffset (except port
+// 0, which stays ephemeral). A binding that fails is reported and the others still bind: one
+// connector's failure is not the service's (spec §3, §10).
+func (s *Server) Listen(conns []*config.ReceiveConnector, portOffset int, shared bool) ([]Listening, []*BindError) {
+	groups := map[string]*listener{}
+	var order []string
+	for _, rc := range conns {
+		for _, b := range rc.Bindings {
+			if b.Port != 0 {
+				b.Port += portOffset
+			}
+			key := b.String()
+			g, ok := groups[key]
+			if !ok {
+				g = &listener{binding: b}
+				groups[key] = g
+				order = append(order, key)
+			}
+			g.connectors = append(g.connectors, rc)
+		}
+	}
+	sort.Strings(order)
+	var out []Listening
+	var errs []*BindError
+	for _, key := range order {
+		g := groups[key]
+		l, err := listen(g.binding, shared)
+		if err != nil {
+			errs = append(errs, &BindError{Connectors: g.connectors, Binding: g.binding, Err: err})
+			continue
+		}
+		g.l = l
+		s.mu.Lock()
+		s.listeners = append(s.listeners, g)
+		s.mu.Unlock()
+		out = append(out, Listening{Binding: g.binding, Addr: l.Addr().(*net.TCPAddr).AddrPort(), Connectors: g.connectors})
+	}
+	return out, errs
+}
+
+func listen(b config.Binding, shared bool) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			if b.Addr.Is6() {
+				// [::]:25 and 0.0.0.0:25 are two bindings, as on Windows: the IPv6 socket
+				// must not take IPv4 too.
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+			}
+			if serr == nil && shared {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	network := "tcp4"
+	if b.Addr.Is6() {
+		network = "tcp6"
+	}
+	return lc.Listen(context.Background(), network, b.String())
+}
+
+// Serve accepts connections on every bound listener until Shutdown. It returns at once.
+func (s *Server) Serve() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		s.conns = map[*conn]struct{}{}
+		s.perSource = map[*config.ReceiveConnector]map[netip.Addr]int64{}
+		s.perConn = map[*config.ReceiveConnector]int64{}
+	}
+	for _, l := range s.listeners {
+		s.wg.Add(1)
+		go s.acceptLoop(l)
+	}
+}
+
+func (s *Server) acceptLoop(l *listener) {
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := l.l.Accept()
+		if err != nil {
+			if s.shutting.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait and go on (net/http's approach).
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logger().Warn("accept failed", "binding", l.binding.String(), "err", err)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.wg.Add(1)
+		go s.handle(l, nc)
+	}
+}
+
+var sessionCounter atomic.Uint64
+
+func init() {
+	// Exchange's session ids look like a counter seeded from a .NET tick count (100 ns since
+	// 0001-01-01), printed as 16 hex digits (spec §7.1 [I]).
+	const ticksAtUnixEpoch = 621355968000000000
+	sessionCounter.Store(uint64(time.Now().UnixNano()/100) + ticksAtUnixEpoch)
+}
+
+// NewSessionID returns the next protocol-log session id.
+func NewSessionID() string { return fmt.Sprintf("%016X", sessionCounter.Add(1)) }
+
+func (s *Server) handle(l *listener, nc net.Conn) {
+	defer s.wg.Done()
+	remote := nc.RemoteAddr().(*net.TCPAddr).AddrPort()
+	local := nc.LocalAddr().(*net.TCPAddr).AddrPort()
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	rc := s.Select(l.connectors, remote.Addr())
+	if rc == nil {
+		// No connector's RemoteIPRanges cover this client: Exchange drops it without a banner.
+		_ = nc.Close()
+		return
+	}
+	if refused := s.admit(rc, remote.Addr()); refused != nil {
+		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = nc.Write([]byte(refused.Text + "\r\n"))
+		_ = nc.Close()
+		return
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { s.release(rc, remote.Addr()) }) }
+	defer release()
+	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release}
+	c.info = ConnInfo{Connector: rc, SessionID: NewSessionID(), Local: local, Remote: remote, Started: time.Now()}
+	c.deadline = c.info.Started.Add(rc.ConnectionTimeout.Duration())
+	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
+	c.bw = bufio.NewWriterSize(nc, 2048)
+	var cancel context.CancelFunc
+	c.ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	c.sess = s.NewSession(&c.info)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	if s.shutting.Load() {
+		c.reply(Fixed("R05"))
+		c.flush()
+		c.sess.Close()
+		_ = nc.Close()
+		return
+	}
+	c.serve()
+}
+
+// admit applies MaxInboundConnection and MaxInboundConnectionPerSource (R03, R04; Event 1021).
+func (s *Server) admit(rc *config.ReceiveConnector, ip netip.Addr) *Reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !rc.MaxInboundConnection.Allows(s.perConn[rc] + 1) {
+		return Fixed("R04")
+	}
+	src := s.perSource[rc]
+	if src == nil {
+		src = map[netip.Addr]int64{}
+		s.perSource[rc] = src
+	}
+	if !rc.MaxInboundConnectionPerSource.Allows(src[ip] + 1) {
+		s.logger().Warn(fmt.Sprintf("Receive connector '%s' rejected an incoming connection from IP address '%s'. "+
+			"The maximum number of connections per source ('%s') for this connector has been reached by this source IP address.",
+			rc.Name, ip, rc.MaxInboundConnectionPerSource), "EventID", 1021, "Source", eventSource(rc))
+		return Fixed("R03")
+	}
+	src[ip]++
+	s.perConn[rc]++
+	return nil
+}
+
+func (s *Server) release(rc *config.ReceiveConnector, ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.perConn[rc]--
+	if src := s.perSource[rc]; src != nil {
+		if src[ip]--; src[ip] <= 0 {
+			delete(src, ip)
+		}
+	}
+}
+
+// EventSource is the Windows event log source for a connector's role (spec §10).
+func EventSource(role config.TransportRole) string {
+	if role == config.FrontendTransport {
+		return "MSExchangeFrontEndTransport"
+	}
+	return "MSExchangeTransport"
+}
+
+func eventSource(rc *config.ReceiveConnector) string { return EventSource(rc.TransportRole) }
+
+// Shutdown stops accepting, answers sessions that wait for a command with the shutdown reply
+// (R05), lets sessions that are receiving a message finish it, and waits for every session to
+// end or ctx to expire; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	for _, l := range s.listeners {
+		_ = l.l.Close()
+	}
+	for c := range s.conns {
+		if !c.inBody.Load() {
+			_ = c.raw.SetReadDeadline(time.Now())
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	// Sessions that finish a message return to reading a command and see the shutdown there;
+	// nudge them periodically in case they were between the two.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-tick.C:
+			s.mu.Lock()
+			for c := range s.conns {
+				if !c.inBody.Load() {
+					_ = c.raw.SetReadDeadline(time.Now())
+				}
+			}
+			s.mu.Unlock()
+		case <-ctx.Done():
+			s.mu.Lock()
+			for c := range s.conns {
+				_ = c.raw.Close()
+			}
+			s.mu.Unlock()
+			<-done
+			return ctx.Err()
+		}
+	}
+}

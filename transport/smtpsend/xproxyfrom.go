@@ -1,0 +1,116 @@
+package smtpsend
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ProxyFrom describes the original client of a proxied session (XPROXYFROM, spec §6.1). The
+// verb's real syntax is not public; this is exlab's: SID, IP, PORT, DOMAIN, SEQNUM, PERMS,
+// AUTHSRC and USER, each value xtext-encoded (RFC 3461). The frontend formats it, the hub
+// parses it; both import this package.
+type ProxyFrom struct {
+	SessionID string
+	IP        string
+	Port      int
+	Helo      string
+	Seq       int
+	Perms     uint32 // the session's rights on the frontend connector (routing.Rights)
+	AuthSrc   string // Anonymous, Internal, …
+	User      string // the authenticated user, if any
+}
+
+// Format renders the XPROXYFROM argument.
+func (p ProxyFrom) Format() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "SID=%s IP=%s PORT=%d DOMAIN=%s SEQNUM=%d PERMS=%d AUTHSRC=%s",
+		EncodeXtext(p.SessionID), EncodeXtext(p.IP), p.Port, EncodeXtext(p.Helo), p.Seq, p.Perms, EncodeXtext(p.AuthSrc))
+	if p.User != "" {
+		b.WriteString(" USER=" + EncodeXtext(p.User))
+	}
+	return b.String()
+}
+
+// ParseProxyFrom parses the argument of XPROXYFROM.
+func ParseProxyFrom(arg string) (ProxyFrom, error) {
+	var p ProxyFrom
+	for _, f := range strings.Fields(arg) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return p, fmt.Errorf("parameter %q has no value", f)
+		}
+		d, err := DecodeXtext(v)
+		if err != nil {
+			return p, fmt.Errorf("parameter %s: %v", k, err)
+		}
+		switch strings.ToUpper(k) {
+		case "SID":
+			p.SessionID = d
+		case "IP":
+			p.IP = d
+		case "PORT":
+			p.Port, err = strconv.Atoi(d)
+		case "DOMAIN":
+			p.Helo = d
+		case "SEQNUM":
+			p.Seq, err = strconv.Atoi(d)
+		case "PERMS":
+			var n uint64
+			n, err = strconv.ParseUint(d, 10, 32)
+			p.Perms = uint32(n)
+		case "AUTHSRC":
+			p.AuthSrc = d
+		case "USER":
+			p.User = d
+		default:
+			return p, fmt.Errorf("unknown parameter %s", k)
+		}
+		if err != nil {
+			return p, fmt.Errorf("parameter %s: %v", k, err)
+		}
+	}
+	if p.IP == "" {
+		return p, fmt.Errorf("IP is required")
+	}
+	return p, nil
+}
+
+// EncodeXtext encodes s as RFC 3461 xtext.
+func EncodeXtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// DecodeXtext decodes RFC 3461 xtext.
+func DecodeXtext(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '+':
+			if i+2 >= len(s) {
+				return "", fmt.Errorf("truncated xtext escape")
+			}
+			n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", fmt.Errorf("bad xtext escape")
+			}
+			b.WriteByte(byte(n))
+			i += 2
+		case c < 0x21 || c > 0x7e || c == '=':
+			return "", fmt.Errorf("character %q is not allowed in xtext", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
