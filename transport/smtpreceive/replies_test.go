@@ -1,0 +1,168 @@
+package smtpreceive
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exlab/exlab/config"
+)
+
+const specReplies = "../../../shared/spec/replies.tsv"
+
+// TestRepliesMatchSpec reads replies.tsv and checks that the table exlab renders from holds
+// every row byte for byte (run `make generate` after the spec changes).
+func TestRepliesMatchSpec(t *testing.T) {
+	f, err := os.Open(specReplies)
+	if err != nil {
+		t.Skipf("the spec is not beside the checkout: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Scan() // header
+	n := 0
+	for sc.Scan() {
+		c := strings.Split(sc.Text(), "\t")
+		if len(c) < 8 {
+			continue
+		}
+		n++
+		row, ok := LookupRow(c[0])
+		if !ok {
+			t.Errorf("%s: missing from the reply table", c[0])
+			continue
+		}
+		code, _ := strconv.Atoi(c[2])
+		if row.Code != code || row.Enhanced != c[3] || row.Text != c[4] {
+			t.Errorf("%s: table has %d %q %q, spec has %d %q %q", c[0], row.Code, row.Enhanced, row.Text, code, c[3], c[4])
+		}
+	}
+	if n != len(specRows) {
+		t.Errorf("spec has %d rows, table %d", n, len(specRows))
+	}
+}
+
+// TestRenderEveryRow renders every SMTP reply row with its placeholders filled and checks the
+// rendered line starts with its code and enhanced code, and that no placeholder survives.
+func TestRenderEveryRow(t *testing.T) {
+	args := []string{"fqdn", "ex01.contoso.test", "ip", "192.0.2.1", "date", "Wed, 13 Mar 2024 10:01:17 +0100",
+		"msgid", "<a@b>", "internalid", "1", "hubfqdn", "ex01.contoso.test", "bytes", "1", "secs", "0.001",
+		"rate", "1.000", "n", "5", "challenge", "eA==", "inner reply", "x", "reply", "x", "ip", "192.0.2.1",
+		"port", "25", "host", "h", "internalid", "2"}
+	for _, row := range append(append([]Row{}, specRows...), exlabRows...) {
+		if row.Code == 0 || row.ID == "R02" || strings.Contains(row.Text, "not public") {
+			continue // not SMTP replies (R72, R87), the free-form Banner, or a text nobody has (R73)
+		}
+		r := Render(row.ID, args...)
+		first := strings.SplitN(r.Text, "\r\n", 2)[0]
+		if r.Code() != row.Code {
+			t.Errorf("%s: renders code %d, row says %d: %q", row.ID, r.Code(), row.Code, first)
+		}
+		if row.Enhanced != "" && r.Enhanced() != row.Enhanced {
+			t.Errorf("%s: renders enhanced %q, row says %q", row.ID, r.Enhanced(), row.Enhanced)
+		}
+		if row.ID != "R46" && strings.ContainsAny(r.Text, "<>") && !strings.Contains(r.Text, "<a@b>") && !strings.Contains(r.Text, "<CRLF>") {
+			t.Errorf("%s: placeholder left in %q", row.ID, r.Text)
+		}
+	}
+}
+
+func TestBanner(t *testing.T) {
+	rc := connector(t, "Default Frontend EX01")
+	at := time.Date(2024, 3, 13, 10, 1, 17, 0, time.FixedZone("", 3600))
+	got := Banner(rc, at).Text
+	want := "220 ex01.contoso.test Microsoft ESMTP MAIL Service ready at Wed, 13 Mar 2024 10:01:17 +0100"
+	if got != want {
+		t.Errorf("banner\n got %q\nwant %q", got, want)
+	}
+	at = time.Date(2016, 8, 5, 16, 24, 41, 0, time.FixedZone("", -7*3600))
+	if got := BannerDate(at); got != "Fri, 5 Aug 2016 16:24:41 -0700" {
+		t.Errorf("date %q: the day has no leading zero (spec §5.1)", got)
+	}
+	custom := *rc
+	custom.Banner = "220 mail.contoso.com"
+	if got := Banner(&custom, at).Text; got != "220 mail.contoso.com" {
+		t.Errorf("custom banner %q", got)
+	}
+}
+
+func connector(t testing.TB, name string) *config.ReceiveConnector {
+	t.Helper()
+	o := config.Default()
+	for i := range o.ReceiveConnectors {
+		if o.ReceiveConnectors[i].Name == name {
+			return &o.ReceiveConnectors[i]
+		}
+	}
+	t.Fatalf("no connector %q in the default", name)
+	return nil
+}
+
+// TestEhloMatchesSpec renders the EHLO list of each default connector and compares it byte for
+// byte with the replies.tsv row for that connector and state.
+func TestEhloMatchesSpec(t *testing.T) {
+	custom := *connector(t, "Default Frontend EX01")
+	custom.AuthMechanism = []config.AuthMechanism{config.AuthTls}
+	tests := []struct {
+		row string
+		rc  *config.ReceiveConnector
+		p   EhloParams
+		why string
+	}{
+		{"R06", connector(t, "Default Frontend EX01"), EhloParams{Version: config.Version2019, HasCert: true}, ""},
+		{"R07", connector(t, "Default Frontend EX01"), EhloParams{Version: config.Version2016, HasCert: true}, ""},
+		{"R08", connector(t, "Default Frontend EX01"), EhloParams{Version: config.Version2019, HasCert: true, TLS: true}, ""},
+		{"R09", connector(t, "Client Frontend EX01"), EhloParams{Version: config.Version2019, HasCert: true}, ""},
+		{"R10", connector(t, "Client Frontend EX01"), EhloParams{Version: config.Version2019, HasCert: true, TLS: true}, ""},
+		{"R11", connector(t, "Outbound Proxy Frontend EX01"), EhloParams{Version: config.Version2019, HasCert: true}, ""},
+		// R12 and R13 are 2013/2016 captures (no SMTPUTF8) of a server with a shadow peer.
+		{"R12", connector(t, "Default EX01"), EhloParams{Version: config.Version2016, HasCert: true, Shadow: true}, ""},
+		{"R13", connector(t, "Client Proxy EX01"), EhloParams{Version: config.Version2016, HasCert: true, Shadow: true}, ""},
+		{"R14", &custom, EhloParams{Version: config.Version2019, HasCert: true}, ""},
+	}
+	for _, tt := range tests {
+		want := Render(tt.row, "fqdn", "ex01.contoso.test", "ip", "192.0.2.1").Text
+		got := EhloReply(tt.rc, tt.p, "192.0.2.1").Text
+		if got != want {
+			t.Errorf("%s (%s):\n got %q\nwant %q", tt.row, tt.rc.Name, got, want)
+		}
+	}
+}
+
+// TestEhloSwitches: a keyword disappears when its switch is off (spec §5.2).
+func TestEhloSwitches(t *testing.T) {
+	base := *connector(t, "Default Frontend EX01")
+	p := EhloParams{Version: config.Version2019, HasCert: true}
+	tests := []struct {
+		keyword string
+		off     func(rc *config.ReceiveConnector)
+	}{
+		{"PIPELINING", func(rc *config.ReceiveConnector) { rc.PipeliningEnabled = false }},
+		{"CHUNKING", func(rc *config.ReceiveConnector) { rc.ChunkingEnabled = false }},
+		{"8BITMIME", func(rc *config.ReceiveConnector) { rc.EightBitMimeEnabled = false }},
+		{"BINARYMIME", func(rc *config.ReceiveConnector) { rc.BinaryMimeEnabled = false }},
+		{"ENHANCEDSTATUSCODES", func(rc *config.ReceiveConnector) { rc.EnhancedStatusCodesEnabled = false }},
+		{"DSN", func(rc *config.ReceiveConnector) { rc.DeliveryStatusNotificationEnabled = false }},
+		{"SMTPUTF8", func(rc *config.ReceiveConnector) { rc.SmtpUtf8Enabled = false }},
+		{"SIZE 37748736", func(rc *config.ReceiveConnector) { rc.SizeEnabled = config.SizeDisabled }},
+		{"X-ANONYMOUSTLS", func(rc *config.ReceiveConnector) { rc.SuppressXAnonymousTls = true }},
+	}
+	for _, tt := range tests {
+		rc := base
+		if !strings.Contains(EhloReply(&rc, p, "x").Text, "-"+tt.keyword+"\r\n") {
+			t.Fatalf("%s missing before the switch is turned off", tt.keyword)
+		}
+		tt.off(&rc)
+		if strings.Contains(EhloReply(&rc, p, "x").Text, tt.keyword+"\r\n") {
+			t.Errorf("%s still advertised with its switch off", tt.keyword)
+		}
+	}
+	rc := base
+	if strings.Contains(EhloReply(&rc, EhloParams{Version: config.Version2019}, "x").Text, "STARTTLS") {
+		t.Error("STARTTLS advertised without a certificate (spec §5.4)")
+	}
+}
