@@ -82,7 +82,7 @@ func startServer(t *testing.T, edit func(rc *config.ReceiveConnector), withTLS b
 	}
 	be := &fakeBackend{refuse: map[string]*Reply{}, sizeLim: int64(rc.MaxMessageSize)}
 	s := &Server{Role: rc.TransportRole, Version: config.Version2019,
-		Select: func(cs []*config.ReceiveConnector, _ netip.Addr) *config.ReceiveConnector { return cs[0] },
+		Select:     func(cs []*config.ReceiveConnector, _ netip.Addr) *config.ReceiveConnector { return cs[0] },
 		NewSession: func(ci *ConnInfo) Session { return &fakeSession{srv: be} }}
 	if withTLS {
 		cert, err := SelfSignedCertificate(t.TempDir(), "ex01.contoso.test")
