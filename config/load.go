@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ func Parse(file string, data []byte) (*Organization, error) {
 	d.decode("", root.Content[0], reflect.ValueOf(o).Elem())
 	o.fill(d.lines)
 	o.validate(d)
+	sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].Line < d.problems[j].Line })
 	if len(d.problems) > 0 {
 		return nil, d.problems
 	}

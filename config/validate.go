@@ -186,7 +186,7 @@ func (o *Organization) validateConnector(c checker, i int, rc *ReceiveConnector)
 	if len(rc.Bindings) == 0 && rc.Enabled {
 		c.fail(p+".Bindings", "an enabled connector needs at least one binding")
 	}
-	if rc.Fqdn != "" && !validDomain(rc.Fqdn) {
+	if rc.Fqdn != "" && !validDomain(rc.Fqdn) && (srv == nil || rc.Fqdn != srv.Fqdn) {
 		c.fail(p+".Fqdn", "%q is not a fully qualified domain name", rc.Fqdn)
 	}
 	if rc.Banner != "" && !strings.HasPrefix(rc.Banner, "220") {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 const (
@@ -151,6 +152,8 @@ type Store struct {
 type Options struct {
 	ReadOnly bool
 	Logger   *slog.Logger
+	// FS replaces the operating system's file system (tests use a crashable in-memory one).
+	FS vfs.FS
 }
 
 // Open opens (or creates) the store in dir with the settings of RELIABILITY.md §4.3.
@@ -165,6 +168,7 @@ func Open(dir string, o Options) (*Store, error) {
 		MemTableStopWritesThreshold: 4,
 		ReadOnly:                    o.ReadOnly,
 		Logger:                      pebbleLogger{log},
+		FS:                          o.FS,
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {

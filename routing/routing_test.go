@@ -1,0 +1,193 @@
+package routing
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/exlab/exlab/config"
+)
+
+const org = `
+Servers:
+  - Name: EX01
+    Fqdn: ex01.contoso.test
+AcceptedDomains:
+  - DomainName: contoso.test
+    Default: true
+  - DomainName: "*.contoso.test"
+    DomainType: InternalRelay
+  - DomainName: sub.contoso.test
+    DomainType: ExternalRelay
+  - DomainName: fabrikam.test
+    DomainType: InternalRelay
+Mailboxes:
+  - Name: User One
+    PrimarySmtpAddress: user1@contoso.test
+    EmailAddresses: [smtp:alias@contoso.test]
+  - Name: Fab
+    PrimarySmtpAddress: joe@fabrikam.test
+ReceiveConnectors:
+  - Name: Default Frontend EX01
+    TransportRole: FrontendTransport
+    Bindings: ["0.0.0.0:25"]
+    AuthMechanism: [Tls, ExchangeServer]
+    PermissionGroups: [AnonymousUsers, ExchangeServers]
+  - Name: Relay Net
+    TransportRole: FrontendTransport
+    Bindings: ["0.0.0.0:25"]
+    RemoteIPRanges: ["192.168.1.0-192.168.1.255"]
+    PermissionGroups: [AnonymousUsers]
+  - Name: Relay Host
+    TransportRole: FrontendTransport
+    Bindings: ["0.0.0.0:25"]
+    RemoteIPRanges: ["192.168.1.75"]
+    AuthMechanism: [Tls, ExternalAuthoritative]
+    PermissionGroups: [ExchangeServers]
+  - Name: Hub
+    TransportRole: HubTransport
+    Bindings: ["0.0.0.0:2525"]
+    AuthMechanism: [Tls, ExchangeServer]
+    PermissionGroups: [ExchangeUsers, ExchangeServers, ExchangeLegacyServers]
+    RecipientValidationEnabled: true
+ADPermissions:
+  - Identity: EX01\Relay Net
+    User: NT AUTHORITY\ANONYMOUS LOGON
+    ExtendedRights: [ms-Exch-SMTP-Accept-Any-Recipient]
+`
+
+func load(t *testing.T) (*Resolver, []*config.ReceiveConnector) {
+	t.Helper()
+	o, err := config.Parse("test.yaml", []byte(org))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rcs []*config.ReceiveConnector
+	for i := range o.ReceiveConnectors {
+		rcs = append(rcs, &o.ReceiveConnectors[i])
+	}
+	return New(o), rcs
+}
+
+// TestSelectConnector follows MS-RC's example (spec §3): .75 gets the single-address connector,
+// .100 the /24 one, anyone else Default Frontend.
+func TestSelectConnector(t *testing.T) {
+	_, rcs := load(t)
+	port25 := rcs[:3]
+	for ip, want := range map[string]string{
+		"192.168.1.75": "Relay Host", "192.168.1.100": "Relay Net", "203.0.113.9": "Default Frontend EX01",
+		"::1": "Default Frontend EX01",
+	} {
+		if got := SelectConnector(port25, netip.MustParseAddr(ip)); got == nil || got.Name != want {
+			t.Errorf("%s → %v, want %s", ip, got, want)
+		}
+	}
+	only := []*config.ReceiveConnector{rcs[2]}
+	if got := SelectConnector(only, netip.MustParseAddr("10.0.0.1")); got != nil {
+		t.Errorf("a client outside every range got %s", got.Name)
+	}
+}
+
+func TestSessionRights(t *testing.T) {
+	r, rcs := load(t)
+	perms := r.Org().ADPermissions
+	tests := []struct {
+		rc   *config.ReceiveConnector
+		p    Principal
+		want string
+	}{
+		{rcs[0], Anonymous, "SMTPSubmit SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender AcceptRoutingHeaders"},
+		// The anonymous relay, first way of spec §2.4: AnonymousUsers plus the ADPermission.
+		{rcs[1], Anonymous, "SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender AcceptRoutingHeaders"},
+		// The second way: ExternalAuthoritative makes every session an Externally Secured Server.
+		{rcs[2], Anonymous, "SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender SMTPAcceptAuthenticationFlag SMTPAcceptEXCH50 AcceptRoutingHeaders BypassAntiSpam BypassMessageSizeLimit"},
+		{rcs[3], Anonymous, ""},
+		{rcs[3], AuthenticatedUser, "SMTPSubmit SMTPAcceptAnyRecipient AcceptRoutingHeaders BypassAntiSpam"},
+	}
+	for _, tt := range tests {
+		if got := SessionRights(tt.rc, tt.p, perms).String(); got != tt.want {
+			t.Errorf("%s as %d:\n got %s\nwant %s", tt.rc.Name, tt.p, got, tt.want)
+		}
+	}
+	srv := SessionRights(rcs[3], ExchangeServer, perms)
+	if !srv.Has(AcceptXProxyFrom) || !srv.Has(AcceptOrgHeaders) || !srv.Has(BypassMessageSizeLimit) {
+		t.Errorf("Exchange servers on the hub: %s", srv)
+	}
+	if SessionRights(rcs[2], Anonymous, perms).Has(AcceptXProxyFrom) {
+		t.Error("Externally Secured Servers must not get the internal X-rights (spec §2.1)")
+	}
+}
+
+func TestCheckRecipientAndSender(t *testing.T) {
+	r, rcs := load(t)
+	anon := SessionRights(rcs[0], Anonymous, nil)
+	relay := SessionRights(rcs[1], Anonymous, r.Org().ADPermissions)
+	v := config.Version2019
+	tests := []struct {
+		rc     *config.ReceiveConnector
+		rights Rights
+		rcpt   string
+		want   string
+	}{
+		{rcs[0], anon, "user1@contoso.test", ""},
+		{rcs[0], anon, "nobody@contoso.test", ""}, // NDR later (spec §4.2)
+		{rcs[0], anon, "x@a.contoso.test", ""},    // wildcard InternalRelay
+		{rcs[0], anon, "x@fabrikam.test", ""},
+		{rcs[0], anon, "x@other.example", "R38"},
+		{rcs[0], anon, "x@OTHER.EXAMPLE", "R38"},
+		{rcs[0], anon, "x@contoso.test.evil.example", "R38"},
+		{rcs[0], anon, "x@evilcontoso.test", "R38"},
+		{rcs[0], anon, "x@[192.0.2.1]", "R38"},
+		{rcs[1], relay, "x@other.example", ""},
+		{rcs[3], SessionRights(rcs[3], ExchangeServer, nil), "nobody@contoso.test", ""}, // bypasses the filter
+		{rcs[3], SessionRights(rcs[3], AuthenticatedUser, nil), "nobody@contoso.test", ""},
+	}
+	for _, tt := range tests {
+		got := r.CheckRecipient(tt.rc, tt.rights, v, tt.rcpt)
+		if got.Reply != tt.want || got.OK != (tt.want == "") {
+			t.Errorf("%s RCPT %s = %+v, want %q", tt.rc.Name, tt.rcpt, got, tt.want)
+		}
+	}
+	filtered := *rcs[0]
+	filtered.RecipientValidationEnabled = true
+	if got := r.CheckRecipient(&filtered, anon, v, "nobody@contoso.test"); got.Reply != "R40" || !got.Tarpit {
+		t.Errorf("recipient filter: %+v", got)
+	}
+	if got := r.CheckSender(rcs[3], 0, v, "a@b.c"); got.Reply != "R29" {
+		t.Errorf("anonymous MAIL on the hub: %+v, want R29 (530 5.7.1)", got)
+	}
+	client := *rcs[0]
+	client.PermissionGroups = []config.PermissionGroup{config.ExchangeUsers}
+	if got := r.CheckSender(&client, SessionRights(&client, Anonymous, nil), v, "a@b.c"); got.Reply != "R30" {
+		t.Errorf("anonymous MAIL on a frontend without AnonymousUsers: %+v, want R30", got)
+	}
+	if got := r.CheckSender(rcs[0], anon, v, ""); !got.OK {
+		t.Errorf("null sender refused: %+v", got)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	r, _ := load(t)
+	tests := []struct {
+		rcpt string
+		want Disposition
+	}{
+		{"user1@contoso.test", DeliverToMailbox},
+		{"ALIAS@contoso.test", DeliverToMailbox},
+		{"nobody@contoso.test", RecipientNotFound},
+		{"joe@fabrikam.test", DeliverToMailbox},
+		{"nobody@fabrikam.test", RouteOut},
+		{"x@sub.contoso.test", RouteOut}, // ExternalRelay beats the wildcard
+		{"x@other.example", RouteOut},
+	}
+	for _, tt := range tests {
+		if got, _ := r.Resolve(tt.rcpt); got != tt.want {
+			t.Errorf("Resolve(%s) = %d, want %d", tt.rcpt, got, tt.want)
+		}
+	}
+	if ad := r.AcceptedDomain("a.b.contoso.test"); ad == nil || ad.DomainName != "*.contoso.test" {
+		t.Errorf("wildcard: %+v", ad)
+	}
+	if r.DefaultDomain() != "contoso.test" {
+		t.Errorf("default domain %q", r.DefaultDomain())
+	}
+}
