@@ -174,7 +174,7 @@ func (o *Organization) validateConnector(c checker, i int, rc *ReceiveConnector)
 		c.fail(p+".Server", "%q is not a server of this organization", rc.Server)
 	}
 	oneOf(c, p+".TransportRole", rc.TransportRole, FrontendTransport, HubTransport)
-	if srv != nil && rc.TransportRole != "" {
+	if srv != nil && (rc.TransportRole == FrontendTransport || rc.TransportRole == HubTransport) {
 		has := false
 		for _, r := range srv.Roles {
 			has = has || r == rc.TransportRole

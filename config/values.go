@@ -37,13 +37,13 @@ func (b *ByteSize) parseExchange(s string) error {
 	num := strings.TrimRight(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ")
 	unit := strings.ToUpper(strings.TrimSpace(s[len(num):]))
 	num = strings.ReplaceAll(strings.TrimSpace(num), ",", "")
-	mult := map[string]float64{"": 1, "B": 1, "BYTES": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
-	if mult == 0 {
-		return fmt.Errorf("%q is not a size: unit %q is not B, KB, MB, GB or TB", s, unit)
-	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
 		return fmt.Errorf("%q is not a size (write it as 36 MB, 36 MB (37,748,736 bytes) or 37748736)", s)
+	}
+	mult := map[string]float64{"": 1, "B": 1, "BYTES": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
+	if mult == 0 {
+		return fmt.Errorf("%q is not a size: unit %q is not B, KB, MB, GB or TB", s, unit)
 	}
 	*b = ByteSize(f * mult)
 	return nil
@@ -314,7 +314,8 @@ func (b Binding) IsWildcard() bool { return b.Addr.IsUnspecified() }
 // Conflicts says whether two bindings would take the same local endpoint: the same port and
 // the same address, or a wildcard of the same family on the same port (spec §3 [I]).
 func (b Binding) Conflicts(o Binding) bool {
-	if b.Port != o.Port {
+	if b.Port != o.Port || b.Port == 0 {
+		// Port 0 asks the system for a free port: two such bindings never collide.
 		return false
 	}
 	if b.Addr == o.Addr {

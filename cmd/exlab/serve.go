@@ -146,7 +146,8 @@ func hubAddress(srv *config.Server, ls []smtpreceive.Listening) string {
 	var best netip.AddrPort
 	for _, l := range ls {
 		for _, rc := range l.Connectors {
-			if !rc.HasGroup(config.ExchangeServers) {
+			// Client Proxy takes proxied client sessions (587 → 465), not inbound mail.
+			if !rc.HasGroup(config.ExchangeServers) || rc.Name == "Client Proxy "+srv.Name {
 				continue
 			}
 			preferred := rc.Name == "Default "+srv.Name

@@ -181,7 +181,7 @@ func TestMailParams(t *testing.T) {
 		}
 	}
 	r, err := parseRcptParams("NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@c", all)
-	if err != nil || len(r.Notify) != 2 || r.OrcptType != "rfc822" || r.OrcptAddress != "a+b@c" {
+	if err != nil || len(r.Notify) != 2 || r.OrcptType != "RFC822" || r.OrcptAddress != "a+b@c" {
 		t.Errorf("parseRcptParams: %+v %v", r, err)
 	}
 	if _, err := parseRcptParams("NOTIFY=NEVER,FAILURE", all); err == nil {

@@ -287,7 +287,7 @@ func parseRcptParams(params string, ext extensions) (RcptOptions, error) {
 			if err != nil {
 				return o, errSyntax
 			}
-			o.OrcptType, o.OrcptAddress = t, d
+			o.OrcptType, o.OrcptAddress = strings.ToUpper(t), d // address types are case-insensitive (RFC 3461 §4.2)
 		default:
 			return o, errSyntax
 		}

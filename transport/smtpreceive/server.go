@@ -80,6 +80,9 @@ func (s *Server) Listen(conns []*config.ReceiveConnector, portOffset int, shared
 				b.Port += portOffset
 			}
 			key := b.String()
+			if b.Port == 0 {
+				key += " " + rc.Identity() // each port-0 binding gets its own ephemeral port
+			}
 			g, ok := groups[key]
 			if !ok {
 				g = &listener{binding: b}

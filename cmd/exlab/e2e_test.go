@@ -1,0 +1,490 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/exlab/exlab/config"
+)
+
+// End-to-end tests start the real binary with an inline config whose bindings are 127.0.0.1:0
+// and a temporary data directory, and talk to it over real sockets (maddy's tests/t.go idea).
+
+var exlabBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "exlab-e2e")
+	if err != nil {
+		panic(err)
+	}
+	exlabBin = filepath.Join(dir, "exlab")
+	out, err := exec.Command("go", "build", "-race", "-o", exlabBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building exlab: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var bindingsLine = regexp.MustCompile(`(?m)^(\s*)Bindings: .*$`)
+
+// labConfig is the embedded default with every binding on 127.0.0.1:0 and no tarpits, plus
+// extra YAML appended (more connectors, ADPermissions) and per-connector edits.
+func labConfig(edit func(string) string) string {
+	s := bindingsLine.ReplaceAllString(string(config.DefaultYAML), `${1}Bindings: ["127.0.0.1:0"]`)
+	s = strings.ReplaceAll(s, `TarpitInterval: "00:00:05"`, `TarpitInterval: "00:00:00"`)
+	if edit != nil {
+		s = edit(s)
+	}
+	return s
+}
+
+type server struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	data  string
+	addr  map[string]string // connector name → address
+	mu    sync.Mutex
+	log   bytes.Buffer
+	exit  chan error
+	ready chan struct{}
+}
+
+func (s *server) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.Write(p)
+}
+
+func (s *server) stderr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+var listening = regexp.MustCompile(`exlab: EX01\\(.+) listening on (\S+)`)
+
+func startServer(t *testing.T, cfg string, data string, args ...string) *server {
+	t.Helper()
+	if data == "" {
+		data = t.TempDir()
+	}
+	cfgPath := filepath.Join(t.TempDir(), "org.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, data: data, addr: map[string]string{}, exit: make(chan error, 1), ready: make(chan struct{})}
+	s.cmd = exec.Command(exlabBin, append([]string{"serve", "--config", cfgPath, "--data", data, "--admin", "127.0.0.1:0"}, args...)...)
+	pr, pw := io.Pipe()
+	s.cmd.Stderr = pw
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(s, line)
+			if m := listening.FindStringSubmatch(line); m != nil {
+				s.mu.Lock()
+				s.addr[m[1]] = m[2]
+				s.mu.Unlock()
+			}
+			if strings.Contains(line, "every connector listens") || strings.Contains(line, "bindings listen") {
+				close(s.ready)
+			}
+		}
+	}()
+	go func() { s.exit <- s.cmd.Wait(); pw.Close() }()
+	select {
+	case <-s.ready:
+	case err := <-s.exit:
+		t.Fatalf("exlab exited: %v\n%s", err, s.stderr())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("exlab did not start\n%s", s.stderr())
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+			<-s.exit
+		}
+		if t.Failed() {
+			t.Logf("exlab stderr:\n%s", s.stderr())
+		}
+	})
+	return s
+}
+
+func (s *server) address(connector string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.addr[connector]
+	if !ok {
+		s.t.Fatalf("connector %q does not listen; have %v", connector, s.addr)
+	}
+	return a
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	s.t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exit:
+		if err != nil {
+			s.t.Fatalf("exlab exited with %v after SIGTERM\n%s", err, s.stderr())
+		}
+	case <-time.After(40 * time.Second):
+		s.t.Fatalf("exlab did not stop\n%s", s.stderr())
+	}
+}
+
+func exlab(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(exlabBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// waitMailbox polls `exlab mailbox list` until it shows n messages for addr.
+func waitMailbox(t *testing.T, data, addr string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	want := fmt.Sprintf("%d message(s)", n)
+	var out string
+	for time.Now().Before(deadline) {
+		out, _, _ = exlab(t, "mailbox", "list", addr, "--data", data)
+		if strings.Contains(out, want) {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("mailbox %s never reached %d messages:\n%s", addr, n, out)
+	return ""
+}
+
+func sendMail(t *testing.T, addr, from string, to []string, body string) error {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example"); err != nil {
+		return err
+	}
+	return c.SendMail(from, to, strings.NewReader(body))
+}
+
+// TestTranscriptDefaultFrontend compares a whole session on Default Frontend, byte for byte,
+// with the spec's texts (testdata/default-frontend.txt).
+func TestTranscriptDefaultFrontend(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	script, err := os.ReadFile("testdata/default-frontend.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTranscript(t, s.address("Default Frontend EX01"), string(script))
+	waitMailbox(t, s.data, "user1@contoso.test", 1)
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	for _, want := range []string{
+		"Received: from ex01.contoso.test (127.0.0.1) by ex01.contoso.test (127.0.0.1)",
+		"Received: from client.example (127.0.0.1) by ex01.contoso.test (127.0.0.1)",
+		"via Frontend Transport",
+		"Subject: transcript\r\nMessage-ID: <transcript@example.org>\r\nX-MS-Exchange-Organization-OriginalArrivalTime:",
+		"X-MS-Exchange-Organization-AuthAs: Anonymous",
+		"\r\n\r\nline one\r\n.leading dot\r\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("delivered message lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// runTranscript: "C: " lines are sent, "S: " lines compared byte for byte, "S~ " lines matched
+// as regular expressions.
+func runTranscript(t *testing.T, addr, script string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	for i, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		kind, text := line[:3], line[3:]
+		switch kind {
+		case "C: ":
+			if _, err := c.Write([]byte(text + "\r\n")); err != nil {
+				t.Fatalf("line %d: %v", i+1, err)
+			}
+		case "S: ", "S~ ":
+			got, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("line %d: want %q: %v", i+1, text, err)
+			}
+			if !strings.HasSuffix(got, "\r\n") {
+				t.Fatalf("line %d: %q does not end in CRLF", i+1, got)
+			}
+			got = strings.TrimSuffix(got, "\r\n")
+			if kind == "S: " && got != text || kind == "S~ " && !regexp.MustCompile("^"+text+"$").MatchString(got) {
+				t.Fatalf("line %d:\n got %q\nwant %q", i+1, got, text)
+			}
+		default:
+			t.Fatalf("line %d: bad script line %q", i+1, line)
+		}
+	}
+}
+
+func TestSendAndRelay(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	fe := s.address("Default Frontend EX01")
+	body := "From: a@example.org\r\nTo: user1@contoso.test\r\nSubject: go-smtp\r\n\r\nHello from go-smtp.\r\n"
+	if err := sendMail(t, fe, "a@example.org", []string{"user1@contoso.test", "admin@contoso.test"}, body); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 1)
+	// admin@ is a proxy address of administrator@: the message lands in that mailbox.
+	waitMailbox(t, s.data, "administrator@contoso.test", 1)
+
+	err := sendMail(t, fe, "a@example.org", []string{"victim@other.example"}, body)
+	var se *smtp.SMTPError
+	if !errorsAs(err, &se) || se.Code != 550 || se.Message != "SMTP; Unable to relay recipient in non-accepted domain" {
+		t.Fatalf("relay attempt: %v", err)
+	}
+}
+
+// TestUnknownRecipientGetsNDR: accepted at RCPT, NDR'd by the categorizer with 5.1.10 (spec §4.2).
+func TestUnknownRecipientGetsNDR(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	body := "Subject: to nobody\r\nMessage-ID: <lost@contoso.test>\r\n\r\nanyone?\r\n"
+	if err := sendMail(t, s.address("Default Frontend EX01"), "user1@contoso.test", []string{"nobody@contoso.test"}, body); err != nil {
+		t.Fatal(err)
+	}
+	list := waitMailbox(t, s.data, "user1@contoso.test", 1)
+	if !strings.Contains(list, "Undeliverable: to nobody") || !strings.Contains(list, "<>") {
+		t.Errorf("NDR not listed as expected:\n%s", list)
+	}
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	for _, want := range []string{
+		"Content-Type: multipart/report; report-type=delivery-status;",
+		"Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'",
+		"Final-Recipient: rfc822;nobody@contoso.test",
+		"Status: 5.1.10",
+		"Message-ID: <lost@contoso.test>",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("NDR lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestHubRefusesAnonymousClients: an anonymous client on 2525 gets no submit right and cannot
+// use the proxy verbs to forge a client identity or gain a right.
+func TestHubRefusesAnonymousClients(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	runTranscript(t, s.address("Default EX01"), `S~ 220 ex01\.contoso\.test Microsoft ESMTP MAIL Service ready at .*
+C: EHLO attacker.example
+S: 250-ex01.contoso.test Hello [127.0.0.1]
+S: 250-SIZE
+S: 250-PIPELINING
+S: 250-DSN
+S: 250-ENHANCEDSTATUSCODES
+S: 250-STARTTLS
+S: 250-X-ANONYMOUSTLS
+S: 250-AUTH NTLM
+S: 250-X-EXPS GSSAPI NTLM
+S: 250-8BITMIME
+S: 250-BINARYMIME
+S: 250-CHUNKING
+S: 250-SMTPUTF8
+S: 250-XEXCH50
+S: 250 XRDST
+C: XPROXYFROM SID=1 IP=10.0.0.1 PORT=1 DOMAIN=x SEQNUM=1 PERMS=4294967295 AUTHSRC=Internal
+S: 500 5.3.3 Unrecognized command
+C: MAIL FROM:<a@example.org>
+S: 530 5.7.1 Client was not authenticated
+C: X-EXPS GSSAPI
+S~ 334 [A-Za-z0-9+/=]+
+C: Z3Vlc3M=
+S: 454 4.7.0 Temporary authentication failure
+C: MAIL FROM:<a@example.org>
+S: 530 5.7.1 Client was not authenticated
+C: QUIT
+S: 221 2.0.0 Service closing transmission channel`)
+	if !strings.Contains(s.stderr(), "EventID=1035") {
+		t.Error("no Event 1035 for the failed X-EXPS")
+	}
+}
+
+// TestHubDownGetsPRX: with the hub's connector disabled the frontend has nowhere to proxy and
+// answers 451 4.7.0 … PRX1 after the data, never 250.
+func TestHubDownGetsPRX(t *testing.T) {
+	cfg := labConfig(func(s string) string {
+		return strings.Replace(s, "  - Name: Default EX01\n", "  - Name: Default EX01\n    Enabled: false\n", 1)
+	})
+	s := startServer(t, cfg, "")
+	err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test"}, "Subject: x\r\n\r\nx\r\n")
+	var se *smtp.SMTPError
+	if !errorsAs(err, &se) || se.Code != 451 || se.Message != "Temporary server error. Please try again later. PRX1" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestRestartRedeliversQueuedMail: what was queued and not delivered when the server stopped
+// is delivered after it starts again. The message is put in the queue database directly, as a
+// crash between the commit and the delivery would leave it.
+func TestRestartRedeliversQueuedMail(t *testing.T) {
+	data := t.TempDir()
+	if err := queueDirect(data, "user1@contoso.test", "Subject: left behind\r\n\r\nstill here\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, labConfig(nil), data)
+	out := waitMailbox(t, data, "user1@contoso.test", 1)
+	if !strings.Contains(out, "left behind") {
+		t.Errorf("%s", out)
+	}
+	s.stop()
+	// After the server has stopped, the tools read the data directory directly.
+	out, errOut, code := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", data)
+	if code != 0 || !strings.Contains(out, "still here") {
+		t.Errorf("mailbox show after stop: %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(s.stderr(), "exlab: stopped") {
+		t.Errorf("no clean stop:\n%s", s.stderr())
+	}
+}
+
+// TestShutdownLetsTheMessageFinish: SIGTERM while a client is in DATA: its message is accepted
+// (or refused with the shutdown reply), never half-stored; the process exits 0.
+func TestShutdownLetsTheMessageFinish(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	c, err := net.Dial("tcp", s.address("Default Frontend EX01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	read := func() string { l, _ := br.ReadString('\n'); return l }
+	read()
+	fmt.Fprintf(c, "HELO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<user1@contoso.test>\r\nDATA\r\n")
+	for i := 0; i < 4; i++ {
+		read()
+	}
+	fmt.Fprintf(c, "Subject: during shutdown\r\n\r\nfirst half\r\n")
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	fmt.Fprintf(c, "second half\r\n.\r\n")
+	if got := read(); !strings.HasPrefix(got, "250 2.6.0 ") {
+		t.Errorf("message in flight at shutdown got %q", got)
+	}
+	fmt.Fprintf(c, "NOOP\r\n")
+	if got := read(); got != "421 4.3.2 Service not available, closing transmission channel\r\n" {
+		t.Errorf("after the message: %q", got)
+	}
+	select {
+	case err := <-s.exit:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("did not stop")
+	}
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	if !strings.Contains(out, "first half\r\nsecond half") {
+		t.Errorf("the message is not in the mailbox after restart-free stop:\n%s", out)
+	}
+}
+
+func TestConfigCommands(t *testing.T) {
+	out, _, code := exlab(t, "config", "default")
+	if code != 0 || out != string(config.DefaultYAML) {
+		t.Errorf("config default: %d", code)
+	}
+	path := filepath.Join(t.TempDir(), "default.yaml")
+	_ = os.WriteFile(path, []byte(out), 0o600)
+	if out, errOut, code := exlab(t, "config", "validate", path); code != 0 || !strings.Contains(out, "5 receive connector(s)") {
+		t.Errorf("validate default: %d %s %s", code, out, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(bad, []byte("Servers:\n  - Name: EX01\n    Fqdn: ex01.contoso.test\nAcceptedDomains:\n  - DomainName: contoso.test\nReceiveConnectors:\n  - Name: R\n    TransportRole: Frontend\n    Bindings: [\"0.0.0.0:25\"]\n    MaxMessageSize: huge\n"), 0o600)
+	_, errOut, code := exlab(t, "config", "validate", bad)
+	want := bad + ":8: ReceiveConnectors[0].TransportRole: \"Frontend\" is not one of FrontendTransport, HubTransport\n" +
+		bad + ":10: ReceiveConnectors[0].MaxMessageSize: \"huge\" is not a size (write it as 36 MB, 36 MB (37,748,736 bytes) or 37748736)\n"
+	if code != 1 || errOut != want {
+		t.Errorf("validate bad: exit %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	// serve refuses a bad config with the same messages.
+	_, errOut, code = exlab(t, "serve", "--config", bad, "--data", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, ":8: ReceiveConnectors[0].TransportRole") {
+		t.Errorf("serve with a bad config: %d %s", code, errOut)
+	}
+}
+
+func TestPortOffsetAndBindFailure(t *testing.T) {
+	// Occupy a port, then ask for it through --port-offset: that binding fails with Event 1020
+	// and every other connector still listens.
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	busy := l.Addr().(*net.TCPAddr).Port
+	if busy <= 25 {
+		t.Skip("ephemeral port too low")
+	}
+	cfg := labConfig(func(s string) string {
+		return strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", "Bindings: [\"127.0.0.1:25\"]", 1)
+	})
+	s := startServer(t, cfg, "", "--port-offset", fmt.Sprint(busy-25))
+	if !strings.Contains(s.stderr(), fmt.Sprintf(`The receive connector \"Default Frontend EX01\" could not bind to 127.0.0.1:%d because the address is already in use.`, busy)) ||
+		!strings.Contains(s.stderr(), "EventID=1020") {
+		t.Errorf("no Event 1020:\n%s", s.stderr())
+	}
+	if !strings.Contains(s.stderr(), "4 of 5 bindings listen") {
+		t.Errorf("expected the other connectors to listen:\n%s", s.stderr())
+	}
+	_ = s.address("Default EX01")
+}
+
+func errorsAs(err error, target **smtp.SMTPError) bool {
+	if err == nil {
+		return false
+	}
+	se, ok := err.(*smtp.SMTPError)
+	if ok {
+		*target = se
+	}
+	return ok
+}
+
+var _ = context.Background
