@@ -139,13 +139,14 @@ type MailboxItem struct {
 
 // Store is the Pebble-backed queue database.
 type Store struct {
-	db     *pebble.DB
-	dir    string
-	mu     sync.Mutex
-	nextID uint64
-	maxID  uint64 // reserved up to, exclusive
-	failed bool
-	log    *slog.Logger
+	db       *pebble.DB
+	dir      string
+	mu       sync.Mutex
+	nextID   uint64
+	maxID    uint64 // reserved up to, exclusive
+	failed   bool
+	failedCh chan struct{}
+	log      *slog.Logger
 }
 
 // Options configure Open.
@@ -174,7 +175,7 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, dir: dir, log: log}
+	s := &Store{db: db, dir: dir, log: log, failedCh: make(chan struct{})}
 	if o.ReadOnly {
 		return s, nil
 	}
@@ -231,8 +232,8 @@ func (s *Store) NextID() (uint64, error) {
 	if s.nextID >= s.maxID {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], s.nextID+idReserve)
-		if err := s.db.Set(keyNextID, b[:], pebble.Sync); err != nil {
-			s.failed = true
+		if err := guard(func() error { return s.db.Set(keyNextID, b[:], pebble.Sync) }); err != nil {
+			s.failLocked(err)
 			return 0, fmt.Errorf("%w: %v", ErrStoreFailed, err)
 		}
 		s.maxID = s.nextID + idReserve
@@ -298,17 +299,51 @@ func (s *Store) commit(b *pebble.Batch, sync bool) error {
 	if sync {
 		opt = pebble.Sync
 	}
-	err := b.Commit(opt)
+	err := guard(func() error { return b.Commit(opt) })
 	b.Close()
 	if err != nil {
 		s.mu.Lock()
-		s.failed = true
+		s.failLocked(err)
 		s.mu.Unlock()
-		s.log.Error("queue commit failed; the store accepts no more writes", "err", err)
 		return fmt.Errorf("%w: %v", ErrStoreFailed, err)
 	}
 	return nil
 }
+
+// fatalError is what pebbleLogger.Fatalf panics with: Pebble treats a failed WAL write or sync
+// as fatal (RELIABILITY §4.1) and calls Fatalf from the committing goroutine.
+type fatalError string
+
+func (e fatalError) Error() string { return string(e) }
+
+// guard runs a Pebble write and turns its fatal error into an ordinary one, so the caller can
+// answer 451 4.3.0 instead of the process dying mid-reply.
+func guard(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fe, ok := p.(fatalError)
+			if !ok {
+				panic(p)
+			}
+			err = fe
+		}
+	}()
+	return f()
+}
+
+// failLocked marks the store failed (s.mu held): no more writes, and Failed() is closed so
+// the service stops accepting and exits for its supervisor to restart it.
+func (s *Store) failLocked(err error) {
+	if s.failed {
+		return
+	}
+	s.failed = true
+	close(s.failedCh)
+	s.log.Error("the queue database failed a write; it accepts no more and the service must restart", "err", err)
+}
+
+// Failed is closed when the store has failed a write.
+func (s *Store) Failed() <-chan struct{} { return s.failedCh }
 
 // Delivery is one message placed in one mailbox.
 type Delivery struct {
@@ -466,5 +501,5 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 }
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf(format, args...))
+	panic(fatalError(fmt.Sprintf(format, args...)))
 }

@@ -122,8 +122,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
-	fmt.Fprintf(stderr, "exlab: %s: stopping; sessions receiving a message may finish\n", s)
+	exit := 0
+	select {
+	case s := <-sig:
+		fmt.Fprintf(stderr, "exlab: %s: stopping; sessions receiving a message may finish\n", s)
+	case <-store.Failed():
+		// A failed fsync cannot be retried safely (RELIABILITY §4.1): stop accepting and exit
+		// non-zero so that a supervisor restarts the service on a reopened store.
+		fmt.Fprintln(stderr, "exlab: the queue database failed a write; stopping")
+		exit = 1
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The frontend first, so nothing new reaches the hub; then the hub, which finishes what
@@ -133,11 +141,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if adm != nil {
 		adm.close()
 	}
-	if err := store.Close(); err != nil {
-		return errorf(stderr, "closing the queue database: %v", err)
+	if exit == 0 {
+		if err := store.Close(); err != nil {
+			return errorf(stderr, "closing the queue database: %v", err)
+		}
 	}
 	fmt.Fprintln(stderr, "exlab: stopped")
-	return 0
+	return exit
 }
 
 // hubAddress picks the address the frontend proxies to: the hub's Default <SERVER> connector
