@@ -2,16 +2,15 @@
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 BIN     := bin/exlab
-ARGS    ?= --port-offset 10000
+# Root binds the real ports; anyone else gets them shifted by 10000 (25 -> 10025).
+ARGS    ?= $(if $(filter 0,$(shell id -u)),,--port-offset 10000)
 
 .PHONY: build run test bench lint fmt generate
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/exlab
 
-# exlab on its embedded default. Ports are shifted by 10000 (25 -> 10025, 2525 -> 12525) so that
-# it runs without root; run `make run ARGS=` as root (or with CAP_NET_BIND_SERVICE) for the real
-# ports.
+# exlab on its embedded default (`exlab config default`), data in ./exlab-data.
 run: build
 	./$(BIN) serve $(ARGS)
 
