@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,6 +83,12 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, log *sl
 		w.Header().Set("Content-Type", "message/rfc822")
 		_, _ = w.Write(content)
 	}))
+	// Profiles of the running server (go tool pprof http://ADDR/debug/pprof/profile?token=…).
+	mux.HandleFunc("/debug/pprof/", a.auth(pprof.Index))
+	mux.HandleFunc("/debug/pprof/cmdline", a.auth(pprof.Cmdline))
+	mux.HandleFunc("/debug/pprof/profile", a.auth(pprof.Profile))
+	mux.HandleFunc("/debug/pprof/symbol", a.auth(pprof.Symbol))
+	mux.HandleFunc("/debug/pprof/trace", a.auth(pprof.Trace))
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -95,6 +102,9 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, log *sl
 func (a *admin) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if got == "" {
+			got = r.URL.Query().Get("token") // for tools that take only a URL (go tool pprof)
+		}
 		if subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
 			http.Error(w, "the admin token (in the data directory) is required", http.StatusUnauthorized)
 			return

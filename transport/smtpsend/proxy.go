@@ -8,13 +8,13 @@ package smtpsend
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,10 +91,18 @@ type Proxy struct {
 	idle []*hubConn
 }
 
+// hubConn is one authenticated session to a hub. go-smtp's client opens it (greeting, EHLO,
+// extension list); after that exlab drives it itself with a reader and writer of its own,
+// because go-smtp's client neither pipelines nor speaks BDAT, and both matter here: the whole
+// envelope and a small body travel in one write, and the hub answers in one (spec §6.1 lets
+// the body travel as BDAT when the hub offers CHUNKING).
 type hubConn struct {
-	conn     net.Conn
-	c        *smtp.Client
-	lastUsed time.Time
+	conn       net.Conn
+	br         *bufio.Reader
+	bw         *bufio.Writer
+	chunking   bool
+	pipelining bool
+	lastUsed   time.Time
 }
 
 // Close closes every pooled session.
@@ -104,24 +112,42 @@ func (p *Proxy) Close() {
 	p.idle = nil
 	p.mu.Unlock()
 	for _, h := range idle {
-		_ = h.c.Quit()
-		_ = h.conn.Close()
+		h.quit()
 	}
 }
 
+func (h *hubConn) quit() {
+	_ = h.conn.SetDeadline(time.Now().Add(time.Second))
+	_, _ = h.bw.WriteString("QUIT\r\n")
+	_ = h.bw.Flush()
+	_ = h.conn.Close()
+}
+
+// get takes an idle session from the pool. One the hub has closed in the meantime is found by
+// a read that must time out at once (an idle hub says nothing unless it is closing).
 func (p *Proxy) get() *hubConn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.idle) > 0 {
+	for {
+		p.mu.Lock()
+		if len(p.idle) == 0 {
+			p.mu.Unlock()
+			return nil
+		}
 		h := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
+		p.mu.Unlock()
 		if p.IdleTimeout > 0 && time.Since(h.lastUsed) > p.IdleTimeout {
-			go h.conn.Close()
+			go h.quit()
 			continue
 		}
-		return h
+		_ = h.conn.SetReadDeadline(time.Now())
+		_, err := h.br.Peek(1)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			_ = h.conn.SetReadDeadline(time.Time{})
+			return h
+		}
+		_ = h.conn.Close()
 	}
-	return nil
 }
 
 func (p *Proxy) put(h *hubConn) {
@@ -133,8 +159,7 @@ func (p *Proxy) put(h *hubConn) {
 	}
 	p.mu.Unlock()
 	if h != nil {
-		_ = h.c.Quit()
-		_ = h.conn.Close()
+		h.quit()
 	}
 }
 
@@ -157,12 +182,13 @@ func (p *Proxy) dial(ctx context.Context) (*hubConn, error) {
 	}
 	c := smtp.NewClient(conn)
 	c.CommandTimeout = p.CommandTimeout
-	c.SubmissionTimeout = p.CommandTimeout
-	h := &hubConn{conn: conn, c: c}
 	if err := c.Hello(p.HeloName); err != nil {
 		conn.Close()
 		return nil, protocolError("hello", err)
 	}
+	h := &hubConn{conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 32<<10)}
+	h.chunking, _ = c.Extension("CHUNKING")
+	h.pipelining, _ = c.Extension("PIPELINING")
 	if err := h.exps(p); err != nil {
 		conn.Close()
 		return nil, err
@@ -172,7 +198,7 @@ func (p *Proxy) dial(ctx context.Context) (*hubConn, error) {
 
 // exps proves to the hub that this frontend is an Exchange server (X-EXPS, spec §6.1).
 func (h *hubConn) exps(p *Proxy) error {
-	code, msg, err := h.raw(p.CommandTimeout, "X-EXPS GSSAPI")
+	code, msg, err := h.cmd(p.CommandTimeout, "X-EXPS GSSAPI")
 	if err != nil {
 		return &Error{PRX: PRXSessionSetup, Step: "auth", Err: err}
 	}
@@ -183,33 +209,61 @@ func (h *hubConn) exps(p *Proxy) error {
 	if err != nil {
 		return &Error{PRX: PRXSessionSetup, Step: "auth", Err: err}
 	}
-	resp := base64.StdEncoding.EncodeToString(p.Respond(p.AuthKey, challenge))
-	code, msg, err = h.raw(p.CommandTimeout, resp)
+	code, msg, err = h.cmd(p.CommandTimeout, base64.StdEncoding.EncodeToString(p.Respond(p.AuthKey, challenge)))
 	if err != nil || code != 235 {
 		return &Error{PRX: PRXSessionSetup, Step: "auth", Err: fmt.Errorf("hub refused X-EXPS: %d %s %v", code, msg, err)}
 	}
 	return nil
 }
 
-// raw sends one command go-smtp has no method for (X-EXPS, XPROXYFROM) and reads its reply.
-// It is only called between go-smtp commands, when go-smtp has read every reply and the hub
-// has nothing more to say, so nothing is left buffered on either side.
-func (h *hubConn) raw(timeout time.Duration, line string) (int, string, error) {
+// cmd sends one command and reads its reply.
+func (h *hubConn) cmd(timeout time.Duration, line string) (int, string, error) {
 	_ = h.conn.SetDeadline(time.Now().Add(timeout))
 	defer h.conn.SetDeadline(time.Time{})
-	if _, err := io.WriteString(h.conn, line+"\r\n"); err != nil {
+	_, _ = h.bw.WriteString(line)
+	_, _ = h.bw.WriteString("\r\n")
+	if err := h.bw.Flush(); err != nil {
 		return 0, "", err
 	}
-	tr := textproto.NewReader(bufio.NewReaderSize(h.conn, 512))
-	code, msg, err := tr.ReadResponse(0)
+	r, err := h.readReply()
 	if err != nil {
-		var pe *textproto.Error
-		if errors.As(err, &pe) {
-			return pe.Code, pe.Msg, nil
-		}
 		return 0, "", err
 	}
-	return code, msg, nil
+	return r.Code, r.Text, nil
+}
+
+// readReply reads one (possibly multi-line) reply; Text keeps everything after the code, lines
+// joined by "\n", so the reply can be handed on exactly.
+func (h *hubConn) readReply() (*HubReply, error) {
+	var text strings.Builder
+	code := 0
+	for {
+		line, err := h.br.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if len(line) < 3 {
+			return nil, fmt.Errorf("malformed reply %q", line)
+		}
+		c, err := strconv.Atoi(line[:3])
+		if err != nil || (code != 0 && c != code) {
+			return nil, fmt.Errorf("malformed reply %q", line)
+		}
+		code = c
+		if text.Len() > 0 {
+			text.WriteByte('\n')
+		}
+		if len(line) > 4 {
+			text.WriteString(line[4:])
+		}
+		if len(line) == 3 || line[3] == ' ' {
+			return &HubReply{Code: code, Text: text.String()}, nil
+		}
+		if line[3] != '-' {
+			return nil, fmt.Errorf("malformed reply %q", line)
+		}
+	}
 }
 
 func protocolError(step string, err error) *Error {
@@ -230,117 +284,295 @@ func hubReply(se *smtp.SMTPError) *HubReply {
 	return &HubReply{Code: se.Code, Text: text}
 }
 
-// Transaction is one message being proxied: the envelope is replayed, the body streams through
-// Write, and End returns the hub's final reply.
+// Transaction is one message being proxied. The envelope is written at Begin but sent with the
+// first part of the body; the body is sent as BDAT chunks, one chunk behind what was read, so
+// that the last one carries LAST and a small message goes out in a single write. Replies are
+// read at End, in order.
 type Transaction struct {
 	p       *Proxy
 	h       *hubConn
-	w       *smtp.DataCommand
 	timeout time.Duration
+	pending []byte // the chunk read but not yet sent
+	chunks  int    // non-LAST BDAT chunks sent
+	rcpts   int
+	dot     dotStuffer // DATA mode (a hub without CHUNKING)
 	failed  error
 }
 
-// Begin takes a pooled hub session (or opens one), describes the original client, and replays
-// the envelope up to DATA. A refusal by the hub at MAIL is returned as an *Error with Hub set, to
-// be passed through (e.g. back pressure, R34); any other failure carries a PRX code.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// Begin takes a pooled hub session (or opens one) and queues the envelope: XPROXYFROM, MAIL and
+// RCPT (and DATA for a hub without CHUNKING, which then has to be answered first).
 func (p *Proxy) Begin(ctx context.Context, env *Envelope) (*Transaction, error) {
-	for attempt := 0; ; attempt++ {
-		h := p.get()
-		pooled := h != nil
-		if h == nil {
-			var err error
-			if h, err = p.dial(ctx); err != nil {
-				return nil, err
+	h := p.get()
+	if h == nil {
+		var err error
+		if h, err = p.dial(ctx); err != nil {
+			return nil, err
+		}
+	}
+	t := &Transaction{p: p, h: h, timeout: p.CommandTimeout, rcpts: len(env.Recipients)}
+	_ = h.conn.SetDeadline(time.Now().Add(t.timeout))
+	w := h.bw
+	w.WriteString("XPROXYFROM ")
+	w.WriteString(env.ProxyFrom)
+	w.WriteString("\r\n")
+	writeMail(w, env)
+	for _, r := range env.Recipients {
+		writeRcpt(w, r)
+	}
+	if !h.chunking || !h.pipelining {
+		return t, t.beginData()
+	}
+	bp := chunkBufs.Get().(*[]byte)
+	t.pending = (*bp)[:0]
+	return t, nil
+}
+
+func writeMail(w *bufio.Writer, env *Envelope) {
+	w.WriteString("MAIL FROM:<")
+	w.WriteString(env.From)
+	w.WriteString(">")
+	o := env.Mail
+	if o.Body != "" {
+		w.WriteString(" BODY=" + string(o.Body))
+	}
+	if o.Size > 0 {
+		w.WriteString(" SIZE=" + strconv.FormatInt(o.Size, 10))
+	}
+	if o.UTF8 {
+		w.WriteString(" SMTPUTF8")
+	}
+	if o.Return != "" {
+		w.WriteString(" RET=" + string(o.Return))
+	}
+	if o.EnvelopeID != "" {
+		w.WriteString(" ENVID=" + EncodeXtext(o.EnvelopeID))
+	}
+	w.WriteString("\r\n")
+}
+
+func writeRcpt(w *bufio.Writer, r Recipient) {
+	w.WriteString("RCPT TO:<")
+	w.WriteString(r.Address)
+	w.WriteString(">")
+	if o := r.Options; o != nil {
+		if len(o.Notify) > 0 {
+			w.WriteString(" NOTIFY=")
+			for i, n := range o.Notify {
+				if i > 0 {
+					w.WriteByte(',')
+				}
+				w.WriteString(string(n))
 			}
 		}
-		t, err, retry := p.begin(h, env)
-		if err == nil {
-			return t, nil
+		if o.OriginalRecipient != "" {
+			w.WriteString(" ORCPT=" + string(o.OriginalRecipientType) + ";" + EncodeXtext(o.OriginalRecipient))
 		}
-		_ = h.conn.Close()
-		// A pooled session the hub has since closed fails at once: try a fresh one.
-		if pooled && retry && attempt == 0 {
-			continue
-		}
-		return nil, err
 	}
+	w.WriteString("\r\n")
 }
 
-func (p *Proxy) begin(h *hubConn, env *Envelope) (t *Transaction, err error, retry bool) {
-	code, msg, err := h.raw(p.CommandTimeout, "XPROXYFROM "+env.ProxyFrom)
+// beginData is the DATA path for a hub without CHUNKING: the envelope is answered before the
+// body may be sent.
+func (t *Transaction) beginData() error {
+	h := t.h
+	h.bw.WriteString("DATA\r\n")
+	if err := h.bw.Flush(); err != nil {
+		h.conn.Close()
+		return &Error{PRX: PRXProtocol, Step: "mail", Err: err}
+	}
+	if err := t.envelopeReplies(); err != nil {
+		if !isBroken(err) {
+			h.conn.Close() // the DATA reply is still to come; this fallback path does not reuse it
+		}
+		return err
+	}
+	r, err := h.readReply()
 	if err != nil {
-		return nil, &Error{PRX: PRXProtocol, Step: "xproxyfrom", Err: err}, true
+		h.conn.Close()
+		return &Error{PRX: PRXProtocol, Step: "data", Err: err}
 	}
-	if code != 250 {
-		return nil, &Error{PRX: PRXSessionSetup, Step: "xproxyfrom", Err: fmt.Errorf("%d %s", code, msg)}, false
+	if r.Code != 354 {
+		h.conn.Close()
+		return &Error{PRX: PRXProtocol, Step: "data", Hub: r, Err: fmt.Errorf("DATA answered %d", r.Code)}
 	}
-	if err := h.c.Mail(env.From, &env.Mail); err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			p.reset(h)
-			return nil, &Error{Step: "mail", Hub: hubReply(se), Err: err}, false
+	t.dot = dotStuffer{bol: true}
+	return nil
+}
+
+// envelopeReplies reads the replies to XPROXYFROM, MAIL and each RCPT. A refused MAIL is the
+// hub's answer to pass on (back pressure, R34); a refused recipient fails the message with a
+// PRX reply, since the client was already told 250 (spec §6.1, gap 7).
+func (t *Transaction) envelopeReplies() error {
+	h := t.h
+	var first error
+	note := func(err error) {
+		if first == nil {
+			first = err
 		}
-		return nil, protocolError("mail", err), false
 	}
-	for _, r := range env.Recipients {
-		if err := h.c.Rcpt(r.Address, r.Options); err != nil {
-			// The frontend already said 250 to this recipient; Exchange's behaviour here is not
-			// public (spec §6.1, gap 7): exlab fails the whole message with a PRX reply.
-			return nil, protocolError("rcpt", err), false
-		}
-	}
-	w, err := h.c.Data()
+	r, err := h.readReply()
 	if err != nil {
-		return nil, protocolError("data", err), false
+		h.conn.Close()
+		return &Error{PRX: PRXProtocol, Step: "xproxyfrom", Err: err}
 	}
-	return &Transaction{p: p, h: h, w: w, timeout: p.CommandTimeout}, nil, false
+	if r.Code != 250 {
+		note(&Error{PRX: PRXSessionSetup, Step: "xproxyfrom", Err: fmt.Errorf("%d %s", r.Code, r.Text)})
+	}
+	if r, err = h.readReply(); err != nil {
+		h.conn.Close()
+		return &Error{PRX: PRXProtocol, Step: "mail", Err: err}
+	}
+	if r.Code/100 != 2 {
+		note(&Error{Step: "mail", Hub: r, Err: fmt.Errorf("MAIL answered %d", r.Code)})
+	}
+	for i := 0; i < t.rcpts; i++ {
+		if r, err = h.readReply(); err != nil {
+			h.conn.Close()
+			return &Error{PRX: PRXProtocol, Step: "rcpt", Err: err}
+		}
+		if r.Code/100 != 2 {
+			note(&Error{PRX: PRXProtocol, Step: "rcpt", Hub: r, Err: fmt.Errorf("RCPT answered %d", r.Code)})
+		}
+	}
+	return first
 }
 
-func (p *Proxy) reset(h *hubConn) {
-	if err := h.c.Reset(); err != nil {
-		_ = h.conn.Close()
-		return
-	}
-	p.put(h)
-}
-
-// Write streams body bytes to the hub (go-smtp dot-stuffs them).
+// Write streams body bytes to the hub.
 func (t *Transaction) Write(b []byte) (int, error) {
 	if t.failed != nil {
 		return 0, t.failed
 	}
 	_ = t.h.conn.SetWriteDeadline(time.Now().Add(t.timeout))
-	n, err := t.w.Write(b)
-	if err != nil {
-		t.failed = &Error{PRX: PRXProtocol, Step: "data", Err: err}
+	if t.pending == nil {
+		t.dot.write(t.h.bw, b)
+		return len(b), nil
 	}
-	return n, t.failed
+	if len(t.pending)+len(b) > cap(t.pending) && len(t.pending) > 0 {
+		if err := t.sendChunk(false); err != nil {
+			t.failed = err
+			return 0, err
+		}
+	}
+	t.pending = append(t.pending, b...)
+	return len(b), nil
 }
 
-// End finishes the body and returns the hub's final reply: a 250 on success, or the hub's
+func (t *Transaction) sendChunk(last bool) error {
+	w := t.h.bw
+	w.WriteString("BDAT ")
+	w.WriteString(strconv.Itoa(len(t.pending)))
+	if last {
+		w.WriteString(" LAST")
+	} else {
+		t.chunks++
+	}
+	w.WriteString("\r\n")
+	w.Write(t.pending)
+	t.pending = t.pending[:0]
+	if err := w.Flush(); err != nil {
+		return &Error{PRX: PRXProtocol, Step: "data", Err: err}
+	}
+	return nil
+}
+
+// End finishes the body and returns the hub's final reply: its 250 on success, or its
 // refusal as an *Error with Hub set. Only the hub's own 250 is ever returned as success.
 func (t *Transaction) End() (*HubReply, error) {
+	defer t.release()
+	h := t.h
 	if t.failed != nil {
-		_ = t.h.conn.Close()
+		h.conn.Close()
 		return nil, t.failed
 	}
-	_ = t.h.conn.SetWriteDeadline(time.Now().Add(t.timeout))
-	resp, err := t.w.CloseWithResponse()
-	if err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			t.p.put(t.h)
-			return nil, &Error{Step: "end-of-data", Hub: hubReply(se), Err: err}
+	_ = h.conn.SetDeadline(time.Now().Add(t.timeout))
+	var envErr error
+	if t.pending != nil {
+		if err := t.sendChunk(true); err != nil {
+			h.conn.Close()
+			return nil, err
 		}
-		_ = t.h.conn.Close()
-		return nil, &Error{PRX: PRXProtocol, Step: "end-of-data", Err: err}
+		if envErr = t.envelopeReplies(); isBroken(envErr) {
+			return nil, envErr
+		}
+	} else {
+		t.dot.end(h.bw)
+		if err := h.bw.Flush(); err != nil {
+			h.conn.Close()
+			return nil, &Error{PRX: PRXProtocol, Step: "data", Err: err}
+		}
 	}
-	t.p.put(t.h)
-	return &HubReply{Code: 250, Text: resp.StatusText}, nil
+	// One reply per non-LAST chunk, then the final one.
+	var refused, final *HubReply
+	for i := 0; i <= t.chunks; i++ {
+		r, err := h.readReply()
+		if err != nil {
+			h.conn.Close()
+			return nil, &Error{PRX: PRXProtocol, Step: "end-of-data", Err: err}
+		}
+		if r.Code/100 != 2 && refused == nil {
+			refused = r
+		}
+		final = r
+	}
+	_ = h.conn.SetDeadline(time.Time{})
+	t.p.put(h)
+	switch {
+	case envErr != nil:
+		return nil, envErr
+	case refused != nil:
+		return nil, &Error{Step: "end-of-data", Hub: refused, Err: fmt.Errorf("hub refused the message: %d", refused.Code)}
+	}
+	return final, nil
 }
 
-// Abort drops the transaction: the hub session is closed without the final dot, so the hub
+// isBroken says whether err means the hub session is unusable (no reply could be read).
+func isBroken(err error) bool {
+	var pe *Error
+	return errors.As(err, &pe) && pe.Hub == nil && pe.PRX == PRXProtocol
+}
+
+func (t *Transaction) release() {
+	if t.pending != nil {
+		b := t.pending[:0]
+		chunkBufs.Put(&b)
+		t.pending = nil
+	}
+}
+
+// Abort drops the transaction: the hub session is closed before the last chunk, so the hub
 // discards the partial message.
 func (t *Transaction) Abort() {
+	t.release()
 	_ = t.h.conn.Close()
+}
+
+// dotStuffer writes a CRLF body for DATA: a dot at the start of a line is doubled, and End
+// adds the terminating <CRLF>.<CRLF>.
+type dotStuffer struct{ bol, cr bool }
+
+func (d *dotStuffer) write(w *bufio.Writer, b []byte) {
+	for len(b) > 0 {
+		if d.bol && b[0] == '.' {
+			w.WriteByte('.')
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			w.Write(b)
+			d.bol = false
+			d.cr = b[len(b)-1] == '\r'
+			return
+		}
+		w.Write(b[:i+1])
+		b = b[i+1:]
+		d.bol = true
+	}
+}
+
+func (d *dotStuffer) end(w *bufio.Writer) {
+	if !d.bol {
+		w.WriteString("\r\n")
+	}
+	w.WriteString(".\r\n")
 }
