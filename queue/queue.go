@@ -10,9 +10,12 @@
 //	meta/nextid          reserved high-water mark of InternalMessageId (8 bytes, big-endian)
 //	msg/<id>             MessageRecord: 'M', version, JSON (envelope, recipients and their state)
 //	body/<id>            the message content as received (after the frontend's Received: line)
-//	mbx/<mailbox>\x00<id> MailboxItem: 'X', version, 4-byte meta length, JSON meta, content
+//	mbx/<mailbox>\x00<id> MailboxItem: 'X', version, JSON (meta and the headers the hub adds)
 //
-// <id> is the 8-byte big-endian InternalMessageId, so msg/ iterates in arrival order.
+// <id> is the 8-byte big-endian InternalMessageId, so msg/ iterates in arrival order. A
+// delivered message's body stays under body/<id> and its mailbox items point to it, so the body
+// is written once however many mailboxes get it; a message that reached no mailbox loses its
+// body with its record.
 //
 // Durability (../shared/RELIABILITY.md §4.3): a submission is one batch committed with
 // pebble.Sync before the hub may answer 250. Later updates (delivery, NDR creation) replay
@@ -103,6 +106,8 @@ type Message struct {
 	HeaderSuffix string `json:",omitempty"`
 	HeaderEnd    int64
 	IsDSN        bool `json:",omitempty"`
+	// Delivered says a mailbox item refers to the body, which must then be kept.
+	Delivered bool `json:",omitempty"`
 }
 
 // Done says whether every recipient reached a final state.
@@ -125,16 +130,20 @@ func (m *Message) Content(body []byte) []byte {
 	return append(out, body[end:]...)
 }
 
-// MailboxItem is one message in a mailbox.
+// MailboxItem is one message in a mailbox. Its content is the body stored under body/<ID>
+// with HeaderPrefix in front and HeaderSuffix inserted at HeaderEnd.
 type MailboxItem struct {
-	Mailbox   string // the mailbox's primary SMTP address
-	ID        uint64
-	MessageID string
-	From      string
-	To        []string
-	Subject   string `json:",omitempty"`
-	Received  time.Time
-	Size      int64
+	Mailbox      string // the mailbox's primary SMTP address
+	ID           uint64
+	MessageID    string
+	From         string
+	To           []string
+	Subject      string `json:",omitempty"`
+	Received     time.Time
+	Size         int64
+	HeaderPrefix string `json:",omitempty"`
+	HeaderSuffix string `json:",omitempty"`
+	HeaderEnd    int64
 }
 
 // Store is the Pebble-backed queue database.
@@ -345,17 +354,11 @@ func (s *Store) failLocked(err error) {
 // Failed is closed when the store has failed a write.
 func (s *Store) Failed() <-chan struct{} { return s.failedCh }
 
-// Delivery is one message placed in one mailbox.
-type Delivery struct {
-	Item    MailboxItem
-	Content []byte
-}
-
 // Update is the result of categorizing one message: its new record (removed with its body when
 // every recipient is final), mailbox deliveries, and new messages (NDRs) to queue.
 type Update struct {
 	Message    *Message
-	Deliveries []Delivery
+	Deliveries []MailboxItem
 	New        []NewMessage
 }
 
@@ -369,9 +372,14 @@ type NewMessage struct {
 // (see the package comment).
 func (s *Store) Apply(u Update, sync bool) error {
 	b := s.db.NewBatch()
+	if len(u.Deliveries) > 0 {
+		u.Message.Delivered = true
+	}
 	if u.Message.Done() {
 		_ = b.Delete(idKey("msg/", u.Message.ID), nil)
-		_ = b.DeleteSized(idKey("body/", u.Message.ID), uint32(min(u.Message.Size, 1<<31)), nil)
+		if !u.Message.Delivered {
+			_ = b.DeleteSized(idKey("body/", u.Message.ID), uint32(min(u.Message.Size, 1<<31)), nil)
+		}
 	} else {
 		rec, err := encodeMessage(u.Message)
 		if err != nil {
@@ -381,17 +389,12 @@ func (s *Store) Apply(u Update, sync bool) error {
 		_ = b.Set(idKey("msg/", u.Message.ID), rec, nil)
 	}
 	for _, d := range u.Deliveries {
-		meta, err := json.Marshal(d.Item)
+		meta, err := json.Marshal(d)
 		if err != nil {
 			b.Close()
 			return err
 		}
-		v := make([]byte, 0, 6+len(meta)+len(d.Content))
-		v = append(v, recMailboxItem, version1)
-		v = binary.BigEndian.AppendUint32(v, uint32(len(meta)))
-		v = append(v, meta...)
-		v = append(v, d.Content...)
-		_ = b.Set(mailboxKey(d.Item.Mailbox, d.Item.ID), v, nil)
+		_ = b.Set(mailboxKey(d.Mailbox, d.ID), append([]byte{recMailboxItem, version1}, meta...), nil)
 	}
 	for _, n := range u.New {
 		rec, err := encodeMessage(n.Message)
@@ -451,7 +454,7 @@ func (s *Store) MailboxItems(mailbox string) ([]MailboxItem, error) {
 	defer it.Close()
 	var out []MailboxItem
 	for ok := it.First(); ok; ok = it.Next() {
-		item, _, err := decodeItem(it.Value(), false)
+		item, err := decodeItem(it.Value())
 		if err != nil {
 			return nil, err
 		}
@@ -460,32 +463,32 @@ func (s *Store) MailboxItems(mailbox string) ([]MailboxItem, error) {
 	return out, it.Error()
 }
 
-// MailboxContent returns one item and its content.
+// MailboxContent returns one item and its content as delivered.
 func (s *Store) MailboxContent(mailbox string, id uint64) (MailboxItem, []byte, error) {
 	v, closer, err := s.db.Get(mailboxKey(mailbox, id))
 	if err != nil {
 		return MailboxItem{}, nil, err
 	}
-	defer closer.Close()
-	return decodeItem(v, true)
-}
-
-func decodeItem(v []byte, withContent bool) (MailboxItem, []byte, error) {
-	var item MailboxItem
-	if len(v) < 6 || v[0] != recMailboxItem || v[1] != version1 {
-		return item, nil, fmt.Errorf("queue: not a version-1 mailbox item")
-	}
-	n := int(binary.BigEndian.Uint32(v[2:6]))
-	if 6+n > len(v) {
-		return item, nil, fmt.Errorf("queue: truncated mailbox item")
-	}
-	if err := json.Unmarshal(v[6:6+n], &item); err != nil {
+	item, err := decodeItem(v)
+	closer.Close()
+	if err != nil {
 		return item, nil, err
 	}
-	if !withContent {
-		return item, nil, nil
+	body, closer, err := s.db.Get(idKey("body/", id))
+	if err != nil {
+		return item, nil, fmt.Errorf("queue: body of mailbox item %d: %w", id, err)
 	}
-	return item, bytes.Clone(v[6+n:]), nil
+	defer closer.Close()
+	m := Message{HeaderPrefix: item.HeaderPrefix, HeaderSuffix: item.HeaderSuffix, HeaderEnd: item.HeaderEnd}
+	return item, m.Content(body), nil
+}
+
+func decodeItem(v []byte) (MailboxItem, error) {
+	var item MailboxItem
+	if len(v) < 2 || v[0] != recMailboxItem || v[1] != version1 {
+		return item, fmt.Errorf("queue: not a version-1 mailbox item")
+	}
+	return item, json.Unmarshal(v[2:], &item)
 }
 
 // ErrNotFound is returned for a missing item.

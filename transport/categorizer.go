@@ -146,7 +146,6 @@ func (c *Categorizer) process(it catItem) {
 	}
 	u := queue.Update{Message: m}
 	delivered := map[string]int{} // mailbox → index in u.Deliveries
-	var content []byte
 	var failed []queue.Recipient
 	for i := range m.Recipients {
 		r := &m.Recipients[i]
@@ -159,18 +158,14 @@ func (c *Categorizer) process(it catItem) {
 			r.Status, r.Mailbox = queue.StatusDelivered, mb.PrimarySmtpAddress
 			key := strings.ToLower(mb.PrimarySmtpAddress)
 			if j, ok := delivered[key]; ok {
-				u.Deliveries[j].Item.To = append(u.Deliveries[j].Item.To, r.Address)
+				u.Deliveries[j].To = append(u.Deliveries[j].To, r.Address)
 				continue
 			}
-			if content == nil {
-				content = m.Content(body)
-			}
 			delivered[key] = len(u.Deliveries)
-			u.Deliveries = append(u.Deliveries, queue.Delivery{
-				Item: queue.MailboxItem{Mailbox: mb.PrimarySmtpAddress, ID: m.ID, MessageID: m.MessageID, From: m.From,
-					To: []string{r.Address}, Subject: m.Subject, Received: m.Arrived, Size: int64(len(content))},
-				Content: content,
-			})
+			u.Deliveries = append(u.Deliveries, queue.MailboxItem{Mailbox: mb.PrimarySmtpAddress, ID: m.ID,
+				MessageID: m.MessageID, From: m.From, To: []string{r.Address}, Subject: m.Subject, Received: m.Arrived,
+				Size: int64(len(m.HeaderPrefix)+len(m.HeaderSuffix)) + m.Size,
+				HeaderPrefix: m.HeaderPrefix, HeaderSuffix: m.HeaderSuffix, HeaderEnd: m.HeaderEnd})
 		case routing.RecipientNotFound:
 			r.Status = queue.StatusFailed
 			r.LastError = smtpreceive.Fixed("R74").Text
@@ -193,7 +188,7 @@ func (c *Categorizer) process(it catItem) {
 		return
 	}
 	for _, d := range u.Deliveries {
-		c.log.Debug("DELIVER", "InternalMessageId", m.ID, "MessageId", m.MessageID, "Mailbox", d.Item.Mailbox)
+		c.log.Debug("DELIVER", "InternalMessageId", m.ID, "MessageId", m.MessageID, "Mailbox", d.Mailbox)
 	}
 	for _, n := range ndrs {
 		c.enqueue(n, nil)
