@@ -164,7 +164,7 @@ func (c *Categorizer) process(it catItem) {
 			delivered[key] = len(u.Deliveries)
 			u.Deliveries = append(u.Deliveries, queue.MailboxItem{Mailbox: mb.PrimarySmtpAddress, ID: m.ID,
 				MessageID: m.MessageID, From: m.From, To: []string{r.Address}, Subject: m.Subject, Received: m.Arrived,
-				Size: int64(len(m.HeaderPrefix)+len(m.HeaderSuffix)) + m.Size,
+				Size:         int64(len(m.HeaderPrefix)+len(m.HeaderSuffix)) + m.Size,
 				HeaderPrefix: m.HeaderPrefix, HeaderSuffix: m.HeaderSuffix, HeaderEnd: m.HeaderEnd})
 		case routing.RecipientNotFound:
 			r.Status = queue.StatusFailed
