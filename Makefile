@@ -19,7 +19,7 @@ test:
 	$(GO) test -race -shuffle=on -timeout 20m ./...
 
 bench: build
-	./bench/run.sh
+	./bench/run.sh $(BENCHFLAGS)
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

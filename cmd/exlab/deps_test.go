@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"frontend":              {"transport/smtpreceive", "transport/smtpsend", "routing", "config"},
 	"transport":             {"transport/smtpreceive", "transport/smtpsend", "queue", "routing", "config"},
 	"bench":                 {},
+	"bench/compare":         {"bench"},
 	"cmd/exlab":             {"config", "routing", "queue", "transport", "transport/smtpreceive", "transport/smtpsend", "frontend", "bench"},
 }
 
