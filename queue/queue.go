@@ -18,9 +18,11 @@
 // body with its record.
 //
 // Durability (../shared/RELIABILITY.md §4.3): a submission is one batch committed with
-// pebble.Sync before the hub may answer 250. Later updates (delivery, NDR creation) replay
-// safely after a crash, so they may be committed without their own sync: a mailbox item's key
-// is derived from mailbox and id, so redelivery overwrites instead of duplicating.
+// pebble.Sync before the hub may answer 250; when the hub categorized the message first, the
+// same batch carries its mailbox items and NDRs. Later updates (delivery of what was left
+// queued, NDR creation) replay safely after a crash, so they may be committed without their own
+// sync: a mailbox item's key is derived from mailbox and id, so redelivery overwrites instead of
+// duplicating.
 package queue
 
 import (
@@ -283,17 +285,60 @@ func decodeMessage(v []byte) (*Message, error) {
 	return m, json.Unmarshal(v[2:], m)
 }
 
-// Submit writes a new message (record and body) in one batch and syncs it: when it returns nil
-// the message survives a crash, and only then may the hub answer 250 (RELIABILITY §1.1).
-func (s *Store) Submit(m *Message, body []byte) error {
-	rec, err := encodeMessage(m)
-	if err != nil {
+// Submission is a new message and, when the hub categorized it before committing, what the
+// categorizer decided: mailbox items, NDRs to queue, and the recipients' states in Message.
+type Submission struct {
+	Message    *Message
+	Body       []byte
+	Deliveries []MailboxItem
+	New        []NewMessage
+}
+
+// Submit writes a new message in one batch and syncs it: when it returns nil the message
+// survives a crash, and only then may the hub answer 250 (RELIABILITY §1.1). A message whose
+// recipients are all final already (delivered or failed) leaves no queue record, only its
+// mailbox items (and its body, which they refer to) and its NDRs.
+func (s *Store) Submit(sub Submission) error {
+	m := sub.Message
+	b := s.db.NewBatchWithSize(len(sub.Body) + 1024)
+	if len(sub.Deliveries) > 0 {
+		m.Delivered = true
+	}
+	if !m.Done() {
+		rec, err := encodeMessage(m)
+		if err != nil {
+			b.Close()
+			return err
+		}
+		_ = b.Set(idKey("msg/", m.ID), rec, nil)
+	}
+	if !m.Done() || m.Delivered {
+		_ = b.Set(idKey("body/", m.ID), sub.Body, nil)
+	}
+	if err := addDeliveries(b, sub.Deliveries, sub.New); err != nil {
+		b.Close()
 		return err
 	}
-	b := s.db.NewBatchWithSize(len(rec) + len(body) + 64)
-	_ = b.Set(idKey("msg/", m.ID), rec, nil)
-	_ = b.Set(idKey("body/", m.ID), body, nil)
 	return s.commit(b, true)
+}
+
+func addDeliveries(b *pebble.Batch, items []MailboxItem, news []NewMessage) error {
+	for _, d := range items {
+		meta, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		_ = b.Set(mailboxKey(d.Mailbox, d.ID), append([]byte{recMailboxItem, version1}, meta...), nil)
+	}
+	for _, n := range news {
+		rec, err := encodeMessage(n.Message)
+		if err != nil {
+			return err
+		}
+		_ = b.Set(idKey("msg/", n.Message.ID), rec, nil)
+		_ = b.Set(idKey("body/", n.Message.ID), n.Body, nil)
+	}
+	return nil
 }
 
 func (s *Store) commit(b *pebble.Batch, sync bool) error {
@@ -388,22 +433,9 @@ func (s *Store) Apply(u Update, sync bool) error {
 		}
 		_ = b.Set(idKey("msg/", u.Message.ID), rec, nil)
 	}
-	for _, d := range u.Deliveries {
-		meta, err := json.Marshal(d)
-		if err != nil {
-			b.Close()
-			return err
-		}
-		_ = b.Set(mailboxKey(d.Mailbox, d.ID), append([]byte{recMailboxItem, version1}, meta...), nil)
-	}
-	for _, n := range u.New {
-		rec, err := encodeMessage(n.Message)
-		if err != nil {
-			b.Close()
-			return err
-		}
-		_ = b.Set(idKey("msg/", n.Message.ID), rec, nil)
-		_ = b.Set(idKey("body/", n.Message.ID), n.Body, nil)
+	if err := addDeliveries(b, u.Deliveries, u.New); err != nil {
+		b.Close()
+		return err
 	}
 	return s.commit(b, sync)
 }

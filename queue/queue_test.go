@@ -32,7 +32,7 @@ func TestSubmitDeliverReopen(t *testing.T) {
 	body := []byte("Subject: x\r\n\r\nhello\r\n")
 	m1, m2 := msg(id1, "user1@contoso.test"), msg(id2, "user1@contoso.test", "x@other.example")
 	for _, m := range []*Message{m1, m2} {
-		if err := s.Submit(m, body); err != nil {
+		if err := s.Submit(Submission{Message: m, Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 					if err != nil {
 						return
 					}
-					if err := s.Submit(msg(id, "u@contoso.test"), []byte("body")); err != nil {
+					if err := s.Submit(Submission{Message: msg(id, "u@contoso.test"), Body: []byte("body")}); err != nil {
 						return
 					}
 					mu.Lock()

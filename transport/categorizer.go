@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
@@ -16,19 +15,11 @@ import (
 // queue). Exlab's wording [I]; send connectors arrive with issue 5.
 const noRouteError = "There is currently no route to the mail recipient."
 
-// maxHeldBodies bounds how many message bodies the categorizer keeps in memory; past it, items
-// keep only their record and the body is read back from the store (spec §8.5 spirit: memory is
-// a resource, not a promise).
-const maxHeldBodies = 10000
-
-type catItem struct {
-	m    *queue.Message
-	body *bytes.Buffer // nil: read it from the store
-}
-
 // Categorizer resolves each submitted message's recipients (routing.Resolve) and delivers
 // local ones into mailboxes, fails unknown ones in authoritative domains with an NDR (R74), and
-// leaves the rest for send connectors. It is fed by the submitting goroutine after the synced
+// leaves the rest for send connectors. The hub runs it on each message before the submission
+// commit, so that the message, its mailbox items and its NDRs are one synced batch; its workers
+// take what is left: NDRs, and what an earlier run left queued. They are fed in memory after a
 // commit, never by scanning the keyspace, so nothing is delivered before it is durable
 // (RELIABILITY §4.3).
 type Categorizer struct {
@@ -39,8 +30,7 @@ type Categorizer struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	items   []catItem
-	held    int
+	items   []*queue.Message
 	busy    int
 	stopped bool
 	wg      sync.WaitGroup
@@ -58,7 +48,7 @@ func (c *Categorizer) start() error {
 	err := c.store.Messages(func(m *queue.Message) bool {
 		for _, r := range m.Recipients {
 			if r.Status == queue.StatusPending {
-				c.enqueue(m, nil)
+				c.enqueue(m)
 				break
 			}
 		}
@@ -74,16 +64,9 @@ func (c *Categorizer) start() error {
 	return nil
 }
 
-func (c *Categorizer) enqueue(m *queue.Message, body *bytes.Buffer) {
+func (c *Categorizer) enqueue(m *queue.Message) {
 	c.mu.Lock()
-	if body != nil && c.held >= maxHeldBodies {
-		bodyPool.Put(body)
-		body = nil
-	}
-	if body != nil {
-		c.held++
-	}
-	c.items = append(c.items, catItem{m: m, body: body})
+	c.items = append(c.items, m)
 	c.mu.Unlock()
 	c.cond.Signal()
 }
@@ -113,16 +96,13 @@ func (c *Categorizer) worker() {
 			c.mu.Unlock()
 			return
 		}
-		it := c.items[0]
-		c.items[0] = catItem{}
+		m := c.items[0]
+		c.items[0] = nil
 		c.items = c.items[1:]
-		if it.body != nil {
-			c.held--
-		}
 		c.busy++
 		c.mu.Unlock()
 
-		c.process(it)
+		c.process(m)
 
 		c.mu.Lock()
 		c.busy--
@@ -130,22 +110,38 @@ func (c *Categorizer) worker() {
 	}
 }
 
-func (c *Categorizer) process(it catItem) {
-	m := it.m
-	var body []byte
-	if it.body != nil {
-		body = it.body.Bytes()
-		defer bodyPool.Put(it.body)
-	} else {
-		b, err := c.store.Body(m.ID)
-		if err != nil {
-			c.log.Error("categorizer: body missing", "InternalMessageId", m.ID, "err", err)
-			return
-		}
-		body = b
+func (c *Categorizer) process(m *queue.Message) {
+	body, err := c.store.Body(m.ID)
+	if err != nil {
+		c.log.Error("categorizer: body missing", "InternalMessageId", m.ID, "err", err)
+		return
 	}
+	u := c.categorize(m, body)
+	if err := c.store.Apply(u, false); err != nil {
+		c.log.Error("categorizer: could not record delivery; it will be retried after a restart",
+			"InternalMessageId", m.ID, "err", err)
+		return
+	}
+	for _, d := range u.Deliveries {
+		c.log.Debug("DELIVER", "InternalMessageId", m.ID, "MessageId", m.MessageID, "Mailbox", d.Mailbox)
+	}
+	c.queueNDRs(u.New)
+}
+
+// queueNDRs hands NDRs that were just committed to the workers, which deliver them like any
+// other message.
+func (c *Categorizer) queueNDRs(news []queue.NewMessage) {
+	for _, n := range news {
+		c.enqueue(n.Message)
+	}
+}
+
+// categorize resolves every pending recipient of m (routing.Resolve): local mailboxes get a
+// mailbox item (one per mailbox however many of its addresses were named), unknown recipients
+// of authoritative domains fail with R74 and an NDR, the rest wait for a send connector.
+func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 	u := queue.Update{Message: m}
-	delivered := map[string]int{} // mailbox → index in u.Deliveries
+	var delivered map[string]int // mailbox → index in u.Deliveries
 	var failed []queue.Recipient
 	for i := range m.Recipients {
 		r := &m.Recipients[i]
@@ -161,6 +157,9 @@ func (c *Categorizer) process(it catItem) {
 				u.Deliveries[j].To = append(u.Deliveries[j].To, r.Address)
 				continue
 			}
+			if delivered == nil {
+				delivered = map[string]int{}
+			}
 			delivered[key] = len(u.Deliveries)
 			u.Deliveries = append(u.Deliveries, queue.MailboxItem{Mailbox: mb.PrimarySmtpAddress, ID: m.ID,
 				MessageID: m.MessageID, From: m.From, To: []string{r.Address}, Subject: m.Subject, Received: m.Arrived,
@@ -175,22 +174,10 @@ func (c *Categorizer) process(it catItem) {
 			r.LastError = noRouteError
 		}
 	}
-	var ndrs []*queue.Message
 	if len(failed) > 0 {
 		if n := c.ndr(m, body, failed); n != nil {
 			u.New = append(u.New, *n)
-			ndrs = append(ndrs, n.Message)
 		}
 	}
-	if err := c.store.Apply(u, false); err != nil {
-		c.log.Error("categorizer: could not record delivery; it will be retried after a restart",
-			"InternalMessageId", m.ID, "err", err)
-		return
-	}
-	for _, d := range u.Deliveries {
-		c.log.Debug("DELIVER", "InternalMessageId", m.ID, "MessageId", m.MessageID, "Mailbox", d.Mailbox)
-	}
-	for _, n := range ndrs {
-		c.enqueue(n, nil)
-	}
+	return u
 }

@@ -84,8 +84,9 @@ func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOpt
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// Data reads the whole message, writes it into the submission queue with a synced commit, and
-// only then answers 250 2.6.0 (R48; R49 for 2013), spec §5.3 and RELIABILITY §1.1.
+// Data reads the whole message, categorizes it, writes it with the categorizer's decisions into
+// the queue database in one synced commit, and only then answers 250 2.6.0 (R48; R49 for 2013),
+// spec §5.3 and RELIABILITY §1.1.
 func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	start := time.Now()
 	buf := bodyPool.Get().(*bytes.Buffer)
@@ -106,13 +107,15 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 		return smtpreceive.Fixed("X01")
 	}
 	m := s.record(id, hi, start, int64(len(body)))
-	if err := s.h.opt.Store.Submit(m, body); err != nil {
-		bodyPool.Put(buf)
+	u := s.h.cat.categorize(m, body)
+	err = s.h.opt.Store.Submit(queue.Submission{Message: m, Body: body, Deliveries: u.Deliveries, New: u.New})
+	bodyPool.Put(buf)
+	if err != nil {
 		s.h.opt.Logger.Error("submission failed; answering 451 4.3.0", "InternalMessageId", id, "err", err)
 		return smtpreceive.Fixed("X01")
 	}
 	secs := time.Since(start).Seconds()
-	s.h.cat.enqueue(m, buf)
+	s.h.cat.queueNDRs(u.New)
 	host := s.h.opt.Server.Fqdn
 	if s.h.opt.Server.Version == config.Version2013 {
 		return smtpreceive.Render("R49", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host)

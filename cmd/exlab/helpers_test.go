@@ -21,5 +21,5 @@ func queueDirect(dir, rcpt, body string) error {
 	m := &queue.Message{ID: id, MessageID: "<queued@example.org>", Subject: "left behind", From: "a@example.org",
 		Recipients: []queue.Recipient{{Address: rcpt, Status: queue.StatusPending}}, Size: int64(len(body)),
 		Arrived: time.Now().UTC(), HeaderEnd: int64(len("Subject: left behind\r\n"))}
-	return st.Submit(m, []byte(body))
+	return st.Submit(queue.Submission{Message: m, Body: []byte(body)})
 }
