@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -34,6 +35,9 @@ type Options struct {
 	TLS      *tls.Config
 	// HubAddr returns the address of the hub's Default <SERVER> connector.
 	HubAddr func() string
+	// DialHub, when set, connects to the hub instead of a TCP dial to HubAddr (exlab serve
+	// passes an in-process pipe when it runs both services).
+	DialHub func(ctx context.Context) (net.Conn, error)
 	Logger  *slog.Logger
 }
 
@@ -55,6 +59,7 @@ func New(o Options) *Frontend {
 	f := &Frontend{opt: o}
 	f.proxy = &smtpsend.Proxy{
 		Addr:           o.HubAddr,
+		Dial:           o.DialHub,
 		HeloName:       o.Server.Fqdn,
 		AuthKey:        o.AuthKey,
 		Respond:        smtpreceive.ExchangeAuthResponse,

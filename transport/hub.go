@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"net/netip"
 
 	"github.com/exlab/exlab/config"
@@ -96,6 +97,12 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	err := h.recv.Shutdown(ctx)
 	h.cat.stop()
 	return err
+}
+
+// ServeConn serves a connection from an in-process frontend (a smtpreceive.Pipe) on the
+// connector rc, as if it had come in on rc's binding.
+func (h *Hub) ServeConn(nc net.Conn, rc *config.ReceiveConnector) {
+	h.recv.ServeConn(nc, []*config.ReceiveConnector{rc})
 }
 
 // Drained reports whether the categorizer has nothing left to do (for tests and tools).

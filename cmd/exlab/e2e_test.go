@@ -488,3 +488,18 @@ func errorsAs(err error, target **smtp.SMTPError) bool {
 }
 
 var _ = context.Background
+
+// TestProxyOverTCP: with --proxy-transport tcp the frontend reaches the hub over a loopback
+// socket (as separate services would), and large messages travel in several BDAT chunks.
+func TestProxyOverTCP(t *testing.T) {
+	s := startServer(t, labConfig(nil), "", "--proxy-transport", "tcp")
+	big := "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("y", 998)+"\r\n", 200) + ".dot line\r\n"
+	if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test"}, big); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 1)
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	if !strings.Contains(out, strings.Repeat("y", 998)+"\r\n.dot line\r\n") || strings.Count(out, strings.Repeat("y", 998)) != 200 {
+		t.Errorf("the big message did not arrive intact (%d bytes shown)", len(out))
+	}
+}

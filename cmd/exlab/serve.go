@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,8 +46,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	serverName := fs.String("server", "", "which server of the organization to run (default: the first)")
 	admin := fs.String("admin", "", "admin listener address (default 127.0.0.1:8470 shifted by --port-offset; \"off\" disables it)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	proxyTransport := fs.String("proxy-transport", "memory", "how the frontend reaches the hub of this process: memory (SMTP over an in-process pipe) or tcp (SMTP over loopback to Default <SERVER>)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
+	}
+	if *proxyTransport != "memory" && *proxyTransport != "tcp" {
+		return errorf(stderr, "--proxy-transport: %q is not memory or tcp", *proxyTransport)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -88,9 +93,25 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	hub := transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
 		Logger: log, Resolver: resolver})
 	hubListening, hubErrs := hub.Listen(*offset)
-	hubAddr := hubAddress(srv, hubListening)
+	hubEP, hubRC := hubEndpoint(srv, hubListening)
+	hubAddr := ""
+	if hubRC != nil {
+		hubAddr = hubEP.String()
+	}
+	var dialHub func(context.Context) (net.Conn, error)
+	if *proxyTransport == "memory" && hubRC != nil {
+		// Both services run here: the frontend's SMTP session to the hub runs over an
+		// in-process pipe instead of a loopback socket (same protocol, no system calls).
+		var port atomic.Uint32
+		dialHub = func(context.Context) (net.Conn, error) {
+			from := netip.AddrPortFrom(hubEP.Addr(), uint16(32768+port.Add(1)%28000))
+			client, server := smtpreceive.Pipe(from, hubEP)
+			hub.ServeConn(server, hubRC)
+			return client, nil
+		}
+	}
 	fe := frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
-		HubAddr: func() string { return hubAddr }, Logger: log})
+		HubAddr: func() string { return hubAddr }, DialHub: dialHub, Logger: log})
 	feListening, feErrs := fe.Listen(*offset)
 
 	bound, failed := 0, 0
@@ -150,10 +171,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	return exit
 }
 
-// hubAddress picks the address the frontend proxies to: the hub's Default <SERVER> connector
-// (spec §6.1), on loopback when it listens on a wildcard.
-func hubAddress(srv *config.Server, ls []smtpreceive.Listening) string {
+// hubEndpoint picks what the frontend proxies to: the hub's Default <SERVER> connector (spec
+// §6.1) and its address, on loopback when it listens on a wildcard.
+func hubEndpoint(srv *config.Server, ls []smtpreceive.Listening) (netip.AddrPort, *config.ReceiveConnector) {
 	var best netip.AddrPort
+	var bestRC *config.ReceiveConnector
 	for _, l := range ls {
 		for _, rc := range l.Connectors {
 			// Client Proxy takes proxied client sessions (587 → 465), not inbound mail.
@@ -169,15 +191,12 @@ func hubAddress(srv *config.Server, ls []smtpreceive.Listening) string {
 				}
 				a = netip.AddrPortFrom(lo, a.Port())
 			}
-			if !best.IsValid() || (preferred && a.Addr().Is4()) {
-				best = a
+			if bestRC == nil || (preferred && a.Addr().Is4()) {
+				best, bestRC = a, rc
 			}
 		}
 	}
-	if !best.IsValid() {
-		return ""
-	}
-	return best.String()
+	return best, bestRC
 }
 
 // logBindFailure logs Event 1020 (spec §10; MEDHA's wording, the 2013+ text is not public).

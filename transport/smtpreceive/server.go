@@ -168,7 +168,7 @@ func (s *Server) acceptLoop(l *listener) {
 		}
 		backoff = 0
 		s.wg.Add(1)
-		go s.handle(l, nc)
+		go s.handle(l.connectors, nc)
 	}
 }
 
@@ -184,12 +184,26 @@ func init() {
 // NewSessionID returns the next protocol-log session id.
 func NewSessionID() string { return fmt.Sprintf("%016X", sessionCounter.Add(1)) }
 
-func (s *Server) handle(l *listener, nc net.Conn) {
+// ServeConn serves a connection that did not come from one of the server's listeners (an
+// in-process Pipe from the frontend), as if it had reached one bound for connectors.
+func (s *Server) ServeConn(nc net.Conn, connectors []*config.ReceiveConnector) {
+	s.mu.Lock()
+	if s.conns == nil {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go s.handle(connectors, nc)
+}
+
+func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	defer s.wg.Done()
-	remote := nc.RemoteAddr().(*net.TCPAddr).AddrPort()
-	local := nc.LocalAddr().(*net.TCPAddr).AddrPort()
+	remote := addrPort(nc.RemoteAddr())
+	local := addrPort(nc.LocalAddr())
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
-	rc := s.Select(l.connectors, remote.Addr())
+	rc := s.Select(connectors, remote.Addr())
 	if rc == nil {
 		// No connector's RemoteIPRanges cover this client: Exchange drops it without a banner.
 		_ = nc.Close()
@@ -229,6 +243,13 @@ func (s *Server) handle(l *listener, nc net.Conn) {
 		return
 	}
 	c.serve()
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
 }
 
 // admit applies MaxInboundConnection and MaxInboundConnectionPerSource (R03, R04; Event 1021).

@@ -74,6 +74,9 @@ type Recipient struct {
 type Proxy struct {
 	// Addr returns the hub address ("host:port"), or "" when none is known (PRX1).
 	Addr func() string
+	// Dial, when set, opens the connection to the hub instead of a TCP dial to Addr (an
+	// in-process pipe when frontend and hub run in one process).
+	Dial func(ctx context.Context) (net.Conn, error)
 	// HeloName is the frontend's FQDN, sent in EHLO.
 	HeloName string
 	// AuthKey is the organization's ExchangeServer key: the frontend answers the hub's X-EXPS
@@ -164,15 +167,21 @@ func (p *Proxy) put(h *hubConn) {
 }
 
 func (p *Proxy) dial(ctx context.Context) (*hubConn, error) {
-	addr := ""
-	if p.Addr != nil {
-		addr = p.Addr()
+	var conn net.Conn
+	var err error
+	if p.Dial != nil {
+		conn, err = p.Dial(ctx)
+	} else {
+		addr := ""
+		if p.Addr != nil {
+			addr = p.Addr()
+		}
+		if addr == "" {
+			return nil, &Error{PRX: PRXNoDestination, Step: "connect", Err: errors.New("no hub destination")}
+		}
+		d := net.Dialer{Timeout: p.ConnectTimeout}
+		conn, err = d.DialContext(ctx, "tcp", addr)
 	}
-	if addr == "" {
-		return nil, &Error{PRX: PRXNoDestination, Step: "connect", Err: errors.New("no hub destination")}
-	}
-	d := net.Dialer{Timeout: p.ConnectTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) {
