@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -162,8 +161,6 @@ func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOpt
 	return nil
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // Data proxies the message to the hub while the client sends it: the hub session is taken
 // when the data starts (spec §6.1), the envelope replayed, the frontend's Received: line
 // written, the body streamed, and the hub's final reply returned unchanged.
@@ -188,10 +185,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 		t.Abort()
 		return s.proxyFailed(err)
 	}
-	bp := copyBufs.Get().(*[]byte)
-	_, err = io.CopyBuffer(writerOnly{t}, r, *bp)
-	copyBufs.Put(bp)
-	if err != nil {
+	if _, err = t.ReadFrom(r); err != nil {
 		t.Abort()
 		var pe *smtpsend.Error
 		if errors.As(err, &pe) {
@@ -206,10 +200,6 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	}
 	return smtpreceive.FromRemote(rep.Code, rep.Text)
 }
-
-type writerOnly struct{ w io.Writer }
-
-func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
 
 // proxyFailed turns a failed proxy hop into the client's reply: the hub's own refusal passed
 // through, or Exchange's 451 4.7.0 … PRXn (spec §6.1).

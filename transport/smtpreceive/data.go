@@ -37,6 +37,7 @@ type dotReader struct {
 	pending []byte
 	done    bool
 	err     error
+	noFast  bool // tests: decode byte by byte only, as the reference
 }
 
 func newDotReader(r *bufio.Reader, limit int64) *dotReader {
@@ -92,26 +93,24 @@ func (d *dotReader) read(p []byte) (int, error) {
 		if n > 0 && d.r.Buffered() == 0 {
 			break // return what we have rather than block
 		}
-		if d.state == stText || d.state == stBOL {
-			// Fast path: copy the run up to the next CR or LF straight from the buffer.
-			if buf, _ := d.r.Peek(d.r.Buffered()); len(buf) > 0 {
-				if d.state == stBOL && buf[0] == '.' {
-					goto slow
-				}
-				run := buf
-				if i := bytes.IndexAny(buf, "\r\n"); i >= 0 {
-					run = buf[:i]
-				}
-				if len(run) > 0 {
-					c := copy(p[n:], run)
-					_, _ = d.r.Discard(c)
-					n += c
+		if !d.noFast && (d.state == stText || d.state == stBOL) {
+			// Fast path: copy straight from the buffer up to the next byte that needs the state
+			// machine. A CRLF whose next byte is visible and is not a dot needs nothing, so
+			// ordinary lines are copied in one run.
+			if buf, _ := d.r.Peek(d.r.Buffered()); len(buf) > 0 && !(d.state == stBOL && buf[0] == '.') {
+				run := cleanRun(buf[:min(len(buf), len(p)-n)])
+				if run > 0 {
+					copy(p[n:], buf[:run])
+					_, _ = d.r.Discard(run)
+					n += run
 					d.state = stText
+					if buf[run-1] == '\n' {
+						d.state = stBOL
+					}
 					continue
 				}
 			}
 		}
-	slow:
 		c, err := d.r.ReadByte()
 		if err != nil {
 			if err == io.EOF {
@@ -131,6 +130,51 @@ func (d *dotReader) read(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// cleanRun returns how many leading bytes of buf are plain text or CRLF line ends followed by
+// a byte that is not a dot: bytes the decoder would copy unchanged.
+func cleanRun(buf []byte) int {
+	n := 0
+	for n < len(buf) {
+		i := bytes.IndexByte(buf[n:], '\n')
+		if i < 0 {
+			if j := bytes.IndexByte(buf[n:], '\r'); j >= 0 {
+				return n + j
+			}
+			return len(buf)
+		}
+		seg := buf[n : n+i] // the bytes before the LF
+		if len(seg) == 0 || seg[len(seg)-1] != '\r' || bytes.IndexByte(seg[:len(seg)-1], '\r') >= 0 {
+			if j := bytes.IndexByte(seg, '\r'); j >= 0 {
+				return n + j // stop at a bare CR
+			}
+			return n + i // stop at a bare LF
+		}
+		next := n + i + 1
+		if next >= len(buf) || buf[next] == '.' {
+			return n + i - 1 // stop before the CR: the state machine sees what follows
+		}
+		n = next
+	}
+	return n
+}
+
+// isCRLF says whether every line end in b is CRLF (a final CR may wait for its LF).
+func isCRLF(b []byte) bool {
+	n := 0
+	for {
+		i := bytes.IndexByte(b[n:], '\n')
+		if i < 0 {
+			j := bytes.IndexByte(b[n:], '\r')
+			return j < 0 || n+j == len(b)-1
+		}
+		seg := b[n : n+i]
+		if len(seg) == 0 || seg[len(seg)-1] != '\r' || bytes.IndexByte(seg[:len(seg)-1], '\r') >= 0 {
+			return false
+		}
+		n += i + 1
+	}
 }
 
 func (d *dotReader) emit(b ...byte) { d.pending = append(d.pbuf[:0], b...) }
@@ -280,7 +324,8 @@ func (s *bdatStream) Read(p []byte) (int, error) {
 			continue
 		}
 		want := int64(len(p))
-		if !s.binary {
+		direct := s.binary || !s.norm.cr
+		if !direct {
 			want = int64(cap(s.raw))
 		}
 		if want > s.remaining {
@@ -288,7 +333,7 @@ func (s *bdatStream) Read(p []byte) (int, error) {
 		}
 		var n int
 		var err error
-		if s.binary {
+		if direct {
 			n, err = s.c.br.Read(p[:want])
 		} else {
 			n, err = s.c.br.Read(s.raw[:want])
@@ -311,6 +356,21 @@ func (s *bdatStream) Read(p []byte) (int, error) {
 		}
 		if s.binary {
 			return n, nil
+		}
+		if direct {
+			// Read straight into the consumer's buffer; only a chunk with bare CR or LF goes
+			// through the normalizer. A final CR is held until the next byte shows its LF.
+			if isCRLF(p[:n]) {
+				if n > 0 && p[n-1] == '\r' {
+					s.norm.cr = true
+					n--
+				}
+				if n > 0 {
+					return n, nil
+				}
+				continue
+			}
+			s.raw = append(s.raw[:0], p[:n]...)
 		}
 		s.out = s.norm.appendTo(s.out[:0], s.raw[:n])
 	}

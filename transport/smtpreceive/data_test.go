@@ -188,3 +188,43 @@ func TestMailParams(t *testing.T) {
 		t.Error("NOTIFY=NEVER with others accepted")
 	}
 }
+
+// FuzzDotReaderFastPath: the fast path decodes exactly as the byte-by-byte state machine does,
+// whatever the input and however the buffer splits it.
+func FuzzDotReaderFastPath(f *testing.F) {
+	for _, s := range []string{"a\r\nb\r\n.\r\n", "\r\n..\r\n\r\n.\r\n", "x\ry\n\r\n.\r\n", "abc\r", ".\r\n"} {
+		f.Add(s, uint8(16))
+	}
+	f.Fuzz(func(t *testing.T, in string, size uint8) {
+		decode := func(noFast bool) (string, error) {
+			d := newDotReader(bufio.NewReaderSize(strings.NewReader(in), 16+int(size)), 0)
+			d.noFast = noFast
+			var out []byte
+			buf := make([]byte, 7+int(size)%50)
+			for {
+				n, err := d.Read(buf)
+				out = append(out, buf[:n]...)
+				if err == io.EOF {
+					return string(out), nil
+				}
+				if err != nil {
+					return string(out), err
+				}
+			}
+		}
+		fast, ferr := decode(false)
+		slow, serr := decode(true)
+		if fast != slow || (ferr == nil) != (serr == nil) {
+			t.Fatalf("input %q: fast %q %v, reference %q %v", in, fast, ferr, slow, serr)
+		}
+	})
+}
+
+func TestIsCRLF(t *testing.T) {
+	for in, want := range map[string]bool{"": true, "a\r\nb": true, "a\r\n\r\n": true, "a\r": true, "a\n": false,
+		"\n": false, "a\rb": false, "a\r\r\n": false} {
+		if got := isCRLF([]byte(in)); got != want {
+			t.Errorf("isCRLF(%q) = %v", in, got)
+		}
+	}
+}

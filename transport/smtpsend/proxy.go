@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -446,6 +447,39 @@ func (t *Transaction) envelopeReplies() error {
 		}
 	}
 	return first
+}
+
+// ReadFrom streams the body from r to the hub: in BDAT mode straight into the chunk buffer, so
+// the body is copied once on its way through the frontend. An error that is not an *Error
+// came from r (the client's side).
+func (t *Transaction) ReadFrom(r io.Reader) (int64, error) {
+	if t.pending == nil {
+		bp := chunkBufs.Get().(*[]byte)
+		defer chunkBufs.Put(bp)
+		return io.CopyBuffer(struct{ io.Writer }{t}, r, (*bp)[:cap(*bp)])
+	}
+	var total int64
+	for {
+		if t.failed != nil {
+			return total, t.failed
+		}
+		if len(t.pending) == cap(t.pending) {
+			_ = t.h.conn.SetWriteDeadline(time.Now().Add(t.timeout))
+			if err := t.sendChunk(false); err != nil {
+				t.failed = err
+				return total, err
+			}
+		}
+		n, err := r.Read(t.pending[len(t.pending):cap(t.pending)])
+		t.pending = t.pending[:len(t.pending)+n]
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Write streams body bytes to the hub.
