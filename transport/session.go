@@ -145,6 +145,7 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	m.HeaderPrefix = smtpreceive.ReceivedHeader(s.ci.Helo, clientIP, s.rc.Fqdn, localAddr(s.ci.Local), tlsDesc,
 		s.h.opt.Server.Version, false, arrived)
 	var suffix strings.Builder
+	suffix.Grow(640)
 	if m.MessageID == "" {
 		// Exchange generates <guid@fqdn> for a message without one (spec §5.3).
 		m.MessageID = "<" + newGUID() + "@" + fqdn + ">"
@@ -162,7 +163,11 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	}
 	m.OriginalClientIP, m.AuthAs, m.AuthSource = origIP, authAs, authSource
 	h := func(name, value string) {
-		suffix.WriteString("X-MS-Exchange-Organization-" + name + ": " + value + "\r\n")
+		suffix.WriteString("X-MS-Exchange-Organization-")
+		suffix.WriteString(name)
+		suffix.WriteString(": ")
+		suffix.WriteString(value)
+		suffix.WriteString("\r\n")
 	}
 	h("OriginalArrivalTime", arrived.UTC().Format("02 Jan 2006 15:04:05.0000 (UTC)"))
 	h("Network-Message-Id", m.NetworkMessageID)
