@@ -121,6 +121,7 @@ func (s *Server) setDefaults() {
 		ProxyConnectTimeout:            TimeSpan(15 * time.Second),
 		ProxyCommandTimeout:            TimeSpan(60 * time.Second),
 		ProxyPoolSize:                  64,
+		BindRetryInterval:              TimeSpan(10 * time.Second),
 		MaxConcurrentMailboxDeliveries: 20,
 	}
 }

@@ -137,6 +137,10 @@ type Server struct {
 	ProxyCommandTimeout TimeSpan
 	// ProxyPoolSize is how many idle authenticated hub sessions the frontend keeps.
 	ProxyPoolSize int
+	// BindRetryInterval is how often a receive connector binding that could not be bound
+	// (Event 1020) is tried again; the connector comes up by itself once its port is free.
+	// 00:00:00 never retries.
+	BindRetryInterval TimeSpan
 	// MaxConcurrentMailboxDeliveries is how many messages the hub's categorizer delivers to
 	// mailboxes at once (Set-TransportService, default 20).
 	MaxConcurrentMailboxDeliveries int

@@ -77,6 +77,9 @@ func (o *Organization) validate(d *decoder) {
 			c.fail(p+".ProxyCommandTimeout", "must be above 00:00:00")
 		}
 		between(c, p+".ProxyPoolSize", int64(s.ProxyPoolSize), 0, 100000)
+		if s.BindRetryInterval < 0 {
+			c.fail(p+".BindRetryInterval", "must not be negative")
+		}
 		between(c, p+".MaxConcurrentMailboxDeliveries", int64(s.MaxConcurrentMailboxDeliveries), 1, 256)
 	}
 

@@ -68,11 +68,12 @@ func New(o Options) *Frontend {
 		IdleTimeout:    time.Minute, // well under the hub's ConnectionInactivityTimeout
 	}
 	f.recv = &smtpreceive.Server{
-		Role:      config.FrontendTransport,
-		Version:   o.Server.Version,
-		TLSConfig: o.TLS,
-		Select:    routing.SelectConnector,
-		Logger:    o.Logger,
+		Role:          config.FrontendTransport,
+		Version:       o.Server.Version,
+		TLSConfig:     o.TLS,
+		Select:        routing.SelectConnector,
+		Logger:        o.Logger,
+		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			s := &session{f: f, ci: ci, rc: ci.Connector, principal: routing.Anonymous}
 			s.rights = routing.SessionRights(s.rc, s.principal, o.Org.ADPermissions)

@@ -58,12 +58,13 @@ func New(o Options) *Hub {
 		}
 	}
 	h.recv = &smtpreceive.Server{
-		Role:      config.HubTransport,
-		Version:   o.Server.Version,
-		TLSConfig: o.TLS,
-		Shadow:    hubs > 1,
-		Select:    routing.SelectConnector,
-		Logger:    o.Logger,
+		Role:          config.HubTransport,
+		Version:       o.Server.Version,
+		TLSConfig:     o.TLS,
+		Shadow:        hubs > 1,
+		Select:        routing.SelectConnector,
+		Logger:        o.Logger,
+		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			return newSession(h, ci)
 		},

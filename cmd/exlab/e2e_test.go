@@ -463,7 +463,8 @@ func TestPortOffsetAndBindFailure(t *testing.T) {
 		t.Skip("ephemeral port too low")
 	}
 	cfg := labConfig(func(s string) string {
-		return strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", "Bindings: [\"127.0.0.1:25\"]", 1)
+		s = strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", "Bindings: [\"127.0.0.1:25\"]", 1)
+		return strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    BindRetryInterval: \"00:00:00.2\"", 1)
 	})
 	s := startServer(t, cfg, "", "--port-offset", fmt.Sprint(busy-25))
 	if !strings.Contains(s.stderr(), fmt.Sprintf(`The receive connector \"Default Frontend EX01\" could not bind to 127.0.0.1:%d because the address is already in use.`, busy)) ||
@@ -473,7 +474,19 @@ func TestPortOffsetAndBindFailure(t *testing.T) {
 	if !strings.Contains(s.stderr(), "4 of 5 bindings listen") {
 		t.Errorf("expected the other connectors to listen:\n%s", s.stderr())
 	}
+	if pid := fmt.Sprintf("OwnerPID=%d", os.Getpid()); !strings.Contains(s.stderr(), pid) {
+		t.Errorf("Event 1020 does not name the process holding the port (%s):\n%s", pid, s.stderr())
+	}
 	_ = s.address("Default EX01")
+	// Once the port is free the connector comes up by itself and serves.
+	l.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.stderr(), "is now listening") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := sendMail(t, fmt.Sprintf("127.0.0.1:%d", busy), "a@example.org", []string{"user1@contoso.test"}, "Subject: x\r\n\r\nx\r\n"); err != nil {
+		t.Fatalf("after the port was freed: %v\n%s", err, s.stderr())
+	}
 }
 
 func errorsAs(err error, target **smtp.SMTPError) bool {

@@ -121,10 +121,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 		bound++
 	}
-	for _, e := range append(hubErrs, feErrs...) {
-		logBindFailure(log, e)
-		failed++
-	}
+	failed = len(hubErrs) + len(feErrs)
 	if err := hub.Start(); err != nil {
 		_ = store.Close()
 		return errorf(stderr, "queue: %v", err)
@@ -138,7 +135,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if failed == 0 {
 		fmt.Fprintf(stderr, "exlab: every connector listens (%d bindings); server %s, data %s\n", bound, srv.Name, *dataDir)
 	} else {
-		fmt.Fprintf(stderr, "exlab: %d of %d bindings listen; see the Event 1020 lines above\n", bound, bound+failed)
+		fmt.Fprintf(stderr, "exlab: %d of %d bindings listen; see the Event 1020 lines above (retried every %s)\n", bound, bound+failed, srv.BindRetryInterval)
 	}
 
 	sig := make(chan os.Signal, 1)
@@ -197,26 +194,6 @@ func hubEndpoint(srv *config.Server, ls []smtpreceive.Listening) (netip.AddrPort
 		}
 	}
 	return best, bestRC
-}
-
-// logBindFailure logs Event 1020 (spec §10; MEDHA's wording, the 2013+ text is not public).
-func logBindFailure(log *slog.Logger, e *smtpreceive.BindError) {
-	for _, rc := range e.Connectors {
-		cause := "because the address is already in use. Verify no other application is using this IP address and port."
-		if !e.AddressInUse() {
-			cause = fmt.Sprintf("because of an error: %v.", unwrapOp(e.Err))
-		}
-		log.Error(fmt.Sprintf("The receive connector %q could not bind to %s %s", rc.Name, e.Binding, cause),
-			"EventID", 1020, "Source", smtpreceive.EventSource(rc.TransportRole))
-	}
-}
-
-func unwrapOp(err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Err
-	}
-	return err
 }
 
 // exchangeAuthKey is the organization key for X-EXPS: from the config, or made once and kept in

@@ -30,10 +30,16 @@ type Server struct {
 	Select     func(conns []*config.ReceiveConnector, remote netip.Addr) *config.ReceiveConnector
 	NewSession NewSessionFunc
 	Logger     *slog.Logger
+	// RetryInterval is how often a binding that failed is tried again (0: never); a connector
+	// comes up by itself once its port is free.
+	RetryInterval time.Duration
 
 	shutting  atomic.Bool
+	stop      chan struct{}
 	mu        sync.Mutex
 	listeners []*listener
+	unbound   []*listener // bindings that failed and are retried
+	shared    bool
 	conns     map[*conn]struct{}
 	perSource map[*config.ReceiveConnector]map[netip.Addr]int64
 	perConn   map[*config.ReceiveConnector]int64
@@ -95,11 +101,19 @@ func (s *Server) Listen(conns []*config.ReceiveConnector, portOffset int, shared
 	sort.Strings(order)
 	var out []Listening
 	var errs []*BindError
+	s.mu.Lock()
+	s.shared = shared
+	s.mu.Unlock()
 	for _, key := range order {
 		g := groups[key]
 		l, err := listen(g.binding, shared)
 		if err != nil {
-			errs = append(errs, &BindError{Connectors: g.connectors, Binding: g.binding, Err: err})
+			e := &BindError{Connectors: g.connectors, Binding: g.binding, Err: err}
+			s.logBindError(e)
+			errs = append(errs, e)
+			s.mu.Lock()
+			s.unbound = append(s.unbound, g)
+			s.mu.Unlock()
 			continue
 		}
 		g.l = l
@@ -109,6 +123,73 @@ func (s *Server) Listen(conns []*config.ReceiveConnector, portOffset int, shared
 		out = append(out, Listening{Binding: g.binding, Addr: l.Addr().(*net.TCPAddr).AddrPort(), Connectors: g.connectors})
 	}
 	return out, errs
+}
+
+// logBindError logs Event 1020 for each connector of a failed binding, naming the process that
+// holds the port when /proc shows it.
+func (s *Server) logBindError(e *BindError) {
+	for _, rc := range e.Connectors {
+		attrs := []any{"EventID", 1020, "Source", eventSource(rc), "Connector", rc.Identity(), "Binding", e.Binding.String(),
+			"Cause", string(e.Cause())}
+		if e.Cause() == CauseInUse {
+			if o := FindPortOwner(e.Binding); o != nil {
+				attrs = append(attrs, "OwnerPID", o.PID, "OwnerProgram", o.Program, "OwnerCommandLine", o.Cmdline)
+			}
+		}
+		if s.RetryInterval > 0 {
+			attrs = append(attrs, "RetryInterval", s.RetryInterval.String())
+		}
+		s.logger().Error(e.EventText(rc), attrs...)
+	}
+}
+
+// retryBindings tries the failed bindings every RetryInterval until they bind or the server
+// stops; a binding that comes up starts accepting at once.
+func (s *Server) retryBindings() {
+	t := time.NewTicker(s.RetryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		pending := s.unbound
+		s.unbound = nil
+		shared := s.shared
+		s.mu.Unlock()
+		for _, g := range pending {
+			l, err := listen(g.binding, shared)
+			if err != nil {
+				s.mu.Lock()
+				s.unbound = append(s.unbound, g)
+				s.mu.Unlock()
+				continue
+			}
+			g.l = l
+			s.mu.Lock()
+			if s.shutting.Load() {
+				s.mu.Unlock()
+				_ = l.Close()
+				return
+			}
+			s.listeners = append(s.listeners, g)
+			s.wg.Add(1)
+			go s.acceptLoop(g)
+			s.mu.Unlock()
+			for _, rc := range g.connectors {
+				s.logger().Info(fmt.Sprintf("The receive connector %q is now listening on %s.", rc.Name, l.Addr()),
+					"Source", eventSource(rc), "Connector", rc.Identity())
+			}
+		}
+		s.mu.Lock()
+		left := len(s.unbound)
+		s.mu.Unlock()
+		if left == 0 {
+			return
+		}
+	}
 }
 
 func listen(b config.Binding, shared bool) (net.Listener, error) {
@@ -148,6 +229,12 @@ func (s *Server) Serve() {
 	for _, l := range s.listeners {
 		s.wg.Add(1)
 		go s.acceptLoop(l)
+	}
+	if s.stop == nil {
+		s.stop = make(chan struct{})
+		if len(s.unbound) > 0 && s.RetryInterval > 0 {
+			go s.retryBindings()
+		}
 	}
 }
 
@@ -302,6 +389,13 @@ func eventSource(rc *config.ReceiveConnector) string { return EventSource(rc.Tra
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutting.Store(true)
 	s.mu.Lock()
+	if s.stop != nil {
+		select {
+		case <-s.stop:
+		default:
+			close(s.stop)
+		}
+	}
 	for _, l := range s.listeners {
 		_ = l.l.Close()
 	}
