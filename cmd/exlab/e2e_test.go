@@ -83,6 +83,12 @@ var listening = regexp.MustCompile(`exlab: EX01\\(.+) listening on (\S+)`)
 
 func startServer(t *testing.T, cfg string, data string, args ...string) *server {
 	t.Helper()
+	return startService(t, "serve", cfg, data, args...)
+}
+
+// startService starts `exlab serve`, `exlab frontend` or `exlab hub`.
+func startService(t *testing.T, sub, cfg string, data string, args ...string) *server {
+	t.Helper()
 	if data == "" {
 		data = t.TempDir()
 	}
@@ -91,7 +97,7 @@ func startServer(t *testing.T, cfg string, data string, args ...string) *server 
 		t.Fatal(err)
 	}
 	s := &server{t: t, data: data, addr: map[string]string{}, exit: make(chan error, 1), ready: make(chan struct{})}
-	s.cmd = exec.Command(exlabBin, append([]string{"serve", "--config", cfgPath, "--data", data, "--admin", "127.0.0.1:0"}, args...)...)
+	s.cmd = exec.Command(exlabBin, append([]string{sub, "--config", cfgPath, "--data", data, "--admin", "127.0.0.1:0"}, args...)...)
 	pr, pw := io.Pipe()
 	s.cmd.Stderr = pw
 	if err := s.cmd.Start(); err != nil {
@@ -515,4 +521,41 @@ func TestProxyOverTCP(t *testing.T) {
 	if !strings.Contains(out, strings.Repeat("y", 998)+"\r\n.dot line\r\n") || strings.Count(out, strings.Repeat("y", 998)) != 200 {
 		t.Errorf("the big message did not arrive intact (%d bytes shown)", len(out))
 	}
+}
+
+// TestFrontendAndHubAsTwoProcesses: `exlab hub` and `exlab frontend` run one service each; the
+// frontend finds the hub through the configuration. Started frontend first, it answers PRX3
+// until the hub is up (the seed's "frontend started before the hub").
+func TestFrontendAndHubAsTwoProcesses(t *testing.T) {
+	data := t.TempDir()
+	// The hub's port must be known to the frontend's configuration: take a free one.
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := labConfig(func(s string) string {
+		i := strings.Index(s, "  - Name: Default EX01\n")
+		j := i + strings.Index(s[i:], "Bindings: [\"127.0.0.1:0\"]")
+		return s[:j] + fmt.Sprintf("Bindings: [\"127.0.0.1:%d\"]", hubPort) + s[j+len("Bindings: [\"127.0.0.1:0\"]"):]
+	})
+	fe := startService(t, "frontend", cfg, data)
+	if strings.Contains(fe.stderr(), "Default EX01 listening") {
+		t.Fatalf("the frontend process bound hub connectors:\n%s", fe.stderr())
+	}
+	msg := "Subject: two processes\r\n\r\nx\r\n"
+	err = sendMail(t, fe.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test"}, msg)
+	var se *smtp.SMTPError
+	if !errorsAs(err, &se) || se.Code != 451 || !strings.HasSuffix(se.Message, "PRX3") {
+		t.Fatalf("with no hub: %v", err)
+	}
+	hub := startService(t, "hub", cfg, data)
+	if strings.Contains(hub.stderr(), "Default Frontend EX01 listening") {
+		t.Fatalf("the hub process bound frontend connectors:\n%s", hub.stderr())
+	}
+	if err := sendMail(t, fe.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test"}, msg); err != nil {
+		t.Fatalf("with the hub up: %v\n%s\n%s", err, fe.stderr(), hub.stderr())
+	}
+	waitMailbox(t, data, "user1@contoso.test", 1)
 }

@@ -18,6 +18,8 @@ const usage = `exlab emulates the SMTP transport of Microsoft Exchange 2013-2019
 
 Usage:
   exlab serve [--config FILE] [--data DIR] [--port-offset N] [--server NAME] [--admin ADDR]
+  exlab frontend [same flags]   the Front End Transport service alone
+  exlab hub [same flags]        the Transport service alone
   exlab config default
   exlab config validate FILE
   exlab mailbox list [--data DIR] [ADDRESS]
@@ -40,6 +42,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "frontend":
+		return cmdFrontend(args[1:], stdout, stderr)
+	case "hub":
+		return cmdHub(args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
 	case "mailbox":

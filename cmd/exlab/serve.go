@@ -38,15 +38,33 @@ const (
 	defaultAdmin = "127.0.0.1:8470"
 )
 
+// roles says which Exchange services a command runs.
+type roles struct{ frontend, hub bool }
+
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", stderr, "serve [--config FILE] [--data DIR] [--port-offset N] [--server NAME] [--admin ADDR]")
+	return runServices("serve", roles{frontend: true, hub: true}, args, stderr)
+}
+
+// cmdFrontend runs the Front End Transport service alone (MSExchangeFrontEndTransport); it finds
+// the hub through the configuration.
+func cmdFrontend(args []string, stdout, stderr io.Writer) int {
+	return runServices("frontend", roles{frontend: true}, args, stderr)
+}
+
+// cmdHub runs the Transport service alone (MSExchangeTransport).
+func cmdHub(args []string, stdout, stderr io.Writer) int {
+	return runServices("hub", roles{hub: true}, args, stderr)
+}
+
+func runServices(name string, run roles, args []string, stderr io.Writer) int {
+	fs := newFlagSet(name, stderr, name+" [--config FILE] [--data DIR] [--port-offset N] [--server NAME] [--admin ADDR]")
 	cfgPath := fs.String("config", "", "organization file (default: the embedded Exchange 2019 default, see `exlab config default`)")
-	dataDir := fs.String("data", "./exlab-data", "data directory: queue database, certificate, keys")
+	dataDir := fs.String("data", "./exlab-data", "data directory: queue database, certificate, keys (a frontend and a hub run apart share it, or set Organization.ExchangeServerAuthKey)")
 	offset := fs.Int("port-offset", 0, "add N to every binding port, and to the admin port (for unprivileged users and side-by-side instances)")
 	serverName := fs.String("server", "", "which server of the organization to run (default: the first)")
-	admin := fs.String("admin", "", "admin listener address (default 127.0.0.1:8470 shifted by --port-offset; \"off\" disables it)")
+	adminFlag := fs.String("admin", "", "admin listener address (default 127.0.0.1:8470 shifted by --port-offset; \"off\" disables it; only where the hub runs)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	proxyTransport := fs.String("proxy-transport", "memory", "how the frontend reaches the hub of this process: memory (SMTP over an in-process pipe) or tcp (SMTP over loopback to Default <SERVER>)")
+	proxyTransport := fs.String("proxy-transport", "memory", "serve: how the frontend reaches the hub of this process: memory (SMTP over an in-process pipe) or tcp (SMTP over loopback to Default <SERVER>)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
@@ -84,58 +102,75 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return errorf(stderr, "certificate: %v", err)
 	}
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-
-	store, err := queue.Open(filepath.Join(*dataDir, queueDir), queue.Options{Logger: log})
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
 	resolver := routing.New(org)
-	hub := transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
-		Logger: log, Resolver: resolver})
-	hubListening, hubErrs := hub.Listen(*offset)
-	hubEP, hubRC := hubEndpoint(srv, hubListening)
-	hubAddr := ""
-	if hubRC != nil {
-		hubAddr = hubEP.String()
-	}
-	var dialHub func(context.Context) (net.Conn, error)
-	if *proxyTransport == "memory" && hubRC != nil {
-		// Both services run here: the frontend's SMTP session to the hub runs over an
-		// in-process pipe instead of a loopback socket (same protocol, no system calls).
-		var port atomic.Uint32
-		dialHub = func(context.Context) (net.Conn, error) {
-			from := netip.AddrPortFrom(hubEP.Addr(), uint16(32768+port.Add(1)%28000))
-			client, server := smtpreceive.Pipe(from, hubEP)
-			hub.ServeConn(server, hubRC)
-			return client, nil
-		}
-	}
-	fe := frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
-		HubAddr: func() string { return hubAddr }, DialHub: dialHub, Logger: log})
-	feListening, feErrs := fe.Listen(*offset)
 
-	bound, failed := 0, 0
-	for _, l := range append(hubListening, feListening...) {
+	var (
+		store       *queue.Store
+		hub         *transport.Hub
+		fe          *frontend.Frontend
+		listening   []smtpreceive.Listening
+		failed      int
+		storeFailed <-chan struct{}
+	)
+	hubAddr := ""
+	var dialHub func(context.Context) (net.Conn, error)
+	if run.hub {
+		if store, err = queue.Open(filepath.Join(*dataDir, queueDir), queue.Options{Logger: log}); err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		storeFailed = store.Failed()
+		hub = transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
+			Logger: log, Resolver: resolver})
+		ls, errs := hub.Listen(*offset)
+		listening, failed = append(listening, ls...), failed+len(errs)
+		hubEP, hubRC := hubEndpoint(srv, ls)
+		if hubRC != nil {
+			hubAddr = hubEP.String()
+		}
+		if run.frontend && *proxyTransport == "memory" && hubRC != nil {
+			// Both services run here: the frontend's SMTP session to the hub runs over an
+			// in-process pipe instead of a loopback socket (same protocol, no system calls).
+			var port atomic.Uint32
+			dialHub = func(context.Context) (net.Conn, error) {
+				from := netip.AddrPortFrom(hubEP.Addr(), uint16(32768+port.Add(1)%28000))
+				client, server := smtpreceive.Pipe(from, hubEP)
+				hub.ServeConn(server, hubRC)
+				return client, nil
+			}
+		}
+	} else {
+		hubAddr = configuredHubAddress(org, srv, *offset)
+		log.Info("the frontend proxies to the hub named by the configuration", "hub", hubAddr)
+	}
+	if run.frontend {
+		fe = frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
+			HubAddr: func() string { return hubAddr }, DialHub: dialHub, Logger: log})
+		ls, errs := fe.Listen(*offset)
+		listening, failed = append(listening, ls...), failed+len(errs)
+	}
+	for _, l := range listening {
 		for _, rc := range l.Connectors {
 			fmt.Fprintf(stderr, "exlab: %s listening on %s\n", rc.Identity(), l.Addr)
 		}
-		bound++
 	}
-	failed = len(hubErrs) + len(feErrs)
-	if err := hub.Start(); err != nil {
-		_ = store.Close()
-		return errorf(stderr, "queue: %v", err)
+	var adm *admin
+	if hub != nil {
+		if err := hub.Start(); err != nil {
+			_ = store.Close()
+			return errorf(stderr, "queue: %v", err)
+		}
+		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, log); err != nil {
+			log.Warn("admin listener not started", "err", err)
+		}
 	}
-	fe.Start()
-
-	adm, err := startAdmin(*admin, *offset, *dataDir, store, log)
-	if err != nil {
-		log.Warn("admin listener not started", "err", err)
+	if fe != nil {
+		fe.Start()
 	}
 	if failed == 0 {
-		fmt.Fprintf(stderr, "exlab: every connector listens (%d bindings); server %s, data %s\n", bound, srv.Name, *dataDir)
+		fmt.Fprintf(stderr, "exlab: every connector listens (%d bindings); server %s, data %s\n", len(listening), srv.Name, *dataDir)
 	} else {
-		fmt.Fprintf(stderr, "exlab: %d of %d bindings listen; see the Event 1020 lines above (retried every %s)\n", bound, bound+failed, srv.BindRetryInterval)
+		fmt.Fprintf(stderr, "exlab: %d of %d bindings listen; see the Event 1020 lines above (retried every %s)\n",
+			len(listening), len(listening)+failed, srv.BindRetryInterval)
 	}
 
 	sig := make(chan os.Signal, 1)
@@ -144,7 +179,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	select {
 	case s := <-sig:
 		fmt.Fprintf(stderr, "exlab: %s: stopping; sessions receiving a message may finish\n", s)
-	case <-store.Failed():
+	case <-storeFailed:
 		// A failed fsync cannot be retried safely (RELIABILITY §4.1): stop accepting and exit
 		// non-zero so that a supervisor restarts the service on a reopened store.
 		fmt.Fprintln(stderr, "exlab: the queue database failed a write; stopping")
@@ -154,18 +189,59 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	// The frontend first, so nothing new reaches the hub; then the hub, which finishes what
 	// it is receiving and the delivery in progress; then the queue database.
-	_ = fe.Shutdown(ctx)
-	_ = hub.Shutdown(ctx)
-	if adm != nil {
-		adm.close()
+	if fe != nil {
+		_ = fe.Shutdown(ctx)
 	}
-	if exit == 0 {
-		if err := store.Close(); err != nil {
-			return errorf(stderr, "closing the queue database: %v", err)
+	if hub != nil {
+		_ = hub.Shutdown(ctx)
+		if adm != nil {
+			adm.close()
+		}
+		if exit == 0 {
+			if err := store.Close(); err != nil {
+				return errorf(stderr, "closing the queue database: %v", err)
+			}
 		}
 	}
 	fmt.Fprintln(stderr, "exlab: stopped")
 	return exit
+}
+
+// configuredHubAddress is where a frontend running without its hub proxies to: the first
+// binding of the hub's Default <SERVER> connector as configured (port shifted by offset), on
+// loopback when it is a wildcard. Exchange's frontends find hubs through Active Directory;
+// exlab's through the same configuration file.
+func configuredHubAddress(org *config.Organization, srv *config.Server, offset int) string {
+	var best *config.ReceiveConnector
+	for _, rc := range org.ConnectorsOf(srv.Name, config.HubTransport) {
+		if !rc.HasGroup(config.ExchangeServers) || rc.Name == "Client Proxy "+srv.Name || len(rc.Bindings) == 0 {
+			continue
+		}
+		if best == nil || rc.Name == "Default "+srv.Name {
+			best = rc
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	b := best.Bindings[0]
+	for _, x := range best.Bindings {
+		if x.Addr.Is4() {
+			b = x
+			break
+		}
+	}
+	if b.Port == 0 {
+		return "" // an ephemeral port cannot be known from the configuration
+	}
+	a := b.Addr
+	if a.IsUnspecified() {
+		a = netip.MustParseAddr("127.0.0.1")
+		if b.Addr.Is6() {
+			a = netip.IPv6Loopback()
+		}
+	}
+	return netip.AddrPortFrom(a, uint16(b.Port+offset)).String()
 }
 
 // hubEndpoint picks what the frontend proxies to: the hub's Default <SERVER> connector (spec
