@@ -559,3 +559,71 @@ func TestFrontendAndHubAsTwoProcesses(t *testing.T) {
 	}
 	waitMailbox(t, data, "user1@contoso.test", 1)
 }
+
+// TestSharedBindingConflict reproduces the multi-role conflict of spec §3: with
+// BindingConflictMode Shared a HubTransport connector on the frontend's port binds too
+// (SO_REUSEPORT), the kernel spreads connections between them, and some clients get the hub's
+// EHLO and its refusal of anonymous mail. With Exclusive the same file is refused.
+func TestSharedBindingConflict(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := func(mode string) string {
+		return labConfig(func(s string) string {
+			s = strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", fmt.Sprintf("Bindings: [\"127.0.0.1:%d\"]", port), 1)
+			s = strings.Replace(s, "BindingConflictMode: Exclusive", "BindingConflictMode: "+mode, 1)
+			return strings.Replace(s, "\nSendConnectors:", fmt.Sprintf(`
+  - Name: Hub Internet EX01
+    TransportRole: HubTransport
+    Bindings: ["127.0.0.1:%d"]
+    PermissionGroups: [ExchangeServers]
+    AuthMechanism: [Tls, ExchangeServer]
+
+SendConnectors:`, port), 1)
+		})
+	}
+	bad := filepath.Join(t.TempDir(), "exclusive.yaml")
+	_ = os.WriteFile(bad, []byte(cfg("Exclusive")), 0o600)
+	if _, errOut, code := exlab(t, "config", "validate", bad); code != 1 || !strings.Contains(errOut, "ReceiveConnectorRoleConflictException") {
+		t.Fatalf("Exclusive: %d %s", code, errOut)
+	}
+
+	s := startServer(t, cfg("Shared"), "")
+	if !strings.Contains(s.stderr(), "every connector listens") {
+		t.Fatalf("both connectors should bind:\n%s", s.stderr())
+	}
+	frontend, hub := 0, 0
+	for i := 0; i < 40; i++ {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n")
+		var lines []string
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				break
+			}
+			lines = append(lines, strings.TrimSpace(l))
+		}
+		c.Close()
+		all := strings.Join(lines, "|")
+		switch {
+		case strings.Contains(all, "250-XEXCH50") && strings.Contains(all, "530 5.7.1 Client was not authenticated"):
+			hub++
+		case !strings.Contains(all, "XEXCH50") && strings.Contains(all, "250 2.1.0 Sender OK"):
+			frontend++
+		default:
+			t.Fatalf("unexpected session: %s", all)
+		}
+	}
+	if frontend == 0 || hub == 0 {
+		t.Errorf("sessions answered by the frontend connector %d, by the hub connector %d: both must get some", frontend, hub)
+	}
+	t.Logf("40 sessions: %d answered by Default Frontend, %d by the hub connector", frontend, hub)
+}
