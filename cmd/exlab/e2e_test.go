@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -625,5 +626,80 @@ SendConnectors:`, port), 1)
 	if frontend == 0 || hub == 0 {
 		t.Errorf("sessions answered by the frontend connector %d, by the hub connector %d: both must get some", frontend, hub)
 	}
+	shared := filepath.Join(t.TempDir(), "shared.yaml")
+	_ = os.WriteFile(shared, []byte(cfg("Shared")), 0o600)
+	out, _, code := exlab(t, "probe", "--config", shared, "--connections", "20")
+	if code != 1 || !strings.Contains(out, "2 different listeners answer on this port") {
+		t.Errorf("probe of the shared binding: exit %d\n%s", code, out)
+	}
 	t.Logf("40 sessions: %d answered by Default Frontend, %d by the hub connector", frontend, hub)
+}
+
+// TestProbe: exlab probe tells a healthy binding, a third-party SMTP server on a connector's
+// port (the seed's Event 1020 cause), a port nobody listens on, and the shared conflict apart.
+func TestProbe(t *testing.T) {
+	// A third-party server on what the embedded default's port 25 becomes with the offset.
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				fmt.Fprintf(c, "220 mail.example.net ESMTP Postfix (Debian/GNU)\r\n")
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if strings.HasPrefix(line, "EHLO") {
+						fmt.Fprintf(c, "250-mail.example.net\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+					} else {
+						fmt.Fprintf(c, "221 2.0.0 Bye\r\n")
+						return
+					}
+				}
+			}()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	out, _, code := exlab(t, "probe", "--port-offset", fmt.Sprint(port-25), "--port", fmt.Sprint(port), "--connections", "3")
+	if code != 1 || !strings.Contains(out, "EX01\\Default Frontend EX01") || !strings.Contains(out, `banner is not this connector's: "220 mail.example.net ESMTP Postfix (Debian/GNU)"`) ||
+		!strings.Contains(out, fmt.Sprint(os.Getpid())) {
+		t.Errorf("third-party listener: exit %d\n%s", code, out)
+	}
+	l.Close()
+	out, _, code = exlab(t, "probe", "--port-offset", fmt.Sprint(port-25), "--port", fmt.Sprint(port), "--connections", "1", "--json")
+	var res []probeResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || len(res) != 1 || res[0].Listening ||
+		!strings.Contains(strings.Join(res[0].Problems, ";"), "not listening") {
+		t.Errorf("nobody listening: exit %d %v\n%s", code, err, out)
+	}
+
+	// exlab itself on the configured port: healthy, the connector named, exlab the owner.
+	l2, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := l2.Addr().(*net.TCPAddr).Port
+	l2.Close()
+	cfg := labConfig(func(s string) string {
+		return strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", fmt.Sprintf("Bindings: [\"127.0.0.1:%d\"]", fixed), 1)
+	})
+	srv := startServer(t, cfg, "")
+	cfgFile := filepath.Join(t.TempDir(), "org.yaml")
+	_ = os.WriteFile(cfgFile, []byte(cfg), 0o600)
+	out, _, code = exlab(t, "probe", "--config", cfgFile, "--connections", "3")
+	want := fmt.Sprintf("127.0.0.1:%d  EX01\\Default Frontend EX01", fixed)
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, fmt.Sprintf("%d exlab", srv.cmd.Process.Pid)) ||
+		!strings.HasSuffix(strings.TrimSpace(out), "ok") {
+		t.Errorf("healthy exlab: exit %d, want %q\n%s", code, want, out)
+	}
 }

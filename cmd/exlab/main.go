@@ -24,6 +24,7 @@ Usage:
   exlab config validate FILE
   exlab mailbox list [--data DIR] [ADDRESS]
   exlab mailbox show ADDRESS [--data DIR] [--id N]
+  exlab probe [--config FILE] [--host H] [--port P …] [--port-offset N] [--connections N] [--json]
   exlab bench --target HOST:PORT [flags]   (exlab bench --help for its flags)
   exlab version
 
@@ -52,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdMailbox(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
+	case "probe":
+		return cmdProbe(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "exlab", version)
 		return 0
