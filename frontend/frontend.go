@@ -31,7 +31,7 @@ type Options struct {
 	Server   *config.Server
 	Resolver *routing.Resolver
 	AuthKey  []byte
-	TLS      *tls.Config
+	TLS      *smtpreceive.TLSPolicy
 	// HubAddr returns the address of the hub's Default <SERVER> connector.
 	HubAddr func() string
 	// DialHub, when set, connects to the hub instead of a TCP dial to HubAddr (exlab serve
@@ -70,7 +70,7 @@ func New(o Options) *Frontend {
 	f.recv = &smtpreceive.Server{
 		Role:          config.FrontendTransport,
 		Version:       o.Server.Version,
-		TLSConfig:     o.TLS,
+		TLS:           o.TLS,
 		Select:        routing.SelectConnector,
 		Logger:        o.Logger,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),

@@ -10,7 +10,6 @@ package transport
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -26,8 +25,8 @@ type Options struct {
 	Org      *config.Organization
 	Server   *config.Server
 	Store    *queue.Store
-	AuthKey  []byte      // the organization's ExchangeServer auth key (X-EXPS)
-	TLS      *tls.Config // the server certificate for STARTTLS, or nil
+	AuthKey  []byte                 // the organization's ExchangeServer auth key (X-EXPS)
+	TLS      *smtpreceive.TLSPolicy // the server certificate for STARTTLS, or nil
 	Logger   *slog.Logger
 	Resolver *routing.Resolver
 }
@@ -60,7 +59,7 @@ func New(o Options) *Hub {
 	h.recv = &smtpreceive.Server{
 		Role:          config.HubTransport,
 		Version:       o.Server.Version,
-		TLSConfig:     o.TLS,
+		TLS:           o.TLS,
 		Shadow:        hubs > 1,
 		Select:        routing.SelectConnector,
 		Logger:        o.Logger,

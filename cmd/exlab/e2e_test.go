@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpreceive"
 )
 
 // End-to-end tests start the real binary with an inline config whose bindings are 127.0.0.1:0
@@ -701,5 +702,34 @@ func TestProbe(t *testing.T) {
 	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, fmt.Sprintf("%d exlab", srv.cmd.Process.Pid)) ||
 		!strings.HasSuffix(strings.TrimSpace(out), "ok") {
 		t.Errorf("healthy exlab: exit %d, want %q\n%s", code, want, out)
+	}
+}
+
+// TestExpiredCertificate: with an expired certificate in the data directory the connectors do
+// not offer STARTTLS, Event 12014 says why, and exlab probe reports TLS not offered.
+func TestExpiredCertificate(t *testing.T) {
+	data := t.TempDir()
+	if _, err := smtpreceive.WriteSelfSigned(filepath.Join(data, certDir, "Exchange Certificate.pem"), "ex01.contoso.test",
+		time.Now().AddDate(-6, 0, 0), time.Now().AddDate(-1, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := labConfig(func(s string) string {
+		return strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", fmt.Sprintf("Bindings: [\"127.0.0.1:%d\"]", port), 1)
+	})
+	s := startServer(t, cfg, data)
+	cfgFile := filepath.Join(t.TempDir(), "org.yaml")
+	_ = os.WriteFile(cfgFile, []byte(cfg), 0o600)
+	out, _, code := exlab(t, "probe", "--config", cfgFile, "--connections", "2")
+	if code != 1 || !strings.Contains(out, "TLS not offered") {
+		t.Errorf("probe: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(s.stderr(), "EventID=12014") || !strings.Contains(s.stderr(), "because it expired on") {
+		t.Errorf("no Event 12014:\n%s", s.stderr())
 	}
 }

@@ -101,7 +101,8 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "certificate: %v", err)
 	}
-	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConf := &smtpreceive.TLSPolicy{Config: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Leaf: cert.Leaf, Logger: log}
 	resolver := routing.New(org)
 
 	var (

@@ -56,6 +56,7 @@ type conn struct {
 	closed bool
 
 	release      func()      // frees the connection's place under the connection limits
+	tlsConf      *tls.Config // nil: no STARTTLS on this connection
 	inBody       atomic.Bool // reading a message body: shutdown lets it finish
 	idle         time.Duration
 	deadline     time.Time // ConnectionTimeout
@@ -212,7 +213,7 @@ func (c *conn) fail(id string) {
 }
 
 func (c *conn) ehloParams() EhloParams {
-	return EhloParams{Version: c.srv.Version, TLS: c.info.TLS != nil, HasCert: c.srv.TLSConfig != nil, Shadow: c.srv.Shadow}
+	return EhloParams{Version: c.srv.Version, TLS: c.info.TLS != nil, HasCert: c.tlsConf != nil, Shadow: c.srv.Shadow}
 }
 
 func (c *conn) resetTransaction() {
@@ -511,7 +512,7 @@ func (c *conn) startTLS(cmd Command, offered bool) {
 	}
 	// Plaintext pipelined behind STARTTLS is dropped with the old reader (CVE-2011-0411,
 	// RFC 3207 §4.2): the new reader reads only from the TLS connection.
-	tc := tls.Server(c.raw, c.srv.TLSConfig)
+	tc := tls.Server(c.raw, c.tlsConf)
 	_ = tc.SetDeadline(time.Now().Add(c.idle))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.srv.logger().Info("TLS negotiation failed", "connector", c.rc.Identity(), "session", c.info.SessionID, "err", err)

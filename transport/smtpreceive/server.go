@@ -25,7 +25,9 @@ type Server struct {
 	Role      config.TransportRole
 	Version   config.ExchangeVersion
 	TLSConfig *tls.Config // nil: STARTTLS is not offered (spec §5.4)
-	Shadow    bool        // advertise XSHADOWREQUEST on hub connectors
+	// TLS, when set, decides per connector instead of TLSConfig (certificate checks, Event 12014).
+	TLS    *TLSPolicy
+	Shadow bool // advertise XSHADOWREQUEST on hub connectors
 	// Select picks the connector for a client among those bound to one local endpoint.
 	Select     func(conns []*config.ReceiveConnector, remote netip.Addr) *config.ReceiveConnector
 	NewSession NewSessionFunc
@@ -305,7 +307,8 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	var once sync.Once
 	release := func() { once.Do(func() { s.release(rc, remote.Addr()) }) }
 	defer release()
-	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release}
+	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release,
+		tlsConf: s.tlsFor(rc)}
 	c.info = ConnInfo{Connector: rc, SessionID: NewSessionID(), Local: local, Remote: remote, Started: time.Now()}
 	c.deadline = c.info.Started.Add(rc.ConnectionTimeout.Duration())
 	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
@@ -330,6 +333,13 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 		return
 	}
 	c.serve()
+}
+
+func (s *Server) tlsFor(rc *config.ReceiveConnector) *tls.Config {
+	if s.TLS != nil {
+		return s.TLS.For(rc)
+	}
+	return s.TLSConfig
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

@@ -9,11 +9,16 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/exlab/exlab/config"
 )
 
 // SelfSignedCertificate loads the server's self-signed certificate from dir, making it on first
@@ -27,19 +32,25 @@ func SelfSignedCertificate(dir, fqdn string) (tls.Certificate, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return tls.Certificate{}, err
 	}
+	now := time.Now().UTC()
+	return WriteSelfSigned(path, fqdn, now.Add(-time.Hour), now.AddDate(5, 0, 0))
+}
+
+// WriteSelfSigned makes a self-signed certificate for fqdn valid from notBefore to notAfter and
+// writes it with its key to path (labs reproduce an expired certificate with it).
+func WriteSelfSigned(path, fqdn string, notBefore, notAfter time.Time) (tls.Certificate, error) {
 	host, _, _ := strings.Cut(fqdn, ".")
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	now := time.Now().UTC()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: strings.ToUpper(host)},
 		Issuer:                pkix.Name{CommonName: strings.ToUpper(host)},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(5, 0, 0),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		DNSNames:              []string{strings.ToUpper(host), fqdn},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -55,11 +66,69 @@ func SelfSignedCertificate(dir, fqdn string) (tls.Certificate, error) {
 	}
 	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})...)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return tls.Certificate{}, err
 	}
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		return tls.Certificate{}, err
 	}
 	return tls.X509KeyPair(out, out)
+}
+
+// CertificateName is the certificate's name in a connector's TlsCertificateName form,
+// "<I>issuer<S>subject" (PS-NRC).
+func CertificateName(c *x509.Certificate) string {
+	return "<I>" + c.Issuer.String() + "<S>" + c.Subject.String()
+}
+
+// TLSPolicy decides which connectors offer STARTTLS with the server's certificate (spec §5.4):
+// none when the certificate has expired, and not a connector whose TlsCertificateName names
+// another certificate. Each refusal is logged once as Event 12014 (Exchange's text for a
+// certificate it cannot find; the expired case in the same shape, exlab's wording).
+type TLSPolicy struct {
+	Config *tls.Config
+	Leaf   *x509.Certificate
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	mu     sync.Mutex
+	logged map[string]bool
+}
+
+// For returns the TLS configuration connector rc may use, or nil.
+func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
+	if p == nil || p.Config == nil || !rc.HasAuth(config.AuthTls) {
+		return nil
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	switch {
+	case p.Leaf != nil && now().After(p.Leaf.NotAfter):
+		p.once(rc, fmt.Sprintf("Microsoft Exchange could not use the certificate %s for Receive connector %s because it expired on %s. "+
+			"STARTTLS is not offered.", CertificateName(p.Leaf), rc.Name, p.Leaf.NotAfter.UTC().Format(time.RFC3339)))
+		return nil
+	case rc.TlsCertificateName != "" && p.Leaf != nil && !strings.EqualFold(rc.TlsCertificateName, CertificateName(p.Leaf)):
+		p.once(rc, fmt.Sprintf("Microsoft Exchange could not find a certificate that contains the domain name %s in the personal store on the local computer.",
+			rc.TlsCertificateName))
+		return nil
+	}
+	return p.Config
+}
+
+func (p *TLSPolicy) once(rc *config.ReceiveConnector, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.logged == nil {
+		p.logged = map[string]bool{}
+	}
+	if p.logged[rc.Identity()] {
+		return
+	}
+	p.logged[rc.Identity()] = true
+	if p.Logger != nil {
+		p.Logger.Error(text, "EventID", 12014, "Source", EventSource(rc.TransportRole), "TaskCategory", "TransportService",
+			"Connector", rc.Identity())
+	}
 }
