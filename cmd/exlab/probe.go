@@ -212,7 +212,9 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 				Shadow: hubs > 1}, t.addr.Addr().String()).Text, "\r\n")
 			for _, l := range r.Listeners {
 				if l.Banner != wantBanner {
+					// Someone else answers here: what it offers says nothing about the connector.
 					r.Problems = append(r.Problems, fmt.Sprintf("banner is not this connector's: %q", l.Banner))
+					continue
 				}
 				if !sameKeywords(l.Ehlo, wantEhlo) {
 					r.Problems = append(r.Problems, fmt.Sprintf("EHLO is not this connector's: %s", strings.Join(l.Ehlo[min(1, len(l.Ehlo)):], ", ")))

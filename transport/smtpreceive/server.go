@@ -83,6 +83,7 @@ func (s *Server) Listen(conns []*config.ReceiveConnector, portOffset int, shared
 	groups := map[string]*listener{}
 	var order []string
 	for _, rc := range conns {
+		s.tlsFor(rc) // a certificate problem is reported (Event 12014) when the connector starts
 		for _, b := range rc.Bindings {
 			if b.Port != 0 {
 				b.Port += portOffset
