@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -42,9 +43,18 @@ type Options struct {
 
 // Frontend is one server's Front End Transport service.
 type Frontend struct {
-	opt   Options
-	recv  *smtpreceive.Server
-	proxy *smtpsend.Proxy
+	opt    Options
+	state  atomic.Pointer[orgState]
+	offset int
+	recv   *smtpreceive.Server
+	proxy  *smtpsend.Proxy
+}
+
+// orgState is the organization a session decides by; Reconfigure replaces it for new sessions.
+type orgState struct {
+	org      *config.Organization
+	srv      *config.Server
+	resolver *routing.Resolver
 }
 
 // New makes a frontend; Listen and Start run it.
@@ -56,6 +66,7 @@ func New(o Options) *Frontend {
 		o.Resolver = routing.New(o.Org)
 	}
 	f := &Frontend{opt: o}
+	f.state.Store(&orgState{org: o.Org, srv: o.Server, resolver: o.Resolver})
 	f.proxy = &smtpsend.Proxy{
 		Addr:           o.HubAddr,
 		Dial:           o.DialHub,
@@ -75,8 +86,9 @@ func New(o Options) *Frontend {
 		Logger:        o.Logger,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
-			s := &session{f: f, ci: ci, rc: ci.Connector, principal: routing.Anonymous}
-			s.rights = routing.SessionRights(s.rc, s.principal, o.Org.ADPermissions)
+			st := f.state.Load()
+			s := &session{f: f, st: st, ci: ci, rc: ci.Connector, principal: routing.Anonymous}
+			s.rights = routing.SessionRights(s.rc, s.principal, st.org.ADPermissions)
 			return s
 		},
 	}
@@ -85,12 +97,22 @@ func New(o Options) *Frontend {
 
 // Connectors returns the frontend's enabled receive connectors.
 func (f *Frontend) Connectors() []*config.ReceiveConnector {
-	return f.opt.Org.ConnectorsOf(f.opt.Server.Name, config.FrontendTransport)
+	st := f.state.Load()
+	return st.org.ConnectorsOf(st.srv.Name, config.FrontendTransport)
 }
 
 // Listen binds the frontend connectors (ports shifted by portOffset).
 func (f *Frontend) Listen(portOffset int) ([]smtpreceive.Listening, []*smtpreceive.BindError) {
-	return f.recv.Listen(f.Connectors(), portOffset, f.opt.Server.BindingConflictMode == config.BindingShared)
+	f.offset = portOffset
+	return f.recv.Listen(f.Connectors(), portOffset, f.state.Load().srv.BindingConflictMode == config.BindingShared)
+}
+
+// Reconfigure applies a new organization to the running service: new sessions decide by it,
+// connectors are added, removed and rebound, sessions on unchanged bindings go on (issue 4).
+// The proxy's settings (timeouts, pool) keep their values until a restart.
+func (f *Frontend) Reconfigure(org *config.Organization, srv *config.Server, resolver *routing.Resolver) ([]smtpreceive.Listening, []*smtpreceive.BindError) {
+	f.state.Store(&orgState{org: org, srv: srv, resolver: resolver})
+	return f.recv.Reconfigure(f.Connectors(), f.offset, srv.BindingConflictMode == config.BindingShared)
 }
 
 // Start accepts connections.
@@ -106,6 +128,7 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 // session is the frontend's policy for one client session.
 type session struct {
 	f         *Frontend
+	st        *orgState
 	ci        *smtpreceive.ConnInfo
 	rc        *config.ReceiveConnector
 	principal routing.Principal
@@ -132,7 +155,7 @@ func (s *session) SizeLimit() int64 {
 }
 
 func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
-	v := s.f.opt.Resolver.CheckSender(s.rc, s.rights, s.f.opt.Server.Version, from)
+	v := s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, from)
 	if !v.OK {
 		return smtpreceive.Fixed(v.Reply)
 	}
@@ -143,7 +166,7 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailO
 }
 
 func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpreceive.Reply {
-	v := s.f.opt.Resolver.CheckRecipient(s.rc, s.rights, s.f.opt.Server.Version, to)
+	v := s.st.resolver.CheckRecipient(s.rc, s.rights, s.st.srv.Version, to)
 	if !v.OK {
 		if v.Tarpit && s.principal == routing.Anonymous {
 			sleep(ctx, s.rc.TarpitInterval.Duration())
@@ -181,7 +204,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 		tlsDesc = smtpreceive.TLSDescription(st.Version, tls.CipherSuiteName(st.CipherSuite))
 	}
 	stamp := smtpreceive.ReceivedHeader(s.ci.Helo, s.ci.Remote.Addr().String(), s.rc.Fqdn,
-		s.ci.Local.Addr().Unmap().String(), tlsDesc, s.f.opt.Server.Version, true, s.ci.Started.Local())
+		s.ci.Local.Addr().Unmap().String(), tlsDesc, s.st.srv.Version, true, s.ci.Started.Local())
 	if _, err := io.WriteString(t, stamp); err != nil {
 		t.Abort()
 		return s.proxyFailed(err)
@@ -255,7 +278,7 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 			return
 		}
 		s.principal = routing.ExchangeServer
-		s.rights = routing.SessionRights(s.rc, s.principal, s.f.opt.Org.ADPermissions)
+		s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
 	}), nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
@@ -24,7 +25,7 @@ const noRouteError = "There is currently no route to the mail recipient."
 // (RELIABILITY §4.3).
 type Categorizer struct {
 	store    *queue.Store
-	resolver *routing.Resolver
+	resolver atomic.Pointer[routing.Resolver]
 	server   *config.Server
 	log      *slog.Logger
 
@@ -37,7 +38,8 @@ type Categorizer struct {
 }
 
 func newCategorizer(st *queue.Store, r *routing.Resolver, srv *config.Server, log *slog.Logger) *Categorizer {
-	c := &Categorizer{store: st, resolver: r, server: srv, log: log}
+	c := &Categorizer{store: st, server: srv, log: log}
+	c.resolver.Store(r)
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
@@ -148,7 +150,7 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 		if r.Status != queue.StatusPending {
 			continue
 		}
-		disp, mb := c.resolver.Resolve(r.Address)
+		disp, mb := c.resolver.Load().Resolve(r.Address)
 		switch disp {
 		case routing.DeliverToMailbox:
 			r.Status, r.Mailbox = queue.StatusDelivered, mb.PrimarySmtpAddress

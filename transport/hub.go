@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
@@ -33,9 +34,18 @@ type Options struct {
 
 // Hub is one server's Transport service.
 type Hub struct {
-	opt  Options
-	recv *smtpreceive.Server
-	cat  *Categorizer
+	opt    Options
+	state  atomic.Pointer[orgState]
+	offset int
+	recv   *smtpreceive.Server
+	cat    *Categorizer
+}
+
+// orgState is the organization a session decides by; Reconfigure replaces it for new sessions.
+type orgState struct {
+	org      *config.Organization
+	srv      *config.Server
+	resolver *routing.Resolver
 }
 
 // New makes a hub; Listen and Start run it.
@@ -47,6 +57,7 @@ func New(o Options) *Hub {
 		o.Resolver = routing.New(o.Org)
 	}
 	h := &Hub{opt: o}
+	h.state.Store(&orgState{org: o.Org, srv: o.Server, resolver: o.Resolver})
 	h.cat = newCategorizer(o.Store, o.Resolver, o.Server, o.Logger)
 	hubs := 0
 	for _, s := range o.Org.Servers {
@@ -73,12 +84,22 @@ func New(o Options) *Hub {
 
 // Connectors returns the hub's enabled receive connectors.
 func (h *Hub) Connectors() []*config.ReceiveConnector {
-	return h.opt.Org.ConnectorsOf(h.opt.Server.Name, config.HubTransport)
+	st := h.state.Load()
+	return st.org.ConnectorsOf(st.srv.Name, config.HubTransport)
 }
 
 // Listen binds the hub connectors (ports shifted by portOffset).
 func (h *Hub) Listen(portOffset int) ([]smtpreceive.Listening, []*smtpreceive.BindError) {
-	return h.recv.Listen(h.Connectors(), portOffset, h.opt.Server.BindingConflictMode == config.BindingShared)
+	h.offset = portOffset
+	return h.recv.Listen(h.Connectors(), portOffset, h.state.Load().srv.BindingConflictMode == config.BindingShared)
+}
+
+// Reconfigure applies a new organization to the running service (see Frontend.Reconfigure);
+// the categorizer resolves by it from now on.
+func (h *Hub) Reconfigure(org *config.Organization, srv *config.Server, resolver *routing.Resolver) ([]smtpreceive.Listening, []*smtpreceive.BindError) {
+	h.state.Store(&orgState{org: org, srv: srv, resolver: resolver})
+	h.cat.resolver.Store(resolver)
+	return h.recv.Reconfigure(h.Connectors(), h.offset, srv.BindingConflictMode == config.BindingShared)
 }
 
 // Start loads the queued messages left by an earlier run into the categorizer, starts it, and
@@ -104,6 +125,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 func (h *Hub) ServeConn(nc net.Conn, rc *config.ReceiveConnector) {
 	h.recv.ServeConn(nc, []*config.ReceiveConnector{rc})
 }
+
+// Bound lists the hub's endpoints listening now.
+func (h *Hub) Bound() []smtpreceive.Listening { return h.recv.Bound() }
 
 // Drained reports whether the categorizer has nothing left to do (for tests and tools).
 func (h *Hub) Drained() bool { return h.cat.idle() }

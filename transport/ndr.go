@@ -36,7 +36,7 @@ func (c *Categorizer) ndr(m *queue.Message, body []byte, failed []queue.Recipien
 		return nil
 	}
 	fqdn := c.server.Fqdn
-	domain := c.resolver.DefaultDomain()
+	domain := c.resolver.Load().DefaultDomain()
 	now := time.Now()
 	boundary := "_000_" + strings.ReplaceAll(newGUID(), "-", "") + "_"
 	msgID := "<" + newGUID() + "@" + fqdn + ">"

@@ -20,6 +20,7 @@ import (
 // session is the hub's policy for one SMTP session.
 type session struct {
 	h         *Hub
+	st        *orgState
 	ci        *smtpreceive.ConnInfo
 	rc        *config.ReceiveConnector
 	principal routing.Principal
@@ -32,8 +33,9 @@ type session struct {
 }
 
 func newSession(h *Hub, ci *smtpreceive.ConnInfo) *session {
-	s := &session{h: h, ci: ci, rc: ci.Connector, principal: routing.Anonymous}
-	s.rights = routing.SessionRights(s.rc, s.principal, h.opt.Org.ADPermissions)
+	st := h.state.Load()
+	s := &session{h: h, st: st, ci: ci, rc: ci.Connector, principal: routing.Anonymous}
+	s.rights = routing.SessionRights(s.rc, s.principal, st.org.ADPermissions)
 	return s
 }
 
@@ -62,7 +64,7 @@ func verdictReply(v routing.Verdict) *smtpreceive.Reply {
 }
 
 func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
-	if r := verdictReply(s.h.opt.Resolver.CheckSender(s.rc, s.rights, s.h.opt.Server.Version, from)); r != nil {
+	if r := verdictReply(s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, from)); r != nil {
 		return r
 	}
 	s.from, s.mopts = from, *opts
@@ -70,7 +72,7 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailO
 }
 
 func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpreceive.Reply {
-	v := s.h.opt.Resolver.CheckRecipient(s.rc, s.rights, s.h.opt.Server.Version, to)
+	v := s.st.resolver.CheckRecipient(s.rc, s.rights, s.st.srv.Version, to)
 	if !v.OK {
 		if v.Tarpit && s.principal == routing.Anonymous {
 			time.Sleep(s.rc.TarpitInterval.Duration())
@@ -116,8 +118,8 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	}
 	secs := time.Since(start).Seconds()
 	s.h.cat.queueNDRs(u.New)
-	host := s.h.opt.Server.Fqdn
-	if s.h.opt.Server.Version == config.Version2013 {
+	host := s.st.srv.Fqdn
+	if s.st.srv.Version == config.Version2013 {
 		return smtpreceive.Render("R49", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host)
 	}
 	return smtpreceive.Render("R48", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host,
@@ -129,7 +131,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 // line in front, and at the end of the header block a Message-ID when the message had none
 // and the X-MS-Exchange-Organization headers of spec §9.2.
 func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64) *queue.Message {
-	fqdn := s.h.opt.Server.Fqdn
+	fqdn := s.st.srv.Fqdn
 	clientIP := s.ci.Remote.Addr().String()
 	m := &queue.Message{
 		ID: id, NetworkMessageID: newGUID(), MessageID: hi.messageID, Subject: hi.subject,
@@ -143,7 +145,7 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 		tlsDesc = smtpreceive.TLSDescription(st.Version, tlsCipherName(st.CipherSuite))
 	}
 	m.HeaderPrefix = smtpreceive.ReceivedHeader(s.ci.Helo, clientIP, s.rc.Fqdn, localAddr(s.ci.Local), tlsDesc,
-		s.h.opt.Server.Version, false, arrived)
+		s.st.srv.Version, false, arrived)
 	var suffix strings.Builder
 	suffix.Grow(640)
 	if m.MessageID == "" {
@@ -196,7 +198,7 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 			return
 		}
 		s.principal = routing.ExchangeServer
-		s.rights = routing.SessionRights(s.rc, s.principal, s.h.opt.Org.ADPermissions)
+		s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
 	}), nil
 }
 

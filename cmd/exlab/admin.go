@@ -31,7 +31,7 @@ type admin struct {
 	token string
 }
 
-func startAdmin(addr string, offset int, dir string, store *queue.Store, log *slog.Logger) (*admin, error) {
+func startAdmin(addr string, offset int, dir string, store *queue.Store, apply func(path string) error, log *slog.Logger) (*admin, error) {
 	if addr == "off" {
 		return nil, nil
 	}
@@ -82,6 +82,14 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, log *sl
 		}
 		w.Header().Set("Content-Type", "message/rfc822")
 		_, _ = w.Write(content)
+	}))
+	// exlab config apply: read an organization file again, as SIGHUP does.
+	mux.HandleFunc("POST /config/apply", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		if err := apply(r.URL.Query().Get("path")); err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		fmt.Fprintln(w, "applied")
 	}))
 	// Profiles of the running server (go tool pprof http://ADDR/debug/pprof/profile?token=…).
 	mux.HandleFunc("/debug/pprof/", a.auth(pprof.Index))
@@ -145,8 +153,10 @@ func dialAdmin(dir string) *adminClient {
 	return c
 }
 
-func (c *adminClient) get(path string) ([]byte, error) {
-	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+func (c *adminClient) get(path string) ([]byte, error) { return c.do(http.MethodGet, path) }
+
+func (c *adminClient) do(method, path string) ([]byte, error) {
+	req, err := http.NewRequest(method, c.base+path, nil)
 	if err != nil {
 		return nil, err
 	}

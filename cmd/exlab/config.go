@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
 
 	"github.com/exlab/exlab/config"
 )
@@ -46,4 +49,35 @@ func loadOrg(path string) (*config.Organization, error) {
 		return config.Default(), nil
 	}
 	return config.Load(path)
+}
+
+// configApply validates FILE and has the running server (through its admin listener) apply it,
+// as SIGHUP does for the server's own --config file.
+func configApply(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("config apply", stderr, "config apply FILE [--data DIR]")
+	dataDir := fs.String("data", "./exlab-data", "data directory of the running server")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	if code := configValidate(pos, io.Discard, stderr); code != 0 {
+		return code
+	}
+	abs, err := filepath.Abs(pos[0])
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	c := dialAdmin(*dataDir)
+	if c == nil {
+		return errorf(stderr, "no running server answers for %s (exlab serve or exlab hub; for exlab frontend send SIGHUP)", *dataDir)
+	}
+	if _, err := c.do(http.MethodPost, "/config/apply?path="+url.QueryEscape(abs)); err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	fmt.Fprintf(stdout, "%s: applied\n", pos[0])
+	return 0
 }

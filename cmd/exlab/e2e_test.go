@@ -733,3 +733,133 @@ func TestExpiredCertificate(t *testing.T) {
 		t.Errorf("no Event 12014:\n%s", s.stderr())
 	}
 }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func bannerOf(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "refused"
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	l, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(l)
+}
+
+// TestLiveReconfiguration: SIGHUP re-reads the configuration and exlab config apply applies
+// another file: connectors are added, changed and removed on the running server, sessions on
+// unchanged bindings go on, and an invalid file changes nothing (Event 1003).
+func TestLiveReconfiguration(t *testing.T) {
+	p1, p2 := freePort(t), freePort(t)
+	base := labConfig(func(s string) string {
+		return strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", fmt.Sprintf("Bindings: [\"127.0.0.1:%d\"]", p1), 1)
+	})
+	withRelay := strings.Replace(base, "\nSendConnectors:", fmt.Sprintf(`
+  - Name: Relay EX01
+    TransportRole: FrontendTransport
+    Bindings: ["127.0.0.1:%d"]
+    PermissionGroups: [AnonymousUsers]
+    Banner: 220 relay.contoso.test ready
+
+SendConnectors:`, p2), 1)
+	withRelay = strings.Replace(withRelay, "    DomainSecureEnabled: true\n", "    DomainSecureEnabled: true\n    Banner: 220 changed.contoso.test\n", 1)
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "org.yaml")
+	if err := os.WriteFile(cfgPath, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	s := startServerFile(t, cfgPath, data)
+	fe := fmt.Sprintf("127.0.0.1:%d", p1)
+	relay := fmt.Sprintf("127.0.0.1:%d", p2)
+
+	// A session that stays open across the change.
+	c, err := net.Dial("tcp", fe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "220 ex01.contoso.test Microsoft ESMTP") {
+		t.Fatalf("banner %q", l)
+	}
+	if got := bannerOf(t, relay); got != "refused" {
+		t.Fatalf("relay port before the change: %q", got)
+	}
+
+	_ = os.WriteFile(cfgPath, []byte(withRelay), 0o600)
+	_ = s.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.stderr(), "applied") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := bannerOf(t, relay); got != "220 relay.contoso.test ready" {
+		t.Errorf("the new connector after SIGHUP: %q\n%s", got, s.stderr())
+	}
+	if got := bannerOf(t, fe); got != "220 changed.contoso.test" {
+		t.Errorf("a new session on the changed connector: %q", got)
+	}
+	fmt.Fprintf(c, "EHLO client.example\r\n")
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the open session was dropped: %v", err)
+		}
+		if l[3] == ' ' {
+			break
+		}
+	}
+	fmt.Fprintf(c, "MAIL FROM:<a@example.org>\r\n")
+	if l, _ := br.ReadString('\n'); l != "250 2.1.0 Sender OK\r\n" {
+		t.Errorf("the open session after the change: %q", l)
+	}
+
+	// An invalid file is refused and changes nothing.
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte(strings.Replace(withRelay, "TransportRole: FrontendTransport", "TransportRole: Frontend", 1)), 0o600)
+	if _, errOut, code := exlab(t, "config", "apply", bad, "--data", data); code != 1 || !strings.Contains(errOut, "is not one of FrontendTransport") {
+		t.Errorf("apply of an invalid file: %d %s", code, errOut)
+	}
+	_ = os.WriteFile(cfgPath, []byte("Servers: [oops"), 0o600)
+	_ = s.cmd.Process.Signal(syscall.SIGHUP)
+	for !strings.Contains(s.stderr(), "EventID=1003") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.stderr(), "EventID=1003") || bannerOf(t, relay) != "220 relay.contoso.test ready" {
+		t.Errorf("an invalid file on SIGHUP must change nothing and log Event 1003:\n%s", s.stderr())
+	}
+
+	// exlab config apply removes the connector again.
+	basePath := filepath.Join(dir, "base.yaml")
+	_ = os.WriteFile(basePath, []byte(base), 0o600)
+	if out, errOut, code := exlab(t, "config", "apply", basePath, "--data", data); code != 0 || !strings.Contains(out, "applied") {
+		t.Fatalf("config apply: %d %s %s", code, out, errOut)
+	}
+	if got := bannerOf(t, relay); got != "refused" {
+		t.Errorf("the removed connector still answers: %q", got)
+	}
+	if got := bannerOf(t, fe); !strings.HasPrefix(got, "220 ex01.contoso.test Microsoft ESMTP MAIL Service ready at") {
+		t.Errorf("Default Frontend after apply: %q", got)
+	}
+}
+
+// startServerFile starts exlab serve on a configuration file the test keeps changing.
+func startServerFile(t *testing.T, cfgPath, data string) *server {
+	t.Helper()
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startService(t, "serve", string(b), data, "--config", cfgPath) // the last --config wins
+}

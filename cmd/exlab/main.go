@@ -22,6 +22,7 @@ Usage:
   exlab hub [same flags]        the Transport service alone
   exlab config default
   exlab config validate FILE
+  exlab config apply FILE [--data DIR]
   exlab mailbox list [--data DIR] [ADDRESS]
   exlab mailbox show ADDRESS [--data DIR] [--id N]
   exlab probe [--config FILE] [--host H] [--port P …] [--port-offset N] [--connections N] [--json]
@@ -101,7 +102,7 @@ func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "Usage: exlab config default | exlab config validate FILE\n")
+		fmt.Fprint(stderr, "Usage: exlab config default | exlab config validate FILE | exlab config apply FILE [--data DIR]\n")
 		return 2
 	}
 	switch args[0] {
@@ -109,8 +110,10 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		return configDefault(stdout)
 	case "validate":
 		return configValidate(args[1:], stdout, stderr)
+	case "apply":
+		return configApply(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "exlab config: unknown subcommand %q (default, validate)\n", args[0])
+	fmt.Fprintf(stderr, "exlab config: unknown subcommand %q (default, validate, apply)\n", args[0])
 	return 2
 }
 

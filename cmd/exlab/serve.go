@@ -113,7 +113,14 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		failed      int
 		storeFailed <-chan struct{}
 	)
-	hubAddr := ""
+	// Where the frontend finds the hub; Reconfigure may move it.
+	type hubTarget struct {
+		addr string
+		ep   netip.AddrPort
+		rc   *config.ReceiveConnector
+	}
+	var target atomic.Pointer[hubTarget]
+	target.Store(&hubTarget{})
 	var dialHub func(context.Context) (net.Conn, error)
 	if run.hub {
 		if store, err = queue.Open(filepath.Join(*dataDir, queueDir), queue.Options{Logger: log}); err != nil {
@@ -124,43 +131,101 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			Logger: log, Resolver: resolver})
 		ls, errs := hub.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
-		hubEP, hubRC := hubEndpoint(srv, ls)
-		if hubRC != nil {
-			hubAddr = hubEP.String()
+		if ep, rc := hubEndpoint(srv, ls); rc != nil {
+			target.Store(&hubTarget{addr: ep.String(), ep: ep, rc: rc})
 		}
-		if run.frontend && *proxyTransport == "memory" && hubRC != nil {
+		if run.frontend && *proxyTransport == "memory" {
 			// Both services run here: the frontend's SMTP session to the hub runs over an
 			// in-process pipe instead of a loopback socket (same protocol, no system calls).
 			var port atomic.Uint32
 			dialHub = func(context.Context) (net.Conn, error) {
-				from := netip.AddrPortFrom(hubEP.Addr(), uint16(32768+port.Add(1)%28000))
-				client, server := smtpreceive.Pipe(from, hubEP)
-				hub.ServeConn(server, hubRC)
+				t := target.Load()
+				if t.rc == nil {
+					return nil, errNoHub
+				}
+				from := netip.AddrPortFrom(t.ep.Addr(), uint16(32768+port.Add(1)%28000))
+				client, server := smtpreceive.Pipe(from, t.ep)
+				hub.ServeConn(server, t.rc)
 				return client, nil
 			}
 		}
 	} else {
-		hubAddr = configuredHubAddress(org, srv, *offset)
-		log.Info("the frontend proxies to the hub named by the configuration", "hub", hubAddr)
+		target.Store(&hubTarget{addr: configuredHubAddress(org, srv, *offset)})
+		log.Info("the frontend proxies to the hub named by the configuration", "hub", target.Load().addr)
 	}
 	if run.frontend {
 		fe = frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
-			HubAddr: func() string { return hubAddr }, DialHub: dialHub, Logger: log})
+			HubAddr: func() string { return target.Load().addr }, DialHub: dialHub, Logger: log})
 		ls, errs := fe.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 	}
+	// reconfigure applies the organization file at path to the running services (SIGHUP,
+	// exlab config apply), the way a change of receive connectors takes effect on a running
+	// Exchange server; an invalid file changes nothing (Event 1003).
+	reconfigure := func(path string) error {
+		if path == "" {
+			return fmt.Errorf("exlab runs on the embedded default (no --config file to read again)")
+		}
+		org2, err := config.Load(path)
+		if err != nil {
+			var ps config.Problems
+			if errors.As(err, &ps) {
+				for _, p := range ps {
+					log.Error("The configuration of one of the SMTP Receive connectors is invalid. The configuration change will be ignored. "+
+						"The description of the configuration error is: "+p.String()+".", "EventID", 1003, "Source", "MSExchangeTransport")
+				}
+			}
+			return err
+		}
+		srv2 := org2.Server(srv.Name)
+		if srv2 == nil {
+			return fmt.Errorf("%s has no server %s", path, srv.Name)
+		}
+		res2 := routing.New(org2)
+		var added []smtpreceive.Listening
+		if hub != nil {
+			ls, _ := hub.Reconfigure(org2, srv2, res2)
+			added = append(added, ls...)
+			if ep, rc := hubEndpoint(srv2, hub.Bound()); rc != nil {
+				target.Store(&hubTarget{addr: ep.String(), ep: ep, rc: rc})
+			} else {
+				target.Store(&hubTarget{})
+			}
+		} else {
+			target.Store(&hubTarget{addr: configuredHubAddress(org2, srv2, *offset)})
+		}
+		if fe != nil {
+			ls, _ := fe.Reconfigure(org2, srv2, res2)
+			added = append(added, ls...)
+		}
+		for _, l := range added {
+			for _, rc := range l.Connectors {
+				fmt.Fprintf(stderr, "exlab: %s listening on %s\n", rc.Identity(), l.Addr)
+			}
+		}
+		log.Info("configuration applied", "file", path)
+		fmt.Fprintf(stderr, "exlab: configuration %s applied\n", path)
+		return nil
+	}
+	cfgCurrent := *cfgPath
 	for _, l := range listening {
 		for _, rc := range l.Connectors {
 			fmt.Fprintf(stderr, "exlab: %s listening on %s\n", rc.Identity(), l.Addr)
 		}
 	}
 	var adm *admin
+	applies := make(chan applyRequest)
 	if hub != nil {
 		if err := hub.Start(); err != nil {
 			_ = store.Close()
 			return errorf(stderr, "queue: %v", err)
 		}
-		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, log); err != nil {
+		applyReq := func(path string) error {
+			done := make(chan error, 1)
+			applies <- applyRequest{path: path, done: done}
+			return <-done
+		}
+		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, applyReq, log); err != nil {
 			log.Warn("admin listener not started", "err", err)
 		}
 	}
@@ -175,16 +240,33 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	}
 
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	exit := 0
-	select {
-	case s := <-sig:
-		fmt.Fprintf(stderr, "exlab: %s: stopping; sessions receiving a message may finish\n", s)
-	case <-storeFailed:
-		// A failed fsync cannot be retried safely (RELIABILITY §4.1): stop accepting and exit
-		// non-zero so that a supervisor restarts the service on a reopened store.
-		fmt.Fprintln(stderr, "exlab: the queue database failed a write; stopping")
-		exit = 1
+loop:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				if err := reconfigure(cfgCurrent); err != nil {
+					fmt.Fprintf(stderr, "exlab: SIGHUP: the configuration was not applied: %v\n", err)
+				}
+				continue
+			}
+			fmt.Fprintf(stderr, "exlab: %s: stopping; sessions receiving a message may finish\n", s)
+			break loop
+		case r := <-applies:
+			err := reconfigure(r.path)
+			if err == nil {
+				cfgCurrent = r.path // SIGHUP reads it from now on
+			}
+			r.done <- err
+		case <-storeFailed:
+			// A failed fsync cannot be retried safely (RELIABILITY §4.1): stop accepting and
+			// exit non-zero so that a supervisor restarts the service on a reopened store.
+			fmt.Fprintln(stderr, "exlab: the queue database failed a write; stopping")
+			exit = 1
+			break loop
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -207,6 +289,14 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "exlab: stopped")
 	return exit
 }
+
+// applyRequest asks the service loop to apply an organization file (exlab config apply).
+type applyRequest struct {
+	path string
+	done chan error
+}
+
+var errNoHub = errors.New("no hub connector to proxy to")
 
 // configuredHubAddress is where a frontend running without its hub proxies to: the first
 // binding of the hub's Default <SERVER> connector as configured (port shifted by offset), on

@@ -41,19 +41,26 @@ type Server struct {
 	mu        sync.Mutex
 	listeners []*listener
 	unbound   []*listener // bindings that failed and are retried
+	retrying  bool
 	shared    bool
+	offset    int
 	conns     map[*conn]struct{}
 	perSource map[*config.ReceiveConnector]map[netip.Addr]int64
 	perConn   map[*config.ReceiveConnector]int64
 	wg        sync.WaitGroup
 }
 
-// listener is one bound local endpoint and the connectors that share it.
+// listener is one bound local endpoint and the connectors that share it. The connectors can be
+// replaced while it runs (Reconfigure): new sessions see the new ones, running sessions keep
+// theirs.
 type listener struct {
-	l          net.Listener
-	binding    config.Binding
-	connectors []*config.ReceiveConnector
+	l       net.Listener
+	key     string
+	binding config.Binding
+	conns   atomic.Pointer[[]*config.ReceiveConnector]
 }
+
+func (g *listener) connectors() []*config.ReceiveConnector { return *g.conns.Load() }
 
 // Listening describes one bound endpoint.
 type Listening struct {
@@ -80,52 +87,139 @@ func (e *BindError) AddressInUse() bool { return errors.Is(e.Err, syscall.EADDRI
 // 0, which stays ephemeral). A binding that fails is reported and the others still bind: one
 // connector's failure is not the service's (spec §3, §10).
 func (s *Server) Listen(conns []*config.ReceiveConnector, portOffset int, shared bool) ([]Listening, []*BindError) {
+	s.mu.Lock()
+	s.shared, s.offset = shared, portOffset
+	s.mu.Unlock()
+	groups, order := s.group(conns, portOffset)
+	var out []Listening
+	var errs []*BindError
+	for _, key := range order {
+		l, e := s.bind(groups[key])
+		if e != nil {
+			errs = append(errs, e)
+		} else {
+			out = append(out, l)
+		}
+	}
+	return out, errs
+}
+
+// group gathers the connectors' bindings by local endpoint, ports shifted by offset.
+func (s *Server) group(conns []*config.ReceiveConnector, offset int) (map[string]*listener, []string) {
 	groups := map[string]*listener{}
+	lists := map[string][]*config.ReceiveConnector{}
 	var order []string
 	for _, rc := range conns {
 		s.tlsFor(rc) // a certificate problem is reported (Event 12014) when the connector starts
 		for _, b := range rc.Bindings {
 			if b.Port != 0 {
-				b.Port += portOffset
+				b.Port += offset
 			}
 			key := b.String()
 			if b.Port == 0 {
 				key += " " + rc.Identity() // each port-0 binding gets its own ephemeral port
 			}
-			g, ok := groups[key]
-			if !ok {
-				g = &listener{binding: b}
-				groups[key] = g
+			if _, ok := groups[key]; !ok {
+				groups[key] = &listener{binding: b, key: key}
 				order = append(order, key)
 			}
-			g.connectors = append(g.connectors, rc)
+			lists[key] = append(lists[key], rc)
 		}
+	}
+	for key, g := range groups {
+		l := lists[key]
+		g.conns.Store(&l)
 	}
 	sort.Strings(order)
-	var out []Listening
-	var errs []*BindError
+	return groups, order
+}
+
+// bind binds one group; on failure it logs Event 1020 and leaves the group to the retries.
+func (s *Server) bind(g *listener) (Listening, *BindError) {
 	s.mu.Lock()
-	s.shared = shared
+	shared := s.shared
 	s.mu.Unlock()
-	for _, key := range order {
-		g := groups[key]
-		l, err := listen(g.binding, shared)
-		if err != nil {
-			e := &BindError{Connectors: g.connectors, Binding: g.binding, Err: err}
-			s.logBindError(e)
-			errs = append(errs, e)
-			s.mu.Lock()
-			s.unbound = append(s.unbound, g)
-			s.mu.Unlock()
+	l, err := listen(g.binding, shared)
+	if err != nil {
+		e := &BindError{Connectors: g.connectors(), Binding: g.binding, Err: err}
+		s.logBindError(e)
+		s.mu.Lock()
+		s.unbound = append(s.unbound, g)
+		s.startRetries()
+		s.mu.Unlock()
+		return Listening{}, e
+	}
+	g.l = l
+	s.mu.Lock()
+	s.listeners = append(s.listeners, g)
+	if s.stop != nil { // already serving
+		s.wg.Add(1)
+		go s.acceptLoop(g)
+	}
+	s.mu.Unlock()
+	return Listening{Binding: g.binding, Addr: l.Addr().(*net.TCPAddr).AddrPort(), Connectors: g.connectors()}, nil
+}
+
+// Reconfigure applies a new set of connectors to the running server, the way a
+// New-/Set-/Remove-ReceiveConnector takes effect on a running Exchange server: bindings that
+// stay keep their listener (and their sessions) and take the new connector settings for new
+// sessions, bindings that are gone stop listening, new bindings are bound (or retried).
+func (s *Server) Reconfigure(conns []*config.ReceiveConnector, portOffset int, shared bool) ([]Listening, []*BindError) {
+	groups, order := s.group(conns, portOffset)
+	s.mu.Lock()
+	reshare := s.shared != shared
+	s.shared, s.offset = shared, portOffset
+	var keep []*listener
+	var closing []*listener
+	for _, g := range s.listeners {
+		if ng, ok := groups[g.key]; ok && !reshare {
+			g.conns.Store(ng.conns.Load())
+			delete(groups, g.key)
+			keep = append(keep, g)
 			continue
 		}
-		g.l = l
-		s.mu.Lock()
-		s.listeners = append(s.listeners, g)
-		s.mu.Unlock()
-		out = append(out, Listening{Binding: g.binding, Addr: l.Addr().(*net.TCPAddr).AddrPort(), Connectors: g.connectors})
+		closing = append(closing, g)
+	}
+	s.listeners = keep
+	var unbound []*listener
+	for _, g := range s.unbound {
+		if ng, ok := groups[g.key]; ok {
+			g.conns.Store(ng.conns.Load())
+			delete(groups, g.key)
+			unbound = append(unbound, g)
+		}
+	}
+	s.unbound = unbound
+	s.mu.Unlock()
+	for _, g := range closing {
+		_ = g.l.Close() // its accept loop ends; sessions it started run on
+	}
+	var out []Listening
+	var errs []*BindError
+	for _, key := range order {
+		g, ok := groups[key]
+		if !ok {
+			continue
+		}
+		l, e := s.bind(g)
+		if e != nil {
+			errs = append(errs, e)
+		} else {
+			out = append(out, l)
+		}
 	}
 	return out, errs
+}
+
+// Bound lists the endpoints listening now.
+func (s *Server) Bound() []Listening {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Listening
+	for _, g := range s.listeners {
+		out = append(out, Listening{Binding: g.binding, Addr: g.l.Addr().(*net.TCPAddr).AddrPort(), Connectors: g.connectors()})
+	}
+	return out
 }
 
 // logBindError logs Event 1020 for each connector of a failed binding, naming the process that
@@ -154,42 +248,40 @@ func (s *Server) retryBindings() {
 	for {
 		select {
 		case <-s.stop:
+			s.mu.Lock()
+			s.retrying = false
+			s.mu.Unlock()
 			return
 		case <-t.C:
 		}
+		// The pass holds the lock so that Reconfigure never races with it (a bind is quick).
 		s.mu.Lock()
-		pending := s.unbound
-		s.unbound = nil
-		shared := s.shared
-		s.mu.Unlock()
-		for _, g := range pending {
-			l, err := listen(g.binding, shared)
+		var still []*listener
+		for _, g := range s.unbound {
+			if s.shutting.Load() {
+				break
+			}
+			l, err := listen(g.binding, s.shared)
 			if err != nil {
-				s.mu.Lock()
-				s.unbound = append(s.unbound, g)
-				s.mu.Unlock()
+				still = append(still, g)
 				continue
 			}
 			g.l = l
-			s.mu.Lock()
-			if s.shutting.Load() {
-				s.mu.Unlock()
-				_ = l.Close()
-				return
-			}
 			s.listeners = append(s.listeners, g)
 			s.wg.Add(1)
 			go s.acceptLoop(g)
-			s.mu.Unlock()
-			for _, rc := range g.connectors {
+			for _, rc := range g.connectors() {
 				s.logger().Info(fmt.Sprintf("The receive connector %q is now listening on %s.", rc.Name, l.Addr()),
 					"Source", eventSource(rc), "Connector", rc.Identity())
 			}
 		}
-		s.mu.Lock()
-		left := len(s.unbound)
+		s.unbound = still
+		done := len(still) == 0 || s.shutting.Load()
+		if done {
+			s.retrying = false
+		}
 		s.mu.Unlock()
-		if left == 0 {
+		if done {
 			return
 		}
 	}
@@ -235,10 +327,17 @@ func (s *Server) Serve() {
 	}
 	if s.stop == nil {
 		s.stop = make(chan struct{})
-		if len(s.unbound) > 0 && s.RetryInterval > 0 {
-			go s.retryBindings()
-		}
+		s.startRetries()
 	}
+}
+
+// startRetries starts the retry loop when bindings wait for it (s.mu held).
+func (s *Server) startRetries() {
+	if s.stop == nil || s.retrying || len(s.unbound) == 0 || s.RetryInterval <= 0 {
+		return
+	}
+	s.retrying = true
+	go s.retryBindings()
 }
 
 func (s *Server) acceptLoop(l *listener) {
@@ -258,7 +357,7 @@ func (s *Server) acceptLoop(l *listener) {
 		}
 		backoff = 0
 		s.wg.Add(1)
-		go s.handle(l.connectors, nc)
+		go s.handle(l.connectors(), nc)
 	}
 }
 
