@@ -26,6 +26,7 @@ import (
 	"github.com/exlab/exlab/routing"
 	"github.com/exlab/exlab/transport"
 	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpsend"
 )
 
 // Data directory layout, after Exchange's install path (spec §7.1, §8).
@@ -141,7 +142,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			dialHub = func(context.Context) (net.Conn, error) {
 				t := target.Load()
 				if t.rc == nil {
-					return nil, errNoHub
+					return nil, smtpsend.ErrNoHub
 				}
 				from := netip.AddrPortFrom(t.ep.Addr(), uint16(32768+port.Add(1)%28000))
 				client, server := smtpreceive.Pipe(from, t.ep)
@@ -295,8 +296,6 @@ type applyRequest struct {
 	path string
 	done chan error
 }
-
-var errNoHub = errors.New("no hub connector to proxy to")
 
 // configuredHubAddress is where a frontend running without its hub proxies to: the first
 // binding of the hub's Default <SERVER> connector as configured (port shifted by offset), on

@@ -70,33 +70,42 @@ type deadlineReader struct{ c *conn }
 
 func (d deadlineReader) Read(p []byte) (int, error) {
 	c := d.c
-	if c.srv.shutting.Load() && !c.inBody.Load() {
-		return 0, errShutdown
-	}
-	now := time.Now()
-	if now.Sub(c.lastDeadline) > min(time.Second, c.idle/10) {
-		dl := now.Add(c.idle)
-		if c.deadline.Before(dl) {
-			dl = c.deadline
+	for {
+		if c.srv.shutting.Load() && !c.inBody.Load() {
+			return 0, errShutdown
 		}
-		_ = c.nc.SetReadDeadline(dl)
-		c.lastDeadline = now
-	}
-	n, err := c.nc.Read(p)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			switch {
-			case c.srv.shutting.Load() && !c.inBody.Load():
-				return n, errShutdown
-			case !time.Now().Before(c.deadline):
-				return n, errSessionTimout
-			default:
-				return n, errIdleTimeout
+		now := time.Now()
+		if now.Sub(c.lastDeadline) > min(time.Second, c.idle/10) {
+			dl := now.Add(c.idle)
+			if c.deadline.Before(dl) {
+				dl = c.deadline
 			}
+			_ = c.nc.SetReadDeadline(dl)
+			c.lastDeadline = now
+		}
+		n, err := c.nc.Read(p)
+		if err == nil {
+			return n, nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return n, err
+		}
+		switch {
+		case c.srv.shutting.Load() && !c.inBody.Load():
+			return n, errShutdown
+		case c.srv.shutting.Load() && c.inBody.Load() && n == 0 && time.Now().Before(c.deadline) &&
+			time.Since(c.lastDeadline) < c.idle:
+			// Shutdown poked this session just as it started receiving a message: that poke
+			// was for idle sessions, so restore the deadline and go on reading the message.
+			c.lastDeadline = time.Time{}
+			continue
+		case !time.Now().Before(c.deadline):
+			return n, errSessionTimout
+		default:
+			return n, errIdleTimeout
 		}
 	}
-	return n, err
 }
 
 func (c *conn) serve() {

@@ -33,6 +33,9 @@ const (
 	PRXProtocol      = 7 // the hub answered the proxied session with a protocol error
 )
 
+// ErrNoHub is what a Dial function returns when there is no hub to proxy to (PRX1).
+var ErrNoHub = errors.New("no hub destination")
+
 // Error is a failed proxy hop: either a PRX code, or the hub's own refusal to pass through.
 type Error struct {
 	PRX  int       // 0 when Hub is set
@@ -171,14 +174,16 @@ func (p *Proxy) dial(ctx context.Context) (*hubConn, error) {
 	var conn net.Conn
 	var err error
 	if p.Dial != nil {
-		conn, err = p.Dial(ctx)
+		if conn, err = p.Dial(ctx); errors.Is(err, ErrNoHub) {
+			return nil, &Error{PRX: PRXNoDestination, Step: "connect", Err: err}
+		}
 	} else {
 		addr := ""
 		if p.Addr != nil {
 			addr = p.Addr()
 		}
 		if addr == "" {
-			return nil, &Error{PRX: PRXNoDestination, Step: "connect", Err: errors.New("no hub destination")}
+			return nil, &Error{PRX: PRXNoDestination, Step: "connect", Err: ErrNoHub}
 		}
 		d := net.Dialer{Timeout: p.ConnectTimeout}
 		conn, err = d.DialContext(ctx, "tcp", addr)
