@@ -3,7 +3,7 @@ package transport
 import (
 	"bytes"
 	"crypto/rand"
-	"fmt"
+	"encoding/hex"
 	"strings"
 )
 
@@ -46,19 +46,18 @@ func scanHeaders(msg []byte) headerInfo {
 				}
 			}
 		} else if i := bytes.IndexByte(line, ':'); i > 0 {
-			name := strings.ToLower(string(bytes.TrimSpace(line[:i])))
-			val := strings.TrimSpace(string(line[i+1:]))
+			name := bytes.TrimSpace(line[:i])
 			cur = ""
-			switch name {
-			case "received":
+			switch {
+			case bytes.EqualFold(name, []byte("received")):
 				h.received++
-			case "subject":
+			case bytes.EqualFold(name, []byte("subject")):
 				if h.subject == "" {
-					h.subject, cur = val, name
+					h.subject, cur = strings.TrimSpace(string(line[i+1:])), "subject"
 				}
-			case "message-id":
+			case bytes.EqualFold(name, []byte("message-id")):
 				if h.messageID == "" {
-					h.messageID, cur = val, name
+					h.messageID, cur = strings.TrimSpace(string(line[i+1:])), "message-id"
 				}
 			}
 		} else {
@@ -79,5 +78,15 @@ func newGUID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:16])
+	return string(out[:])
 }

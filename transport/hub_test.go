@@ -187,3 +187,22 @@ func TestStorageFailureIsTemporary(t *testing.T) {
 }
 
 var _ = tls.VersionTLS12
+
+func TestQueuedReplyIsR48(t *testing.T) {
+	got := queuedReply("<a@b>", 179554467247900, "ex01.contoso.test", 11511, 0.102).Text
+	want := smtpreceive.Render("R48", "msgid", "<a@b>", "internalid", "179554467247900", "hubfqdn", "ex01.contoso.test",
+		"bytes", "11511", "secs", "0.102", "rate", "110.208").Text
+	if got != want {
+		t.Errorf("\n got %q\nwant %q", got, want)
+	}
+	if g := newGUID(); len(g) != 36 || g[8] != '-' || g[14] != '4' {
+		t.Errorf("GUID %q", g)
+	}
+}
+
+func TestScanHeaders(t *testing.T) {
+	h := scanHeaders([]byte("Received: a\r\nSUBJECT: one\r\n two\r\nMessage-Id: <x@y>\r\nreceived: b\r\n\r\nbody"))
+	if h.received != 2 || h.subject != "one two" || h.messageID != "<x@y>" || h.end != 65 {
+		t.Errorf("%+v", h)
+	}
+}

@@ -122,9 +122,28 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	if s.st.srv.Version == config.Version2013 {
 		return smtpreceive.Render("R49", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host)
 	}
-	return smtpreceive.Render("R48", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host,
-		"bytes", strconv.Itoa(len(body)), "secs", strconv.FormatFloat(secs, 'f', 3, 64),
-		"rate", strconv.FormatFloat(float64(len(body))/1024/max(secs, 1e-6), 'f', 3, 64))
+	return queuedReply(m.MessageID, id, host, len(body), secs)
+}
+
+// queuedReply renders R48 ("250 2.6.0 <msgid> [InternalId=<internalid>, Hostname=<hubfqdn>]
+// <bytes> bytes in <secs>, <rate> KB/sec Queued mail for delivery") without the template
+// machinery, as it is sent for every message; TestQueuedReplyIsR48 checks it against the row.
+func queuedReply(msgID string, id uint64, host string, size int, secs float64) *smtpreceive.Reply {
+	b := make([]byte, 0, 160+len(msgID)+len(host))
+	b = append(b, "250 2.6.0 "...)
+	b = append(b, msgID...)
+	b = append(b, " [InternalId="...)
+	b = strconv.AppendUint(b, id, 10)
+	b = append(b, ", Hostname="...)
+	b = append(b, host...)
+	b = append(b, "] "...)
+	b = strconv.AppendInt(b, int64(size), 10)
+	b = append(b, " bytes in "...)
+	b = strconv.AppendFloat(b, secs, 'f', 3, 64)
+	b = append(b, ", "...)
+	b = strconv.AppendFloat(b, float64(size)/1024/max(secs, 1e-6), 'f', 3, 64)
+	b = append(b, " KB/sec Queued mail for delivery"...)
+	return &smtpreceive.Reply{ID: "R48", Text: string(b)}
 }
 
 // record builds the queue record of a message, with the headers the hub stamps: its Received:

@@ -434,7 +434,7 @@ func (c *conn) data(ctx context.Context, arg string) {
 	}
 	c.inBody.Store(true)
 	dr := newDotReader(c.br, c.sess.SizeLimit())
-	r := c.sess.Data(ctx, deadlineBody{dr})
+	r := c.sess.Data(ctx, bodyReader{dr})
 	err := dr.drain()
 	c.inBody.Store(false)
 	if err != nil {
@@ -451,10 +451,10 @@ func (c *conn) data(ctx context.Context, arg string) {
 	c.reply(ReplyOrFail(r))
 }
 
-// deadlineBody hides the dotReader's other methods from the session.
-type deadlineBody struct{ r io.Reader }
+// bodyReader gives the session the message reader and nothing else of it.
+type bodyReader struct{ r io.Reader }
 
-func (d deadlineBody) Read(p []byte) (int, error) { return d.r.Read(p) }
+func (d bodyReader) Read(p []byte) (int, error) { return d.r.Read(p) }
 
 // ReplyOrFail guards against a nil final reply from a Session.
 func ReplyOrFail(r *Reply) *Reply {
@@ -475,7 +475,7 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 	s := &bdatStream{c: c, chunk: size, remaining: size, last: last, binary: c.body == "BINARYMIME",
 		limit: c.sess.SizeLimit(), raw: make([]byte, 0, 4096)}
 	c.inBody.Store(true)
-	r := c.sess.Data(ctx, deadlineBody{s})
+	r := c.sess.Data(ctx, bodyReader{s})
 	c.inBody.Store(false)
 	switch {
 	case s.interrupt != "":

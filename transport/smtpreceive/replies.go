@@ -37,8 +37,7 @@ var exlabRows = []Row{
 	{ID: "X05", Code: 501, Enhanced: "5.1.3", Text: "501 5.1.3 Invalid address", Confidence: "observed (not in spec)"},
 	// AUTH exchange cancelled with "*" or answered with bad base64 (RFC 4954 §4).
 	{ID: "X06", Code: 501, Enhanced: "5.5.2", Text: "501 5.5.2 Cannot decode response", Confidence: "RFC 4954"},
-	// BDAT reply when the final chunk of a too-large message arrives is R51; a second AUTH
-	// after success:
+	// A second AUTH after a successful one (RFC 4954 §4).
 	{ID: "X07", Code: 503, Enhanced: "5.5.2", Text: "503 5.5.2 Already authenticated", Confidence: "exlab"},
 }
 

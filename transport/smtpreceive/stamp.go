@@ -25,7 +25,7 @@ func BuildNumber(v config.ExchangeVersion) string {
 //	Received: from <helo> (<ip>) by <fqdn> (<local ip>) with Microsoft SMTP Server
 //	 (version=TLS1_2, cipher=...) id 15.2.1544.4 [via Frontend Transport]; <date>
 func ReceivedHeader(helo, ip, fqdn, localIP, tls string, version config.ExchangeVersion, viaFrontend bool, t time.Time) string {
-	var words []string
+	words := make([]string, 0, 24)
 	words = append(words, "Received:", "from", helo, "("+ip+")", "by", fqdn, "("+localIP+")", "with", "Microsoft", "SMTP", "Server")
 	if tls != "" {
 		words = append(words, strings.Fields(tls)...)
@@ -43,6 +43,11 @@ func ReceivedHeader(helo, ip, fqdn, localIP, tls string, version config.Exchange
 // Fold joins words with spaces, breaking lines before a word that would pass 78 columns.
 func Fold(words []string) string {
 	var b strings.Builder
+	n := 0
+	for _, w := range words {
+		n += len(w) + 3
+	}
+	b.Grow(n)
 	col := 0
 	for i, w := range words {
 		if i > 0 {
