@@ -26,16 +26,10 @@ func cmdCertificate(args []string, stdout, stderr io.Writer) int {
 	if _, err := parseInterspersed(fs, args[1:]); err != nil {
 		return 2
 	}
-	org, err := loadOrg(*cfgPath)
+	_, srv, err := loadServer(*cfgPath, *serverName)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
-	}
-	srv := &org.Servers[0]
-	if *serverName != "" {
-		if srv = org.Server(*serverName); srv == nil {
-			return errorf(stderr, "--server: %q is not a server of %s", *serverName, org.File)
-		}
 	}
 	from, to := time.Now().UTC(), time.Now().UTC().AddDate(5, 0, 0)
 	for _, d := range []struct {

@@ -44,6 +44,22 @@ func configValidate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// loadServer loads the organization (the embedded default when path is "") and picks the
+// server to act as: the one named, or the first.
+func loadServer(path, name string) (*config.Organization, *config.Server, error) {
+	org, err := loadOrg(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &org.Servers[0]
+	if name != "" {
+		if srv = org.Server(name); srv == nil {
+			return nil, nil, fmt.Errorf("exlab: --server: %q is not a server of %s", name, org.File)
+		}
+	}
+	return org, srv, nil
+}
+
 func loadOrg(path string) (*config.Organization, error) {
 	if path == "" {
 		return config.Default(), nil

@@ -70,16 +70,10 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
-	org, err := loadOrg(*cfgPath)
+	org, srv, err := loadServer(*cfgPath, *serverName)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
-	}
-	srv := &org.Servers[0]
-	if *serverName != "" {
-		if srv = org.Server(*serverName); srv == nil {
-			return errorf(stderr, "--server: %q is not a server of %s", *serverName, org.File)
-		}
 	}
 	type target struct {
 		addr       netip.AddrPort

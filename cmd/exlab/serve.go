@@ -84,16 +84,10 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		debug.SetGCPercent(200)
 	}
 
-	org, err := loadOrg(*cfgPath)
+	org, srv, err := loadServer(*cfgPath, *serverName)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
-	}
-	srv := &org.Servers[0]
-	if *serverName != "" {
-		if srv = org.Server(*serverName); srv == nil {
-			return errorf(stderr, "--server: %q is not a server of %s", *serverName, org.File)
-		}
 	}
 	logEffectiveConfig(log, org, srv)
 
