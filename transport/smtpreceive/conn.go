@@ -32,7 +32,6 @@ const (
 const maxLineLength = 4096 // command lines; RFC 5321 asks for at least 512
 
 var (
-	errLineTooLong   = errors.New("command line too long")
 	errIdleTimeout   = errors.New("ConnectionInactivityTimeout")
 	errSessionTimout = errors.New("ConnectionTimeout")
 	errShutdown      = errors.New("shutting down")

@@ -151,9 +151,7 @@ func checkDomain(d string, utf8OK bool) error {
 		}
 		return nil
 	}
-	if strings.HasSuffix(d, ".") {
-		d = d[:len(d)-1]
-	}
+	d = strings.TrimSuffix(d, ".")
 	if d == "" {
 		return errInvalidAddress
 	}
