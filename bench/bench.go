@@ -420,23 +420,18 @@ func (s *sessionRun) final() (string, error) {
 	return fmt.Sprintf("%d %s", code, firstWord(text)), nil
 }
 
+// readReply reads one reply and returns its code and the text of its last line.
 func (s *sessionRun) readReply() (int, string, error) {
-	for {
-		line, err := s.raw.ReadString('\n')
-		if err != nil {
-			return 0, "", err
-		}
-		if len(line) < 4 {
-			return 0, "", fmt.Errorf("malformed reply %q", line)
-		}
-		code, err := strconv.Atoi(line[:3])
-		if err != nil {
-			return 0, "", fmt.Errorf("malformed reply %q", line)
-		}
-		if line[3] != '-' {
-			return code, strings.TrimRight(line[4:], "\r\n"), nil
-		}
+	lines, err := readReply(s.raw)
+	if err != nil {
+		return 0, "", err
 	}
+	last := lines[len(lines)-1]
+	code, err := strconv.Atoi(last[:min(3, len(last))])
+	if err != nil || len(last) < 4 {
+		return 0, "", fmt.Errorf("malformed reply %q", last)
+	}
+	return code, last[4:], nil
 }
 
 // Stuff returns body dot-stuffed and terminated for DATA (RFC 5321 §4.5.2).
