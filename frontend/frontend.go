@@ -129,6 +129,7 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 type session struct {
 	f         *Frontend
 	st        *orgState
+	user      string // the authenticated mailbox (primary address), or ""
 	ci        *smtpreceive.ConnInfo
 	rc        *config.ReceiveConnector
 	principal routing.Principal
@@ -155,7 +156,7 @@ func (s *session) SizeLimit() int64 {
 }
 
 func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
-	v := s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, from)
+	v := s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, s.user, from)
 	if !v.OK {
 		return smtpreceive.Fixed(v.Reply)
 	}
@@ -194,7 +195,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	if s.principal != routing.Anonymous {
 		authSrc = "Internal"
 	}
-	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc)
+	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc, s.user)
 	t, err := s.f.proxy.Begin(ctx, &s.env)
 	if err != nil {
 		return s.proxyFailed(err)
@@ -247,9 +248,9 @@ func (s *session) proxyFailed(err error) *smtpreceive.Reply {
 	return smtpreceive.Fixed(id)
 }
 
-func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc string) string {
+func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc, user string) string {
 	return smtpsend.ProxyFrom{SessionID: ci.SessionID, IP: ci.Remote.Addr().String(), Port: int(ci.Remote.Port()),
-		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc}.Format()
+		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user}.Format()
 }
 
 // sleep waits d or until ctx ends (tarpits).
@@ -265,10 +266,22 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// Auth: X-EXPS from another Exchange server (the hub's outbound proxy to 717) uses the
-// organization key; AUTH for users is issue 5's, refused until then as not offered (R24).
+// Auth: AUTH PLAIN and LOGIN check the Mailboxes' lab passwords (smtpreceive.BasicAuth applies
+// the connector's mechanisms and tarpits); X-EXPS from another Exchange server (the hub's
+// outbound proxy to 717) uses the organization key.
 func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpreceive.Reply) {
-	if verb != "X-EXPS" || mech != "GSSAPI" || len(s.f.opt.AuthKey) == 0 {
+	if verb == "AUTH" {
+		return smtpreceive.BasicAuth(s.rc, s.ci.TLS != nil, mech, s.st.resolver.Authenticate, func(id string, ok bool) {
+			if !ok {
+				s.f.opt.Logger.Warn(smtpreceive.Event1035(s.rc, "Login", s.ci.Remote.Addr()), "EventID", 1035,
+					"Source", smtpreceive.EventSource(s.rc.TransportRole))
+				return
+			}
+			s.user, s.principal = id, routing.AuthenticatedUser
+			s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
+		})
+	}
+	if mech != "GSSAPI" || len(s.f.opt.AuthKey) == 0 {
 		return nil, smtpreceive.Fixed("R24")
 	}
 	return smtpreceive.NewExpsServer(s.f.opt.AuthKey, func(ok bool) {

@@ -8,6 +8,7 @@
 package routing
 
 import (
+	"crypto/subtle"
 	"net/netip"
 	"sort"
 	"strings"
@@ -111,8 +112,10 @@ var Accept = Verdict{OK: true}
 // Refuse is the verdict that answers with replies.tsv row id.
 func Refuse(id string) Verdict { return Verdict{Reply: id} }
 
-// CheckSender applies the Submit right and the sender checks of spec §4.2 at MAIL FROM.
-func (r *Resolver) CheckSender(rc *config.ReceiveConnector, rights Rights, version config.ExchangeVersion, sender string) Verdict {
+// CheckSender applies the Submit right and the sender checks of spec §4.2 at MAIL FROM. user is
+// the authenticated mailbox's primary address, or "": an authenticated user without
+// ms-Exch-SMTP-Accept-Any-Sender may send only as an address of their own mailbox (R31).
+func (r *Resolver) CheckSender(rc *config.ReceiveConnector, rights Rights, version config.ExchangeVersion, user, sender string) Verdict {
 	if !rights.Has(Submit) {
 		// R29 is the on-premises documentation's text; Exchange 2016/2019 frontends use the
 		// 5.7.57 form of Exchange Online (spec §5.3 [D]); hub connectors keep 5.7.1 (spec §3).
@@ -123,6 +126,12 @@ func (r *Resolver) CheckSender(rc *config.ReceiveConnector, rights Rights, versi
 	}
 	if sender == "" || rights.Has(AcceptAnySender) {
 		return Accept
+	}
+	if user != "" {
+		if mb := r.Mailbox(sender); mb != nil && strings.EqualFold(mb.PrimarySmtpAddress, user) {
+			return Accept
+		}
+		return Refuse("R31")
 	}
 	if ad := r.AcceptedDomain(Domain(sender)); ad != nil && ad.DomainType == config.Authoritative {
 		if rights.Has(AcceptAuthoritativeDomainSender) {
@@ -195,6 +204,23 @@ func SelectConnector(conns []*config.ReceiveConnector, remote netip.Addr) *confi
 		}
 	}
 	return best
+}
+
+// Authenticate checks a lab password (spec: AUTH against Mailboxes). user may be any address of
+// the mailbox or its Name; the identity returned is the primary address.
+func (r *Resolver) Authenticate(user, password string) (string, bool) {
+	mb := r.Mailbox(user)
+	if mb == nil {
+		for i := range r.org.Mailboxes {
+			if strings.EqualFold(r.org.Mailboxes[i].Name, user) {
+				mb = &r.org.Mailboxes[i]
+			}
+		}
+	}
+	if mb == nil || mb.Password == "" || subtle.ConstantTimeCompare([]byte(mb.Password), []byte(password)) != 1 {
+		return "", false
+	}
+	return mb.PrimarySmtpAddress, true
 }
 
 // Disposition is what the categorizer does with one recipient.

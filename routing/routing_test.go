@@ -152,16 +152,26 @@ func TestCheckRecipientAndSender(t *testing.T) {
 	if got := r.CheckRecipient(&filtered, anon, v, "nobody@contoso.test"); got.Reply != "R40" || !got.Tarpit {
 		t.Errorf("recipient filter: %+v", got)
 	}
-	if got := r.CheckSender(rcs[3], 0, v, "a@b.c"); got.Reply != "R29" {
+	if got := r.CheckSender(rcs[3], 0, v, "", "a@b.c"); got.Reply != "R29" {
 		t.Errorf("anonymous MAIL on the hub: %+v, want R29 (530 5.7.1)", got)
 	}
 	client := *rcs[0]
 	client.PermissionGroups = []config.PermissionGroup{config.ExchangeUsers}
-	if got := r.CheckSender(&client, SessionRights(&client, Anonymous, nil), v, "a@b.c"); got.Reply != "R30" {
+	if got := r.CheckSender(&client, SessionRights(&client, Anonymous, nil), v, "", "a@b.c"); got.Reply != "R30" {
 		t.Errorf("anonymous MAIL on a frontend without AnonymousUsers: %+v, want R30", got)
 	}
-	if got := r.CheckSender(rcs[0], anon, v, ""); !got.OK {
+	if got := r.CheckSender(rcs[0], anon, v, "", ""); !got.OK {
 		t.Errorf("null sender refused: %+v", got)
+	}
+	users := SessionRights(rcs[3], AuthenticatedUser, nil)
+	if got := r.CheckSender(rcs[3], users, v, "user1@contoso.test", "alias@contoso.test"); !got.OK {
+		t.Errorf("sending as one's own proxy address: %+v", got)
+	}
+	if got := r.CheckSender(rcs[3], users, v, "user1@contoso.test", "joe@fabrikam.test"); got.Reply != "R31" {
+		t.Errorf("sending as someone else: %+v, want R31 (550 5.7.60)", got)
+	}
+	if id, ok := r.Authenticate("ALIAS@contoso.test", ""); ok || id != "" {
+		t.Error("a mailbox without a password authenticated")
 	}
 }
 

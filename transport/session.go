@@ -21,6 +21,7 @@ import (
 type session struct {
 	h         *Hub
 	st        *orgState
+	user      string // the authenticated mailbox (primary address), or ""
 	ci        *smtpreceive.ConnInfo
 	rc        *config.ReceiveConnector
 	principal routing.Principal
@@ -64,7 +65,7 @@ func verdictReply(v routing.Verdict) *smtpreceive.Reply {
 }
 
 func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
-	if r := verdictReply(s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, from)); r != nil {
+	if r := verdictReply(s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, s.user, from)); r != nil {
 		return r
 	}
 	s.from, s.mopts = from, *opts
@@ -203,11 +204,22 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	return m
 }
 
-// Auth answers X-EXPS with exlab's ExchangeServer authentication: an HMAC-SHA256 challenge over
-// the organization's key (spec §6.1 leaves the mechanism to exlab; Exchange uses Kerberos).
-// AUTH itself is issue 5's; until then every mechanism is refused as not offered (R24).
+// Auth answers AUTH PLAIN and LOGIN against the Mailboxes (smtpreceive.BasicAuth), and X-EXPS
+// with exlab's ExchangeServer authentication: an HMAC-SHA256 challenge over the organization's
+// key (spec §6.1 leaves the mechanism to exlab; Exchange uses Kerberos).
 func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpreceive.Reply) {
-	if verb != "X-EXPS" || mech != "GSSAPI" || len(s.h.opt.AuthKey) == 0 {
+	if verb == "AUTH" {
+		return smtpreceive.BasicAuth(s.rc, s.ci.TLS != nil, mech, s.st.resolver.Authenticate, func(id string, ok bool) {
+			if !ok {
+				s.h.opt.Logger.Warn(smtpreceive.Event1035(s.rc, "Login", s.ci.Remote.Addr()), "EventID", 1035,
+					"Source", smtpreceive.EventSource(s.rc.TransportRole))
+				return
+			}
+			s.user, s.principal = id, routing.AuthenticatedUser
+			s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
+		})
+	}
+	if mech != "GSSAPI" || len(s.h.opt.AuthKey) == 0 {
 		return nil, smtpreceive.Fixed("R24")
 	}
 	return smtpreceive.NewExpsServer(s.h.opt.AuthKey, func(ok bool) {

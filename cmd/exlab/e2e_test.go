@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -862,4 +864,108 @@ func startServerFile(t *testing.T, cfgPath, data string) *server {
 		t.Fatal(err)
 	}
 	return startService(t, "serve", string(b), data, "--config", cfgPath) // the last --config wins
+}
+
+// TestClientSubmission: Client Frontend (587) as Exchange answers a mail client: no LOGIN and
+// no MAIL before STARTTLS and AUTH, Exchange's AUTH texts and prompts, MaxLogonFailures,
+// send-as, and relay for authenticated users.
+func TestClientSubmission(t *testing.T) {
+	cfg := labConfig(func(s string) string {
+		return strings.Replace(s, "  - Name: Client Frontend EX01\n", "  - Name: Client Frontend EX01\n    AuthTarpitInterval: \"00:00:00\"\n", 1)
+	})
+	s := startServer(t, cfg, "")
+	addr := s.address("Client Frontend EX01")
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	var br *bufio.Reader
+	var w io.Writer = c
+	br = bufio.NewReader(c)
+	expect := func(cmd string, want ...string) {
+		t.Helper()
+		if cmd != "" {
+			fmt.Fprintf(w, "%s\r\n", cmd)
+		}
+		for _, wl := range want {
+			got, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%s: want %q: %v", cmd, wl, err)
+			}
+			if strings.TrimRight(got, "\r\n") != wl {
+				t.Fatalf("%s:\n got %q\nwant %q", cmd, got, wl)
+			}
+		}
+	}
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "220 ex01.contoso.test") {
+		t.Fatalf("banner %q", l)
+	}
+	expect("EHLO client.example", "250-ex01.contoso.test Hello [127.0.0.1]", "250-SIZE 37748736", "250-PIPELINING", "250-DSN",
+		"250-ENHANCEDSTATUSCODES", "250-STARTTLS", "250-AUTH GSSAPI NTLM", "250-8BITMIME", "250-BINARYMIME", "250-CHUNKING", "250 SMTPUTF8")
+	expect("AUTH LOGIN", "504 5.7.4 Unrecognized authentication type")
+	expect("MAIL FROM:<user1@contoso.test>", "530 5.7.57 SMTP; Client was not authenticated to send anonymous mail during MAIL FROM")
+	expect("STARTTLS", "220 2.0.0 SMTP server ready")
+	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	w, br = tc, bufio.NewReader(tc)
+	expect("EHLO client.example", "250-ex01.contoso.test Hello [127.0.0.1]", "250-SIZE 37748736", "250-PIPELINING", "250-DSN",
+		"250-ENHANCEDSTATUSCODES", "250-AUTH GSSAPI NTLM LOGIN", "250-8BITMIME", "250-BINARYMIME", "250-CHUNKING", "250 SMTPUTF8")
+	expect("AUTH NTLM", "504 5.7.4 Unrecognized authentication type")
+	expect("AUTH LOGIN", "334 VXNlcm5hbWU6")
+	expect(b64("user1@contoso.test"), "334 UGFzc3dvcmQ6")
+	expect(b64("wrong"), "535 5.7.3 Authentication unsuccessful")
+	expect("AUTH PLAIN "+b64("\x00user1@contoso.test\x00P@ssw0rd"), "235 2.7.0 Authentication successful")
+	expect("MAIL FROM:<administrator@contoso.test>", "550 5.7.60 SMTP; Client does not have permissions to send as this sender")
+	expect("MAIL FROM:<user1@contoso.test>", "250 2.1.0 Sender OK")
+	expect("RCPT TO:<someone@fabrikam.example>", "250 2.1.5 Recipient OK")
+	expect("RCPT TO:<admin@contoso.test>", "250 2.1.5 Recipient OK")
+	expect("DATA", "354 Start mail input; end with <CRLF>.<CRLF>")
+	fmt.Fprintf(w, "Subject: from a client\r\n\r\nhello\r\n.\r\n")
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "250 2.6.0 ") {
+		t.Fatalf("end of data: %q", l)
+	}
+	waitMailbox(t, s.data, "administrator@contoso.test", 1)
+	out, _, _ := exlab(t, "mailbox", "show", "administrator@contoso.test", "--data", s.data)
+	if !strings.Contains(out, "X-MS-Exchange-Organization-AuthAs: Internal") || !strings.Contains(out, "(version=TLS1_3") {
+		t.Errorf("delivered message:\n%s", out)
+	}
+
+	// MaxLogonFailures (3): the third failure closes the session.
+	c2, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err == nil {
+		c2.Close()
+		t.Fatal("587 is not implicit TLS")
+	}
+	c3, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	br = bufio.NewReader(c3)
+	_, _ = br.ReadString('\n')
+	w = c3
+	expect("EHLO client.example", "250-ex01.contoso.test Hello [127.0.0.1]", "250-SIZE 37748736", "250-PIPELINING", "250-DSN",
+		"250-ENHANCEDSTATUSCODES", "250-STARTTLS", "250-AUTH GSSAPI NTLM", "250-8BITMIME", "250-BINARYMIME", "250-CHUNKING", "250 SMTPUTF8")
+	expect("STARTTLS", "220 2.0.0 SMTP server ready")
+	tc3 := tls.Client(c3, &tls.Config{InsecureSkipVerify: true})
+	w, br = tc3, bufio.NewReader(tc3)
+	fmt.Fprintf(w, "EHLO client.example\r\n")
+	for l, _ := br.ReadString('\n'); len(l) > 3 && l[3] == '-'; l, _ = br.ReadString('\n') {
+	}
+	bad := "AUTH PLAIN " + b64("\x00user1@contoso.test\x00nope")
+	expect(bad, "535 5.7.3 Authentication unsuccessful")
+	expect(bad, "535 5.7.3 Authentication unsuccessful")
+	expect(bad, "421 4.7.0 Too many errors on this connection, closing transmission channel")
+	if _, err := br.ReadString('\n'); err == nil {
+		t.Error("the session is still open after MaxLogonFailures")
+	}
+	if !strings.Contains(s.stderr(), "Inbound authentication failed with error LogonDenied for Receive connector Client Frontend EX01. The authentication mechanism is Login.") {
+		t.Errorf("no Event 1035:\n%s", s.stderr())
+	}
 }

@@ -39,20 +39,21 @@ var (
 
 // conn is one client connection.
 type conn struct {
-	srv    *Server
-	raw    net.Conn
-	nc     net.Conn // raw, or the TLS connection after STARTTLS
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	info   ConnInfo
-	sess   Session
-	rc     *config.ReceiveConnector
-	st     state
-	rcpts  int
-	errors int64
-	authed bool
-	body   string // BODY= of the transaction
-	closed bool
+	srv           *Server
+	raw           net.Conn
+	nc            net.Conn // raw, or the TLS connection after STARTTLS
+	br            *bufio.Reader
+	bw            *bufio.Writer
+	info          ConnInfo
+	sess          Session
+	rc            *config.ReceiveConnector
+	st            state
+	rcpts         int
+	errors        int64
+	authed        bool
+	logonFailures int
+	body          string // BODY= of the transaction
+	closed        bool
 
 	release      func()      // frees the connection's place under the connection limits
 	tlsConf      *tls.Config // nil: no STARTTLS on this connection
@@ -572,8 +573,19 @@ func (c *conn) auth(ctx context.Context, cmd Command) {
 		challenge, final := sasl.Next(resp, first)
 		first = false
 		if final != nil {
-			if final.Code() == 235 {
+			switch final.Code() {
+			case 235:
 				c.authed = true
+			case 535:
+				// The MaxLogonFailures-th failure (0: never) closes the session, answered with
+				// R26 instead of 535 so the command still gets one reply (Event 1012's
+				// situation; R26 is exlab's text, the real one is not public).
+				c.logonFailures++
+				if n := c.rc.MaxLogonFailures; n > 0 && c.logonFailures >= n {
+					c.reply(Fixed("R26"))
+					c.closed = true
+					return
+				}
 			}
 			c.reply(final)
 			return
