@@ -38,7 +38,11 @@ type Options struct {
 	// DialHub, when set, connects to the hub instead of a TCP dial to HubAddr (exlab serve
 	// passes an in-process pipe when it runs both services).
 	DialHub func(ctx context.Context) (net.Conn, error)
-	Logger  *slog.Logger
+	// ClientProxyAddr and DialClientProxy reach the hub's Client Proxy <SERVER> connector for
+	// authenticated sessions; when both are nil those go to Default <SERVER> too.
+	ClientProxyAddr func() string
+	DialClientProxy func(ctx context.Context) (net.Conn, error)
+	Logger          *slog.Logger
 }
 
 // Frontend is one server's Front End Transport service.
@@ -47,7 +51,10 @@ type Frontend struct {
 	state  atomic.Pointer[orgState]
 	offset int
 	recv   *smtpreceive.Server
-	proxy  *smtpsend.Proxy
+	proxy  *smtpsend.Proxy // to the hub's Default <SERVER>: inbound mail
+	// clientProxy reaches the hub's Client Proxy <SERVER> (465): authenticated client
+	// sessions, carrying the user (spec §6.3).
+	clientProxy *smtpsend.Proxy
 }
 
 // orgState is the organization a session decides by; Reconfigure replaces it for new sessions.
@@ -67,16 +74,23 @@ func New(o Options) *Frontend {
 	}
 	f := &Frontend{opt: o}
 	f.state.Store(&orgState{org: o.Org, srv: o.Server, resolver: o.Resolver})
-	f.proxy = &smtpsend.Proxy{
-		Addr:           o.HubAddr,
-		Dial:           o.DialHub,
-		HeloName:       o.Server.Fqdn,
-		AuthKey:        o.AuthKey,
-		Respond:        smtpreceive.ExchangeAuthResponse,
-		ConnectTimeout: o.Server.ProxyConnectTimeout.Duration(),
-		CommandTimeout: o.Server.ProxyCommandTimeout.Duration(),
-		PoolSize:       o.Server.ProxyPoolSize,
-		IdleTimeout:    time.Minute, // well under the hub's ConnectionInactivityTimeout
+	newProxy := func(addr func() string, dial func(context.Context) (net.Conn, error)) *smtpsend.Proxy {
+		return &smtpsend.Proxy{
+			Addr:           addr,
+			Dial:           dial,
+			HeloName:       o.Server.Fqdn,
+			AuthKey:        o.AuthKey,
+			Respond:        smtpreceive.ExchangeAuthResponse,
+			ConnectTimeout: o.Server.ProxyConnectTimeout.Duration(),
+			CommandTimeout: o.Server.ProxyCommandTimeout.Duration(),
+			PoolSize:       o.Server.ProxyPoolSize,
+			IdleTimeout:    time.Minute, // well under the hub's ConnectionInactivityTimeout
+		}
+	}
+	f.proxy = newProxy(o.HubAddr, o.DialHub)
+	f.clientProxy = f.proxy
+	if o.ClientProxyAddr != nil || o.DialClientProxy != nil {
+		f.clientProxy = newProxy(o.ClientProxyAddr, o.DialClientProxy)
 	}
 	f.recv = &smtpreceive.Server{
 		Role:          config.FrontendTransport,
@@ -122,6 +136,9 @@ func (f *Frontend) Start() { f.recv.Serve() }
 func (f *Frontend) Shutdown(ctx context.Context) error {
 	err := f.recv.Shutdown(ctx)
 	f.proxy.Close()
+	if f.clientProxy != f.proxy {
+		f.clientProxy.Close()
+	}
 	return err
 }
 
@@ -196,7 +213,11 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 		authSrc = "Internal"
 	}
 	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc, s.user)
-	t, err := s.f.proxy.Begin(ctx, &s.env)
+	proxy := s.f.proxy
+	if s.user != "" {
+		proxy = s.f.clientProxy
+	}
+	t, err := proxy.Begin(ctx, &s.env)
 	if err != nil {
 		return s.proxyFailed(err)
 	}

@@ -180,6 +180,11 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 		if p.AuthSrc != "" && p.AuthSrc != "Anonymous" {
 			authAs = p.AuthSrc
 		}
+		if p.User != "" {
+			// A client session proxied from 587 (spec §6.3, headers of client-proxied mail).
+			suffix.WriteString("X-ClientProxiedBy: " + s.ci.Helo + " (" + clientIP + ") To " + s.rc.Fqdn + " (" + localAddr(s.ci.Local) + ")\r\n")
+			suffix.WriteString("X-Originating-IP: [" + p.IP + "]\r\n")
+		}
 	} else if s.principal != routing.Anonymous {
 		authAs = "Internal"
 	}
@@ -198,6 +203,9 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	suffix.WriteString("X-MS-Exchange-Forest-ArrivalHubServer: " + fqdn + "\r\n")
 	h("AuthSource", authSource)
 	h("AuthAs", authAs)
+	if p := s.proxy; p != nil && p.User != "" {
+		h("AuthMechanism", "06") // client-proxied SMTP AUTH (spec §9.2)
+	}
 	h("OriginalSize", strconv.FormatInt(size, 10))
 	h("TotalRecipientCount", strconv.Itoa(len(m.Recipients)))
 	m.HeaderSuffix = suffix.String()

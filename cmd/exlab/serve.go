@@ -120,9 +120,11 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		ep   netip.AddrPort
 		rc   *config.ReceiveConnector
 	}
-	var target atomic.Pointer[hubTarget]
+	var target, clientTarget atomic.Pointer[hubTarget]
 	target.Store(&hubTarget{})
-	var dialHub func(context.Context) (net.Conn, error)
+	clientTarget.Store(&hubTarget{})
+	var dialHub, dialClientProxy func(context.Context) (net.Conn, error)
+	var retarget func()
 	if run.hub {
 		if store, err = queue.Open(filepath.Join(*dataDir, queueDir), queue.Options{Logger: log}); err != nil {
 			return errorf(stderr, "%v", err)
@@ -132,31 +134,47 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			Logger: log, Resolver: resolver})
 		ls, errs := hub.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
-		if ep, rc := hubEndpoint(srv, ls); rc != nil {
-			target.Store(&hubTarget{addr: ep.String(), ep: ep, rc: rc})
+		setTargets := func(ls []smtpreceive.Listening) {
+			target.Store(&hubTarget{})
+			clientTarget.Store(&hubTarget{})
+			if ep, rc := hubEndpoint(srv, ls, "Default "); rc != nil {
+				target.Store(&hubTarget{addr: ep.String(), ep: ep, rc: rc})
+			}
+			if ep, rc := hubEndpoint(srv, ls, "Client Proxy "); rc != nil {
+				clientTarget.Store(&hubTarget{addr: ep.String(), ep: ep, rc: rc})
+			}
 		}
+		setTargets(ls)
+		retarget = func() { setTargets(hub.Bound()) }
 		if run.frontend && *proxyTransport == "memory" {
 			// Both services run here: the frontend's SMTP session to the hub runs over an
 			// in-process pipe instead of a loopback socket (same protocol, no system calls).
 			var port atomic.Uint32
-			dialHub = func(context.Context) (net.Conn, error) {
-				t := target.Load()
-				if t.rc == nil {
-					return nil, smtpsend.ErrNoHub
+			pipeTo := func(p *atomic.Pointer[hubTarget]) func(context.Context) (net.Conn, error) {
+				return func(context.Context) (net.Conn, error) {
+					t := p.Load()
+					if t.rc == nil {
+						return nil, smtpsend.ErrNoHub
+					}
+					from := netip.AddrPortFrom(t.ep.Addr(), uint16(32768+port.Add(1)%28000))
+					client, server := smtpreceive.Pipe(from, t.ep)
+					hub.ServeConn(server, t.rc)
+					return client, nil
 				}
-				from := netip.AddrPortFrom(t.ep.Addr(), uint16(32768+port.Add(1)%28000))
-				client, server := smtpreceive.Pipe(from, t.ep)
-				hub.ServeConn(server, t.rc)
-				return client, nil
 			}
+			dialHub, dialClientProxy = pipeTo(&target), pipeTo(&clientTarget)
 		}
 	} else {
-		target.Store(&hubTarget{addr: configuredHubAddress(org, srv, *offset)})
-		log.Info("the frontend proxies to the hub named by the configuration", "hub", target.Load().addr)
+		retarget = func() {}
+		target.Store(&hubTarget{addr: configuredHubAddress(org, srv, *offset, "Default ")})
+		clientTarget.Store(&hubTarget{addr: configuredHubAddress(org, srv, *offset, "Client Proxy ")})
+		log.Info("the frontend proxies to the hub named by the configuration", "hub", target.Load().addr,
+			"clientProxy", clientTarget.Load().addr)
 	}
 	if run.frontend {
 		fe = frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
-			HubAddr: func() string { return target.Load().addr }, DialHub: dialHub, Logger: log})
+			HubAddr: func() string { return target.Load().addr }, DialHub: dialHub,
+			ClientProxyAddr: func() string { return clientTarget.Load().addr }, DialClientProxy: dialClientProxy, Logger: log})
 		ls, errs := fe.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 	}
@@ -187,13 +205,10 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		if hub != nil {
 			ls, _ := hub.Reconfigure(org2, srv2, res2)
 			added = append(added, ls...)
-			if ep, rc := hubEndpoint(srv2, hub.Bound()); rc != nil {
-				target.Store(&hubTarget{addr: ep.String(), ep: ep, rc: rc})
-			} else {
-				target.Store(&hubTarget{})
-			}
+			retarget()
 		} else {
-			target.Store(&hubTarget{addr: configuredHubAddress(org2, srv2, *offset)})
+			target.Store(&hubTarget{addr: configuredHubAddress(org2, srv2, *offset, "Default ")})
+			clientTarget.Store(&hubTarget{addr: configuredHubAddress(org2, srv2, *offset, "Client Proxy ")})
 		}
 		if fe != nil {
 			ls, _ := fe.Reconfigure(org2, srv2, res2)
@@ -298,16 +313,20 @@ type applyRequest struct {
 }
 
 // configuredHubAddress is where a frontend running without its hub proxies to: the first
-// binding of the hub's Default <SERVER> connector as configured (port shifted by offset), on
-// loopback when it is a wildcard. Exchange's frontends find hubs through Active Directory;
+// binding of the hub connector name+<SERVER> (Default or Client Proxy) as configured (port
+// shifted by offset), on loopback when it is a wildcard. Exchange's frontends find hubs through Active Directory;
 // exlab's through the same configuration file.
-func configuredHubAddress(org *config.Organization, srv *config.Server, offset int) string {
+func configuredHubAddress(org *config.Organization, srv *config.Server, offset int, name string) string {
 	var best *config.ReceiveConnector
 	for _, rc := range org.ConnectorsOf(srv.Name, config.HubTransport) {
-		if !rc.HasGroup(config.ExchangeServers) || rc.Name == "Client Proxy "+srv.Name || len(rc.Bindings) == 0 {
+		preferred := rc.Name == name+srv.Name
+		if name == "Client Proxy " && !preferred {
 			continue
 		}
-		if best == nil || rc.Name == "Default "+srv.Name {
+		if !rc.HasGroup(config.ExchangeServers) || (name == "Default " && rc.Name == "Client Proxy "+srv.Name) || len(rc.Bindings) == 0 {
+			continue
+		}
+		if best == nil || preferred {
 			best = rc
 		}
 	}
@@ -334,18 +353,22 @@ func configuredHubAddress(org *config.Organization, srv *config.Server, offset i
 	return netip.AddrPortFrom(a, uint16(b.Port+offset)).String()
 }
 
-// hubEndpoint picks what the frontend proxies to: the hub's Default <SERVER> connector (spec
-// §6.1) and its address, on loopback when it listens on a wildcard.
-func hubEndpoint(srv *config.Server, ls []smtpreceive.Listening) (netip.AddrPort, *config.ReceiveConnector) {
+// hubEndpoint picks a hub connector the frontend proxies to and its address, on loopback when it
+// listens on a wildcard: "Default " + server for inbound mail (spec §6.1), "Client Proxy " +
+// server for authenticated client sessions (spec §6.3). For inbound mail, another hub connector
+// open to Exchange servers does when Default is missing.
+func hubEndpoint(srv *config.Server, ls []smtpreceive.Listening, name string) (netip.AddrPort, *config.ReceiveConnector) {
 	var best netip.AddrPort
 	var bestRC *config.ReceiveConnector
 	for _, l := range ls {
 		for _, rc := range l.Connectors {
-			// Client Proxy takes proxied client sessions (587 → 465), not inbound mail.
-			if !rc.HasGroup(config.ExchangeServers) || rc.Name == "Client Proxy "+srv.Name {
+			preferred := rc.Name == name+srv.Name
+			if name == "Client Proxy " && !preferred {
 				continue
 			}
-			preferred := rc.Name == "Default "+srv.Name
+			if !rc.HasGroup(config.ExchangeServers) || (name == "Default " && rc.Name == "Client Proxy "+srv.Name) {
+				continue
+			}
 			a := l.Addr
 			if a.Addr().IsUnspecified() {
 				lo := netip.MustParseAddr("127.0.0.1")
