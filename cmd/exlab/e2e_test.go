@@ -971,3 +971,80 @@ func TestClientSubmission(t *testing.T) {
 		t.Errorf("no Event 1035:\n%s", s.stderr())
 	}
 }
+
+// relayConfig adds the anonymous relay connector of spec §2.4 (first way) for 127.0.0.2 on
+// Default Frontend's port.
+func relayConfig(port int, ranges string) string { return relayConfigOn(port, port, ranges) }
+
+func relayConfigOn(port, relayPort int, ranges string) string {
+	return labConfig(func(s string) string {
+		s = strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", fmt.Sprintf("Bindings: [\"0.0.0.0:%d\"]", port), 1)
+		return strings.Replace(s, "\nSendConnectors:", fmt.Sprintf(`
+  - Name: Anonymous Relay EX01
+    Server: EX01
+    TransportRole: FrontendTransport
+    Bindings: ["0.0.0.0:%d"]
+    RemoteIPRanges: [%s]
+    PermissionGroups: [AnonymousUsers]
+ADPermissions:
+  - Identity: EX01\Anonymous Relay EX01
+    User: NT AUTHORITY\ANONYMOUS LOGON
+    ExtendedRights: [ms-Exch-SMTP-Accept-Any-Recipient]
+
+SendConnectors:`, relayPort, ranges), 1)
+	})
+}
+
+// TestAnonymousRelayConnector: a device at an allowed address relays through the relay
+// connector; anyone else on the same port gets Default Frontend and 5.7.54; the audit finds the
+// relay and calls a whole-Internet one open.
+func TestAnonymousRelayConnector(t *testing.T) {
+	port := freePort(t)
+	s := startServer(t, relayConfig(port, `"127.0.0.2"`), "")
+	rcptFrom := func(src string) string {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "HELO device.example\r\nMAIL FROM:<scanner@contoso.test>\r\nRCPT TO:<someone@fabrikam.example>\r\nQUIT\r\n")
+		var last string
+		for i := 0; i < 4; i++ {
+			l, _ := br.ReadString('\n')
+			last = strings.TrimSpace(l)
+			if strings.HasPrefix(last, "250 2.1.5") || strings.HasPrefix(last, "550") {
+				return last
+			}
+		}
+		return last
+	}
+	if got := rcptFrom("127.0.0.2"); got != "250 2.1.5 Recipient OK" {
+		t.Errorf("the allowed device: %q", got)
+	}
+	if got := rcptFrom("127.0.0.1"); got != "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain" {
+		t.Errorf("anyone else: %q", got)
+	}
+	_ = s
+
+	dir := t.TempDir()
+	scoped := filepath.Join(dir, "scoped.yaml")
+	_ = os.WriteFile(scoped, []byte(relayConfig(port, `"127.0.0.2", "10.0.0.0/16"`)), 0o600)
+	out, _, code := exlab(t, "connector", "audit", "--config", scoped)
+	if code != 0 || !strings.Contains(out, `EX01\Anonymous Relay EX01`) || !strings.Contains(out, "10.0.0.0/16 is wider than a /24") {
+		t.Errorf("scoped relay: exit %d\n%s", code, out)
+	}
+	open := filepath.Join(dir, "open.yaml")
+	// On a port of its own: on Default Frontend's port the same range would be refused as
+	// identical to Default Frontend's.
+	_ = os.WriteFile(open, []byte(relayConfigOn(port, port+1, `"0.0.0.0-255.255.255.255"`)), 0o600)
+	out, _, code = exlab(t, "connector", "audit", "--config", open)
+	if code != 1 || !strings.Contains(out, "0.0.0.0-255.255.255.255 is the whole Internet: an open relay") {
+		t.Errorf("open relay: exit %d\n%s", code, out)
+	}
+	out, _, code = exlab(t, "connector", "audit")
+	if code != 0 || !strings.Contains(out, "no receive connector lets anonymous clients relay") {
+		t.Errorf("the embedded default: exit %d\n%s", code, out)
+	}
+}

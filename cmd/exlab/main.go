@@ -27,6 +27,7 @@ Usage:
   exlab mailbox show ADDRESS [--data DIR] [--id N]
   exlab probe [--config FILE] [--host H] [--port P …] [--port-offset N] [--connections N] [--json]
   exlab bench --target HOST:PORT [flags]   (exlab bench --help for its flags)
+  exlab connector audit [--config FILE] [--json]
   exlab certificate new [--data DIR] [--not-before DATE] [--not-after DATE]
   exlab version
 
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdMailbox(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
+	case "connector":
+		return cmdConnector(args[1:], stdout, stderr)
 	case "certificate":
 		return cmdCertificate(args[1:], stdout, stderr)
 	case "probe":

@@ -31,7 +31,7 @@ func TestReadmeDocumentsEveryParameter(t *testing.T) {
 		}
 	}
 	for _, cmd := range []string{"exlab serve", "exlab config default", "exlab config validate", "exlab config apply", "SIGHUP", "exlab mailbox list",
-		"exlab mailbox show", "exlab bench", "exlab probe", "exlab certificate new", "exlab frontend", "exlab hub", "exlab version", "--port-offset", "--data", "--admin", "--server", "make run", "make test"} {
+		"exlab mailbox show", "exlab bench", "exlab probe", "exlab connector audit", "exlab certificate new", "exlab frontend", "exlab hub", "exlab version", "--port-offset", "--data", "--admin", "--server", "make run", "make test"} {
 		if !strings.Contains(readme, cmd) {
 			t.Errorf("README.md does not mention %q", cmd)
 		}
