@@ -73,6 +73,11 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	if *proxyTransport != "memory" && *proxyTransport != "tcp" {
 		return errorf(stderr, "--proxy-transport: %q is not memory or tcp", *proxyTransport)
 	}
+	// Signals are caught before anything listens: a SIGTERM right after start (a supervisor,
+	// a test) still gets the clean shutdown, never the default action of dying.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return errorf(stderr, "--log-level: %v", err)
@@ -255,8 +260,6 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			len(listening), len(listening)+failed, srv.BindRetryInterval)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	exit := 0
 loop:
 	for {
