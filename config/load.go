@@ -122,6 +122,7 @@ func (s *Server) setDefaults() {
 		ProxyCommandTimeout:            TimeSpan(60 * time.Second),
 		ProxyPoolSize:                  64,
 		BindRetryInterval:              TimeSpan(10 * time.Second),
+		TransientFailureRetryInterval:  TimeSpan(5 * time.Minute),
 		MaxConcurrentMailboxDeliveries: 20,
 	}
 }

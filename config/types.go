@@ -7,7 +7,12 @@
 // exlab. Its Exchange counterpart is the configuration that the Get-/Set- cmdlets show.
 package config
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // TransportRole says which service owns a receive connector (PS-NRC -TransportRole).
 type TransportRole string
@@ -137,6 +142,9 @@ type Server struct {
 	ProxyCommandTimeout TimeSpan
 	// ProxyPoolSize is how many idle authenticated hub sessions the frontend keeps.
 	ProxyPoolSize int
+	// TransientFailureRetryInterval is how long a message waits in its delivery queue after a
+	// transient failure before the next attempt (Set-TransportService, 00:05:00).
+	TransientFailureRetryInterval TimeSpan
 	// BindRetryInterval is how often a receive connector binding that could not be bound
 	// (Event 1020) is tried again; the connector comes up by itself once its port is free.
 	// 00:00:00 never retries.
@@ -243,6 +251,53 @@ type SendConnector struct {
 	MaxMessageSize         ByteSize
 	Enabled                bool
 	ProtocolLoggingLevel   ProtocolLoggingLevel
+}
+
+// AddressSpace is one SendConnector address space: "SMTP:contoso.com;1", "SMTP:*.contoso.com;5",
+// "SMTP:*;1" (type, domain pattern, cost).
+type AddressSpace struct {
+	Domain string // lower case; "*" for all, "*.d" for the subdomains of d
+	Cost   int
+}
+
+// ParseAddressSpace parses Exchange's address-space form; the type must be SMTP and the cost
+// 1-100 (New-SendConnector), 1 when omitted.
+func ParseAddressSpace(s string) (AddressSpace, error) {
+	v := strings.TrimSpace(s)
+	if t, rest, ok := strings.Cut(v, ":"); ok {
+		if !strings.EqualFold(t, "SMTP") {
+			return AddressSpace{}, fmt.Errorf("%q: only SMTP address spaces are supported", s)
+		}
+		v = rest
+	}
+	dom, cost, hasCost := strings.Cut(v, ";")
+	a := AddressSpace{Domain: strings.ToLower(strings.TrimSpace(dom)), Cost: 1}
+	if hasCost {
+		n, err := strconv.Atoi(strings.TrimSpace(cost))
+		if err != nil || n < 1 || n > 100 {
+			return AddressSpace{}, fmt.Errorf("%q: the cost must be 1-100", s)
+		}
+		a.Cost = n
+	}
+	if a.Domain == "" || (a.Domain != "*" && !validDomain(strings.TrimPrefix(a.Domain, "*."))) {
+		return AddressSpace{}, fmt.Errorf("%q is not an address space (write SMTP:contoso.com;1, SMTP:*.contoso.com;1 or SMTP:*;1)", s)
+	}
+	return a, nil
+}
+
+// Matches says whether the address space covers domain, and how specifically (longer is more
+// specific; -1 when it does not match).
+func (a AddressSpace) Matches(domain string) int {
+	domain = strings.ToLower(domain)
+	switch {
+	case a.Domain == "*":
+		return 0
+	case a.Domain == domain:
+		return len(a.Domain) + 1
+	case strings.HasPrefix(a.Domain, "*.") && strings.HasSuffix(domain, a.Domain[1:]):
+		return len(a.Domain)
+	}
+	return -1
 }
 
 // Identity is the connector's Exchange identity, <SERVER>\<Name>.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -155,6 +156,16 @@ func (o *Organization) validate(d *decoder) {
 			c.fail(p+".Name", "%v", errEmpty)
 		}
 		between(c, p+".Port", int64(sc.Port), 1, 65535)
+		for j, a := range sc.AddressSpaces {
+			if _, err := ParseAddressSpace(a); err != nil {
+				c.fail(fmt.Sprintf("%s.AddressSpaces[%d]", p, j), "%v", err)
+			}
+		}
+		for j, h := range sc.SmartHosts {
+			if _, _, err := SplitSmartHost(h, sc.Port); err != nil {
+				c.fail(fmt.Sprintf("%s.SmartHosts[%d]", p, j), "%v", err)
+			}
+		}
 		oneOf(c, p+".ProtocolLoggingLevel", sc.ProtocolLoggingLevel, LoggingNone, LoggingVerbose)
 	}
 }
@@ -404,4 +415,35 @@ func validDomain(s string) bool {
 		}
 	}
 	return true
+}
+
+// SplitSmartHost parses a smart host as Exchange writes it: "relay.contoso.com", "[192.0.2.1]",
+// with an optional ":port" (exlab), the connector's Port otherwise.
+func SplitSmartHost(h string, port int) (string, int, error) {
+	h = strings.TrimSpace(h)
+	host, p := h, port
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return "", 0, fmt.Errorf("%q: unclosed [", h)
+		}
+		host = h[1:end]
+		if rest := h[end+1:]; rest != "" {
+			n, err := strconv.Atoi(strings.TrimPrefix(rest, ":"))
+			if err != nil || !strings.HasPrefix(rest, ":") || n < 1 || n > 65535 {
+				return "", 0, fmt.Errorf("%q: bad port", h)
+			}
+			p = n
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		n, err := strconv.Atoi(h[i+1:])
+		if err != nil || n < 1 || n > 65535 {
+			return "", 0, fmt.Errorf("%q: bad port", h)
+		}
+		host, p = h[:i], n
+	}
+	if host == "" {
+		return "", 0, fmt.Errorf("%q is not a smart host", h)
+	}
+	return host, p, nil
 }

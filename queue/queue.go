@@ -79,6 +79,8 @@ type Recipient struct {
 	Status       RecipientStatus
 	LastError    string `json:",omitempty"`
 	Mailbox      string `json:",omitempty"` // the mailbox it was delivered to
+	NextHop      string `json:",omitempty"` // the send connector it leaves through
+	RetryCount   int    `json:",omitempty"`
 }
 
 // Message is the record of one queued message: envelope, client identity and state.

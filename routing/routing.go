@@ -223,6 +223,46 @@ func (r *Resolver) Authenticate(user, password string) (string, bool) {
 	return mb.PrimarySmtpAddress, true
 }
 
+// SendConnectorFor picks the send connector for a recipient domain as Exchange's router does:
+// among the enabled connectors whose source servers include server (or name none), the most
+// specific matching address space wins, then the lowest cost (spec §6.4, New-SendConnector).
+func (r *Resolver) SendConnectorFor(server, domain string) *config.SendConnector {
+	var best *config.SendConnector
+	bestSpec, bestCost := -1, 0
+	for i := range r.org.SendConnectors {
+		sc := &r.org.SendConnectors[i]
+		if !sc.Enabled || !sourceServer(sc, server) {
+			continue
+		}
+		for _, a := range sc.AddressSpaces {
+			as, err := config.ParseAddressSpace(a)
+			if err != nil {
+				continue
+			}
+			spec := as.Matches(domain)
+			if spec < 0 {
+				continue
+			}
+			if spec > bestSpec || (spec == bestSpec && as.Cost < bestCost) {
+				best, bestSpec, bestCost = sc, spec, as.Cost
+			}
+		}
+	}
+	return best
+}
+
+func sourceServer(sc *config.SendConnector, server string) bool {
+	if len(sc.SourceTransportServers) == 0 {
+		return true
+	}
+	for _, s := range sc.SourceTransportServers {
+		if strings.EqualFold(s, server) {
+			return true
+		}
+	}
+	return false
+}
+
 // Disposition is what the categorizer does with one recipient.
 type Disposition int
 

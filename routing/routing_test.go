@@ -201,3 +201,39 @@ func TestResolve(t *testing.T) {
 		t.Errorf("default domain %q", r.DefaultDomain())
 	}
 }
+
+func TestSendConnectorFor(t *testing.T) {
+	o, err := config.Parse("t.yaml", []byte(org+`
+SendConnectors:
+  - Name: Internet
+    AddressSpaces: ["SMTP:*;10"]
+    SmartHosts: ["[192.0.2.1]"]
+  - Name: Cheap Internet
+    AddressSpaces: ["SMTP:*;1"]
+    SmartHosts: ["[192.0.2.2]"]
+  - Name: Fabrikam subdomains
+    AddressSpaces: ["SMTP:*.fabrikam.test;50"]
+    SmartHosts: ["[192.0.2.3]"]
+  - Name: Other server
+    AddressSpaces: ["SMTP:other.example;1"]
+    SourceTransportServers: [EX02]
+    SmartHosts: ["[192.0.2.4]"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(o)
+	for dom, want := range map[string]string{
+		"example.net": "Cheap Internet", "a.fabrikam.test": "Fabrikam subdomains", "fabrikam.test": "Cheap Internet",
+		"other.example": "Cheap Internet",
+	} {
+		if got := r.SendConnectorFor("EX01", dom); got == nil || got.Name != want {
+			t.Errorf("%s → %v, want %s", dom, got, want)
+		}
+	}
+	for _, bad := range []string{"X400:c=US;1", "SMTP:*;0", "SMTP:bad..name;1"} {
+		if _, err := config.ParseAddressSpace(bad); err == nil {
+			t.Errorf("ParseAddressSpace(%q) accepted", bad)
+		}
+	}
+}

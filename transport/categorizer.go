@@ -1,15 +1,20 @@
 package transport
 
 import (
+	"context"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/routing"
 	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpsend"
 )
 
 // noRouteError is the LastError of a recipient that no connector can route (the Unreachable
@@ -119,7 +124,8 @@ func (c *Categorizer) process(m *queue.Message) {
 		return
 	}
 	u := c.categorize(m, body)
-	if err := c.store.Apply(u, false); err != nil {
+	sent := c.deliverOut(m, body, &u)
+	if err := c.store.Apply(u, sent); err != nil {
 		c.log.Error("categorizer: could not record delivery; it will be retried after a restart",
 			"InternalMessageId", m.ID, "err", err)
 		return
@@ -128,6 +134,92 @@ func (c *Categorizer) process(m *queue.Message) {
 		c.log.Debug("DELIVER", "InternalMessageId", m.ID, "MessageId", m.MessageID, "Mailbox", d.Mailbox)
 	}
 	c.queueNDRs(u.New)
+	if outbound(m) {
+		// Transient failures wait TransientFailureRetryInterval (Exchange's retry schedule
+		// proper is issue 6's).
+		time.AfterFunc(c.server.TransientFailureRetryInterval.Duration(), func() { c.enqueue(m) })
+	}
+}
+
+// outbound says whether m has recipients waiting for a send connector.
+func outbound(m *queue.Message) bool {
+	for _, r := range m.Recipients {
+		if r.Status == queue.StatusPending && r.NextHop != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// deliverOut sends the recipients routed to send connectors through their smart hosts
+// (smtpsend.Deliver): 2xx delivers them, 5xx fails them with an NDR, 4xx or no answer leaves
+// them queued with the SmtpSend error as LastError. It reports whether it sent anything.
+func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update) bool {
+	resolver := c.resolver.Load()
+	byHop := map[string][]int{}
+	var hops []string
+	for i, r := range m.Recipients {
+		if r.Status == queue.StatusPending && r.NextHop != "" {
+			if byHop[r.NextHop] == nil {
+				hops = append(hops, r.NextHop)
+			}
+			byHop[r.NextHop] = append(byHop[r.NextHop], i)
+		}
+	}
+	if len(hops) == 0 {
+		return false
+	}
+	var failed []queue.Recipient
+	for _, hop := range hops {
+		var sc *config.SendConnector
+		for i := range resolver.Org().SendConnectors {
+			if x := &resolver.Org().SendConnectors[i]; x.Name == hop && x.Enabled {
+				sc = x
+			}
+		}
+		idx := byHop[hop]
+		if sc == nil { // the connector is gone since: route again
+			for _, i := range idx {
+				m.Recipients[i].NextHop = ""
+			}
+			continue
+		}
+		d := smtpsend.Delivery{Helo: c.server.Fqdn, From: m.From, Content: m.Content(body),
+			Timeout: c.server.ProxyCommandTimeout.Duration()}
+		for _, h := range sc.SmartHosts {
+			if host, port, err := config.SplitSmartHost(h, sc.Port); err == nil {
+				d.Hosts = append(d.Hosts, net.JoinHostPort(host, strconv.Itoa(port)))
+			}
+		}
+		for _, i := range idx {
+			d.Rcpts = append(d.Rcpts, m.Recipients[i].Address)
+		}
+		for k, res := range smtpsend.Deliver(context.Background(), d) {
+			r := &m.Recipients[idx[k]]
+			switch {
+			case res.Code/100 == 2:
+				r.Status, r.LastError = queue.StatusDelivered, res.Text
+			case res.Code/100 == 5:
+				r.Status, r.LastError = queue.StatusFailed, res.Text
+				failed = append(failed, *r)
+			default:
+				r.RetryCount++
+				r.LastError = res.Text
+			}
+		}
+		c.log.Info("SEND", "InternalMessageId", m.ID, "MessageId", m.MessageID, "SendConnector", hop)
+	}
+	if len(failed) > 0 {
+		if n := c.ndr(m, body, failed); n != nil {
+			u.New = append(u.New, *n)
+		}
+	}
+	// Run the categorizer again for recipients whose connector vanished.
+	if again := c.categorize(m, body); len(again.Deliveries) > 0 || len(again.New) > 0 {
+		u.Deliveries = append(u.Deliveries, again.Deliveries...)
+		u.New = append(u.New, again.New...)
+	}
+	return true
 }
 
 // queueNDRs hands NDRs that were just committed to the workers, which deliver them like any
@@ -145,12 +237,13 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 	u := queue.Update{Message: m}
 	var delivered map[string]int // mailbox → index in u.Deliveries
 	var failed []queue.Recipient
+	resolver := c.resolver.Load()
 	for i := range m.Recipients {
 		r := &m.Recipients[i]
-		if r.Status != queue.StatusPending {
+		if r.Status != queue.StatusPending || r.NextHop != "" {
 			continue
 		}
-		disp, mb := c.resolver.Load().Resolve(r.Address)
+		disp, mb := resolver.Resolve(r.Address)
 		switch disp {
 		case routing.DeliverToMailbox:
 			r.Status, r.Mailbox = queue.StatusDelivered, mb.PrimarySmtpAddress
@@ -172,6 +265,12 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 			r.LastError = smtpreceive.Fixed("R74").Text
 			failed = append(failed, *r)
 		case routing.RouteOut:
+			if sc := resolver.SendConnectorFor(c.server.Name, routing.Domain(r.Address)); sc != nil && len(sc.SmartHosts) > 0 {
+				r.NextHop = sc.Name // delivered by the workers after the commit
+				continue
+			}
+			// No connector, or one that would need DNS (MX) routing, which exlab does not do
+			// yet: the Unreachable queue.
 			r.Status = queue.StatusUnreachable
 			r.LastError = noRouteError
 		}

@@ -119,6 +119,9 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	}
 	secs := time.Since(start).Seconds()
 	s.h.cat.queueNDRs(u.New)
+	if outbound(m) {
+		s.h.cat.enqueue(m) // out through a send connector, after the commit
+	}
 	host := s.st.srv.Fqdn
 	if s.st.srv.Version == config.Version2013 {
 		return smtpreceive.Render("R49", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host)

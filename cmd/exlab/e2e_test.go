@@ -1048,3 +1048,167 @@ func TestAnonymousRelayConnector(t *testing.T) {
 		t.Errorf("the embedded default: exit %d\n%s", code, out)
 	}
 }
+
+// smartHost is a test-owned SMTP server standing in for a send connector's next hop; it
+// refuses recipients whose local part is "reject" with 550 and records what it accepts.
+type smartHost struct {
+	addr string
+	mu   sync.Mutex
+	got  []string
+}
+
+func startSmartHost(t *testing.T) *smartHost { return startSmartHostOn(t, "127.0.0.1:0") }
+
+func startSmartHostOn(t *testing.T, addr string) *smartHost {
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	h := &smartHost{addr: l.Addr().String()}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				fmt.Fprintf(c, "220 relay.fabrikam.test ESMTP\r\n")
+				var rcpts []string
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					cmd := strings.ToUpper(strings.TrimSpace(line))
+					switch {
+					case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+						fmt.Fprintf(c, "250 relay.fabrikam.test\r\n")
+					case strings.HasPrefix(cmd, "MAIL"):
+						rcpts = nil
+						fmt.Fprintf(c, "250 2.1.0 OK\r\n")
+					case strings.HasPrefix(cmd, "RCPT"):
+						if strings.Contains(cmd, "<REJECT@") {
+							fmt.Fprintf(c, "550 5.1.1 User unknown\r\n")
+							continue
+						}
+						rcpts = append(rcpts, strings.TrimSpace(line))
+						fmt.Fprintf(c, "250 2.1.5 OK\r\n")
+					case cmd == "DATA":
+						fmt.Fprintf(c, "354 go\r\n")
+						var body strings.Builder
+						for {
+							l, err := br.ReadString('\n')
+							if err != nil || l == ".\r\n" {
+								break
+							}
+							body.WriteString(l)
+						}
+						h.mu.Lock()
+						h.got = append(h.got, strings.Join(rcpts, ",")+"\n"+body.String())
+						h.mu.Unlock()
+						fmt.Fprintf(c, "250 2.6.0 queued as 42\r\n")
+					case cmd == "QUIT":
+						fmt.Fprintf(c, "221 bye\r\n")
+						return
+					default:
+						fmt.Fprintf(c, "250 OK\r\n")
+					}
+				}
+			}()
+		}
+	}()
+	return h
+}
+
+func (h *smartHost) messages() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.got...)
+}
+
+// TestSendConnectorSmartHost: recipients of an ExternalRelay domain, accepted from anonymous
+// senders, leave through the send connector's smart host; a 5xx from the next hop becomes an
+// NDR to the (local) sender.
+func TestSendConnectorSmartHost(t *testing.T) {
+	sh := startSmartHost(t)
+	cfg := labConfig(func(s string) string {
+		s = strings.Replace(s, "\nMailboxes:", `
+  - Name: fabrikam.test
+    DomainName: fabrikam.test
+    DomainType: ExternalRelay
+
+Mailboxes:`, 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: To Fabrikam
+    AddressSpaces: ["SMTP:fabrikam.test;1"]
+    SmartHosts: ["[127.0.0.1]:%s"]
+    DNSRoutingEnabled: false`, strings.TrimPrefix(sh.addr, "127.0.0.1:")), 1)
+	})
+	s := startServer(t, cfg, "")
+	fe := s.address("Default Frontend EX01")
+	if err := sendMail(t, fe, "user1@contoso.test", []string{"joe@fabrikam.test", "reject@fabrikam.test"},
+		"Subject: outbound\r\n\r\nto fabrikam\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(sh.messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := sh.messages()
+	if len(got) != 1 || !strings.HasPrefix(got[0], "RCPT TO:<joe@fabrikam.test>\n") || !strings.Contains(got[0], "Subject: outbound\r\n") ||
+		!strings.Contains(got[0], "Received: from ex01.contoso.test") {
+		t.Fatalf("the smart host got %q", got)
+	}
+	list := waitMailbox(t, s.data, "user1@contoso.test", 1)
+	if !strings.Contains(list, "Undeliverable: outbound") {
+		t.Errorf("no NDR for the refused recipient:\n%s", list)
+	}
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	if !strings.Contains(out, "Final-Recipient: rfc822;reject@fabrikam.test") || !strings.Contains(out, "550 5.1.1 User unknown") {
+		t.Errorf("NDR:\n%s", out)
+	}
+}
+
+// TestSendConnectorRetry: with the smart host down the message stays queued and goes out by
+// itself after TransientFailureRetryInterval once the smart host is up.
+func TestSendConnectorRetry(t *testing.T) {
+	port := freePort(t)
+	cfg := labConfig(func(s string) string {
+		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    TransientFailureRetryInterval: \"00:00:00.5\"", 1)
+		s = strings.Replace(s, "\nMailboxes:", `
+  - Name: fabrikam.test
+    DomainName: fabrikam.test
+    DomainType: ExternalRelay
+
+Mailboxes:`, 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: To Fabrikam
+    AddressSpaces: ["SMTP:fabrikam.test;1"]
+    SmartHosts: ["[127.0.0.1]:%d"]`, port), 1)
+	})
+	s := startServer(t, cfg, "")
+	if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"joe@fabrikam.test"},
+		"Subject: later\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // at least one failed attempt and one retry
+	// Now the next hop comes up on the connector's port.
+	l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Skipf("port %d taken meanwhile: %v", port, err)
+	}
+	l.Close()
+	sh := startSmartHostOn(t, fmt.Sprintf("127.0.0.1:%d", port))
+	deadline := time.Now().Add(15 * time.Second)
+	for len(sh.messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := sh.messages(); len(got) != 1 || !strings.Contains(got[0], "Subject: later") {
+		t.Fatalf("after the retry the smart host got %q\n%s", got, s.stderr())
+	}
+}
