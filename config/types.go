@@ -9,6 +9,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -298,6 +299,33 @@ func (a AddressSpace) Matches(domain string) int {
 		return len(a.Domain)
 	}
 	return -1
+}
+
+// DialAddress is where another service of this server reaches the connector: its first IPv4
+// binding (else its first), a wildcard as loopback, the port shifted by offset; "" for an
+// ephemeral port, which the configuration cannot tell.
+func (rc *ReceiveConnector) DialAddress(offset int) string {
+	if len(rc.Bindings) == 0 {
+		return ""
+	}
+	b := rc.Bindings[0]
+	for _, x := range rc.Bindings {
+		if x.Addr.Is4() {
+			b = x
+			break
+		}
+	}
+	if b.Port == 0 {
+		return ""
+	}
+	a := b.Addr
+	if a.IsUnspecified() {
+		a = netip.MustParseAddr("127.0.0.1")
+		if b.Addr.Is6() {
+			a = netip.IPv6Loopback()
+		}
+	}
+	return netip.AddrPortFrom(a, uint16(b.Port+offset)).String()
 }
 
 // Identity is the connector's Exchange identity, <SERVER>\<Name>.

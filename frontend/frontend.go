@@ -9,12 +9,14 @@
 package frontend
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -146,7 +148,9 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 type session struct {
 	f         *Frontend
 	st        *orgState
-	user      string // the authenticated mailbox (primary address), or ""
+	user      string            // the authenticated mailbox (primary address), or ""
+	proxyTo   []string          // XPROXYTO next hops of the transaction (a hub's outbound proxy)
+	nextHop   *smtpsend.NextHop // the session to the next hop while relaying for the hub
 	ci        *smtpreceive.ConnInfo
 	rc        *config.ReceiveConnector
 	principal routing.Principal
@@ -157,9 +161,14 @@ type session struct {
 }
 
 func (s *session) Hello(ctx context.Context) {}
-func (s *session) Close()                    {}
+func (s *session) Close()                    { s.Reset() }
 
 func (s *session) Reset() {
+	if s.nextHop != nil {
+		s.nextHop.Close()
+		s.nextHop = nil
+	}
+	s.proxyTo = nil
 	s.env.From = ""
 	s.env.Mail = smtp.MailOptions{}
 	s.env.Recipients = s.env.Recipients[:0]
@@ -173,6 +182,16 @@ func (s *session) SizeLimit() int64 {
 }
 
 func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
+	if s.proxyTo != nil {
+		// Relaying for a hub: the next hop answers, starting here (spec §6.4).
+		nh, fail := smtpsend.OpenNextHop(ctx, s.proxyTo, s.st.srv.Fqdn, from, s.st.srv.ProxyCommandTimeout.Duration())
+		if nh == nil {
+			return remoteReply(fail)
+		}
+		s.nextHop = nh
+		s.env.From = from
+		return nil
+	}
 	v := s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, s.user, from)
 	if !v.OK {
 		return smtpreceive.Fixed(v.Reply)
@@ -184,6 +203,13 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailO
 }
 
 func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpreceive.Reply {
+	if s.nextHop != nil {
+		if res := s.nextHop.Rcpt(to); res.Code/100 != 2 {
+			return remoteReply(res)
+		}
+		s.env.Recipients = append(s.env.Recipients, smtpsend.Recipient{Address: to})
+		return nil
+	}
 	v := s.st.resolver.CheckRecipient(s.rc, s.rights, s.st.srv.Version, to)
 	if !v.OK {
 		if v.Tarpit && s.principal == routing.Anonymous {
@@ -207,6 +233,9 @@ func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOpt
 // when the data starts (spec §6.1), the envelope replayed, the frontend's Received: line
 // written, the body streamed, and the hub's final reply returned unchanged.
 func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
+	if s.nextHop != nil {
+		return s.relayOut(ctx, r)
+	}
 	s.seq++
 	authSrc := "Anonymous"
 	if s.principal != routing.Anonymous {
@@ -316,6 +345,49 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 	}), nil
 }
 
+// Extension handles XPROXYTO from a hub whose send connector has FrontendProxyEnabled (spec
+// §6.4): the next hops for the following transaction, which this frontend then delivers to
+// itself. Only Exchange servers (after X-EXPS) may use it; to anyone else it does not exist.
 func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive.Reply, bool) {
-	return nil, false
+	if verb != "XPROXYTO" {
+		return nil, false
+	}
+	if !s.rights.Has(routing.AcceptXProxyFrom) {
+		return smtpreceive.Fixed("R84"), true
+	}
+	var hosts []string
+	for _, h := range strings.Split(arg, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			if _, _, err := net.SplitHostPort(h); err != nil {
+				return smtpreceive.Fixed("R59"), true
+			}
+			hosts = append(hosts, h)
+		}
+	}
+	if len(hosts) == 0 {
+		return smtpreceive.Fixed("R59"), true
+	}
+	s.proxyTo = hosts
+	return smtpreceive.Fixed("X08"), true
+}
+
+// relayOut sends a message handed over with XPROXYTO on to the next hop, with this frontend's
+// Received: line, and answers with the next hop's own final reply, which the hub keeps.
+func (s *session) relayOut(ctx context.Context, r io.Reader) *smtpreceive.Reply {
+	tlsDesc := ""
+	if st := s.ci.TLS; st != nil {
+		tlsDesc = smtpreceive.TLSDescription(st.Version, tls.CipherSuiteName(st.CipherSuite))
+	}
+	stamp := smtpreceive.ReceivedHeader(s.ci.Helo, s.ci.Remote.Addr().String(), s.rc.Fqdn,
+		s.ci.Local.Addr().Unmap().String(), tlsDesc, s.st.srv.Version, true, time.Now())
+	buf := bytes.NewBufferString(stamp)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return smtpreceive.ReplyFor(err)
+	}
+	return remoteReply(s.nextHop.Data(buf))
+}
+
+// remoteReply is a next hop's reply line (or SmtpSend failure text) as this session's reply.
+func remoteReply(r smtpsend.RcptResult) *smtpreceive.Reply {
+	return smtpreceive.FromRemote(r.Code, r.Text[min(4, len(r.Text)):])
 }

@@ -1,7 +1,10 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -33,6 +36,8 @@ type Categorizer struct {
 	resolver atomic.Pointer[routing.Resolver]
 	server   *config.Server
 	log      *slog.Logger
+
+	outProxy *smtpsend.Proxy // to the Outbound Proxy Frontend (717)
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -194,7 +199,11 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 		for _, i := range idx {
 			d.Rcpts = append(d.Rcpts, m.Recipients[i].Address)
 		}
-		for k, res := range smtpsend.Deliver(context.Background(), d) {
+		deliver := smtpsend.Deliver
+		if sc.FrontendProxyEnabled {
+			deliver = c.viaFrontend
+		}
+		for k, res := range deliver(context.Background(), d) {
 			r := &m.Recipients[idx[k]]
 			switch {
 			case res.Code/100 == 2:
@@ -205,6 +214,7 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			default:
 				r.RetryCount++
 				r.LastError = res.Text
+				c.log.Info("DEFER", "InternalMessageId", m.ID, "Recipient", r.Address, "SendConnector", hop, "LastError", res.Text)
 			}
 		}
 		c.log.Info("SEND", "InternalMessageId", m.ID, "MessageId", m.MessageID, "SendConnector", hop)
@@ -220,6 +230,59 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 		u.New = append(u.New, again.New...)
 	}
 	return true
+}
+
+// viaFrontend hands a delivery to the Outbound Proxy Frontend (717) with XPROXYTO naming the
+// next hops; the frontend relays each command to the next hop and answers with the next hop's
+// own replies, so every recipient gets its own result. A next hop the frontend could not set
+// up a session with is recorded in Exchange's form (R69: "450 4.7.0 Proxy session setup failed
+// on Frontend with '<inner reply>'").
+func (c *Categorizer) viaFrontend(ctx context.Context, d smtpsend.Delivery) []smtpsend.RcptResult {
+	line := func(r *smtpsend.HubReply) smtpsend.RcptResult {
+		return smtpsend.RcptResult{Code: r.Code, Text: fmt.Sprintf("%d %s", r.Code, r.Text)}
+	}
+	setupFailed := func(r smtpsend.RcptResult) smtpsend.RcptResult {
+		if r.Code/100 == 4 {
+			r.Code, r.Text = 450, "450 4.7.0 Proxy session setup failed on Frontend with '"+r.Text+"'"
+		}
+		return r
+	}
+	env := &smtpsend.Envelope{ProxyTo: strings.Join(d.Hosts, ","), From: d.From}
+	for _, r := range d.Rcpts {
+		env.Recipients = append(env.Recipients, smtpsend.Recipient{Address: r})
+	}
+	var final *smtpsend.HubReply
+	var reps []*smtpsend.HubReply
+	t, err := c.outProxy.Begin(ctx, env)
+	if err == nil {
+		if _, err = t.ReadFrom(bytes.NewReader(d.Content)); err == nil {
+			final, err = t.End()
+		} else {
+			t.Abort()
+		}
+		reps = t.RcptReplies()
+	}
+	var whole smtpsend.RcptResult // the result of a transaction that failed as a whole
+	var pe *smtpsend.Error
+	switch {
+	case err == nil:
+		whole = line(final)
+	case errors.As(err, &pe) && pe.Hub != nil && (pe.Step == "xproxyfrom" || pe.Step == "mail"):
+		whole, reps = setupFailed(line(pe.Hub)), nil
+	case errors.As(err, &pe) && pe.Hub != nil:
+		whole = line(pe.Hub)
+	default:
+		whole, reps = setupFailed(smtpsend.RcptResult{Code: 451, Text: "451 4.4.0 " + err.Error()}), nil
+	}
+	out := make([]smtpsend.RcptResult, len(d.Rcpts))
+	for i := range out {
+		if i < len(reps) && reps[i].Code/100 != 2 {
+			out[i] = line(reps[i])
+		} else {
+			out[i] = whole
+		}
+	}
+	return out
 }
 
 // queueNDRs hands NDRs that were just committed to the workers, which deliver them like any

@@ -14,11 +14,13 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/routing"
 	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpsend"
 )
 
 // Options configure a Hub.
@@ -59,6 +61,22 @@ func New(o Options) *Hub {
 	h := &Hub{opt: o}
 	h.state.Store(&orgState{org: o.Org, srv: o.Server, resolver: o.Resolver})
 	h.cat = newCategorizer(o.Store, o.Resolver, o.Server, o.Logger)
+	// Send connectors with FrontendProxyEnabled hand their mail to this server's Outbound Proxy
+	// Frontend (717), found in the configuration (spec §6.4).
+	h.cat.outProxy = &smtpsend.Proxy{
+		Addr: func() string {
+			st := h.state.Load()
+			for _, rc := range st.org.ConnectorsOf(st.srv.Name, config.FrontendTransport) {
+				if rc.Name == "Outbound Proxy Frontend "+st.srv.Name {
+					return rc.DialAddress(h.offset)
+				}
+			}
+			return ""
+		},
+		HeloName: o.Server.Fqdn, AuthKey: o.AuthKey, Respond: smtpreceive.ExchangeAuthResponse,
+		ConnectTimeout: o.Server.ProxyConnectTimeout.Duration(), CommandTimeout: o.Server.ProxyCommandTimeout.Duration(),
+		PoolSize: 4, IdleTimeout: time.Minute,
+	}
 	hubs := 0
 	for _, s := range o.Org.Servers {
 		for _, r := range s.Roles {
@@ -117,6 +135,7 @@ func (h *Hub) Start() error {
 func (h *Hub) Shutdown(ctx context.Context) error {
 	err := h.recv.Shutdown(ctx)
 	h.cat.stop()
+	h.cat.outProxy.Close()
 	return err
 }
 

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/exlab/exlab/config"
@@ -209,6 +210,21 @@ func sendMail(t *testing.T, addr, from string, to []string, body string) error {
 		return err
 	}
 	return c.SendMail(from, to, strings.NewReader(body))
+}
+
+// dialSubmission opens an authenticated session on a Client Frontend connector: STARTTLS, then
+// AUTH PLAIN.
+func dialSubmission(t *testing.T, addr, user, password string) *smtp.Client {
+	t.Helper()
+	c, err := smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Auth(sasl.NewPlainClient("", user, password)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestTranscriptDefaultFrontend compares a whole session on Default Frontend, byte for byte,
@@ -1210,5 +1226,92 @@ SendConnectors:
 	}
 	if got := sh.messages(); len(got) != 1 || !strings.Contains(got[0], "Subject: later") {
 		t.Fatalf("after the retry the smart host got %q\n%s", got, s.stderr())
+	}
+}
+
+// TestSendConnectorThroughOutboundProxy: a send connector with FrontendProxyEnabled hands its
+// mail to the Outbound Proxy Frontend (717, here a fixed free port since the hub finds it in the
+// configuration), which stamps its Received: line and relays it to the smart host; the smart
+// host's refusal comes back through it into the NDR.
+func TestSendConnectorThroughOutboundProxy(t *testing.T) {
+	sh := startSmartHost(t)
+	port := freePort(t)
+	cfg := labConfig(func(s string) string {
+		old := "Name: Outbound Proxy Frontend EX01\n    Server: EX01\n    TransportRole: FrontendTransport\n    Bindings: [\"127.0.0.1:0\"]"
+		if !strings.Contains(s, old) {
+			t.Fatal("the default's Outbound Proxy Frontend changed shape")
+		}
+		s = strings.Replace(s, old, fmt.Sprintf("Name: Outbound Proxy Frontend EX01\n    Server: EX01\n    TransportRole: FrontendTransport\n    Bindings: [\"127.0.0.1:%d\"]", port), 1)
+		s = strings.Replace(s, "\nMailboxes:", `
+  - Name: fabrikam.test
+    DomainName: fabrikam.test
+    DomainType: ExternalRelay
+
+Mailboxes:`, 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: To Fabrikam
+    AddressSpaces: ["SMTP:fabrikam.test;1"]
+    SmartHosts: ["[127.0.0.1]:%s"]
+    FrontendProxyEnabled: true`, strings.TrimPrefix(sh.addr, "127.0.0.1:")), 1)
+	})
+	s := startServer(t, cfg, "")
+	if got := s.address("Outbound Proxy Frontend EX01"); got != fmt.Sprintf("127.0.0.1:%d", port) {
+		t.Fatalf("717 listens on %s", got)
+	}
+	if err := sendMail(t, s.address("Default Frontend EX01"), "user1@contoso.test", []string{"joe@fabrikam.test", "reject@fabrikam.test"},
+		"Subject: via 717\r\n\r\nto fabrikam\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(sh.messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := sh.messages()
+	// Received: lines of the inbound frontend, the hub and the outbound frontend.
+	if len(got) != 1 || !strings.HasPrefix(got[0], "RCPT TO:<joe@fabrikam.test>\n") || strings.Count(got[0], "Received: from") != 3 {
+		t.Fatalf("the smart host got %q\n%s", got, s.stderr())
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 1)
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	// Each recipient has its own result: the refused one gets the next hop's reply in the NDR,
+	// the delivered one none.
+	if !strings.Contains(out, "Final-Recipient: rfc822;reject@fabrikam.test") || !strings.Contains(out, "550 5.1.1 User unknown") ||
+		strings.Contains(out, "Final-Recipient: rfc822;joe@fabrikam.test") {
+		t.Errorf("NDR:\n%s", out)
+	}
+}
+
+// TestOutboundProxyNextHopDown: the frontend cannot reach the smart host, so the hub keeps the
+// message with Exchange's LastError for a failed proxy session setup.
+func TestOutboundProxyNextHopDown(t *testing.T) {
+	port, dead := freePort(t), freePort(t)
+	cfg := labConfig(func(s string) string {
+		s = strings.Replace(s, "Name: Outbound Proxy Frontend EX01\n    Server: EX01\n    TransportRole: FrontendTransport\n    Bindings: [\"127.0.0.1:0\"]",
+			fmt.Sprintf("Name: Outbound Proxy Frontend EX01\n    Server: EX01\n    TransportRole: FrontendTransport\n    Bindings: [\"127.0.0.1:%d\"]", port), 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: Internet
+    AddressSpaces: ["SMTP:*;1"]
+    SmartHosts: ["[127.0.0.1]:%d"]
+    FrontendProxyEnabled: true`, dead), 1)
+	})
+	s := startServer(t, cfg, "")
+	if err := sendMail(t, s.address("Default Frontend EX01"), "user1@contoso.test", []string{"user1@contoso.test"},
+		"Subject: x\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// An authenticated client relays to the Internet through the send connector.
+	c := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
+	if err := c.SendMail("user1@contoso.test", []string{"someone@example.org"}, strings.NewReader("Subject: out\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	want := ("450 4.7.0 Proxy session setup failed on Frontend with '441 4.4.1 Error encountered while communicating with primary target IP address")
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(s.stderr(), want) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(s.stderr(), want) || !strings.Contains(s.stderr(), fmt.Sprintf("127.0.0.1:%d", dead)) {
+		t.Fatalf("no deferral with %q:\n%s", want, s.stderr())
 	}
 }

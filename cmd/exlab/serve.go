@@ -336,24 +336,7 @@ func configuredHubAddress(org *config.Organization, srv *config.Server, offset i
 	if best == nil {
 		return ""
 	}
-	b := best.Bindings[0]
-	for _, x := range best.Bindings {
-		if x.Addr.Is4() {
-			b = x
-			break
-		}
-	}
-	if b.Port == 0 {
-		return "" // an ephemeral port cannot be known from the configuration
-	}
-	a := b.Addr
-	if a.IsUnspecified() {
-		a = netip.MustParseAddr("127.0.0.1")
-		if b.Addr.Is6() {
-			a = netip.IPv6Loopback()
-		}
-	}
-	return netip.AddrPortFrom(a, uint16(b.Port+offset)).String()
+	return best.DialAddress(offset)
 }
 
 // hubEndpoint picks a hub connector the frontend proxies to and its address, on loopback when it

@@ -37,6 +37,9 @@ var exlabRows = []Row{
 	{ID: "X05", Code: 501, Enhanced: "5.1.3", Text: "501 5.1.3 Invalid address", Confidence: "observed (not in spec)"},
 	// AUTH exchange cancelled with "*" or answered with bad base64 (RFC 4954 §4).
 	{ID: "X06", Code: 501, Enhanced: "5.5.2", Text: "501 5.5.2 Cannot decode response", Confidence: "RFC 4954"},
+	// XPROXYTO accepted (hub -> Outbound Proxy Frontend): exlab's verb, inferred from the
+	// XProxyToTransientInvalidArgumentsMonitor health monitor (spec §6.4 [I]).
+	{ID: "X08", Code: 250, Text: "250 XProxyTo accepted", Confidence: "exlab (spec §6.4 [I])"},
 	// A second AUTH after a successful one (RFC 4954 §4).
 	{ID: "X07", Code: 503, Enhanced: "5.5.2", Text: "503 5.5.2 Already authenticated", Confidence: "exlab"},
 }

@@ -60,9 +60,11 @@ type HubReply struct {
 	Text string
 }
 
-// Envelope is what the frontend replays to the hub.
+// Envelope is what the frontend replays to the hub, or the hub hands to a frontend's Outbound
+// Proxy connector.
 type Envelope struct {
 	ProxyFrom  string // the XPROXYFROM argument describing the original client
+	ProxyTo    string // instead: the XPROXYTO argument naming the next hops (hub -> 717)
 	From       string
 	Mail       smtp.MailOptions
 	Recipients []Recipient
@@ -310,6 +312,9 @@ type Transaction struct {
 	pending []byte // the chunk read but not yet sent
 	chunks  int    // non-LAST BDAT chunks sent
 	rcpts   int
+	// perRcpt (XPROXYTO): a refused recipient is that recipient's result, not the message's.
+	perRcpt     bool
+	rcptReplies []*HubReply
 	dot     dotStuffer // DATA mode (a hub without CHUNKING)
 	failed  error
 }
@@ -326,11 +331,16 @@ func (p *Proxy) Begin(ctx context.Context, env *Envelope) (*Transaction, error) 
 			return nil, err
 		}
 	}
-	t := &Transaction{p: p, h: h, timeout: p.CommandTimeout, rcpts: len(env.Recipients)}
+	t := &Transaction{p: p, h: h, timeout: p.CommandTimeout, rcpts: len(env.Recipients), perRcpt: env.ProxyTo != ""}
 	_ = h.conn.SetDeadline(time.Now().Add(t.timeout))
 	w := h.bw
-	w.WriteString("XPROXYFROM ")
-	w.WriteString(env.ProxyFrom)
+	if env.ProxyTo != "" {
+		w.WriteString("XPROXYTO ")
+		w.WriteString(env.ProxyTo)
+	} else {
+		w.WriteString("XPROXYFROM ")
+		w.WriteString(env.ProxyFrom)
+	}
 	w.WriteString("\r\n")
 	writeMail(w, env)
 	for _, r := range env.Recipients {
@@ -447,7 +457,10 @@ func (t *Transaction) envelopeReplies() error {
 			h.conn.Close()
 			return &Error{PRX: PRXProtocol, Step: "rcpt", Err: err}
 		}
-		if r.Code/100 != 2 {
+		switch {
+		case t.perRcpt:
+			t.rcptReplies = append(t.rcptReplies, r)
+		case r.Code/100 != 2:
 			note(&Error{PRX: PRXProtocol, Step: "rcpt", Hub: r, Err: fmt.Errorf("RCPT answered %d", r.Code)})
 		}
 	}
@@ -574,6 +587,10 @@ func (t *Transaction) End() (*HubReply, error) {
 	}
 	return final, nil
 }
+
+// RcptReplies are the replies to each RCPT of an XPROXYTO transaction, once End returned
+// (fewer when the session broke before they were read).
+func (t *Transaction) RcptReplies() []*HubReply { return t.rcptReplies }
 
 // isBroken says whether err means the hub session is unusable (no reply could be read).
 func isBroken(err error) bool {
