@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -128,7 +128,9 @@ func (nh *NextHop) Rcpt(to string) RcptResult {
 }
 
 // Data sends the message and returns the next hop's final reply.
-func (nh *NextHop) Data(r interface{ WriteTo(w io.Writer) (int64, error) }) RcptResult {
+func (nh *NextHop) Data(r interface {
+	WriteTo(w io.Writer) (int64, error)
+}) RcptResult {
 	w, err := nh.c.Data()
 	if err != nil {
 		return nh.failure(err)

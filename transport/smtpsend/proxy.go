@@ -315,8 +315,8 @@ type Transaction struct {
 	// perRcpt (XPROXYTO): a refused recipient is that recipient's result, not the message's.
 	perRcpt     bool
 	rcptReplies []*HubReply
-	dot     dotStuffer // DATA mode (a hub without CHUNKING)
-	failed  error
+	dot         dotStuffer // DATA mode (a hub without CHUNKING)
+	failed      error
 }
 
 var chunkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
