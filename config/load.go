@@ -130,7 +130,8 @@ func (s *Server) setDefaults() {
 func (a *AcceptedDomain) setDefaults() { *a = AcceptedDomain{DomainType: Authoritative} }
 
 func (s *SendConnector) setDefaults() {
-	*s = SendConnector{Enabled: true, Port: 25, DNSRoutingEnabled: true, MaxMessageSize: 35 << 20, ProtocolLoggingLevel: LoggingNone}
+	*s = SendConnector{Enabled: true, Port: 25, DNSRoutingEnabled: true, MaxMessageSize: 35 << 20, ProtocolLoggingLevel: LoggingNone,
+		SmartHostAuthMechanism: SmartHostNone}
 }
 
 // setupConnectorNames are the connectors Exchange setup creates on a Mailbox server; they carry

@@ -249,9 +249,41 @@ type SendConnector struct {
 	Port                   int
 	FrontendProxyEnabled   bool
 	RequireTLS             bool
-	MaxMessageSize         ByteSize
-	Enabled                bool
-	ProtocolLoggingLevel   ProtocolLoggingLevel
+	TlsAuthLevel           TlsAuthLevel
+	TlsDomain              string
+	// SmartHostAuthMechanism and AuthenticationCredential: how exlab authenticates to the
+	// smart hosts (Exchange takes a PSCredential; here UserName and Password).
+	SmartHostAuthMechanism   SmartHostAuthMechanism
+	AuthenticationCredential Credential
+	MaxMessageSize           ByteSize
+	Enabled                  bool
+	ProtocolLoggingLevel     ProtocolLoggingLevel
+}
+
+// TlsAuthLevel is what a send connector with RequireTLS checks of the next hop's certificate.
+type TlsAuthLevel string
+
+const (
+	TlsEncryptionOnly        TlsAuthLevel = "EncryptionOnly"
+	TlsCertificateValidation TlsAuthLevel = "CertificateValidation"
+	TlsDomainValidation      TlsAuthLevel = "DomainValidation"
+)
+
+// SmartHostAuthMechanism is how a send connector authenticates to its smart hosts.
+type SmartHostAuthMechanism string
+
+const (
+	SmartHostNone                  SmartHostAuthMechanism = "None"
+	SmartHostBasicAuth             SmartHostAuthMechanism = "BasicAuth"
+	SmartHostBasicAuthRequireTLS   SmartHostAuthMechanism = "BasicAuthRequireTLS"
+	SmartHostExchangeServer        SmartHostAuthMechanism = "ExchangeServer"
+	SmartHostExternalAuthoritative SmartHostAuthMechanism = "ExternalAuthoritative"
+)
+
+// Credential is a user name and password (Get-Credential).
+type Credential struct {
+	UserName string
+	Password string
 }
 
 // AddressSpace is one SendConnector address space: "SMTP:contoso.com;1", "SMTP:*.contoso.com;5",

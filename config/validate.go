@@ -167,6 +167,33 @@ func (o *Organization) validate(d *decoder) {
 			}
 		}
 		oneOf(c, p+".ProtocolLoggingLevel", sc.ProtocolLoggingLevel, LoggingNone, LoggingVerbose)
+		// New-SendConnector's rules: TlsAuthLevel only with RequireTLS, TlsDomain only with
+		// DomainValidation, smart-host authentication only with smart hosts, and basic
+		// authentication needs a credential.
+		if sc.TlsAuthLevel != "" {
+			oneOf(c, p+".TlsAuthLevel", sc.TlsAuthLevel, TlsEncryptionOnly, TlsCertificateValidation, TlsDomainValidation)
+			if !sc.RequireTLS {
+				c.fail(p+".TlsAuthLevel", "can only be set when RequireTLS is true")
+			}
+		}
+		if sc.TlsDomain != "" && sc.TlsAuthLevel != TlsDomainValidation {
+			c.fail(p+".TlsDomain", "can only be set when TlsAuthLevel is DomainValidation")
+		}
+		oneOf(c, p+".SmartHostAuthMechanism", sc.SmartHostAuthMechanism, SmartHostNone, SmartHostBasicAuth, SmartHostBasicAuthRequireTLS,
+			SmartHostExchangeServer, SmartHostExternalAuthoritative)
+		if sc.SmartHostAuthMechanism != SmartHostNone && len(sc.SmartHosts) == 0 {
+			c.fail(p+".SmartHostAuthMechanism", "requires SmartHosts")
+		}
+		basic := sc.SmartHostAuthMechanism == SmartHostBasicAuth || sc.SmartHostAuthMechanism == SmartHostBasicAuthRequireTLS
+		if basic && sc.AuthenticationCredential.UserName == "" {
+			c.fail(p+".AuthenticationCredential", "BasicAuth needs a UserName and Password")
+		}
+		if sc.SmartHostAuthMechanism == SmartHostExchangeServer || sc.SmartHostAuthMechanism == SmartHostExternalAuthoritative {
+			c.fail(p+".SmartHostAuthMechanism", "%s is not supported by exlab (use None or BasicAuth)", sc.SmartHostAuthMechanism)
+		}
+		if len(sc.SmartHosts) == 0 && !sc.DNSRoutingEnabled {
+			c.fail(p+".SmartHosts", "a connector without DNSRoutingEnabled needs SmartHosts")
+		}
 	}
 }
 

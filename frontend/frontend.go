@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -151,6 +150,7 @@ type session struct {
 	user      string            // the authenticated mailbox (primary address), or ""
 	proxyTo   []string          // XPROXYTO next hops of the transaction (a hub's outbound proxy)
 	nextHop   *smtpsend.NextHop // the session to the next hop while relaying for the hub
+	sendOpts  smtpsend.SendOptions
 	ci        *smtpreceive.ConnInfo
 	rc        *config.ReceiveConnector
 	principal routing.Principal
@@ -184,7 +184,7 @@ func (s *session) SizeLimit() int64 {
 func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
 	if s.proxyTo != nil {
 		// Relaying for a hub: the next hop answers, starting here (spec §6.4).
-		nh, fail := smtpsend.OpenNextHop(ctx, s.proxyTo, s.st.srv.Fqdn, from, s.st.srv.ProxyCommandTimeout.Duration())
+		nh, fail := smtpsend.OpenNextHop(ctx, s.proxyTo, s.sendOpts, from)
 		if nh == nil {
 			return remoteReply(fail)
 		}
@@ -355,19 +355,20 @@ func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive
 	if !s.rights.Has(routing.AcceptXProxyFrom) {
 		return smtpreceive.Fixed("R84"), true
 	}
-	var hosts []string
-	for _, h := range strings.Split(arg, ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			if _, _, err := net.SplitHostPort(h); err != nil {
-				return smtpreceive.Fixed("R59"), true
-			}
-			hosts = append(hosts, h)
-		}
-	}
-	if len(hosts) == 0 {
+	pt, err := smtpsend.ParseProxyTo(arg)
+	if err != nil {
 		return smtpreceive.Fixed("R59"), true
 	}
-	s.proxyTo = hosts
+	// The send connector's TLS and authentication settings, from the organization both roles
+	// read; one that is gone since leaves opportunistic TLS and no authentication.
+	s.sendOpts = smtpsend.SendOptions{Connector: pt.Connector}
+	for i := range s.st.org.SendConnectors {
+		if sc := &s.st.org.SendConnectors[i]; sc.Name == pt.Connector {
+			s.sendOpts = smtpsend.OptionsFor(sc, "", 0, s.f.opt.Logger)
+		}
+	}
+	s.sendOpts.Helo, s.sendOpts.Timeout = s.st.srv.Fqdn, s.st.srv.ProxyCommandTimeout.Duration()
+	s.proxyTo = pt.Hosts
 	return smtpreceive.Fixed("X08"), true
 }
 

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,13 +187,8 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			}
 			continue
 		}
-		d := smtpsend.Delivery{Helo: c.server.Fqdn, From: m.From, Content: m.Content(body),
-			Timeout: c.server.ProxyCommandTimeout.Duration()}
-		for _, h := range sc.SmartHosts {
-			if host, port, err := config.SplitSmartHost(h, sc.Port); err == nil {
-				d.Hosts = append(d.Hosts, net.JoinHostPort(host, strconv.Itoa(port)))
-			}
-		}
+		d := smtpsend.Delivery{SendOptions: smtpsend.OptionsFor(sc, c.server.Fqdn, c.server.ProxyCommandTimeout.Duration(), c.log),
+			From: m.From, Content: m.Content(body), Hosts: smtpsend.SmartHostsOf(sc)}
 		for _, i := range idx {
 			d.Rcpts = append(d.Rcpts, m.Recipients[i].Address)
 		}
@@ -247,7 +240,7 @@ func (c *Categorizer) viaFrontend(ctx context.Context, d smtpsend.Delivery) []sm
 		}
 		return r
 	}
-	env := &smtpsend.Envelope{ProxyTo: strings.Join(d.Hosts, ","), From: d.From}
+	env := &smtpsend.Envelope{ProxyTo: smtpsend.ProxyTo{Connector: d.Connector, Hosts: d.Hosts}.Format(), From: d.From}
 	for _, r := range d.Rcpts {
 		env.Recipients = append(env.Recipients, smtpsend.Recipient{Address: r})
 	}

@@ -1066,9 +1066,12 @@ func TestAnonymousRelayConnector(t *testing.T) {
 }
 
 // smartHost is a test-owned SMTP server standing in for a send connector's next hop; it
-// refuses recipients whose local part is "reject" with 550 and records what it accepts.
+// refuses recipients whose local part is "reject" with 550 and records what it accepts. With a
+// certificate it offers STARTTLS; with a user it offers AUTH LOGIN (after TLS) and requires it.
 type smartHost struct {
 	addr string
+	cert *tls.Certificate
+	user string // and password "secret"
 	mu   sync.Mutex
 	got  []string
 }
@@ -1076,67 +1079,118 @@ type smartHost struct {
 func startSmartHost(t *testing.T) *smartHost { return startSmartHostOn(t, "127.0.0.1:0") }
 
 func startSmartHostOn(t *testing.T, addr string) *smartHost {
-	l, err := net.Listen("tcp4", addr)
+	return startSmartHostWith(t, &smartHost{addr: addr})
+}
+
+func startSmartHostWith(t *testing.T, h *smartHost) *smartHost {
+	l, err := net.Listen("tcp4", h.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	h := &smartHost{addr: l.Addr().String()}
+	h.addr = l.Addr().String()
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				fmt.Fprintf(c, "220 relay.fabrikam.test ESMTP\r\n")
-				var rcpts []string
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					cmd := strings.ToUpper(strings.TrimSpace(line))
-					switch {
-					case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-						fmt.Fprintf(c, "250 relay.fabrikam.test\r\n")
-					case strings.HasPrefix(cmd, "MAIL"):
-						rcpts = nil
-						fmt.Fprintf(c, "250 2.1.0 OK\r\n")
-					case strings.HasPrefix(cmd, "RCPT"):
-						if strings.Contains(cmd, "<REJECT@") {
-							fmt.Fprintf(c, "550 5.1.1 User unknown\r\n")
-							continue
-						}
-						rcpts = append(rcpts, strings.TrimSpace(line))
-						fmt.Fprintf(c, "250 2.1.5 OK\r\n")
-					case cmd == "DATA":
-						fmt.Fprintf(c, "354 go\r\n")
-						var body strings.Builder
-						for {
-							l, err := br.ReadString('\n')
-							if err != nil || l == ".\r\n" {
-								break
-							}
-							body.WriteString(l)
-						}
-						h.mu.Lock()
-						h.got = append(h.got, strings.Join(rcpts, ",")+"\n"+body.String())
-						h.mu.Unlock()
-						fmt.Fprintf(c, "250 2.6.0 queued as 42\r\n")
-					case cmd == "QUIT":
-						fmt.Fprintf(c, "221 bye\r\n")
-						return
-					default:
-						fmt.Fprintf(c, "250 OK\r\n")
-					}
-				}
-			}()
+			go h.serve(c)
 		}
 	}()
 	return h
+}
+
+func (h *smartHost) serve(c net.Conn) {
+	defer func() { c.Close() }()
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "220 relay.fabrikam.test ESMTP\r\n")
+	var rcpts []string
+	inTLS, authed := false, ""
+	b64 := base64.StdEncoding
+	readB64 := func() string {
+		l, _ := br.ReadString('\n')
+		d, _ := b64.DecodeString(strings.TrimSpace(l))
+		return string(d)
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+			fmt.Fprintf(c, "250-relay.fabrikam.test\r\n")
+			if h.cert != nil && !inTLS {
+				fmt.Fprintf(c, "250-STARTTLS\r\n")
+			}
+			if h.user != "" && (inTLS || h.cert == nil) {
+				fmt.Fprintf(c, "250-AUTH LOGIN\r\n")
+			}
+			fmt.Fprintf(c, "250 8BITMIME\r\n")
+		case cmd == "STARTTLS" && h.cert != nil:
+			fmt.Fprintf(c, "220 2.0.0 Ready to start TLS\r\n")
+			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*h.cert}})
+			if tc.Handshake() != nil {
+				return
+			}
+			c, br, inTLS = tc, bufio.NewReader(tc), true
+		case strings.HasPrefix(cmd, "AUTH LOGIN") && h.user != "":
+			var u string
+			if f := strings.Fields(strings.TrimSpace(line)); len(f) == 3 { // with the initial response
+				d, _ := b64.DecodeString(f[2])
+				u = string(d)
+			} else {
+				fmt.Fprintf(c, "334 VXNlcm5hbWU6\r\n")
+				u = readB64()
+			}
+			fmt.Fprintf(c, "334 UGFzc3dvcmQ6\r\n")
+			if pw := readB64(); u != h.user || pw != "secret" {
+				fmt.Fprintf(c, "535 5.7.3 Authentication unsuccessful\r\n")
+				continue
+			}
+			authed = u
+			fmt.Fprintf(c, "235 2.7.0 Authentication successful\r\n")
+		case strings.HasPrefix(cmd, "MAIL"):
+			if h.user != "" && authed == "" {
+				fmt.Fprintf(c, "530 5.7.57 SMTP; Client was not authenticated to send anonymous mail during MAIL FROM\r\n")
+				continue
+			}
+			rcpts = nil
+			fmt.Fprintf(c, "250 2.1.0 OK\r\n")
+		case strings.HasPrefix(cmd, "RCPT"):
+			if strings.Contains(cmd, "<REJECT@") {
+				fmt.Fprintf(c, "550 5.1.1 User unknown\r\n")
+				continue
+			}
+			rcpts = append(rcpts, strings.TrimSpace(line))
+			fmt.Fprintf(c, "250 2.1.5 OK\r\n")
+		case cmd == "DATA":
+			fmt.Fprintf(c, "354 go\r\n")
+			var body strings.Builder
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil || l == ".\r\n" {
+					break
+				}
+				body.WriteString(l)
+			}
+			note := ""
+			if h.cert != nil || h.user != "" {
+				note = fmt.Sprintf("[tls=%v auth=%s]\n", inTLS, authed)
+			}
+			h.mu.Lock()
+			h.got = append(h.got, note+strings.Join(rcpts, ",")+"\n"+body.String())
+			h.mu.Unlock()
+			fmt.Fprintf(c, "250 2.6.0 queued as 42\r\n")
+		case cmd == "QUIT":
+			fmt.Fprintf(c, "221 bye\r\n")
+			return
+		default:
+			fmt.Fprintf(c, "250 OK\r\n")
+		}
+	}
 }
 
 func (h *smartHost) messages() []string {
@@ -1313,5 +1367,69 @@ SendConnectors:
 	}
 	if !strings.Contains(s.stderr(), want) || !strings.Contains(s.stderr(), fmt.Sprintf("127.0.0.1:%d", dead)) {
 		t.Fatalf("no deferral with %q:\n%s", want, s.stderr())
+	}
+}
+
+// TestSendConnectorTLSAndAuth: RequireTLS, TlsAuthLevel and smart-host basic authentication,
+// directly and through the Outbound Proxy Frontend. The next hop's self-signed certificate is
+// trusted through SSL_CERT_FILE, as a lab adds its CA.
+func TestSendConnectorTLSAndAuth(t *testing.T) {
+	certFile := filepath.Join(t.TempDir(), "relay.pem")
+	cert, err := smtpreceive.WriteSelfSigned(certFile, "relay.fabrikam.test", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSL_CERT_FILE", certFile)
+	plain := startSmartHost(t)
+	secure := startSmartHostWith(t, &smartHost{addr: "127.0.0.1:0", cert: &cert, user: "lab"})
+	port := freePort(t)
+	connector := func(name, domain, host, extra string) string {
+		return fmt.Sprintf("\n  - Name: %s\n    AddressSpaces: [\"SMTP:%s;1\"]\n    SmartHosts: [\"[127.0.0.1]:%s\"]\n    RequireTLS: true%s",
+			name, domain, strings.TrimPrefix(host, "127.0.0.1:"), extra)
+	}
+	auth := "\n    SmartHostAuthMechanism: BasicAuthRequireTLS\n    AuthenticationCredential: {UserName: lab, Password: secret}"
+	cfg := labConfig(func(s string) string {
+		s = strings.Replace(s, "Name: Outbound Proxy Frontend EX01\n    Server: EX01\n    TransportRole: FrontendTransport\n    Bindings: [\"127.0.0.1:0\"]",
+			fmt.Sprintf("Name: Outbound Proxy Frontend EX01\n    Server: EX01\n    TransportRole: FrontendTransport\n    Bindings: [\"127.0.0.1:%d\"]", port), 1)
+		return strings.Replace(s, "\nSendConnectors: []", "\nSendConnectors:"+
+			connector("No TLS Offered", "tlsnone.test", plain.addr, "")+
+			connector("Validated", "validated.test", secure.addr, "\n    TlsAuthLevel: DomainValidation\n    TlsDomain: relay.fabrikam.test"+auth)+
+			connector("Validated Via Frontend", "proxied.test", secure.addr, "\n    TlsAuthLevel: CertificateValidation\n    FrontendProxyEnabled: true"+auth)+
+			connector("Wrong Domain", "wrongname.test", secure.addr, "\n    TlsAuthLevel: DomainValidation\n    TlsDomain: mail.other.test"+auth)+
+			connector("Bad Password", "badpass.test", secure.addr, "\n    SmartHostAuthMechanism: BasicAuth\n    AuthenticationCredential: {UserName: lab, Password: wrong}"), 1)
+	})
+	s := startServer(t, cfg, "")
+	c := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
+	if err := c.SendMail("user1@contoso.test", []string{"a@tlsnone.test", "b@validated.test", "c@proxied.test", "d@wrongname.test", "e@badpass.test"},
+		strings.NewReader("Subject: tls\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	deferred := func() int { return strings.Count(s.stderr(), "msg=DEFER") }
+	for (len(secure.messages()) < 2 || deferred() < 3) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := strings.Join(secure.messages(), "\n---\n")
+	for _, want := range []string{"[tls=true auth=lab]\nRCPT TO:<b@validated.test>\n", "[tls=true auth=lab]\nRCPT TO:<c@proxied.test>\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the secure smart host did not get %q:\n%s", want, got)
+		}
+	}
+	if len(plain.messages()) != 0 || len(secure.messages()) != 2 {
+		t.Errorf("plain host got %d, secure host %d messages", len(plain.messages()), len(secure.messages()))
+	}
+	log := s.stderr()
+	for _, want := range []string{
+		"EventID=2015", "Send connector No TLS Offered couldn't connect to remote domain 127.0.0.1",
+		`Recipient=a@tlsnone.test SendConnector="No TLS Offered" LastError="451 4.4.0 Primary target IP address responded with: \"TLS is required by send connector No TLS Offered, but the remote server did not offer STARTTLS.\"`,
+		`Recipient=d@wrongname.test SendConnector="Wrong Domain" LastError="451 4.4.0 Primary target IP address responded with: \"TLS negotiation failed with error`,
+		`Recipient=e@badpass.test SendConnector="Bad Password" LastError="451 4.4.0 Primary target IP address responded with: \"535 5.7.3 Authentication unsuccessful.\"`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(log)
 	}
 }

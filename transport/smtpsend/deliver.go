@@ -1,26 +1,73 @@
 package smtpsend
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/textproto"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/exlab/exlab/config"
 )
 
-// Delivery is one message sent through a send connector to its smart hosts.
+// SendOptions are the session settings of one send connector (Set-SendConnector).
+type SendOptions struct {
+	Connector string // the send connector's name, for events
+	Helo      string // this server's FQDN
+	Timeout   time.Duration
+	// STARTTLS is used whenever the next hop offers it (Exchange's opportunistic TLS).
+	// RequireTLS refuses a next hop that does not offer it (Event 2015); TLSAuthLevel then
+	// says what is checked: EncryptionOnly (nothing), CertificateValidation (the chain, against
+	// RootCAs or the system's roots), DomainValidation (the chain and TLSDomain, or the host's
+	// name).
+	RequireTLS   bool
+	TLSAuthLevel config.TlsAuthLevel
+	TLSDomain    string
+	RootCAs      *x509.CertPool
+	// SmartHostAuthMechanism BasicAuth or BasicAuthRequireTLS: AUTH LOGIN with these
+	// credentials (BasicAuthRequireTLS only inside TLS).
+	AuthMechanism      config.SmartHostAuthMechanism
+	UserName, Password string
+	Logger             *slog.Logger
+}
+
+// OptionsFor builds the session settings of send connector sc.
+func OptionsFor(sc *config.SendConnector, helo string, timeout time.Duration, logger *slog.Logger) SendOptions {
+	return SendOptions{Connector: sc.Name, Helo: helo, Timeout: timeout, RequireTLS: sc.RequireTLS,
+		TLSAuthLevel: sc.TlsAuthLevel, TLSDomain: sc.TlsDomain, AuthMechanism: sc.SmartHostAuthMechanism,
+		UserName: sc.AuthenticationCredential.UserName, Password: sc.AuthenticationCredential.Password, Logger: logger}
+}
+
+// SmartHostsOf lists sc's smart hosts as host:port.
+func SmartHostsOf(sc *config.SendConnector) []string {
+	var hosts []string
+	for _, h := range sc.SmartHosts {
+		if host, port, err := config.SplitSmartHost(h, sc.Port); err == nil {
+			hosts = append(hosts, net.JoinHostPort(host, strconv.Itoa(port)))
+		}
+	}
+	return hosts
+}
+
+// Delivery is one message sent through a send connector to its next hops.
 type Delivery struct {
+	SendOptions
 	Hosts   []string // host:port, tried in order (failover)
-	Helo    string
 	From    string
 	Rcpts   []string
 	Content []byte
-	Timeout time.Duration
 }
 
 // RcptResult is what the next hop answered for one recipient.
@@ -35,7 +82,7 @@ type RcptResult struct {
 // answered with an error, R71 for one that could not be reached) with a 4xx code.
 func Deliver(ctx context.Context, d Delivery) []RcptResult {
 	out := make([]RcptResult, len(d.Rcpts))
-	nh, fail := OpenNextHop(ctx, d.Hosts, d.Helo, d.From, d.Timeout)
+	nh, fail := OpenNextHop(ctx, d.Hosts, d.SendOptions, d.From)
 	if nh == nil {
 		for i := range out {
 			out[i] = fail
@@ -61,62 +108,202 @@ func Deliver(ctx context.Context, d Delivery) []RcptResult {
 	return out
 }
 
-// NextHop is one session to a next hop (a smart host), driven command by command: the hub's
-// send connectors use it through Deliver, and the Outbound Proxy Frontend uses it to relay a
-// hub's transaction while passing each reply back.
+// NextHop is one session to a next hop (a smart host or an MX), driven command by command: the
+// hub's send connectors use it through Deliver, and the Outbound Proxy Frontend uses it to
+// relay a hub's transaction while passing each reply back.
 type NextHop struct {
 	c    *smtp.Client
 	host string
 }
 
-// OpenNextHop connects to the first host that answers and starts the transaction with MAIL
-// FROM; connection and greeting failures fail over to the next host. When no host takes the
-// transaction it returns nil and the failure for every recipient in Exchange's SmtpSend form.
-func OpenNextHop(ctx context.Context, hosts []string, helo, from string, timeout time.Duration) (*NextHop, RcptResult) {
-	var lastErr error = errors.New("no smart host")
+// sendError is a failure of the session setup that is not the next hop's reply (TLS, AUTH not
+// offered); its text goes into R70's quoted part.
+type sendError struct{ text string }
+
+func (e *sendError) Error() string { return e.text }
+
+// OpenNextHop connects to the first host that takes the transaction and starts it with MAIL
+// FROM; connection, greeting, TLS and AUTH failures fail over to the next host. When no host
+// takes it, it returns nil and the failure for every recipient in Exchange's SmtpSend form.
+func OpenNextHop(ctx context.Context, hosts []string, o SendOptions, from string) (*NextHop, RcptResult) {
+	var lastErr error = &sendError{"no next hop"}
 	var lastHost string
 	for _, host := range hosts {
-		nh, err := openNextHop(ctx, host, helo, from, timeout)
+		nh, err := openNextHop(ctx, host, o, from)
 		if err == nil {
 			return nh, RcptResult{}
 		}
 		var se *smtp.SMTPError
-		if errors.As(err, &se) && se.Code/100 == 5 {
+		if errors.As(err, &se) && se.Code/100 == 5 && se.Code != 530 && se.Code != 535 {
 			// A next hop that refuses the sender refuses the message: no failover for that.
 			return nil, RcptResult{Code: se.Code, Text: replyLine(se), Host: host}
 		}
 		lastErr, lastHost = err, host
 	}
+	const failover = "Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, " +
+		"or delivery failed to all alternate hosts. The last endpoint attempted was "
 	var text string
 	var se *smtp.SMTPError
-	if errors.As(lastErr, &se) {
-		text = fmt.Sprintf("451 4.4.0 Primary target IP address responded with: \"%s.\" Attempted failover to alternate host, but that did not succeed. "+
-			"Either there are no alternate hosts, or delivery failed to all alternate hosts. The last endpoint attempted was %s", replyLine(se), lastHost)
-	} else {
-		text = fmt.Sprintf("441 4.4.1 Error encountered while communicating with primary target IP address: \"Failed to connect. Winsock error code: 10061, "+
-			"Win32 error code: 10061.\" Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, or delivery "+
-			"failed to all alternate hosts. The last endpoint attempted was %s", lastHost)
+	var sendErr *sendError
+	var ne net.Error
+	switch {
+	case errors.As(lastErr, &se):
+		text = fmt.Sprintf("451 4.4.0 Primary target IP address responded with: \"%s.\" %s%s", replyLine(se), failover, lastHost)
+	case errors.As(lastErr, &sendErr):
+		text = fmt.Sprintf("451 4.4.0 Primary target IP address responded with: \"%s.\" %s%s", sendErr.text, failover, lastHost)
+	default:
+		winsock := 10061 // WSAECONNREFUSED
+		if errors.As(lastErr, &ne) && ne.Timeout() {
+			winsock = 10060 // WSAETIMEDOUT
+		}
+		text = fmt.Sprintf("441 4.4.1 Error encountered while communicating with primary target IP address: \"Failed to connect. "+
+			"Winsock error code: %d, Win32 error code: %d.\" %s%s", winsock, winsock, failover, lastHost)
 	}
 	code, _ := strconv.Atoi(text[:3])
 	return nil, RcptResult{Code: code, Text: text, Host: lastHost}
 }
 
-func openNextHop(ctx context.Context, host, helo, from string, timeout time.Duration) (*NextHop, error) {
-	conn, err := (&net.Dialer{Timeout: timeout}).DialContext(ctx, "tcp", host)
+// openNextHop opens one session. exlab reads the greeting and the first EHLO itself to decide
+// on STARTTLS (go-smtp's client offers STARTTLS only before its own EHLO, with "localhost"),
+// then hands the connection, encrypted or not, to go-smtp's client, which says EHLO again as
+// RFC 3207 §4.2 asks after TLS.
+func openNextHop(ctx context.Context, host string, o SendOptions, from string) (*NextHop, error) {
+	conn, err := (&net.Dialer{Timeout: o.Timeout}).DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, err
 	}
-	c := smtp.NewClient(conn)
-	c.CommandTimeout, c.SubmissionTimeout = timeout, timeout
-	if err := c.Hello(helo); err != nil {
+	_ = conn.SetDeadline(time.Now().Add(o.Timeout))
+	tp := textproto.NewConn(conn)
+	fail := func(err error) (*NextHop, error) {
+		conn.Close()
+		return nil, err
+	}
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		return fail(asSMTPError(err))
+	}
+	if _, err := tp.Cmd("EHLO %s", o.Helo); err != nil {
+		return fail(err)
+	}
+	_, ehlo, err := tp.ReadResponse(250)
+	if err != nil {
+		return fail(asSMTPError(err))
+	}
+	starttls := false
+	for _, l := range strings.Split(ehlo, "\n") {
+		starttls = starttls || strings.EqualFold(strings.TrimSpace(l), "STARTTLS")
+	}
+	hostName, _, _ := net.SplitHostPort(host)
+	var next net.Conn = conn
+	switch {
+	case starttls:
+		if _, err := tp.Cmd("STARTTLS"); err != nil {
+			return fail(err)
+		}
+		if _, _, err := tp.ReadResponse(220); err != nil {
+			if o.RequireTLS {
+				return fail(asSMTPError(err))
+			}
+			break // offered but refused: go on without TLS, as Exchange does when TLS is not required
+		}
+		if tp.R.Buffered() > 0 {
+			return fail(&sendError{"STARTTLS response followed by pipelined data"})
+		}
+		tc := tls.Client(conn, o.tlsConfig(hostName))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail(&sendError{"TLS negotiation failed with error " + err.Error()})
+		}
+		next = tc
+	case o.RequireTLS:
+		if o.Logger != nil {
+			// Event 2015, SmtpSendTLSRequiredFailed (TechNet ff982694).
+			o.Logger.Error(fmt.Sprintf("Send connector %s couldn't connect to remote domain %s. The send connector requires Transport Layer "+
+				"Security (TLS) authentication, but is unable to establish TLS with the receiving server for the remote domain. Check this "+
+				"connector's authentication setting and the EHLO response from the remote server %s.", o.Connector, hostName, host),
+				"EventID", 2015, "Source", "MSExchangeTransport", "TaskCategory", "SmtpSend")
+		}
+		// The quoted part is exlab's wording (inferred): Exchange's LastError text for this case
+		// is not in the spec.
+		return fail(&sendError{"TLS is required by send connector " + o.Connector + ", but the remote server did not offer STARTTLS"})
+	}
+	_ = conn.SetDeadline(time.Time{})
+	c := smtp.NewClient(&greeted{Conn: next, r: bufio.NewReader(io.MultiReader(strings.NewReader("220 \r\n"), next))})
+	c.CommandTimeout, c.SubmissionTimeout = o.Timeout, o.Timeout
+	if err := c.Hello(o.Helo); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if o.AuthMechanism == config.SmartHostBasicAuth || o.AuthMechanism == config.SmartHostBasicAuthRequireTLS {
+		if o.AuthMechanism == config.SmartHostBasicAuthRequireTLS && next == conn {
+			c.Close()
+			return nil, &sendError{"Basic authentication requires TLS, but the remote server did not offer STARTTLS"}
+		}
+		if ok, _ := c.Extension("AUTH"); !ok {
+			c.Close()
+			return nil, &sendError{"the remote server does not offer AUTH for basic authentication"}
+		}
+		if err := c.Auth(sasl.NewLoginClient(o.UserName, o.Password)); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	if err := c.Mail(from, nil); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return &NextHop{c: c, host: host}, nil
+}
+
+// greeted hands go-smtp's client a connection whose greeting was already read: its reader
+// starts with a stand-in "220" line.
+type greeted struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (g *greeted) Read(p []byte) (int, error) { return g.r.Read(p) }
+
+func (o SendOptions) tlsConfig(hostName string) *tls.Config {
+	cfg := &tls.Config{ServerName: hostName, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	level := o.TLSAuthLevel
+	if !o.RequireTLS || level == "" {
+		level = config.TlsEncryptionOnly
+	}
+	if level == config.TlsEncryptionOnly {
+		return cfg
+	}
+	name := ""
+	if level == config.TlsDomainValidation {
+		name = hostName
+		if o.TLSDomain != "" {
+			name = o.TLSDomain
+		}
+	}
+	roots := o.RootCAs
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		opts := x509.VerifyOptions{Roots: roots, DNSName: name, Intermediates: x509.NewCertPool()}
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		_, err := cs.PeerCertificates[0].Verify(opts)
+		return err
+	}
+	return cfg
+}
+
+// asSMTPError turns a textproto error reply into go-smtp's form.
+func asSMTPError(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		se := &smtp.SMTPError{Code: te.Code, Message: te.Msg}
+		if parts := strings.SplitN(te.Msg, " ", 2); len(parts) == 2 && strings.Count(parts[0], ".") == 2 {
+			var a, b, c int
+			if n, _ := fmt.Sscanf(parts[0], "%d.%d.%d", &a, &b, &c); n == 3 {
+				se.EnhancedCode, se.Message = smtp.EnhancedCode{a, b, c}, parts[1]
+			}
+		}
+		return se
+	}
+	return err
 }
 
 // Rcpt sends one RCPT and returns the next hop's reply to it.
@@ -128,9 +315,7 @@ func (nh *NextHop) Rcpt(to string) RcptResult {
 }
 
 // Data sends the message and returns the next hop's final reply.
-func (nh *NextHop) Data(r interface {
-	WriteTo(w io.Writer) (int64, error)
-}) RcptResult {
+func (nh *NextHop) Data(r io.WriterTo) RcptResult {
 	w, err := nh.c.Data()
 	if err != nil {
 		return nh.failure(err)

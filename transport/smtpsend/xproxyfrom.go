@@ -2,6 +2,7 @@ package smtpsend
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -72,6 +73,59 @@ func ParseProxyFrom(arg string) (ProxyFrom, error) {
 	}
 	if p.IP == "" {
 		return p, fmt.Errorf("IP is required")
+	}
+	return p, nil
+}
+
+// ProxyTo is the argument of XPROXYTO, with which a hub hands a message to an Outbound Proxy
+// Frontend (spec §6.4; exlab's syntax): the send connector whose settings the frontend applies
+// (it reads the same organization) and the next hops, host:port, in failover order.
+type ProxyTo struct {
+	Connector string
+	Hosts     []string
+}
+
+// Format renders the XPROXYTO argument.
+func (p ProxyTo) Format() string {
+	hosts := make([]string, len(p.Hosts))
+	for i, h := range p.Hosts {
+		hosts[i] = EncodeXtext(h)
+	}
+	return "CONNECTOR=" + EncodeXtext(p.Connector) + " HOSTS=" + strings.Join(hosts, ",")
+}
+
+// ParseProxyTo parses the argument of XPROXYTO.
+func ParseProxyTo(arg string) (ProxyTo, error) {
+	var p ProxyTo
+	for _, f := range strings.Fields(arg) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return p, fmt.Errorf("parameter %q has no value", f)
+		}
+		switch strings.ToUpper(k) {
+		case "CONNECTOR":
+			d, err := DecodeXtext(v)
+			if err != nil {
+				return p, fmt.Errorf("parameter %s: %v", k, err)
+			}
+			p.Connector = d
+		case "HOSTS":
+			for _, h := range strings.Split(v, ",") {
+				d, err := DecodeXtext(h)
+				if err != nil {
+					return p, fmt.Errorf("parameter %s: %v", k, err)
+				}
+				if _, _, err := net.SplitHostPort(d); err != nil {
+					return p, fmt.Errorf("parameter %s: %v", k, err)
+				}
+				p.Hosts = append(p.Hosts, d)
+			}
+		default:
+			return p, fmt.Errorf("unknown parameter %s", k)
+		}
+	}
+	if len(p.Hosts) == 0 {
+		return p, fmt.Errorf("HOSTS is required")
 	}
 	return p, nil
 }
