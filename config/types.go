@@ -150,6 +150,10 @@ type Server struct {
 	// (Event 1020) is tried again; the connector comes up by itself once its port is free.
 	// 00:00:00 never retries.
 	BindRetryInterval TimeSpan
+	// ExternalDNSServers are the DNS servers the hub asks for MX records of send connectors
+	// with DNSRoutingEnabled (Set-TransportService); empty: the system's resolver. exlab also
+	// takes ip:port, so a lab can point them at a DNS server of its own on loopback.
+	ExternalDNSServers []string
 	// MaxConcurrentMailboxDeliveries is how many messages the hub's categorizer delivers to
 	// mailboxes at once (Set-TransportService, default 20).
 	MaxConcurrentMailboxDeliveries int

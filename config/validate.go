@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,13 @@ func (o *Organization) validate(d *decoder) {
 			c.fail(p+".BindRetryInterval", "must not be negative")
 		}
 		between(c, p+".MaxConcurrentMailboxDeliveries", int64(s.MaxConcurrentMailboxDeliveries), 1, 256)
+		for j, d := range s.ExternalDNSServers {
+			if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err != nil {
+				if _, err := netip.ParseAddrPort(d); err != nil {
+					c.fail(fmt.Sprintf("%s.ExternalDNSServers[%d]", p, j), "%q is not an IP address (or ip:port)", d)
+				}
+			}
+		}
 	}
 
 	defaults := 0

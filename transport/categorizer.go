@@ -36,6 +36,7 @@ type Categorizer struct {
 	log      *slog.Logger
 
 	outProxy *smtpsend.Proxy // to the Outbound Proxy Frontend (717)
+	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -46,7 +47,7 @@ type Categorizer struct {
 }
 
 func newCategorizer(st *queue.Store, r *routing.Resolver, srv *config.Server, log *slog.Logger) *Categorizer {
-	c := &Categorizer{store: st, server: srv, log: log}
+	c := &Categorizer{store: st, server: srv, log: log, dns: smtpsend.NewDNS(srv.ExternalDNSServers)}
 	c.resolver.Store(r)
 	c.cond = sync.NewCond(&c.mu)
 	return c
@@ -187,27 +188,55 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			}
 			continue
 		}
-		d := smtpsend.Delivery{SendOptions: smtpsend.OptionsFor(sc, c.server.Fqdn, c.server.ProxyCommandTimeout.Duration(), c.log),
-			From: m.From, Content: m.Content(body), Hosts: smtpsend.SmartHostsOf(sc)}
+		// Smart hosts, or the MX hosts of each recipient domain (DNSRoutingEnabled).
+		groups := map[string][]int{}
+		var order []string
 		for _, i := range idx {
-			d.Rcpts = append(d.Rcpts, m.Recipients[i].Address)
+			dom := "" // one group for the smart hosts
+			if len(sc.SmartHosts) == 0 {
+				dom = routing.Domain(m.Recipients[i].Address)
+			}
+			if _, ok := groups[dom]; !ok {
+				order = append(order, dom)
+			}
+			groups[dom] = append(groups[dom], i)
 		}
-		deliver := smtpsend.Deliver
-		if sc.FrontendProxyEnabled {
-			deliver = c.viaFrontend
-		}
-		for k, res := range deliver(context.Background(), d) {
-			r := &m.Recipients[idx[k]]
-			switch {
-			case res.Code/100 == 2:
-				r.Status, r.LastError = queue.StatusDelivered, res.Text
-			case res.Code/100 == 5:
-				r.Status, r.LastError = queue.StatusFailed, res.Text
-				failed = append(failed, *r)
-			default:
-				r.RetryCount++
-				r.LastError = res.Text
-				c.log.Info("DEFER", "InternalMessageId", m.ID, "Recipient", r.Address, "SendConnector", hop, "LastError", res.Text)
+		for _, dom := range order {
+			idx := groups[dom]
+			d := smtpsend.Delivery{SendOptions: smtpsend.OptionsFor(sc, c.server.Fqdn, c.server.ProxyCommandTimeout.Duration(), c.log),
+				From: m.From, Content: m.Content(body), Hosts: smtpsend.SmartHostsOf(sc)}
+			for _, i := range idx {
+				d.Rcpts = append(d.Rcpts, m.Recipients[i].Address)
+			}
+			var results []smtpsend.RcptResult
+			if dom != "" {
+				hosts, fail := c.dns.NextHops(context.Background(), dom, sc.Port)
+				if hosts == nil {
+					results = make([]smtpsend.RcptResult, len(idx))
+					for k := range results {
+						results[k] = fail
+					}
+				}
+				d.Hosts = hosts
+			}
+			if results == nil && sc.FrontendProxyEnabled {
+				results = c.viaFrontend(context.Background(), d)
+			} else if results == nil {
+				results = smtpsend.Deliver(context.Background(), d)
+			}
+			for k, res := range results {
+				r := &m.Recipients[idx[k]]
+				switch {
+				case res.Code/100 == 2:
+					r.Status, r.LastError = queue.StatusDelivered, res.Text
+				case res.Code/100 == 5:
+					r.Status, r.LastError = queue.StatusFailed, res.Text
+					failed = append(failed, *r)
+				default:
+					r.RetryCount++
+					r.LastError = res.Text
+					c.log.Info("DEFER", "InternalMessageId", m.ID, "Recipient", r.Address, "SendConnector", hop, "LastError", res.Text)
+				}
 			}
 		}
 		c.log.Info("SEND", "InternalMessageId", m.ID, "MessageId", m.MessageID, "SendConnector", hop)
@@ -321,12 +350,11 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 			r.LastError = smtpreceive.Fixed("R74").Text
 			failed = append(failed, *r)
 		case routing.RouteOut:
-			if sc := resolver.SendConnectorFor(c.server.Name, routing.Domain(r.Address)); sc != nil && len(sc.SmartHosts) > 0 {
+			if sc := resolver.SendConnectorFor(c.server.Name, routing.Domain(r.Address)); sc != nil && (len(sc.SmartHosts) > 0 || sc.DNSRoutingEnabled) {
 				r.NextHop = sc.Name // delivered by the workers after the commit
 				continue
 			}
-			// No connector, or one that would need DNS (MX) routing, which exlab does not do
-			// yet: the Unreachable queue.
+			// No connector: the Unreachable queue.
 			r.Status = queue.StatusUnreachable
 			r.LastError = noRouteError
 		}

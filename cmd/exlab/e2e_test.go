@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/transport/smtpreceive"
@@ -1431,5 +1433,89 @@ func TestSendConnectorTLSAndAuth(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(log)
+	}
+}
+
+// startDNS answers A and MX queries on loopback from a fixed table (name → MX host or A
+// address); any other name is NXDOMAIN.
+func startDNS(t *testing.T, mx, a map[string]string) string {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p dnsmessage.Parser
+			h, err := p.Start(buf[:n])
+			if err != nil {
+				continue
+			}
+			q, err := p.Question()
+			if err != nil {
+				continue
+			}
+			name := strings.TrimSuffix(q.Name.String(), ".")
+			rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true}
+			if mx[name] == "" && a[name] == "" {
+				rh.RCode = dnsmessage.RCodeNameError
+			}
+			b := dnsmessage.NewBuilder(nil, rh)
+			_ = b.StartQuestions()
+			_ = b.Question(q)
+			_ = b.StartAnswers()
+			rr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
+			if q.Type == dnsmessage.TypeMX && mx[name] != "" {
+				_ = b.MXResource(rr, dnsmessage.MXResource{Pref: 10, MX: dnsmessage.MustNewName(mx[name] + ".")})
+			}
+			if q.Type == dnsmessage.TypeA && a[name] != "" {
+				_ = b.AResource(rr, dnsmessage.AResource{A: netip.MustParseAddr(a[name]).As4()})
+			}
+			if out, err := b.Finish(); err == nil {
+				_, _ = pc.WriteTo(out, from)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// TestSendConnectorDNSRouting: a DNSRoutingEnabled connector for the whole Internet delivers
+// to the recipient domain's MX host (found through ExternalDNSServers on loopback), and a
+// domain that does not exist gets an NDR with Exchange's 5.4.4 text.
+func TestSendConnectorDNSRouting(t *testing.T) {
+	sh := startSmartHost(t)
+	_, port, _ := net.SplitHostPort(sh.addr)
+	dns := startDNS(t, map[string]string{"fabrikam.test": "mx1.fabrikam.test"}, map[string]string{"mx1.fabrikam.test": "127.0.0.1"})
+	cfg := labConfig(func(s string) string {
+		s = strings.Replace(s, "    BindingConflictMode: Exclusive", fmt.Sprintf("    BindingConflictMode: Exclusive\n    ExternalDNSServers: [%q]", dns), 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: Internet
+    AddressSpaces: ["SMTP:*;1"]
+    DNSRoutingEnabled: true
+    Port: %s`, port), 1)
+	})
+	s := startServer(t, cfg, "")
+	c := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
+	if err := c.SendMail("user1@contoso.test", []string{"joe@fabrikam.test", "x@nowhere.test"}, strings.NewReader("Subject: mx\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(sh.messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := sh.messages(); len(got) != 1 || !strings.HasPrefix(got[0], "RCPT TO:<joe@fabrikam.test>\n") {
+		t.Fatalf("the MX host got %q\n%s", got, s.stderr())
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 1)
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	if !strings.Contains(out, "Final-Recipient: rfc822;x@nowhere.test") || !strings.Contains(out, "550 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain") ||
+		strings.Contains(out, "Final-Recipient: rfc822;joe@fabrikam.test") {
+		t.Errorf("NDR:\n%s", out)
 	}
 }
