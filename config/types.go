@@ -8,6 +8,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -113,6 +114,7 @@ type Organization struct {
 	ReceiveConnectors []ReceiveConnector
 	ADPermissions     []ADPermission
 	SendConnectors    []SendConnector
+	Certificates      []Certificate
 
 	// File is the name the organization was read from, for messages.
 	File string `exlab:"-"`
@@ -262,6 +264,31 @@ type SendConnector struct {
 	MaxMessageSize           ByteSize
 	Enabled                  bool
 	ProtocolLoggingLevel     ProtocolLoggingLevel
+}
+
+// Certificate is a certificate imported on a server and enabled for services
+// (Import-ExchangeCertificate, Enable-ExchangeCertificate -Services SMTP). Receive connectors
+// use a certificate enabled for SMTP whose names cover their FQDN (or the one TlsCertificateName
+// names) instead of the self-signed certificate. Loaded at validation, so a bad file is
+// reported with the line that names it.
+type Certificate struct {
+	Server          string // the server it is imported on; empty: every server
+	FriendlyName    string
+	CertificateFile string   // PEM: the certificate, then its chain; relative to the configuration file
+	PrivateKeyFile  string   // PEM private key; empty: in CertificateFile
+	Services        []string // None, IIS, SMTP, IMAP, POP, UM, UMCallRouter
+	// KeyPair is the loaded certificate (Leaf set).
+	KeyPair *tls.Certificate `exlab:"-"`
+}
+
+// EnabledFor says whether the certificate is enabled for service (SMTP, IIS, …).
+func (c *Certificate) EnabledFor(service string) bool {
+	for _, s := range c.Services {
+		if strings.EqualFold(s, service) {
+			return true
+		}
+	}
+	return false
 }
 
 // TlsAuthLevel is what a send connector with RequireTLS checks of the next hop's certificate.

@@ -1,9 +1,13 @@
 package config
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/mail"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +150,7 @@ func (o *Organization) validate(d *decoder) {
 		o.validateConnector(c, i, &rc)
 	}
 	o.validateBindings(c)
+	o.validateCertificates(c)
 
 	for i, ap := range o.ADPermissions {
 		p := fmt.Sprintf("ADPermissions[%d]", i)
@@ -202,6 +207,58 @@ func (o *Organization) validate(d *decoder) {
 		if len(sc.SmartHosts) == 0 && !sc.DNSRoutingEnabled {
 			c.fail(p+".SmartHosts", "a connector without DNSRoutingEnabled needs SmartHosts")
 		}
+	}
+}
+
+// validateCertificates loads each certificate (paths relative to the configuration file) and
+// checks it as Import-ExchangeCertificate and Enable-ExchangeCertificate would.
+func (o *Organization) validateCertificates(c checker) {
+	for i := range o.Certificates {
+		cert := &o.Certificates[i]
+		p := fmt.Sprintf("Certificates[%d]", i)
+		if cert.Server != "" && o.Server(cert.Server) == nil {
+			c.fail(p+".Server", "%q is not a server of this organization", cert.Server)
+		}
+		for j, s := range cert.Services {
+			known := false
+			for _, k := range []string{"None", "IIS", "SMTP", "IMAP", "POP", "UM", "UMCallRouter"} {
+				known = known || strings.EqualFold(s, k)
+			}
+			if !known {
+				c.fail(fmt.Sprintf("%s.Services[%d]", p, j), "%q is not one of None, IIS, SMTP, IMAP, POP, UM, UMCallRouter", s)
+			}
+		}
+		if cert.CertificateFile == "" {
+			c.fail(p+".CertificateFile", "%v", errEmpty)
+			continue
+		}
+		rel := func(f string) string {
+			if f == "" || filepath.IsAbs(f) || o.File == "" {
+				return f
+			}
+			return filepath.Join(filepath.Dir(o.File), f)
+		}
+		certFile, keyFile := rel(cert.CertificateFile), rel(cert.PrivateKeyFile)
+		if keyFile == "" {
+			keyFile = certFile
+		}
+		kp, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			field := ".CertificateFile"
+			if cert.PrivateKeyFile != "" && strings.Contains(err.Error(), "key") {
+				field = ".PrivateKeyFile"
+			}
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = fmt.Errorf("%q: %v", cert.CertificateFile, pe.Err) // the path as written, not as resolved
+				if filepath.Base(pe.Path) == filepath.Base(keyFile) && keyFile != certFile {
+					field, err = ".PrivateKeyFile", fmt.Errorf("%q: %v", cert.PrivateKeyFile, pe.Err)
+				}
+			}
+			c.fail(p+field, "%v", err)
+			continue
+		}
+		cert.KeyPair = &kp
 	}
 }
 

@@ -1519,3 +1519,33 @@ SendConnectors:
 		t.Errorf("NDR:\n%s", out)
 	}
 }
+
+// TestConfiguredCertificate: a certificate from the configuration, enabled for SMTP, is the
+// one 587 offers with STARTTLS instead of the self-signed one.
+func TestConfiguredCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, err := smtpreceive.WriteSelfSigned(filepath.Join(dir, "mail.pem"), "ex01.contoso.test", time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "org.yaml")
+	if err := os.WriteFile(cfgPath, []byte(labConfig(nil)+"\nCertificates:\n  - FriendlyName: Lab mail\n    CertificateFile: mail.pem\n    Services: [IIS, SMTP]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServerFile(t, cfgPath, t.TempDir())
+	c, err := smtp.DialStartTLS(s.address("Client Frontend EX01"), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example"); err != nil { // the handshake happens here
+		t.Fatal(err)
+	}
+	cs, ok := c.TLSConnectionState()
+	if !ok || len(cs.PeerCertificates) == 0 {
+		t.Fatal("no TLS")
+	}
+	if !bytes.Equal(cs.PeerCertificates[0].Raw, cert.Certificate[0]) {
+		t.Errorf("587 offered the certificate valid until %v, not the configured one", cs.PeerCertificates[0].NotAfter)
+	}
+}

@@ -108,7 +108,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		return errorf(stderr, "certificate: %v", err)
 	}
 	tlsConf := &smtpreceive.TLSPolicy{Config: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Leaf: cert.Leaf, Logger: log}
+		Leaf: cert.Leaf, Logger: log, Certificates: smtpCertificates(org, srv)}
 	resolver := routing.New(org)
 
 	var (
@@ -424,4 +424,16 @@ func shiftPort(addr string, offset int) (string, error) {
 		p += offset
 	}
 	return net.JoinHostPort(host, strconv.Itoa(p)), nil
+}
+
+// smtpCertificates are the configured certificates enabled for SMTP on srv.
+func smtpCertificates(org *config.Organization, srv *config.Server) []tls.Certificate {
+	var out []tls.Certificate
+	for i := range org.Certificates {
+		c := &org.Certificates[i]
+		if c.KeyPair != nil && c.EnabledFor("SMTP") && (c.Server == "" || strings.EqualFold(c.Server, srv.Name)) {
+			out = append(out, *c.KeyPair)
+		}
+	}
+	return out
 }

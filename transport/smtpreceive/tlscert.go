@@ -81,18 +81,24 @@ func CertificateName(c *x509.Certificate) string {
 	return "<I>" + c.Issuer.String() + "<S>" + c.Subject.String()
 }
 
-// TLSPolicy decides which connectors offer STARTTLS with the server's certificate (spec §5.4):
-// none when the certificate has expired, and not a connector whose TlsCertificateName names
-// another certificate. Each refusal is logged once as Event 12014 (Exchange's text for a
-// certificate it cannot find; the expired case in the same shape, exlab's wording).
+// TLSPolicy decides which connectors offer STARTTLS, and with which certificate (spec §5.4):
+// the one a connector's TlsCertificateName names; else a certificate enabled for SMTP whose
+// names cover the connector's FQDN, a CA-issued one before a self-signed one, then the latest
+// to expire (Exchange's selection for STARTTLS); else the server's self-signed certificate.
+// None when the chosen certificate has expired, or TlsCertificateName names one that is not
+// there. Each refusal is logged once as Event 12014 (Exchange's text for a certificate it
+// cannot find; the expired case in the same shape, exlab's wording).
 type TLSPolicy struct {
-	Config *tls.Config
-	Leaf   *x509.Certificate
-	Logger *slog.Logger
-	Now    func() time.Time
+	Config *tls.Config       // with the self-signed certificate
+	Leaf   *x509.Certificate // the self-signed certificate
+	// Certificates are the ones the configuration enables for SMTP on this server (Leaf set).
+	Certificates []tls.Certificate
+	Logger       *slog.Logger
+	Now          func() time.Time
 
-	mu     sync.Mutex
-	logged map[string]bool
+	mu      sync.Mutex
+	logged  map[string]bool
+	configs map[*x509.Certificate]*tls.Config
 }
 
 // For returns the TLS configuration connector rc may use, or nil.
@@ -104,17 +110,63 @@ func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
 	if p.Now != nil {
 		now = p.Now
 	}
-	switch {
-	case p.Leaf != nil && now().After(p.Leaf.NotAfter):
+	var chosen *tls.Certificate
+	if rc.TlsCertificateName != "" {
+		for i := range p.Certificates {
+			c := &p.Certificates[i]
+			if strings.EqualFold(rc.TlsCertificateName, CertificateName(c.Leaf)) && (chosen == nil || better(c.Leaf, chosen.Leaf)) {
+				chosen = c
+			}
+		}
+		if chosen == nil && p.Leaf != nil && !strings.EqualFold(rc.TlsCertificateName, CertificateName(p.Leaf)) {
+			p.once(rc, fmt.Sprintf("Microsoft Exchange could not find a certificate that contains the domain name %s in the personal store on the local computer.",
+				rc.TlsCertificateName))
+			return nil
+		}
+	} else {
+		for i := range p.Certificates {
+			c := &p.Certificates[i]
+			if c.Leaf.VerifyHostname(rc.Fqdn) != nil || now().After(c.Leaf.NotAfter) {
+				continue
+			}
+			if chosen == nil || better(c.Leaf, chosen.Leaf) {
+				chosen = c
+			}
+		}
+	}
+	leaf := p.Leaf
+	if chosen != nil {
+		leaf = chosen.Leaf
+	}
+	if leaf != nil && now().After(leaf.NotAfter) {
 		p.once(rc, fmt.Sprintf("Microsoft Exchange could not use the certificate %s for Receive connector %s because it expired on %s. "+
-			"STARTTLS is not offered.", CertificateName(p.Leaf), rc.Name, p.Leaf.NotAfter.UTC().Format(time.RFC3339)))
-		return nil
-	case rc.TlsCertificateName != "" && p.Leaf != nil && !strings.EqualFold(rc.TlsCertificateName, CertificateName(p.Leaf)):
-		p.once(rc, fmt.Sprintf("Microsoft Exchange could not find a certificate that contains the domain name %s in the personal store on the local computer.",
-			rc.TlsCertificateName))
+			"STARTTLS is not offered.", CertificateName(leaf), rc.Name, leaf.NotAfter.UTC().Format(time.RFC3339)))
 		return nil
 	}
-	return p.Config
+	if chosen == nil {
+		return p.Config
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.configs == nil {
+		p.configs = map[*x509.Certificate]*tls.Config{}
+	}
+	cfg := p.configs[chosen.Leaf]
+	if cfg == nil {
+		cfg = p.Config.Clone()
+		cfg.Certificates = []tls.Certificate{*chosen}
+		p.configs[chosen.Leaf] = cfg
+	}
+	return cfg
+}
+
+// better says whether a is preferred to b: CA-issued before self-signed, then the later expiry.
+func better(a, b *x509.Certificate) bool {
+	aCA, bCA := a.Issuer.String() != a.Subject.String(), b.Issuer.String() != b.Subject.String()
+	if aCA != bCA {
+		return aCA
+	}
+	return a.NotAfter.After(b.NotAfter)
 }
 
 func (p *TLSPolicy) once(rc *config.ReceiveConnector, text string) {
