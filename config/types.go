@@ -115,6 +115,7 @@ type Organization struct {
 	ADPermissions     []ADPermission
 	SendConnectors    []SendConnector
 	Certificates      []Certificate
+	TransportConfig   TransportConfig
 
 	// File is the name the organization was read from, for messages.
 	File string `exlab:"-"`
@@ -264,6 +265,14 @@ type SendConnector struct {
 	MaxMessageSize           ByteSize
 	Enabled                  bool
 	ProtocolLoggingLevel     ProtocolLoggingLevel
+}
+
+// TransportConfig holds the organization's transport settings (Set-TransportConfig).
+type TransportConfig struct {
+	// TLSReceiveDomainSecureList are the partner domains whose servers authenticate with a
+	// certificate (mutual TLS, Domain Secure) on receive connectors with DomainSecureEnabled
+	// and the Partners permission group.
+	TLSReceiveDomainSecureList []string
 }
 
 // Certificate is a certificate imported on a server and enabled for services

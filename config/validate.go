@@ -151,6 +151,11 @@ func (o *Organization) validate(d *decoder) {
 	}
 	o.validateBindings(c)
 	o.validateCertificates(c)
+	for i, d := range o.TransportConfig.TLSReceiveDomainSecureList {
+		if !validDomain(strings.TrimPrefix(d, "*.")) {
+			c.fail(fmt.Sprintf("TransportConfig.TLSReceiveDomainSecureList[%d]", i), "%q is not a domain name", d)
+		}
+	}
 
 	for i, ap := range o.ADPermissions {
 		p := fmt.Sprintf("ADPermissions[%d]", i)

@@ -145,23 +145,34 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 
 // session is the frontend's policy for one client session.
 type session struct {
-	f         *Frontend
-	st        *orgState
-	user      string            // the authenticated mailbox (primary address), or ""
-	proxyTo   []string          // XPROXYTO next hops of the transaction (a hub's outbound proxy)
-	nextHop   *smtpsend.NextHop // the session to the next hop while relaying for the hub
-	sendOpts  smtpsend.SendOptions
-	ci        *smtpreceive.ConnInfo
-	rc        *config.ReceiveConnector
-	principal routing.Principal
-	rights    routing.Rights
-	seq       int
+	f        *Frontend
+	st       *orgState
+	user     string            // the authenticated mailbox (primary address), or ""
+	proxyTo  []string          // XPROXYTO next hops of the transaction (a hub's outbound proxy)
+	nextHop  *smtpsend.NextHop // the session to the next hop while relaying for the hub
+	sendOpts smtpsend.SendOptions
+	// authDomain is the partner domain of a Domain Secure session.
+	authDomain string
+	ci         *smtpreceive.ConnInfo
+	rc         *config.ReceiveConnector
+	principal  routing.Principal
+	rights     routing.Rights
+	seq        int
 
 	env smtpsend.Envelope
 }
 
-func (s *session) Hello(ctx context.Context) {}
-func (s *session) Close()                    { s.Reset() }
+// Hello: after EHLO (so after STARTTLS too), a certificate of a TLSReceiveDomainSecureList
+// domain makes the session a Domain Secure partner on a connector that admits Partners.
+func (s *session) Hello(ctx context.Context) {
+	if s.principal == routing.Anonymous && s.rc.DomainSecureEnabled && s.rc.HasGroup(config.Partners) {
+		if d := smtpreceive.DomainSecure(s.ci.TLS, s.st.org.TransportConfig.TLSReceiveDomainSecureList); d != "" {
+			s.principal, s.authDomain = routing.Partner, d
+			s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
+		}
+	}
+}
+func (s *session) Close() { s.Reset() }
 
 func (s *session) Reset() {
 	if s.nextHop != nil {
@@ -237,11 +248,14 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 		return s.relayOut(ctx, r)
 	}
 	s.seq++
-	authSrc := "Anonymous"
-	if s.principal != routing.Anonymous {
-		authSrc = "Internal"
+	authSrc := "Internal"
+	switch s.principal {
+	case routing.Anonymous:
+		authSrc = "Anonymous"
+	case routing.Partner:
+		authSrc = "Partner"
 	}
-	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc, s.user)
+	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc, s.user, s.authDomain)
 	proxy := s.f.proxy
 	if s.user != "" {
 		proxy = s.f.clientProxy
@@ -298,9 +312,9 @@ func (s *session) proxyFailed(err error) *smtpreceive.Reply {
 	return smtpreceive.Fixed(id)
 }
 
-func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc, user string) string {
+func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc, user, authDomain string) string {
 	return smtpsend.ProxyFrom{SessionID: ci.SessionID, IP: ci.Remote.Addr().String(), Port: int(ci.Remote.Port()),
-		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user}.Format()
+		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user, AuthDomain: authDomain}.Format()
 }
 
 // sleep waits d or until ctx ends (tarpits).

@@ -107,6 +107,7 @@ const (
 const (
 	AnonymousLogon     = `NT AUTHORITY\ANONYMOUS LOGON`
 	AuthenticatedUsers = `NT AUTHORITY\Authenticated Users`
+	PartnerServers     = `MS Exchange\Partner Servers`
 )
 
 var (
@@ -146,11 +147,16 @@ func SessionRights(rc *config.ReceiveConnector, p Principal, perms []config.ADPe
 			rs |= legacyRights
 		}
 	case Partner:
+		// A Domain Secure session keeps what the connector grants anonymous sessions (exlab's
+		// reading [I]: the Partners group adds to a connector, it does not take away).
 		if rc.HasGroup(config.Partners) {
 			rs |= partnerRights
 		}
+		if rc.HasGroup(config.AnonymousUsers) {
+			rs |= anonymousRights
+		}
 	}
-	user := map[Principal]string{Anonymous: AnonymousLogon, AuthenticatedUser: AuthenticatedUsers}[p]
+	user := map[Principal]string{Anonymous: AnonymousLogon, AuthenticatedUser: AuthenticatedUsers, Partner: PartnerServers}[p]
 	var deny Rights
 	for _, ap := range perms {
 		if user == "" || !strings.EqualFold(ap.User, user) || !identityIs(ap.Identity, rc) {

@@ -49,10 +49,25 @@ ReceiveConnectors:
     AuthMechanism: [Tls, ExchangeServer]
     PermissionGroups: [ExchangeUsers, ExchangeServers, ExchangeLegacyServers]
     RecipientValidationEnabled: true
+  - Name: Partner In
+    TransportRole: FrontendTransport
+    Bindings: ["0.0.0.0:2626"]
+    DomainSecureEnabled: true
+    PermissionGroups: [Partners]
+  - Name: Custom Relay
+    TransportRole: FrontendTransport
+    Bindings: ["0.0.0.0:2727"]
+    PermissionGroups: [Custom]
 ADPermissions:
   - Identity: EX01\Relay Net
     User: NT AUTHORITY\ANONYMOUS LOGON
     ExtendedRights: [ms-Exch-SMTP-Accept-Any-Recipient]
+  - Identity: EX01\Partner In
+    User: MS Exchange\Partner Servers
+    ExtendedRights: [ms-Exch-SMTP-Accept-Any-Recipient]
+  - Identity: EX01\Custom Relay
+    User: NT AUTHORITY\ANONYMOUS LOGON
+    ExtendedRights: [ms-Exch-SMTP-Submit, ms-Exch-SMTP-Accept-Any-Recipient]
 `
 
 func load(t *testing.T) (*Resolver, []*config.ReceiveConnector) {
@@ -102,6 +117,13 @@ func TestSessionRights(t *testing.T) {
 		{rcs[2], Anonymous, "SMTPSubmit SMTPAcceptAnyRecipient SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender SMTPAcceptAuthenticationFlag SMTPAcceptEXCH50 AcceptRoutingHeaders BypassAntiSpam BypassMessageSizeLimit"},
 		{rcs[3], Anonymous, ""},
 		{rcs[3], AuthenticatedUser, "SMTPSubmit SMTPAcceptAnyRecipient AcceptRoutingHeaders BypassAntiSpam"},
+		// Partners: MS Exchange\Partner Servers (a Domain Secure session), plus its ADPermission.
+		{rcs[4], Partner, "SMTPSubmit SMTPAcceptAnyRecipient AcceptRoutingHeaders"},
+		{rcs[4], Anonymous, ""},
+		// Custom: rights come only from ADPermissions (spec §2.1).
+		{rcs[5], Anonymous, "SMTPSubmit SMTPAcceptAnyRecipient"},
+		{rcs[5], AuthenticatedUser, ""},
+		{rcs[5], Partner, ""},
 	}
 	for _, tt := range tests {
 		if got := SessionRights(tt.rc, tt.p, perms).String(); got != tt.want {

@@ -27,6 +27,8 @@ type session struct {
 	principal routing.Principal
 	rights    routing.Rights
 	proxy     *smtpsend.ProxyFrom
+	// authDomain is the partner domain of a Domain Secure session.
+	authDomain string
 
 	from  string
 	mopts smtpreceive.MailOptions
@@ -40,7 +42,16 @@ func newSession(h *Hub, ci *smtpreceive.ConnInfo) *session {
 	return s
 }
 
-func (s *session) Hello(ctx context.Context) {}
+// Hello: after EHLO (so after STARTTLS too), a certificate of a TLSReceiveDomainSecureList
+// domain makes the session a Domain Secure partner on a connector that admits Partners.
+func (s *session) Hello(ctx context.Context) {
+	if s.principal == routing.Anonymous && s.rc.DomainSecureEnabled && s.rc.HasGroup(config.Partners) {
+		if d := smtpreceive.DomainSecure(s.ci.TLS, s.st.org.TransportConfig.TLSReceiveDomainSecureList); d != "" {
+			s.principal, s.authDomain = routing.Partner, d
+			s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
+		}
+	}
+}
 
 func (s *session) Reset() {
 	s.from = ""
@@ -188,8 +199,14 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 			suffix.WriteString("X-ClientProxiedBy: " + s.ci.Helo + " (" + clientIP + ") To " + s.rc.Fqdn + " (" + localAddr(s.ci.Local) + ")\r\n")
 			suffix.WriteString("X-Originating-IP: [" + p.IP + "]\r\n")
 		}
+	} else if s.principal == routing.Partner {
+		authAs = "Partner"
 	} else if s.principal != routing.Anonymous {
 		authAs = "Internal"
+	}
+	authDomain := s.authDomain
+	if s.proxy != nil {
+		authDomain = s.proxy.AuthDomain
 	}
 	m.OriginalClientIP, m.AuthAs, m.AuthSource = origIP, authAs, authSource
 	h := func(name, value string) {
@@ -206,6 +223,9 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	suffix.WriteString("X-MS-Exchange-Forest-ArrivalHubServer: " + fqdn + "\r\n")
 	h("AuthSource", authSource)
 	h("AuthAs", authAs)
+	if authDomain != "" {
+		h("AuthDomain", authDomain) // set by Domain Secure (spec §9.2)
+	}
 	if p := s.proxy; p != nil && p.User != "" {
 		h("AuthMechanism", "06") // client-proxied SMTP AUTH (spec §9.2)
 	}

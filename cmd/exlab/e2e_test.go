@@ -1549,3 +1549,56 @@ func TestConfiguredCertificate(t *testing.T) {
 		t.Errorf("587 offered the certificate valid until %v, not the configured one", cs.PeerCertificates[0].NotAfter)
 	}
 }
+
+// TestDomainSecurePartner: a server presenting a trusted certificate for a domain of
+// TLSReceiveDomainSecureList, on a connector with DomainSecureEnabled and the Partners group,
+// is a partner (AuthAs: Partner, AuthDomain); a certificate for another domain stays anonymous.
+func TestDomainSecurePartner(t *testing.T) {
+	dir := t.TempDir()
+	partner, err := smtpreceive.WriteSelfSigned(filepath.Join(dir, "partner.pem"), "mail.fabrikam.test", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := smtpreceive.WriteSelfSigned(filepath.Join(dir, "other.pem"), "mail.tailspin.test", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, _ := os.ReadFile(filepath.Join(dir, "partner.pem"))
+	trust2, _ := os.ReadFile(filepath.Join(dir, "other.pem"))
+	if err := os.WriteFile(filepath.Join(dir, "trust.pem"), append(trust, trust2...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSL_CERT_FILE", filepath.Join(dir, "trust.pem"))
+	cfg := labConfig(func(s string) string {
+		s = strings.Replace(s, "    PermissionGroups: [AnonymousUsers, ExchangeServers, ExchangeLegacyServers]\n",
+			"    PermissionGroups: [AnonymousUsers, ExchangeServers, ExchangeLegacyServers, Partners]\n", 1)
+		return s + "\nTransportConfig:\n  TLSReceiveDomainSecureList: [mail.fabrikam.test]\n"
+	})
+	s := startServer(t, cfg, "")
+	for _, tc := range []struct {
+		cert *tls.Certificate
+		from string
+	}{{&partner, "joe@fabrikam.test"}, {&other, "ann@tailspin.test"}} {
+		c, err := smtp.DialStartTLS(s.address("Default Frontend EX01"), &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{*tc.cert}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendMail(tc.from, []string{"user1@contoso.test"}, strings.NewReader("Subject: from "+tc.from+"\r\n\r\nx\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 2)
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	msgs := strings.Split(out, "Subject: from ")
+	for _, m := range msgs[1:] {
+		partnerMsg := strings.HasPrefix(m, "joe@fabrikam.test")
+		if partnerMsg != strings.Contains(m, "X-MS-Exchange-Organization-AuthAs: Partner\r\n") ||
+			partnerMsg != strings.Contains(m, "X-MS-Exchange-Organization-AuthDomain: mail.fabrikam.test\r\n") {
+			t.Errorf("partner=%v but:\n%s", partnerMsg, m)
+		}
+	}
+	if len(msgs) != 3 {
+		t.Fatalf("mailbox:\n%s", out)
+	}
+}

@@ -18,7 +18,7 @@ func TestReadmeDocumentsEveryParameter(t *testing.T) {
 	}
 	readme := string(b)
 	for _, v := range []any{config.OrganizationInfo{}, config.Server{}, config.AcceptedDomain{}, config.Mailbox{},
-		config.ReceiveConnector{}, config.ADPermission{}, config.SendConnector{}, config.Certificate{}, config.Credential{}} {
+		config.ReceiveConnector{}, config.ADPermission{}, config.SendConnector{}, config.Certificate{}, config.Credential{}, config.TransportConfig{}} {
 		rt := reflect.TypeOf(v)
 		for i := 0; i < rt.NumField(); i++ {
 			f := rt.Field(i)

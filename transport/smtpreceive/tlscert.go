@@ -98,7 +98,7 @@ type TLSPolicy struct {
 
 	mu      sync.Mutex
 	logged  map[string]bool
-	configs map[*x509.Certificate]*tls.Config
+	configs map[tlsKey]*tls.Config
 }
 
 // For returns the TLS configuration connector rc may use, or nil.
@@ -143,21 +143,57 @@ func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
 			"STARTTLS is not offered.", CertificateName(leaf), rc.Name, leaf.NotAfter.UTC().Format(time.RFC3339)))
 		return nil
 	}
-	if chosen == nil {
+	if chosen == nil && !rc.DomainSecureEnabled {
 		return p.Config
 	}
+	// One configuration per certificate and Domain Secure setting: a DomainSecureEnabled
+	// connector asks for the client's certificate (DomainSecure checks it).
+	key := tlsKey{leaf, rc.DomainSecureEnabled}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.configs == nil {
-		p.configs = map[*x509.Certificate]*tls.Config{}
+		p.configs = map[tlsKey]*tls.Config{}
 	}
-	cfg := p.configs[chosen.Leaf]
+	cfg := p.configs[key]
 	if cfg == nil {
 		cfg = p.Config.Clone()
-		cfg.Certificates = []tls.Certificate{*chosen}
-		p.configs[chosen.Leaf] = cfg
+		if chosen != nil {
+			cfg.Certificates = []tls.Certificate{*chosen}
+		}
+		if rc.DomainSecureEnabled {
+			cfg.ClientAuth = tls.RequestClientCert
+		}
+		p.configs[key] = cfg
 	}
 	return cfg
+}
+
+type tlsKey struct {
+	leaf         *x509.Certificate
+	domainSecure bool
+}
+
+// DomainSecure returns the partner domain a client authenticated as with its certificate
+// (Domain Secure): the first domain of list that the certificate, verified against the
+// system's roots (SSL_CERT_FILE and SSL_CERT_DIR add a lab CA), is valid for; "" for none.
+func DomainSecure(cs *tls.ConnectionState, list []string) string {
+	if cs == nil || len(cs.PeerCertificates) == 0 || len(list) == 0 {
+		return ""
+	}
+	leaf := cs.PeerCertificates[0]
+	opts := x509.VerifyOptions{Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	for _, c := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := leaf.Verify(opts); err != nil {
+		return ""
+	}
+	for _, d := range list {
+		if leaf.VerifyHostname(strings.TrimPrefix(d, "*.")) == nil {
+			return strings.ToLower(d)
+		}
+	}
+	return ""
 }
 
 // better says whether a is preferred to b: CA-issued before self-signed, then the later expiry.

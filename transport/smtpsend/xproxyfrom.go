@@ -20,6 +20,8 @@ type ProxyFrom struct {
 	Perms     uint32 // the session's rights on the frontend connector (routing.Rights)
 	AuthSrc   string // Anonymous, Internal, …
 	User      string // the authenticated user, if any
+	// AuthDomain is the partner domain of a Domain Secure session, if any.
+	AuthDomain string
 }
 
 // Format renders the XPROXYFROM argument.
@@ -29,6 +31,9 @@ func (p ProxyFrom) Format() string {
 		EncodeXtext(p.SessionID), EncodeXtext(p.IP), p.Port, EncodeXtext(p.Helo), p.Seq, p.Perms, EncodeXtext(p.AuthSrc))
 	if p.User != "" {
 		b.WriteString(" USER=" + EncodeXtext(p.User))
+	}
+	if p.AuthDomain != "" {
+		b.WriteString(" AUTHDOMAIN=" + EncodeXtext(p.AuthDomain))
 	}
 	return b.String()
 }
@@ -64,6 +69,8 @@ func ParseProxyFrom(arg string) (ProxyFrom, error) {
 			p.AuthSrc = d
 		case "USER":
 			p.User = d
+		case "AUTHDOMAIN":
+			p.AuthDomain = d
 		default:
 			return p, fmt.Errorf("unknown parameter %s", k)
 		}
