@@ -18,6 +18,10 @@ import (
 	"github.com/exlab/exlab/transport/smtpsend"
 )
 
+// routingSizeLimit is the NDR status of a message larger than its send connector's
+// MaxMessageSize (Exchange's NDR text, as seen in NDRs of 2010-2019 [O]; not in the spec).
+const routingSizeLimit = "550 5.3.4 ROUTING.SizeLimit; message size exceeds fixed maximum size for route"
+
 // noRouteError is the LastError of a recipient that no connector can route (the Unreachable
 // queue). Exlab's wording [I]; send connectors arrive with issue 5.
 const noRouteError = "There is currently no route to the mail recipient."
@@ -185,6 +189,16 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 		if sc == nil { // the connector is gone since: route again
 			for _, i := range idx {
 				m.Recipients[i].NextHop = ""
+			}
+			continue
+		}
+		if size := int64(len(m.HeaderPrefix)+len(m.HeaderSuffix)) + m.Size; sc.MaxMessageSize > 0 && size > int64(sc.MaxMessageSize) {
+			// Larger than the connector takes: an NDR, never an attempt (Exchange's routing
+			// text for it).
+			for _, i := range idx {
+				r := &m.Recipients[i]
+				r.Status, r.LastError = queue.StatusFailed, routingSizeLimit
+				failed = append(failed, *r)
 			}
 			continue
 		}

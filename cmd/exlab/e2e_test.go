@@ -1602,3 +1602,39 @@ func TestDomainSecurePartner(t *testing.T) {
 		t.Fatalf("mailbox:\n%s", out)
 	}
 }
+
+// TestSendConnectorMaxMessageSize: a message larger than its send connector's MaxMessageSize
+// is never sent; the sender gets an NDR with Exchange's ROUTING.SizeLimit text.
+func TestSendConnectorMaxMessageSize(t *testing.T) {
+	sh := startSmartHost(t)
+	cfg := labConfig(func(s string) string {
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: Small
+    AddressSpaces: ["SMTP:*;1"]
+    SmartHosts: ["[127.0.0.1]:%s"]
+    MaxMessageSize: 64 KB`, strings.TrimPrefix(sh.addr, "127.0.0.1:")), 1)
+	})
+	s := startServer(t, cfg, "")
+	c := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
+	big := "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 98)+"\r\n", 700)
+	if err := c.SendMail("user1@contoso.test", []string{"joe@fabrikam.test"}, strings.NewReader(big)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail("user1@contoso.test", []string{"ann@fabrikam.test"}, strings.NewReader("Subject: small\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 1)
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	if !strings.Contains(out, "Final-Recipient: rfc822;joe@fabrikam.test") ||
+		!strings.Contains(out, "550 5.3.4 ROUTING.SizeLimit; message size exceeds fixed maximum size for route") {
+		t.Errorf("NDR:\n%s", out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(sh.messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := sh.messages(); len(got) != 1 || !strings.Contains(got[0], "ann@fabrikam.test") {
+		t.Errorf("the smart host got %d messages", len(got))
+	}
+}
