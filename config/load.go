@@ -122,8 +122,29 @@ func (s *Server) setDefaults() {
 		ProxyCommandTimeout:            TimeSpan(60 * time.Second),
 		ProxyPoolSize:                  64,
 		BindRetryInterval:              TimeSpan(10 * time.Second),
-		TransientFailureRetryInterval:  TimeSpan(5 * time.Minute),
 		MaxConcurrentMailboxDeliveries: 20,
+		// spec §8.3; MessageRetryInterval is [D] there, exlab takes 5 minutes.
+		QueueGlitchRetryCount:                  4,
+		QueueGlitchRetryInterval:               TimeSpan(time.Minute),
+		TransientFailureRetryCount:             6,
+		TransientFailureRetryInterval:          TimeSpan(5 * time.Minute),
+		OutboundConnectionFailureRetryInterval: TimeSpan(10 * time.Minute),
+		MessageRetryInterval:                   TimeSpan(5 * time.Minute),
+		MessageExpirationTimeout:               TimeSpan(48 * time.Hour),
+		DelayNotificationTimeout:               TimeSpan(4 * time.Hour),
+		PoisonMessageDetectionEnabled:          true,
+		// spec §7.2
+		MessageTrackingLogEnabled:               true,
+		MessageTrackingLogMaxFileSize:           10 << 20,
+		MessageTrackingLogMaxDirectorySize:      1000 << 20,
+		MessageTrackingLogMaxAge:                TimeSpan(30 * 24 * time.Hour),
+		MessageTrackingLogSubjectLoggingEnabled: true,
+		PoisonThreshold:                         2,
+		// spec §8.5: Exchange 2019's disk values (CSS-BP); QueueLength is the documented
+		// SubmissionQueue meter applied to exlab's whole queue database.
+		BackPressure: BackPressure{Enabled: true, ResourceMeteringInterval: TimeSpan(2 * time.Second),
+			UsedDiskSpace: PressureThresholds{LowToMedium: 90, MediumToHigh: 99, HighToMedium: 94, MediumToLow: 88},
+			QueueLength:   PressureThresholds{LowToMedium: 9999, MediumToHigh: 15000, HighToMedium: 10000, MediumToLow: 2000}},
 	}
 }
 

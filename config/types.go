@@ -146,9 +146,36 @@ type Server struct {
 	ProxyCommandTimeout TimeSpan
 	// ProxyPoolSize is how many idle authenticated hub sessions the frontend keeps.
 	ProxyPoolSize int
-	// TransientFailureRetryInterval is how long a message waits in its delivery queue after a
-	// transient failure before the next attempt (Set-TransportService, 00:05:00).
-	TransientFailureRetryInterval TimeSpan
+	// The retry schedule of the hub's delivery queues (Set-TransportService; spec §8.3): after
+	// a failed attempt a message waits QueueGlitchRetryInterval for the first
+	// QueueGlitchRetryCount failures, then TransientFailureRetryInterval for the next
+	// TransientFailureRetryCount, then OutboundConnectionFailureRetryInterval when the next hop
+	// could not be reached or MessageRetryInterval when it answered, until
+	// MessageExpirationTimeout after its arrival, when it fails with an NDR. After
+	// DelayNotificationTimeout its sender gets one delay DSN. Labs compress days into seconds
+	// with them.
+	QueueGlitchRetryCount                  int
+	QueueGlitchRetryInterval               TimeSpan
+	TransientFailureRetryCount             int
+	TransientFailureRetryInterval          TimeSpan
+	OutboundConnectionFailureRetryInterval TimeSpan
+	MessageRetryInterval                   TimeSpan
+	MessageExpirationTimeout               TimeSpan
+	DelayNotificationTimeout               TimeSpan
+	// PoisonThreshold: a message that was being delivered when the service died this many
+	// times goes to the Poison queue (PoisonMessageDetectionEnabled).
+	PoisonMessageDetectionEnabled bool
+	PoisonThreshold               int
+	// The message tracking log (Set-TransportService): MessageTrackingLogPath empty means
+	// TransportRoles/Logs/MessageTracking under the data directory.
+	MessageTrackingLogEnabled               bool
+	MessageTrackingLogPath                  string
+	MessageTrackingLogMaxFileSize           ByteSize
+	MessageTrackingLogMaxDirectorySize      ByteSize
+	MessageTrackingLogMaxAge                TimeSpan
+	MessageTrackingLogSubjectLoggingEnabled bool
+	// BackPressure are the thresholds of the resources the hub meters (spec §8.5).
+	BackPressure BackPressure
 	// BindRetryInterval is how often a receive connector binding that could not be bound
 	// (Event 1020) is tried again; the connector comes up by itself once its port is free.
 	// 00:00:00 never retries.
@@ -265,6 +292,25 @@ type SendConnector struct {
 	MaxMessageSize           ByteSize
 	Enabled                  bool
 	ProtocolLoggingLevel     ProtocolLoggingLevel
+}
+
+// BackPressure is the hub's resource metering (EdgeTransport.exe.config in Exchange): every
+// ResourceMeteringInterval the used disk space of the data directory's volume (percent) and
+// the number of messages in the queue database are compared with their thresholds. At
+// Medium the hub refuses mail from non-Exchange sources with 452 4.3.1, at High all mail.
+type BackPressure struct {
+	Enabled                  bool
+	ResourceMeteringInterval TimeSpan
+	UsedDiskSpace            PressureThresholds // percent of the volume
+	QueueLength              PressureThresholds // messages queued
+}
+
+// PressureThresholds are one resource's transitions between Low, Medium and High.
+type PressureThresholds struct {
+	LowToMedium  int64
+	MediumToHigh int64
+	HighToMedium int64
+	MediumToLow  int64
 }
 
 // TransportConfig holds the organization's transport settings (Set-TransportConfig).

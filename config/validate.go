@@ -87,6 +87,28 @@ func (o *Organization) validate(d *decoder) {
 			c.fail(p+".BindRetryInterval", "must not be negative")
 		}
 		between(c, p+".MaxConcurrentMailboxDeliveries", int64(s.MaxConcurrentMailboxDeliveries), 1, 256)
+		between(c, p+".TransientFailureRetryCount", int64(s.TransientFailureRetryCount), 0, 15)
+		between(c, p+".QueueGlitchRetryCount", int64(s.QueueGlitchRetryCount), 0, 15)
+		between(c, p+".PoisonThreshold", int64(s.PoisonThreshold), 1, 10)
+		for _, f := range []struct {
+			name string
+			v    TimeSpan
+		}{{"QueueGlitchRetryInterval", s.QueueGlitchRetryInterval}, {"TransientFailureRetryInterval", s.TransientFailureRetryInterval},
+			{"OutboundConnectionFailureRetryInterval", s.OutboundConnectionFailureRetryInterval}, {"MessageRetryInterval", s.MessageRetryInterval},
+			{"MessageExpirationTimeout", s.MessageExpirationTimeout}, {"DelayNotificationTimeout", s.DelayNotificationTimeout},
+			{"BackPressure.ResourceMeteringInterval", s.BackPressure.ResourceMeteringInterval}} {
+			if f.v <= 0 {
+				c.fail(p+"."+f.name, "must be above 00:00:00")
+			}
+		}
+		for _, t := range []struct {
+			name string
+			v    PressureThresholds
+		}{{"UsedDiskSpace", s.BackPressure.UsedDiskSpace}, {"QueueLength", s.BackPressure.QueueLength}} {
+			if !(t.v.MediumToLow <= t.v.LowToMedium && t.v.LowToMedium <= t.v.HighToMedium && t.v.HighToMedium <= t.v.MediumToHigh) {
+				c.fail(p+".BackPressure."+t.name, "the thresholds must satisfy MediumToLow <= LowToMedium <= HighToMedium <= MediumToHigh")
+			}
+		}
 		for j, d := range s.ExternalDNSServers {
 			if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err != nil {
 				if _, err := netip.ParseAddrPort(d); err != nil {

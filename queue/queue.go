@@ -81,6 +81,7 @@ type Recipient struct {
 	Mailbox      string `json:",omitempty"` // the mailbox it was delivered to
 	NextHop      string `json:",omitempty"` // the send connector it leaves through
 	RetryCount   int    `json:",omitempty"`
+	LastHost     string `json:",omitempty"` // the next hop (ip:port) of the last attempt
 }
 
 // Message is the record of one queued message: envelope, client identity and state.
@@ -113,6 +114,27 @@ type Message struct {
 	IsDSN        bool `json:",omitempty"`
 	// Delivered says a mailbox item refers to the body, which must then be kept.
 	Delivered bool `json:",omitempty"`
+
+	// Queue state (spec §8): the retry schedule of the recipients waiting for a send
+	// connector, whether an administrator suspended the message, whether its sender got the
+	// delay DSN, and poison detection: InFlight is recorded before a delivery attempt and
+	// cleared after it, so a record found InFlight at start was being delivered when the
+	// service died.
+	FirstRetryTime time.Time `json:",omitzero"`
+	LastRetryTime  time.Time `json:",omitzero"`
+	NextRetryTime  time.Time `json:",omitzero"`
+	Suspended      bool      `json:",omitempty"`
+	DelayNotified  bool      `json:",omitempty"`
+	InFlight       bool      `json:",omitempty"`
+	PoisonCount    int       `json:",omitempty"`
+	Poison         bool      `json:",omitempty"`
+}
+
+// Clone returns a copy whose recipients can be changed without touching m.
+func (m *Message) Clone() *Message {
+	c := *m
+	c.Recipients = append([]Recipient(nil), m.Recipients...)
+	return &c
 }
 
 // Done says whether every recipient reached a final state.

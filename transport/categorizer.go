@@ -41,122 +41,22 @@ type Categorizer struct {
 
 	outProxy *smtpsend.Proxy // to the Outbound Proxy Frontend (717)
 	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors
+	tracker  *Tracker        // the message tracking log, or nil
 
 	mu      sync.Mutex
-	cond    *sync.Cond
-	items   []*queue.Message
+	cond    *sync.Cond        // signals a ready entry, a finished attempt, or stop
+	entries map[uint64]*entry // every message the hub holds, by InternalMessageId
+	ready   []*entry          // entries due now, oldest first
 	busy    int
 	stopped bool
 	wg      sync.WaitGroup
 }
 
 func newCategorizer(st *queue.Store, r *routing.Resolver, srv *config.Server, log *slog.Logger) *Categorizer {
-	c := &Categorizer{store: st, server: srv, log: log, dns: smtpsend.NewDNS(srv.ExternalDNSServers)}
+	c := &Categorizer{store: st, server: srv, log: log, dns: smtpsend.NewDNS(srv.ExternalDNSServers), entries: map[uint64]*entry{}}
 	c.resolver.Store(r)
 	c.cond = sync.NewCond(&c.mu)
 	return c
-}
-
-// start re-queues what an earlier run left (a restart redelivers what was queued and not yet
-// delivered) and starts the workers.
-func (c *Categorizer) start() error {
-	err := c.store.Messages(func(m *queue.Message) bool {
-		for _, r := range m.Recipients {
-			if r.Status == queue.StatusPending {
-				c.enqueue(m)
-				break
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	for i := 0; i < c.server.MaxConcurrentMailboxDeliveries; i++ {
-		c.wg.Add(1)
-		go c.worker()
-	}
-	return nil
-}
-
-func (c *Categorizer) enqueue(m *queue.Message) {
-	c.mu.Lock()
-	c.items = append(c.items, m)
-	c.mu.Unlock()
-	c.cond.Signal()
-}
-
-func (c *Categorizer) stop() {
-	c.mu.Lock()
-	c.stopped = true
-	c.mu.Unlock()
-	c.cond.Broadcast()
-	c.wg.Wait()
-}
-
-func (c *Categorizer) idle() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.items) == 0 && c.busy == 0
-}
-
-func (c *Categorizer) worker() {
-	defer c.wg.Done()
-	for {
-		c.mu.Lock()
-		for len(c.items) == 0 && !c.stopped {
-			c.cond.Wait()
-		}
-		if c.stopped {
-			c.mu.Unlock()
-			return
-		}
-		m := c.items[0]
-		c.items[0] = nil
-		c.items = c.items[1:]
-		c.busy++
-		c.mu.Unlock()
-
-		c.process(m)
-
-		c.mu.Lock()
-		c.busy--
-		c.mu.Unlock()
-	}
-}
-
-func (c *Categorizer) process(m *queue.Message) {
-	body, err := c.store.Body(m.ID)
-	if err != nil {
-		c.log.Error("categorizer: body missing", "InternalMessageId", m.ID, "err", err)
-		return
-	}
-	u := c.categorize(m, body)
-	sent := c.deliverOut(m, body, &u)
-	if err := c.store.Apply(u, sent); err != nil {
-		c.log.Error("categorizer: could not record delivery; it will be retried after a restart",
-			"InternalMessageId", m.ID, "err", err)
-		return
-	}
-	for _, d := range u.Deliveries {
-		c.log.Debug("DELIVER", "InternalMessageId", m.ID, "MessageId", m.MessageID, "Mailbox", d.Mailbox)
-	}
-	c.queueNDRs(u.New)
-	if outbound(m) {
-		// Transient failures wait TransientFailureRetryInterval (Exchange's retry schedule
-		// proper is issue 6's).
-		time.AfterFunc(c.server.TransientFailureRetryInterval.Duration(), func() { c.enqueue(m) })
-	}
-}
-
-// outbound says whether m has recipients waiting for a send connector.
-func outbound(m *queue.Message) bool {
-	for _, r := range m.Recipients {
-		if r.Status == queue.StatusPending && r.NextHop != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // deliverOut sends the recipients routed to send connectors through their smart hosts
@@ -178,6 +78,7 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 		return false
 	}
 	var failed []queue.Recipient
+	deferred, maxRetries, connFailure := 0, 0, false
 	for _, hop := range hops {
 		var sc *config.SendConnector
 		for i := range resolver.Org().SendConnectors {
@@ -240,20 +141,40 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			}
 			for k, res := range results {
 				r := &m.Recipients[idx[k]]
+				r.LastHost = res.Host
 				switch {
 				case res.Code/100 == 2:
 					r.Status, r.LastError = queue.StatusDelivered, res.Text
+					c.track(trackEvent{ID: "SEND", Source: "SMTP", Msg: m, Recipients: []string{r.Address}, Status: res.Text,
+						ServerHost: res.Host, Connector: hop})
 				case res.Code/100 == 5:
 					r.Status, r.LastError = queue.StatusFailed, res.Text
 					failed = append(failed, *r)
+					c.track(trackEvent{ID: "FAIL", Source: "SMTP", Msg: m, Recipients: []string{r.Address}, Status: res.Text,
+						ServerHost: res.Host, Connector: hop})
 				default:
 					r.RetryCount++
 					r.LastError = res.Text
+					deferred++
+					maxRetries = max(maxRetries, r.RetryCount)
+					// R71 (441 4.4.1 … Failed to connect) and DNS failures are connection
+					// failures; anything else is a reply of the next hop.
+					connFailure = connFailure || res.Code == 441 || strings.Contains(res.Text, "DNS query failed")
 					c.log.Info("DEFER", "InternalMessageId", m.ID, "Recipient", r.Address, "SendConnector", hop, "LastError", res.Text)
+					c.track(trackEvent{ID: "DEFER", Source: "SMTP", Msg: m, Recipients: []string{r.Address}, Status: res.Text,
+						ServerHost: res.Host, Connector: hop})
 				}
 			}
 		}
-		c.log.Info("SEND", "InternalMessageId", m.ID, "MessageId", m.MessageID, "SendConnector", hop)
+	}
+	now := time.Now()
+	m.LastRetryTime = now
+	m.NextRetryTime = time.Time{}
+	if deferred > 0 {
+		if m.FirstRetryTime.IsZero() {
+			m.FirstRetryTime = now
+		}
+		m.NextRetryTime = now.Add(c.retryInterval(maxRetries, connFailure))
 	}
 	if len(failed) > 0 {
 		if n := c.ndr(m, body, failed); n != nil {
@@ -321,14 +242,6 @@ func (c *Categorizer) viaFrontend(ctx context.Context, d smtpsend.Delivery) []sm
 	return out
 }
 
-// queueNDRs hands NDRs that were just committed to the workers, which deliver them like any
-// other message.
-func (c *Categorizer) queueNDRs(news []queue.NewMessage) {
-	for _, n := range news {
-		c.enqueue(n.Message)
-	}
-}
-
 // categorize resolves every pending recipient of m (routing.Resolve): local mailboxes get a
 // mailbox item (one per mailbox however many of its addresses were named), unknown recipients
 // of authoritative domains fail with R74 and an NDR, the rest wait for a send connector.
@@ -363,6 +276,7 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 			r.Status = queue.StatusFailed
 			r.LastError = smtpreceive.Fixed("R74").Text
 			failed = append(failed, *r)
+			c.track(trackEvent{ID: "FAIL", Source: "ROUTING", Msg: m, Recipients: []string{r.Address}, Status: r.LastError})
 		case routing.RouteOut:
 			if sc := resolver.SendConnectorFor(c.server.Name, routing.Domain(r.Address)); sc != nil && (len(sc.SmartHosts) > 0 || sc.DNSRoutingEnabled) {
 				r.NextHop = sc.Name // delivered by the workers after the commit
@@ -377,6 +291,9 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 		if n := c.ndr(m, body, failed); n != nil {
 			u.New = append(u.New, *n)
 		}
+	}
+	for _, d := range u.Deliveries {
+		c.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: d.To, Status: "250 2.1.5 Recipient OK"})
 	}
 	return u
 }

@@ -10,9 +10,12 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +35,9 @@ type Options struct {
 	TLS      *smtpreceive.TLSPolicy // the server certificate for STARTTLS, or nil
 	Logger   *slog.Logger
 	Resolver *routing.Resolver
+	// TrackingDir is where the message tracking log goes when the server's
+	// MessageTrackingLogPath is empty ("" and empty: none is written).
+	TrackingDir string
 }
 
 // Hub is one server's Transport service.
@@ -61,6 +67,11 @@ func New(o Options) *Hub {
 	h := &Hub{opt: o}
 	h.state.Store(&orgState{org: o.Org, srv: o.Server, resolver: o.Resolver})
 	h.cat = newCategorizer(o.Store, o.Resolver, o.Server, o.Logger)
+	trackDir := o.Server.MessageTrackingLogPath
+	if trackDir == "" {
+		trackDir = o.TrackingDir
+	}
+	h.cat.tracker = NewTracker(trackDir, o.Server, o.Logger)
 	// Send connectors with FrontendProxyEnabled hand their mail to this server's Outbound Proxy
 	// Frontend (717), found in the configuration (spec §6.4).
 	h.cat.outProxy = &smtpsend.Proxy{
@@ -136,7 +147,49 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	err := h.recv.Shutdown(ctx)
 	h.cat.stop()
 	h.cat.outProxy.Close()
+	h.cat.tracker.Close()
 	return err
+}
+
+// Queues lists the hub's queues (Get-Queue).
+func (h *Hub) Queues() []QueueInfo { return h.cat.Queues(h.state.Load().org) }
+
+// Messages lists the messages of one queue, or of all (Get-Message [-Queue]).
+func (h *Hub) Messages(queueID string) ([]MessageInfo, error) {
+	return h.cat.Messages(h.state.Load().org, queueID)
+}
+
+// RetryQueue attempts a queue's messages now (Retry-Queue [-Resubmit]); it returns how many.
+func (h *Hub) RetryQueue(queueID string, resubmit bool) (int, error) {
+	return h.cat.RetryQueue(h.state.Load().org, queueID, resubmit)
+}
+
+// MessageAction suspends, resumes or removes (with an NDR or without) the message a
+// Get-Message identity names (<SRV>\<queue>\<id>, or the bare InternalMessageId).
+func (h *Hub) MessageAction(action, identity string, withNDR bool) error {
+	id, err := ParseMessageIdentity(identity)
+	if err != nil {
+		return err
+	}
+	switch action {
+	case "suspend":
+		return h.cat.SuspendMessage(id)
+	case "resume":
+		return h.cat.ResumeMessage(id)
+	case "remove":
+		return h.cat.RemoveMessage(id, withNDR)
+	}
+	return fmt.Errorf("unknown message action %q", action)
+}
+
+// ParseMessageIdentity takes the message number from a Get-Message identity.
+func ParseMessageIdentity(identity string) (uint64, error) {
+	last := identity[strings.LastIndexByte(identity, '\\')+1:]
+	id, err := strconv.ParseUint(last, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q is not a message identity (SERVER\\Queue\\Number, as exlab message get shows)", ErrNoSuchMessage, identity)
+	}
+	return id, nil
 }
 
 // ServeConn serves a connection from an in-process frontend (a smtpreceive.Pipe) on the

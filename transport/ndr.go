@@ -13,17 +13,27 @@ import (
 // seen as a real NDR sender).
 const ndrSenderLocal = "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e"
 
-// ndr builds the non-delivery report for the failed recipients of m, as an RFC 3464
-// multipart/report whose human part follows Exchange 2016/2019's text (spec §9.3, NDR-E16). It
-// returns nil when no NDR is owed: a null sender or a DSN never gets one, nor a recipient that
-// asked NOTIFY without FAILURE.
+// ndr builds the non-delivery report for the failed recipients of m (report, not delayed).
 func (c *Categorizer) ndr(m *queue.Message, body []byte, failed []queue.Recipient) *queue.NewMessage {
+	return c.report(m, body, failed, false)
+}
+
+// report builds a DSN for recipients of m as an RFC 3464 multipart/report whose human part
+// follows Exchange 2016/2019's text (spec §9.3): an NDR (NDR-E16) for failed recipients, or with
+// delayed a delay DSN (DSN-E13) for recipients still waiting after DelayNotificationTimeout. It
+// returns nil when none is owed: a null sender or a DSN never gets one, nor a recipient whose
+// NOTIFY leaves out FAILURE (or DELAY).
+func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipient, delayed bool) *queue.NewMessage {
 	if m.From == "" || m.IsDSN {
 		return nil
 	}
+	want := "FAILURE"
+	if delayed {
+		want = "DELAY"
+	}
 	var notify []queue.Recipient
-	for _, r := range failed {
-		if len(r.Notify) == 0 || contains(r.Notify, "FAILURE") {
+	for _, r := range rcpts {
+		if len(r.Notify) == 0 || contains(r.Notify, want) {
 			notify = append(notify, r)
 		}
 	}
@@ -48,7 +58,11 @@ func (c *Categorizer) ndr(m *queue.Message, body []byte, failed []queue.Recipien
 	w("From: Microsoft Outlook <%s@%s>", ndrSenderLocal, domain)
 	w("To: <%s>", m.From)
 	w("Date: %s", smtpreceive.BannerDate(now))
-	w("Subject: Undeliverable: %s", m.Subject)
+	subject := "Undeliverable: " + m.Subject
+	if delayed {
+		subject = "Delivery delayed:" + m.Subject
+	}
+	w("Subject: %s", subject)
 	w("Message-ID: %s", msgID)
 	w("In-Reply-To: %s", m.MessageID)
 	w("References: %s", m.MessageID)
@@ -60,21 +74,48 @@ func (c *Categorizer) ndr(m *queue.Message, body []byte, failed []queue.Recipien
 	w("--%s", boundary)
 	w("Content-Type: text/plain; charset=\"us-ascii\"")
 	w("")
-	w("Delivery has failed to these recipients or groups:")
-	w("")
-	for _, r := range notify {
-		w("%s<mailto:%s>", r.Address, r.Address)
-		w("The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message. If the problem continues, please contact your email admin.")
+	expires := m.Arrived.Add(c.server.MessageExpirationTimeout.Duration())
+	if delayed {
+		w("Delivery is delayed to these recipients or groups:")
+		w("")
+		for _, r := range notify {
+			w("%s<mailto:%s>", r.Address, r.Address)
+		}
+		w("")
+		w("Subject: %s", m.Subject)
+		w("")
+		w("This message hasn't been delivered yet. Delivery will continue to be attempted.")
+		w("")
+		w("The server will keep trying to deliver this message for the next %s. You'll be notified if the message can't be delivered by that time.",
+			humanSpan(time.Until(expires)))
+		w("")
+	} else {
+		w("Delivery has failed to these recipients or groups:")
+		w("")
+		for _, r := range notify {
+			w("%s<mailto:%s>", r.Address, r.Address)
+			w("The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message. If the problem continues, please contact your email admin.")
+			w("")
+		}
 		w("")
 	}
-	w("")
 	w("Diagnostic information for administrators:")
 	w("")
 	w("Generating server: %s", fqdn)
 	w("")
 	for _, r := range notify {
 		w("%s", r.Address)
-		w("Remote Server returned '%s'", r.LastError)
+		if delayed {
+			if r.LastHost != "" {
+				w("Receiving server: %s", r.LastHost)
+			}
+			w("Remote Server returned '%s'", delayedError)
+			if r.LastError != "" {
+				w("%s - Remote Server returned '%s'", smtpreceive.BannerDate(m.LastRetryTime.Local()), r.LastError)
+			}
+		} else {
+			w("Remote Server returned '%s'", r.LastError)
+		}
 		w("")
 	}
 	w("Original message headers:")
@@ -96,13 +137,20 @@ func (c *Categorizer) ndr(m *queue.Message, body []byte, failed []queue.Recipien
 			w("Original-Recipient: %s;%s", r.OrcptType, r.OrcptAddress)
 		}
 		w("Final-Recipient: rfc822;%s", r.Address)
+		if delayed {
+			w("Action: delayed")
+			w("Status: 4.4.7")
+			w("Diagnostic-Code: smtp;%s", delayedError)
+			w("Will-Retry-Until: %s", smtpreceive.BannerDate(expires.Local()))
+			continue
+		}
 		w("Action: failed")
 		w("Status: %s", statusOf(r.LastError))
 		w("Diagnostic-Code: smtp;%s", r.LastError)
 	}
 	w("")
 	w("--%s", boundary)
-	if m.Return == "FULL" {
+	if m.Return == "FULL" && !delayed {
 		w("Content-Type: message/rfc822")
 		w("")
 		b.Write(body)
@@ -118,12 +166,27 @@ func (c *Categorizer) ndr(m *queue.Message, body []byte, failed []queue.Recipien
 	content := []byte(b.String())
 	h := scanHeaders(content)
 	n := &queue.Message{
-		ID: id, NetworkMessageID: newGUID(), MessageID: msgID, Subject: "Undeliverable: " + m.Subject,
+		ID: id, NetworkMessageID: newGUID(), MessageID: msgID, Subject: subject,
 		From: "", Recipients: []queue.Recipient{{Address: m.From, Status: queue.StatusPending}},
 		Size: int64(len(content)), Arrived: now.UTC(), ConnectorID: "", ClientIP: "", ClientHostname: fqdn,
 		HeaderEnd: int64(h.end), IsDSN: true,
 	}
+	var addrs []string
+	for _, r := range notify {
+		addrs = append(addrs, r.Address)
+	}
+	c.track(trackEvent{ID: "DSN", Source: "DSN", Msg: n, Recipients: []string{m.From}, Reference: m.MessageID,
+		Status: map[bool]string{false: "Undeliverable: " + strings.Join(addrs, ";"), true: "Delayed: " + strings.Join(addrs, ";")}[delayed]})
 	return &queue.NewMessage{Message: n, Body: content}
+}
+
+// humanSpan renders a remaining time as the delay DSN does: "1 days, 19 hours and 56 minutes".
+func humanSpan(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	mins := int(d.Round(time.Minute).Minutes())
+	return fmt.Sprintf("%d days, %d hours and %d minutes", mins/(24*60), mins/60%24, mins%60)
 }
 
 // statusOf extracts the enhanced status code from a reply ("550 5.1.10 …" → "5.1.10").

@@ -121,6 +121,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 		return smtpreceive.Fixed("X01")
 	}
 	m := s.record(id, hi, start, int64(len(body)))
+	s.h.cat.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
 	u := s.h.cat.categorize(m, body)
 	err = s.h.opt.Store.Submit(queue.Submission{Message: m, Body: body, Deliveries: u.Deliveries, New: u.New})
 	bodyPool.Put(buf)
@@ -130,8 +131,8 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	}
 	secs := time.Since(start).Seconds()
 	s.h.cat.queueNDRs(u.New)
-	if outbound(m) {
-		s.h.cat.enqueue(m) // out through a send connector, after the commit
+	if !m.Done() {
+		s.h.cat.hold(m) // out through a send connector, or waiting as Unreachable, after the commit
 	}
 	host := s.st.srv.Fqdn
 	if s.st.srv.Version == config.Version2013 {
@@ -286,3 +287,11 @@ func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive
 }
 
 func tlsCipherName(id uint16) string { return tls.CipherSuiteName(id) }
+
+func recipientAddresses(m *queue.Message) []string {
+	out := make([]string, len(m.Recipients))
+	for i, r := range m.Recipients {
+		out[i] = r.Address
+	}
+	return out
+}

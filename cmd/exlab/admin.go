@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/exlab/exlab/queue"
+	"github.com/exlab/exlab/transport"
 )
 
 // admin is the admin listener: a loopback HTTP endpoint the tools use while the server runs
@@ -31,7 +32,7 @@ type admin struct {
 	token string
 }
 
-func startAdmin(addr string, offset int, dir string, store *queue.Store, apply func(path string) error, log *slog.Logger) (*admin, error) {
+func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *transport.Hub, apply func(path string) error, log *slog.Logger) (*admin, error) {
 	if addr == "off" {
 		return nil, nil
 	}
@@ -82,6 +83,44 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, apply f
 		}
 		w.Header().Set("Content-Type", "message/rfc822")
 		_, _ = w.Write(content)
+	}))
+	// The queues (exlab queue …, exlab message …): Get-Queue, Get-Message, Retry-Queue,
+	// Suspend-/Resume-/Remove-Message.
+	writeJSON := func(w http.ResponseWriter, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	queueError := func(w http.ResponseWriter, err error) {
+		code := http.StatusInternalServerError
+		if errors.Is(err, transport.ErrNoSuchMessage) || errors.Is(err, transport.ErrNoSuchQueue) {
+			code = http.StatusNotFound
+		}
+		http.Error(w, err.Error(), code)
+	}
+	mux.HandleFunc("GET /queues", a.auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, hub.Queues()) }))
+	mux.HandleFunc("GET /messages", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		ms, err := hub.Messages(r.URL.Query().Get("queue"))
+		if err != nil {
+			queueError(w, err)
+			return
+		}
+		writeJSON(w, ms)
+	}))
+	mux.HandleFunc("POST /queues/retry", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		n, err := hub.RetryQueue(r.URL.Query().Get("identity"), r.URL.Query().Get("resubmit") == "true")
+		if err != nil {
+			queueError(w, err)
+			return
+		}
+		writeJSON(w, map[string]int{"Messages": n})
+	}))
+	mux.HandleFunc("POST /messages/{action}", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		err := hub.MessageAction(r.PathValue("action"), r.URL.Query().Get("identity"), r.URL.Query().Get("withndr") == "true")
+		if err != nil {
+			queueError(w, err)
+			return
+		}
+		writeJSON(w, map[string]string{"Identity": r.URL.Query().Get("identity")})
 	}))
 	// exlab config apply: read an organization file again, as SIGHUP does.
 	mux.HandleFunc("POST /config/apply", a.auth(func(w http.ResponseWriter, r *http.Request) {

@@ -1250,7 +1250,7 @@ SendConnectors:
 func TestSendConnectorRetry(t *testing.T) {
 	port := freePort(t)
 	cfg := labConfig(func(s string) string {
-		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    TransientFailureRetryInterval: \"00:00:00.5\"", 1)
+		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    QueueGlitchRetryInterval: \"00:00:00.5\"\n    TransientFailureRetryInterval: \"00:00:00.5\"", 1)
 		s = strings.Replace(s, "\nMailboxes:", `
   - Name: fabrikam.test
     DomainName: fabrikam.test

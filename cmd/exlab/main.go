@@ -25,6 +25,11 @@ Usage:
   exlab config apply FILE [--data DIR]
   exlab mailbox list [--data DIR] [ADDRESS]
   exlab mailbox show ADDRESS [--data DIR] [--id N]
+  exlab queue get [--data DIR] [--format table|list|json]
+  exlab queue retry IDENTITY [--resubmit] [--data DIR]
+  exlab message get [--queue IDENTITY] [--data DIR] [--format table|list|json]
+  exlab message suspend|resume|remove IDENTITY [--with-ndr] [--data DIR]
+  exlab tracking search [--data DIR] [--sender A] [--recipient A] [--start T] [--end T] [--event-id ID] [--message-id ID]
   exlab probe [--config FILE] [--host H] [--port P …] [--port-offset N] [--connections N] [--json]
   exlab bench --target HOST:PORT [flags]   (exlab bench --help for its flags)
   exlab connector audit [--config FILE] [--json]
@@ -52,6 +57,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdHub(args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
+	case "queue":
+		return cmdQueue(args[1:], stdout, stderr)
+	case "message":
+		return cmdMessage(args[1:], stdout, stderr)
+	case "tracking":
+		return cmdTracking(args[1:], stdout, stderr)
 	case "mailbox":
 		return cmdMailbox(args[1:], stdout, stderr)
 	case "bench":

@@ -33,6 +33,7 @@ import (
 // Data directory layout, after Exchange's install path (spec §7.1, §8).
 const (
 	queueDir     = "TransportRoles/data/Queue"
+	trackingDir  = "TransportRoles/Logs/MessageTracking"
 	certDir      = "Certificates"
 	authKeyFile  = "exchange-server-auth.key"
 	adminAddr    = "admin.addr"
@@ -136,7 +137,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		}
 		storeFailed = store.Failed()
 		hub = transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
-			Logger: log, Resolver: resolver})
+			Logger: log, Resolver: resolver, TrackingDir: filepath.Join(*dataDir, trackingDir)})
 		ls, errs := hub.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 		setTargets := func(ls []smtpreceive.Listening) {
@@ -246,7 +247,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			applies <- applyRequest{path: path, done: done}
 			return <-done
 		}
-		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, applyReq, log); err != nil {
+		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, hub, applyReq, log); err != nil {
 			log.Warn("admin listener not started", "err", err)
 		}
 	}

@@ -1,0 +1,366 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/queue"
+)
+
+// The message tracking log (spec §7.2): what Get-MessageTrackingLog reads, in Exchange's CSV
+// format and field list, written by the Transport service only (the Front End Transport
+// service writes none). Events are handed to one writer goroutine through a buffered channel,
+// so the reply path only formats a struct; the writer flushes every second, rolls over to a new
+// file at MessageTrackingLogMaxFileSize or at midnight UTC, and removes files older than
+// MessageTrackingLogMaxAge or beyond MessageTrackingLogMaxDirectorySize.
+
+// TrackingFields is the 2016/2019 field list.
+var TrackingFields = []string{"date-time", "client-ip", "client-hostname", "server-ip", "server-hostname", "source-context",
+	"connector-id", "source", "event-id", "internal-message-id", "message-id", "network-message-id", "recipient-address",
+	"recipient-status", "total-bytes", "recipient-count", "related-recipient-address", "reference", "message-subject",
+	"sender-address", "return-path", "message-info", "directionality", "tenant-id", "original-client-ip", "original-server-ip",
+	"custom-data", "transport-traffic-type", "log-id", "schema-version"}
+
+// trackEvent is one event as the hub reports it.
+type trackEvent struct {
+	Time       time.Time
+	ID         string // event-id: RECEIVE, DELIVER, SEND, FAIL, DEFER, DSN, POISONMESSAGE …
+	Source     string // SMTP, STOREDRIVER, QUEUE, DSN, ROUTING, ADMIN, POISONMESSAGE
+	Msg        *queue.Message
+	Recipients []string
+	Status     string // recipient-status
+	ServerHost string // the next hop of a SEND/DEFER/FAIL, ip:port
+	Connector  string // connector-id
+	Reference  string
+}
+
+// Tracker writes the message tracking log.
+type Tracker struct {
+	dir      string
+	fqdn     string
+	build    string
+	subjects bool
+	maxFile  int64
+	maxDir   int64
+	maxAge   time.Duration
+	log      *slog.Logger
+
+	ch   chan trackEvent
+	done chan struct{}
+	once sync.Once
+}
+
+// builds are the #Version / schema-version values of each release (spec §7.2, §5.1).
+var builds = map[config.ExchangeVersion]string{
+	config.Version2013: "15.00.1497.002", config.Version2016: "15.01.2507.006", config.Version2019: "15.02.1544.009",
+}
+
+// NewTracker starts the tracking log of srv in dir ("" or MessageTrackingLogEnabled false: nil,
+// which records nothing).
+func NewTracker(dir string, srv *config.Server, log *slog.Logger) *Tracker {
+	if dir == "" || !srv.MessageTrackingLogEnabled {
+		return nil
+	}
+	t := &Tracker{dir: dir, fqdn: srv.Fqdn, build: builds[srv.Version], subjects: srv.MessageTrackingLogSubjectLoggingEnabled,
+		maxFile: int64(srv.MessageTrackingLogMaxFileSize), maxDir: int64(srv.MessageTrackingLogMaxDirectorySize),
+		maxAge: srv.MessageTrackingLogMaxAge.Duration(), log: log, ch: make(chan trackEvent, 4096), done: make(chan struct{})}
+	go t.run()
+	return t
+}
+
+// Close writes what is buffered and stops the writer.
+func (t *Tracker) Close() {
+	if t == nil {
+		return
+	}
+	t.once.Do(func() { close(t.ch) })
+	<-t.done
+}
+
+func (c *Categorizer) track(e trackEvent) {
+	if c.tracker == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	c.tracker.ch <- e
+}
+
+func (t *Tracker) run() {
+	defer close(t.done)
+	var (
+		f       *os.File
+		bw      *bufio.Writer
+		cw      *csv.Writer
+		size    int64
+		day     string
+		counter int
+	)
+	closeFile := func() {
+		if f != nil {
+			cw.Flush()
+			_ = bw.Flush()
+			_ = f.Close()
+			f = nil
+		}
+	}
+	open := func(now time.Time) error {
+		closeFile()
+		if err := os.MkdirAll(t.dir, 0o755); err != nil {
+			return err
+		}
+		d := now.UTC().Format("20060102")
+		if d != day {
+			day, counter = d, 0
+		}
+		for {
+			counter++
+			name := filepath.Join(t.dir, fmt.Sprintf("MSGTRK%s-%d.LOG", day, counter))
+			st, err := os.Stat(name)
+			if err == nil && st.Size() >= t.maxFile {
+				continue
+			}
+			nf, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			f, bw, size = nf, bufio.NewWriterSize(nf, 64<<10), 0
+			cw = csv.NewWriter(bw)
+			cw.UseCRLF = true
+			if st == nil || st.Size() == 0 {
+				n, _ := fmt.Fprintf(bw, "#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: Message Tracking Log\r\n#Date: %s\r\n#Fields: %s\r\n",
+					t.build, now.UTC().Format("2006-01-02T15:04:05.000Z"), strings.Join(TrackingFields, ","))
+				size = int64(n)
+			} else {
+				size = st.Size()
+			}
+			t.cleanup(name)
+			return nil
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	defer closeFile()
+	for {
+		select {
+		case e, ok := <-t.ch:
+			if !ok {
+				return
+			}
+			if f == nil || e.Time.UTC().Format("20060102") != day || size >= t.maxFile {
+				if err := open(e.Time); err != nil {
+					t.log.Error("message tracking log", "err", err)
+					continue
+				}
+			}
+			rec := t.record(e)
+			for _, v := range rec {
+				size += int64(len(v)) + 1
+			}
+			_ = cw.Write(rec)
+		case <-tick.C:
+			if f != nil {
+				cw.Flush()
+				_ = bw.Flush()
+			}
+		}
+	}
+}
+
+// cleanup removes old tracking files: older than MaxAge, or the oldest beyond MaxDirectorySize.
+func (t *Tracker) cleanup(current string) {
+	files, _ := filepath.Glob(filepath.Join(t.dir, "MSGTRK*.LOG"))
+	sort.Strings(files)
+	var total int64
+	type fi struct {
+		name string
+		size int64
+		mod  time.Time
+	}
+	var all []fi
+	for _, n := range files {
+		if st, err := os.Stat(n); err == nil {
+			all = append(all, fi{n, st.Size(), st.ModTime()})
+			total += st.Size()
+		}
+	}
+	for _, x := range all {
+		if x.name == current {
+			continue
+		}
+		if (t.maxAge > 0 && time.Since(x.mod) > t.maxAge) || (t.maxDir > 0 && total > t.maxDir) {
+			if os.Remove(x.name) == nil {
+				total -= x.size
+			}
+		}
+	}
+}
+
+func (t *Tracker) record(e trackEvent) []string {
+	m := e.Msg
+	rec := make([]string, len(TrackingFields))
+	set := func(field, v string) {
+		for i, f := range TrackingFields {
+			if f == field {
+				rec[i] = v
+				return
+			}
+		}
+	}
+	set("date-time", e.Time.UTC().Format("2006-01-02T15:04:05.000Z"))
+	set("source", e.Source)
+	set("event-id", e.ID)
+	set("connector-id", e.Connector)
+	set("schema-version", t.build)
+	set("log-id", newGUID())
+	set("transport-traffic-type", "Email")
+	set("custom-data", "S:DeliveryPriority=Normal")
+	set("recipient-address", strings.Join(e.Recipients, ";"))
+	set("recipient-count", strconv.Itoa(len(e.Recipients)))
+	set("recipient-status", e.Status)
+	set("reference", e.Reference)
+	if m != nil {
+		set("internal-message-id", strconv.FormatUint(m.ID, 10))
+		set("message-id", m.MessageID)
+		set("network-message-id", m.NetworkMessageID)
+		set("total-bytes", strconv.FormatInt(m.Size, 10))
+		if t.subjects {
+			set("message-subject", m.Subject)
+		}
+		set("sender-address", m.From)
+		set("return-path", m.From)
+		set("original-client-ip", m.OriginalClientIP)
+		dir := "Incoming"
+		if m.AuthAs == "Internal" {
+			dir = "Originating"
+		}
+		set("directionality", dir)
+	}
+	switch e.ID {
+	case "RECEIVE":
+		set("client-ip", m.ClientIP)
+		set("client-hostname", m.ClientHostname)
+		set("server-hostname", t.fqdn)
+		set("source-context", m.SessionID+";"+m.Arrived.UTC().Format("2006-01-02T15:04:05.000Z")+";0")
+		set("connector-id", m.ConnectorID)
+	case "SEND", "DEFER", "FAIL":
+		set("client-hostname", t.fqdn)
+		if e.ServerHost != "" {
+			host := e.ServerHost
+			if i := strings.LastIndexByte(host, ':'); i > 0 {
+				host = strings.Trim(host[:i], "[]")
+			}
+			set("server-ip", host)
+			set("server-hostname", host)
+		}
+		if m != nil && e.ID == "SEND" {
+			set("message-info", m.Arrived.UTC().Format("2006-01-02T15:04:05.000Z"))
+		}
+	case "DELIVER":
+		set("client-hostname", t.fqdn)
+		set("server-hostname", t.fqdn)
+		if m != nil {
+			set("message-info", m.Arrived.UTC().Format("2006-01-02T15:04:05.000Z"))
+		}
+	default:
+		set("server-hostname", t.fqdn)
+	}
+	return rec
+}
+
+// TrackingEntry is one parsed line of a message tracking log, by field name.
+type TrackingEntry map[string]string
+
+// SearchTracking reads the tracking logs in dir and returns the entries that match every
+// non-empty filter (Get-MessageTrackingLog): sender and recipient addresses (case-insensitive),
+// event id, message id, and the time range [start, end].
+func SearchTracking(dir string, sender, recipient, eventID, messageID string, start, end time.Time) ([]TrackingEntry, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "MSGTRK*.LOG"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []TrackingEntry
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		fields := TrackingFields
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		var data strings.Builder
+		for sc.Scan() {
+			line := sc.Text()
+			if h, ok := strings.CutPrefix(line, "#Fields: "); ok {
+				fields = strings.Split(h, ",")
+				continue
+			}
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			data.WriteString(line)
+			data.WriteString("\n")
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		r := csv.NewReader(strings.NewReader(data.String()))
+		r.FieldsPerRecord = -1
+		recs, err := r.ReadAll()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for _, rec := range recs {
+			e := TrackingEntry{}
+			for i, v := range rec {
+				if i < len(fields) {
+					e[fields[i]] = v
+				}
+			}
+			if e.matches(sender, recipient, eventID, messageID, start, end) {
+				out = append(out, e)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i]["date-time"] < out[j]["date-time"] })
+	return out, nil
+}
+
+func (e TrackingEntry) matches(sender, recipient, eventID, messageID string, start, end time.Time) bool {
+	if sender != "" && !strings.EqualFold(e["sender-address"], sender) {
+		return false
+	}
+	if recipient != "" {
+		found := false
+		for _, r := range strings.Split(e["recipient-address"], ";") {
+			found = found || strings.EqualFold(r, recipient)
+		}
+		if !found {
+			return false
+		}
+	}
+	if eventID != "" && !strings.EqualFold(e["event-id"], eventID) {
+		return false
+	}
+	if messageID != "" && e["message-id"] != messageID && e["internal-message-id"] != messageID {
+		return false
+	}
+	t, err := time.Parse("2006-01-02T15:04:05.000Z", e["date-time"])
+	if err != nil {
+		return false
+	}
+	return (start.IsZero() || !t.Before(start)) && (end.IsZero() || !t.After(end))
+}
