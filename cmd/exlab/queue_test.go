@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exlab/exlab/transport"
+)
+
+// queueLab is the lab config with a send connector for fabrikam.test whose smart host is the
+// given port, and the retry schedule compressed by the server settings in extra.
+func queueLab(port int, extra string) string {
+	return labConfig(func(s string) string {
+		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n"+extra, 1)
+		s = strings.Replace(s, "\nMailboxes:", "\n  - Name: fabrikam.test\n    DomainName: fabrikam.test\n    DomainType: ExternalRelay\n\nMailboxes:", 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: To Fabrikam
+    AddressSpaces: ["SMTP:fabrikam.test;1"]
+    SmartHosts: ["[127.0.0.1]:%d"]`, port), 1)
+	})
+}
+
+func queuesOf(t *testing.T, data string) []transport.QueueInfo {
+	t.Helper()
+	out, errOut, code := exlab(t, "queue", "get", "--data", data, "--format", "json")
+	if code != 0 {
+		t.Fatalf("queue get: %d %s", code, errOut)
+	}
+	var qs []transport.QueueInfo
+	if err := json.Unmarshal([]byte(out), &qs); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return qs
+}
+
+func queueNamed(qs []transport.QueueInfo, nextHop string) *transport.QueueInfo {
+	for i := range qs {
+		if qs[i].NextHopDomain == nextHop {
+			return &qs[i]
+		}
+	}
+	return nil
+}
+
+// TestQueueTools: a message waiting for a smart host that is down shows in its delivery queue
+// (Get-Queue's columns and LastError form) with the compressed retry schedule, can be
+// suspended, resumed and removed with an NDR, and the tracking log tells its story.
+func TestQueueTools(t *testing.T) {
+	dead := freePort(t)
+	cfg := queueLab(dead, "    QueueGlitchRetryCount: 2\n    QueueGlitchRetryInterval: \"00:00:00.5\"\n"+
+		"    TransientFailureRetryCount: 1\n    TransientFailureRetryInterval: \"00:00:01\"\n"+
+		"    OutboundConnectionFailureRetryInterval: \"00:00:02\"")
+	s := startServer(t, cfg, "")
+	if err := sendMail(t, s.address("Default Frontend EX01"), "user1@contoso.test", []string{"joe@fabrikam.test"},
+		"Subject: waiting\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Five attempts: at 0, then after 0.5, 0.5 (glitch), 1 (transient), 2 s (connection failure).
+	deadline := time.Now().Add(15 * time.Second)
+	var defers []transport.TrackingEntry
+	for len(defers) < 5 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		defers, _ = transport.SearchTracking(s.data+"/"+trackingDir, "", "joe@fabrikam.test", "DEFER", "", time.Time{}, time.Time{})
+	}
+	if len(defers) < 5 {
+		t.Fatalf("%d DEFER events in the tracking log", len(defers))
+	}
+	want := []float64{0.5, 0.5, 1, 2}
+	for i := 1; i < 5; i++ {
+		t0, _ := time.Parse("2006-01-02T15:04:05.000Z", defers[i-1]["date-time"])
+		t1, _ := time.Parse("2006-01-02T15:04:05.000Z", defers[i]["date-time"])
+		if d := t1.Sub(t0).Seconds(); d < want[i-1]-0.05 || d > want[i-1]+0.6 {
+			t.Errorf("attempt %d came %.2fs after the one before, want %.1fs", i+1, d, want[i-1])
+		}
+	}
+	if e := defers[0]; !strings.HasPrefix(e["recipient-status"], "441 4.4.1 ") || e["source"] != "SMTP" || e["connector-id"] != "To Fabrikam" ||
+		e["sender-address"] != "user1@contoso.test" || e["message-subject"] != "waiting" {
+		t.Errorf("DEFER event: %v", e)
+	}
+
+	q := queueNamed(queuesOf(t, s.data), "[127.0.0.1]:"+fmt.Sprint(dead))
+	if q == nil || q.DeliveryType != "SmartHostConnectorDelivery" || q.MessageCount != 1 || (q.Status != "Retry" && q.Status != "Active") ||
+		!strings.HasPrefix(q.LastError, "[{LRT=") || !strings.Contains(q.LastError, ";{LED=441 4.4.1 Error encountered while communicating with primary target IP address") ||
+		!strings.HasSuffix(q.LastError, ";{FQDN=127.0.0.1};{IP=127.0.0.1}]") || !strings.HasPrefix(q.Identity, `EX01\`) {
+		t.Fatalf("delivery queue: %+v", q)
+	}
+	table, _, _ := exlab(t, "queue", "get", "--data", s.data)
+	if !strings.HasPrefix(table, "Identity") || !strings.Contains(table, `EX01\Submission`) || !strings.Contains(table, `EX01\Unreachable`) ||
+		!strings.Contains(table, q.Identity) {
+		t.Errorf("queue get:\n%s", table)
+	}
+	out, _, code := exlab(t, "message", "get", "--data", s.data, "--queue", q.Identity, "--format", "json")
+	var ms []transport.MessageInfo
+	if err := json.Unmarshal([]byte(out), &ms); code != 0 || err != nil || len(ms) != 1 || ms[0].Subject != "waiting" ||
+		ms[0].FromAddress != "user1@contoso.test" || ms[0].RetryCount < 5 || ms[0].ExpirationTime.IsZero() {
+		t.Fatalf("message get (%d): %s", code, out)
+	}
+	id := ms[0].Identity
+	// The queue is also named by its next hop.
+	if out, _, _ := exlab(t, "message", "get", "--data", s.data, "--queue", `EX01\[127.0.0.1]:`+fmt.Sprint(dead)); !strings.Contains(out, id) {
+		t.Errorf("message get by next hop:\n%s", out)
+	}
+
+	if out, errOut, code := exlab(t, "message", "suspend", id, "--data", s.data); code != 0 {
+		t.Fatalf("suspend: %s %s", out, errOut)
+	}
+	time.Sleep(1100 * time.Millisecond) // the tracking writer flushes every second
+	defers, _ = transport.SearchTracking(s.data+"/"+trackingDir, "", "joe@fabrikam.test", "DEFER", "", time.Time{}, time.Time{})
+	n := len(defers)
+	if q := queueNamed(queuesOf(t, s.data), "[127.0.0.1]:"+fmt.Sprint(dead)); q == nil || q.Status != "Ready" {
+		t.Errorf("after suspend the queue is %+v", q)
+	}
+	out, _, _ = exlab(t, "message", "get", "--data", s.data, "--format", "list")
+	if !strings.Contains(out, "Status            : Suspended") {
+		t.Errorf("suspended message:\n%s", out)
+	}
+	time.Sleep(3 * time.Second) // longer than the retry interval
+	defers, _ = transport.SearchTracking(s.data+"/"+trackingDir, "", "joe@fabrikam.test", "DEFER", "", time.Time{}, time.Time{})
+	if len(defers) != n {
+		t.Errorf("a suspended message was attempted %d more times", len(defers)-n)
+	}
+	if _, errOut, code := exlab(t, "message", "resume", id, "--data", s.data); code != 0 {
+		t.Fatalf("resume: %s", errOut)
+	}
+	if _, errOut, code := exlab(t, "message", "remove", id, "--with-ndr", "--data", s.data); code != 0 {
+		t.Fatalf("remove: %s", errOut)
+	}
+	if _, errOut, code := exlab(t, "message", "remove", id, "--data", s.data); code == 0 || !strings.Contains(errOut, "was not found") {
+		t.Errorf("removing it again: %d %s", code, errOut)
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 1)
+	ndr, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	if !strings.Contains(ndr, "Subject: Undeliverable: waiting") || !strings.Contains(ndr, "550 4.3.2 QUEUE.Admin; message deleted by administrative action") {
+		t.Errorf("NDR of the removed message:\n%s", ndr)
+	}
+	if q := queueNamed(queuesOf(t, s.data), "[127.0.0.1]:"+fmt.Sprint(dead)); q != nil {
+		t.Errorf("the delivery queue still lists %+v", q)
+	}
+
+	// The tracking log has the whole story of the message, found by its sender.
+	time.Sleep(1200 * time.Millisecond) // the writer flushes every second
+	out, _, _ = exlab(t, "tracking", "search", "--data", s.data, "--sender", "user1@contoso.test")
+	for _, ev := range []string{"RECEIVE  SMTP", "DEFER    SMTP", "FAIL     ADMIN"} {
+		if !strings.Contains(out, ev) {
+			t.Errorf("tracking search lacks %s:\n%s", ev, out)
+		}
+	}
+	// The NDR is its own message (null sender) whose DSN event refers to the original.
+	out, _, _ = exlab(t, "tracking", "search", "--data", s.data, "--event-id", "DSN", "--recipient", "user1@contoso.test", "--format", "json")
+	var dsn []transport.TrackingEntry
+	if err := json.Unmarshal([]byte(out), &dsn); err != nil || len(dsn) != 1 || dsn[0]["reference"] != ms[0].InternetMessageId ||
+		dsn[0]["source"] != "DSN" {
+		t.Errorf("DSN event: %s", out)
+	}
+	if out, _, _ := exlab(t, "tracking", "search", "--data", s.data, "--event-id", "DELIVER", "--recipient", "user1@contoso.test"); !strings.Contains(out, "Undeliverable: waiting") {
+		t.Errorf("the NDR's delivery is not tracked:\n%s", out)
+	}
+}
+
+// TestExpiryAndDelayDSN: with the timeouts compressed, the sender first gets a delay DSN, then
+// the NDR of an expired message (R79).
+func TestExpiryAndDelayDSN(t *testing.T) {
+	dead := freePort(t)
+	cfg := queueLab(dead, "    QueueGlitchRetryInterval: \"00:00:00.5\"\n    TransientFailureRetryInterval: \"00:00:00.5\"\n"+
+		"    DelayNotificationTimeout: \"00:00:01\"\n    MessageExpirationTimeout: \"00:00:03\"")
+	s := startServer(t, cfg, "")
+	if err := sendMail(t, s.address("Default Frontend EX01"), "user1@contoso.test", []string{"joe@fabrikam.test"},
+		"Subject: slow\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 2)
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	delay := strings.Index(out, "Subject: Delivery delayed:slow")
+	expired := strings.Index(out, "Subject: Undeliverable: slow")
+	if delay < 0 || expired < delay {
+		t.Fatalf("want a delay DSN, then the NDR:\n%s", out)
+	}
+	for _, want := range []string{"Delivery is delayed to these recipients or groups:", "Action: delayed", "Status: 4.4.7",
+		"Diagnostic-Code: smtp;400 4.4.7 Message delayed", "Will-Retry-Until: ",
+		"Remote Server returned '550 4.4.7 QUEUE.Expired; message expired'", "Action: failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("DSNs lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
