@@ -264,6 +264,9 @@ func (s *Store) initMeta() error {
 	return nil
 }
 
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
 // Close closes the store cleanly.
 func (s *Store) Close() error { return s.db.Close() }
 

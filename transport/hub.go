@@ -42,11 +42,12 @@ type Options struct {
 
 // Hub is one server's Transport service.
 type Hub struct {
-	opt    Options
-	state  atomic.Pointer[orgState]
-	offset int
-	recv   *smtpreceive.Server
-	cat    *Categorizer
+	opt      Options
+	state    atomic.Pointer[orgState]
+	offset   int
+	recv     *smtpreceive.Server
+	cat      *Categorizer
+	pressure *pressure // nil when BackPressure is not Enabled
 }
 
 // orgState is the organization a session decides by; Reconfigure replaces it for new sessions.
@@ -137,6 +138,11 @@ func (h *Hub) Start() error {
 	if err := h.cat.start(); err != nil {
 		return err
 	}
+	if bp := h.opt.Server.BackPressure; bp.Enabled {
+		h.pressure = &pressure{cfg: bp, log: h.opt.Logger, disk: diskUsed(h.opt.Store.Dir()), queue: h.cat.held64,
+			stop: make(chan struct{}), done: make(chan struct{})}
+		go h.pressure.run()
+	}
 	h.recv.Serve()
 	return nil
 }
@@ -145,6 +151,10 @@ func (h *Hub) Start() error {
 // categorizer after the message it is delivering.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	err := h.recv.Shutdown(ctx)
+	if h.pressure != nil {
+		close(h.pressure.stop)
+		<-h.pressure.done
+	}
 	h.cat.stop()
 	h.cat.outProxy.Close()
 	h.cat.tracker.Close()

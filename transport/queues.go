@@ -444,6 +444,13 @@ func (c *Categorizer) Messages(org *config.Organization, queueID string) ([]Mess
 	return filterMessages(ms, queueID, c.server.Name)
 }
 
+// held64 is the number of messages the hub holds (the QueueLength meter).
+func (c *Categorizer) held64() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int64(len(c.entries))
+}
+
 func (c *Categorizer) held() []heldMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -105,3 +105,32 @@ func TestPoisonThreshold(t *testing.T) {
 		t.Errorf("no Event 10001:\n%s", logs)
 	}
 }
+
+// TestPressureTransitions walks one resource through Exchange's four transitions (spec §8.5,
+// UsedDiskSpace of Exchange 2019: 90/99/94/88).
+func TestPressureTransitions(t *testing.T) {
+	th := config.PressureThresholds{LowToMedium: 90, MediumToHigh: 99, HighToMedium: 94, MediumToLow: 88}
+	level := pressureLow
+	for _, step := range []struct {
+		used int64
+		want int32
+	}{
+		{50, pressureLow}, {89, pressureLow}, {90, pressureMedium}, {89, pressureMedium}, // hysteresis down to 88
+		{88, pressureLow}, {99, pressureHigh}, {95, pressureHigh}, {94, pressureMedium}, {98, pressureMedium},
+		{99, pressureHigh}, {80, pressureLow},
+	} {
+		level = next(level, step.used, th)
+		if level != step.want {
+			t.Fatalf("at %d%%: %s, want %s", step.used, levelNames[level], levelNames[step.want])
+		}
+	}
+	p := &pressure{}
+	p.level.Store(pressureMedium)
+	if !p.refuses(false) || p.refuses(true) {
+		t.Error("Medium refuses non-Exchange sources only")
+	}
+	p.level.Store(pressureHigh)
+	if !p.refuses(true) {
+		t.Error("High refuses Exchange servers too")
+	}
+}

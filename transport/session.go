@@ -76,6 +76,11 @@ func verdictReply(v routing.Verdict) *smtpreceive.Reply {
 }
 
 func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
+	// Back pressure: an Exchange server's own session (no XPROXYFROM) is an Exchange source;
+	// mail a frontend proxies for a client is not.
+	if s.h.pressure.refuses(s.principal == routing.ExchangeServer && s.proxy == nil) {
+		return smtpreceive.Fixed("R34")
+	}
 	if r := verdictReply(s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, s.user, from)); r != nil {
 		return r
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -304,4 +305,46 @@ func TestKillDuringLoad(t *testing.T) {
 	}
 	t.Logf("%d acknowledged before kill -9, %d at the smart host before it, %d duplicates after the restart", len(acked), before, dups)
 	s2.stop()
+}
+
+// TestBackPressure: with QueueLength thresholds of a few messages and the smart host down, new
+// mail from the Internet gets R34 (452 4.3.1) once the queue is at Medium, and is accepted again
+// once the queue has drained below MediumToLow.
+func TestBackPressure(t *testing.T) {
+	port := freePort(t)
+	cfg := queueLab(port, "    QueueGlitchRetryInterval: \"00:00:00.3\"\n    BackPressure:\n      ResourceMeteringInterval: \"00:00:00.2\"\n"+
+		"      QueueLength: {LowToMedium: 3, MediumToHigh: 100, HighToMedium: 50, MediumToLow: 1}")
+	s := startServer(t, cfg, "")
+	fe := s.address("Default Frontend EX01")
+	for i := 0; i < 3; i++ {
+		if err := sendMail(t, fe, "a@example.org", []string{"joe@fabrikam.test"}, fmt.Sprintf("Subject: q%d\r\n\r\nx\r\n", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = sendMail(t, fe, "a@example.org", []string{"user1@contoso.test"}, "Subject: more\r\n\r\nx\r\n"); err != nil {
+			break
+		}
+	}
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) || se.Message != "Insufficient system resources" {
+		t.Fatalf("under pressure: %v", err)
+	}
+	if !strings.Contains(s.stderr(), "EventID=15004") || !strings.Contains(s.stderr(), "The resource pressure increased from Normal to Medium") {
+		t.Errorf("no Event 15004:\n%s", s.stderr())
+	}
+	// The next hop comes up; the queue drains and mail is accepted again.
+	startSmartHostOn(t, fmt.Sprintf("127.0.0.1:%d", port))
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = sendMail(t, fe, "a@example.org", []string{"user1@contoso.test"}, "Subject: later\r\n\r\nx\r\n"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("after the queue drained: %v", err)
+	}
+	if !strings.Contains(s.stderr(), "EventID=15005") {
+		t.Errorf("no Event 15005")
+	}
 }
