@@ -77,7 +77,7 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 	if len(hops) == 0 {
 		return false
 	}
-	var failed []queue.Recipient
+	var failed, relayed []queue.Recipient
 	deferred, maxRetries, connFailure := 0, 0, false
 	for _, hop := range hops {
 		var sc *config.SendConnector
@@ -145,6 +145,9 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 				switch {
 				case res.Code/100 == 2:
 					r.Status, r.LastError = queue.StatusDelivered, res.Text
+					if len(r.Notify) > 0 {
+						relayed = append(relayed, *r)
+					}
 					c.track(trackEvent{ID: "SEND", Source: "SMTP", Msg: m, Recipients: []string{r.Address}, Status: res.Text,
 						ServerHost: res.Host, Connector: hop})
 				case res.Code/100 == 5:
@@ -180,6 +183,10 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 		if n := c.ndr(m, body, failed); n != nil {
 			u.New = append(u.New, *n)
 		}
+	}
+	// The send side does not pass NOTIFY on, so a next hop sends no DSN: Exchange's "Relayed".
+	if n := c.report(m, body, relayed, dsnRelayed); n != nil {
+		u.New = append(u.New, *n)
 	}
 	// Run the categorizer again for recipients whose connector vanished.
 	if again := c.categorize(m, body); len(again.Deliveries) > 0 || len(again.New) > 0 {
@@ -248,7 +255,7 @@ func (c *Categorizer) viaFrontend(ctx context.Context, d smtpsend.Delivery) []sm
 func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 	u := queue.Update{Message: m}
 	var delivered map[string]int // mailbox → index in u.Deliveries
-	var failed []queue.Recipient
+	var failed, succeeded []queue.Recipient
 	resolver := c.resolver.Load()
 	for i := range m.Recipients {
 		r := &m.Recipients[i]
@@ -259,6 +266,9 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 		switch disp {
 		case routing.DeliverToMailbox:
 			r.Status, r.Mailbox = queue.StatusDelivered, mb.PrimarySmtpAddress
+			if len(r.Notify) > 0 {
+				succeeded = append(succeeded, *r)
+			}
 			key := strings.ToLower(mb.PrimarySmtpAddress)
 			if j, ok := delivered[key]; ok {
 				u.Deliveries[j].To = append(u.Deliveries[j].To, r.Address)
@@ -291,6 +301,9 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 		if n := c.ndr(m, body, failed); n != nil {
 			u.New = append(u.New, *n)
 		}
+	}
+	if n := c.report(m, body, succeeded, dsnDelivered); n != nil {
+		u.New = append(u.New, *n)
 	}
 	for _, d := range u.Deliveries {
 		c.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: d.To, Status: "250 2.1.5 Recipient OK"})

@@ -13,27 +13,47 @@ import (
 // seen as a real NDR sender).
 const ndrSenderLocal = "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e"
 
-// ndr builds the non-delivery report for the failed recipients of m (report, not delayed).
+// dsnKind is what a DSN reports (RFC 3464 Action).
+type dsnKind int
+
+const (
+	dsnFailed    dsnKind = iota // an NDR (NDR-E16)
+	dsnDelayed                  // a delay DSN after DelayNotificationTimeout (DSN-E13)
+	dsnDelivered                // NOTIFY=SUCCESS, delivered to a mailbox
+	dsnRelayed                  // NOTIFY=SUCCESS, handed to a next hop that sends no DSN of its own
+)
+
+// Per kind: the NOTIFY keyword that asks for it, the subject prefix, the Action, the tracking
+// status word. Delivered and Relayed use Exchange's success DSN texts as seen in Outlook [O];
+// they are not in the spec.
+var dsnKinds = map[dsnKind]struct{ notify, subject, action, track string }{
+	dsnFailed:    {"FAILURE", "Undeliverable: ", "failed", "Undeliverable"},
+	dsnDelayed:   {"DELAY", "Delivery delayed:", "delayed", "Delayed"},
+	dsnDelivered: {"SUCCESS", "Delivered: ", "delivered", "Delivered"},
+	dsnRelayed:   {"SUCCESS", "Relayed: ", "relayed", "Relayed"},
+}
+
+// ndr builds the non-delivery report for the failed recipients of m.
 func (c *Categorizer) ndr(m *queue.Message, body []byte, failed []queue.Recipient) *queue.NewMessage {
-	return c.report(m, body, failed, false)
+	return c.report(m, body, failed, dsnFailed)
 }
 
 // report builds a DSN for recipients of m as an RFC 3464 multipart/report whose human part
-// follows Exchange 2016/2019's text (spec §9.3): an NDR (NDR-E16) for failed recipients, or with
-// delayed a delay DSN (DSN-E13) for recipients still waiting after DelayNotificationTimeout. It
-// returns nil when none is owed: a null sender or a DSN never gets one, nor a recipient whose
-// NOTIFY leaves out FAILURE (or DELAY).
-func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipient, delayed bool) *queue.NewMessage {
+// follows Exchange 2016/2019's text (spec §9.3). It returns nil when none is owed: a null sender
+// or a DSN never gets one, nor a recipient whose NOTIFY leaves the kind out (without NOTIFY,
+// failures and delays are reported, successes not). RET=FULL returns the whole message with an
+// NDR, RET=HDRS or none the headers; ENVID and ORCPT are echoed (RFC 3461).
+func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipient, kind dsnKind) *queue.NewMessage {
 	if m.From == "" || m.IsDSN {
 		return nil
 	}
-	want := "FAILURE"
-	if delayed {
-		want = "DELAY"
-	}
+	k := dsnKinds[kind]
 	var notify []queue.Recipient
 	for _, r := range rcpts {
-		if len(r.Notify) == 0 || contains(r.Notify, want) {
+		if contains(r.Notify, "NEVER") {
+			continue
+		}
+		if contains(r.Notify, k.notify) || (len(r.Notify) == 0 && (kind == dsnFailed || kind == dsnDelayed)) {
 			notify = append(notify, r)
 		}
 	}
@@ -42,7 +62,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 	}
 	id, err := c.store.NextID()
 	if err != nil {
-		c.log.Error("categorizer: no id for an NDR", "err", err)
+		c.log.Error("categorizer: no id for a DSN", "err", err)
 		return nil
 	}
 	fqdn := c.server.Fqdn
@@ -58,10 +78,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 	w("From: Microsoft Outlook <%s@%s>", ndrSenderLocal, domain)
 	w("To: <%s>", m.From)
 	w("Date: %s", smtpreceive.BannerDate(now))
-	subject := "Undeliverable: " + m.Subject
-	if delayed {
-		subject = "Delivery delayed:" + m.Subject
-	}
+	subject := k.subject + m.Subject
 	w("Subject: %s", subject)
 	w("Message-ID: %s", msgID)
 	w("In-Reply-To: %s", m.MessageID)
@@ -69,13 +86,16 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 	w("MIME-Version: 1.0")
 	w("Content-Type: multipart/report; report-type=delivery-status; boundary=\"%s\"", boundary)
 	w("Auto-Submitted: auto-replied")
-	w("X-MS-Exchange-Message-Is-Ndr: ")
+	if kind == dsnFailed {
+		w("X-MS-Exchange-Message-Is-Ndr: ")
+	}
 	w("")
 	w("--%s", boundary)
 	w("Content-Type: text/plain; charset=\"us-ascii\"")
 	w("")
 	expires := m.Arrived.Add(c.server.MessageExpirationTimeout.Duration())
-	if delayed {
+	switch kind {
+	case dsnDelayed:
 		w("Delivery is delayed to these recipients or groups:")
 		w("")
 		for _, r := range notify {
@@ -89,7 +109,20 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 		w("The server will keep trying to deliver this message for the next %s. You'll be notified if the message can't be delivered by that time.",
 			humanSpan(time.Until(expires)))
 		w("")
-	} else {
+	case dsnDelivered, dsnRelayed:
+		if kind == dsnDelivered {
+			w("Your message has been delivered to the following recipients:")
+		} else {
+			w("Delivery to these recipients or groups is complete, but no delivery notification was sent by the destination server:")
+		}
+		w("")
+		for _, r := range notify {
+			w("%s (%s)", r.Address, r.Address)
+		}
+		w("")
+		w("Subject: %s", m.Subject)
+		w("")
+	default:
 		w("Delivery has failed to these recipients or groups:")
 		w("")
 		for _, r := range notify {
@@ -99,29 +132,31 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 		}
 		w("")
 	}
-	w("Diagnostic information for administrators:")
-	w("")
-	w("Generating server: %s", fqdn)
-	w("")
-	for _, r := range notify {
-		w("%s", r.Address)
-		if delayed {
-			if r.LastHost != "" {
-				w("Receiving server: %s", r.LastHost)
-			}
-			w("Remote Server returned '%s'", delayedError)
-			if r.LastError != "" {
-				w("%s - Remote Server returned '%s'", smtpreceive.BannerDate(m.LastRetryTime.Local()), r.LastError)
-			}
-		} else {
-			w("Remote Server returned '%s'", r.LastError)
-		}
+	if kind == dsnFailed || kind == dsnDelayed {
+		w("Diagnostic information for administrators:")
 		w("")
+		w("Generating server: %s", fqdn)
+		w("")
+		for _, r := range notify {
+			w("%s", r.Address)
+			if kind == dsnDelayed {
+				if r.LastHost != "" {
+					w("Receiving server: %s", r.LastHost)
+				}
+				w("Remote Server returned '%s'", delayedError)
+				if r.LastError != "" {
+					w("%s - Remote Server returned '%s'", smtpreceive.BannerDate(m.LastRetryTime.Local()), r.LastError)
+				}
+			} else {
+				w("Remote Server returned '%s'", r.LastError)
+			}
+			w("")
+		}
+		w("Original message headers:")
+		w("")
+		b.WriteString(origHeaders)
+		b.WriteString("\r\n\r\n")
 	}
-	w("Original message headers:")
-	w("")
-	b.WriteString(origHeaders)
-	b.WriteString("\r\n\r\n")
 	w("--%s", boundary)
 	w("Content-Type: message/delivery-status")
 	w("")
@@ -134,23 +169,28 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 	for _, r := range notify {
 		w("")
 		if r.OrcptAddress != "" {
-			w("Original-Recipient: %s;%s", r.OrcptType, r.OrcptAddress)
+			w("Original-Recipient: %s;%s", strings.ToLower(r.OrcptType), r.OrcptAddress)
 		}
 		w("Final-Recipient: rfc822;%s", r.Address)
-		if delayed {
-			w("Action: delayed")
+		w("Action: %s", k.action)
+		switch kind {
+		case dsnDelayed:
 			w("Status: 4.4.7")
 			w("Diagnostic-Code: smtp;%s", delayedError)
 			w("Will-Retry-Until: %s", smtpreceive.BannerDate(expires.Local()))
-			continue
+		case dsnDelivered, dsnRelayed:
+			w("Status: 2.0.0")
+			if r.LastHost != "" && kind == dsnRelayed {
+				w("Remote-MTA: dns;%s", r.LastHost)
+			}
+		default:
+			w("Status: %s", statusOf(r.LastError))
+			w("Diagnostic-Code: smtp;%s", r.LastError)
 		}
-		w("Action: failed")
-		w("Status: %s", statusOf(r.LastError))
-		w("Diagnostic-Code: smtp;%s", r.LastError)
 	}
 	w("")
 	w("--%s", boundary)
-	if m.Return == "FULL" && !delayed {
+	if m.Return == "FULL" && kind == dsnFailed {
 		w("Content-Type: message/rfc822")
 		w("")
 		b.Write(body)
@@ -176,7 +216,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 		addrs = append(addrs, r.Address)
 	}
 	c.track(trackEvent{ID: "DSN", Source: "DSN", Msg: n, Recipients: []string{m.From}, Reference: m.MessageID,
-		Status: map[bool]string{false: "Undeliverable: " + strings.Join(addrs, ";"), true: "Delayed: " + strings.Join(addrs, ";")}[delayed]})
+		Status: k.track + ": " + strings.Join(addrs, ";")})
 	return &queue.NewMessage{Message: n, Body: content}
 }
 

@@ -277,7 +277,7 @@ func (c *Categorizer) process(orig *queue.Message) *queue.Message {
 	if !m.DelayNotified && !m.IsDSN && m.From != "" && !m.Done() &&
 		!now.Before(m.Arrived.Add(c.server.DelayNotificationTimeout.Duration())) {
 		m.DelayNotified = true
-		if n := c.report(m, body, waitingRecipients(m), true); n != nil {
+		if n := c.report(m, body, waitingRecipients(m), dsnDelayed); n != nil {
 			u.New = append(u.New, *n)
 		}
 	}

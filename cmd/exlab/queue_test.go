@@ -348,3 +348,66 @@ func TestBackPressure(t *testing.T) {
 		t.Errorf("no Event 15005")
 	}
 }
+
+// TestDSNParameters: RET, ENVID, NOTIFY and ORCPT (RFC 3461) shape the DSNs the sender gets:
+// Delivered for a mailbox and Relayed for a smart host when NOTIFY=SUCCESS, an NDR with the
+// envelope id, the original recipient and headers only for NOTIFY=FAILURE, nothing for
+// NOTIFY=NEVER.
+func TestDSNParameters(t *testing.T) {
+	sh := startSmartHost(t)
+	port := 0
+	fmt.Sscanf(sh.addr[strings.LastIndexByte(sh.addr, ':')+1:], "%d", &port)
+	s := startServer(t, queueLab(port, ""), "")
+	c, err := smtp.Dial(s.address("Default Frontend EX01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail("user1@contoso.test", &smtp.MailOptions{Return: smtp.DSNReturnHeaders, EnvelopeID: "env-42"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		to     string
+		notify []smtp.DSNNotify
+		orcpt  string
+	}{
+		{"admin@contoso.test", []smtp.DSNNotify{smtp.DSNNotifySuccess}, ""},
+		{"nobody@contoso.test", []smtp.DSNNotify{smtp.DSNNotifyFailure}, "orig-nobody@contoso.test"},
+		{"ghost@contoso.test", []smtp.DSNNotify{smtp.DSNNotifyNever}, ""},
+		{"joe@fabrikam.test", []smtp.DSNNotify{smtp.DSNNotifySuccess, smtp.DSNNotifyFailure}, ""},
+	} {
+		o := &smtp.RcptOptions{Notify: r.notify}
+		if r.orcpt != "" {
+			o.OriginalRecipientType, o.OriginalRecipient = smtp.DSNAddressTypeRFC822, r.orcpt
+		}
+		if err := c.Rcpt(r.to, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(w, "Subject: dsn\r\nX-Marker: original\r\n\r\nsecret body\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, s.data, "user1@contoso.test", 3)
+	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
+	for _, want := range []string{
+		"Subject: Delivered: dsn", "Your message has been delivered to the following recipients:", "Action: delivered",
+		"Subject: Relayed: dsn", "Final-Recipient: rfc822;joe@fabrikam.test", "Action: relayed",
+		"Subject: Undeliverable: dsn", "Original-Envelope-Id: env-42", "Original-Recipient: rfc822;orig-nobody@contoso.test",
+		"Final-Recipient: rfc822;nobody@contoso.test", "Content-Type: text/rfc822-headers",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("DSNs lack %q", want)
+		}
+	}
+	if strings.Contains(out, "ghost@contoso.test") || strings.Contains(out, "secret body") {
+		t.Errorf("NOTIFY=NEVER or RET=HDRS not honoured")
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
