@@ -2,9 +2,13 @@ package transport
 
 import (
 	"bufio"
+	crand "crypto/rand"
+	"encoding/binary"
 	"encoding/csv"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -55,6 +59,7 @@ type Tracker struct {
 	maxAge   time.Duration
 	log      *slog.Logger
 
+	rng  *rand.ChaCha8
 	ch   chan trackEvent
 	done chan struct{}
 	once sync.Once
@@ -74,6 +79,9 @@ func NewTracker(dir string, srv *config.Server, log *slog.Logger) *Tracker {
 	t := &Tracker{dir: dir, fqdn: srv.Fqdn, build: builds[srv.Version], subjects: srv.MessageTrackingLogSubjectLoggingEnabled,
 		maxFile: int64(srv.MessageTrackingLogMaxFileSize), maxDir: int64(srv.MessageTrackingLogMaxDirectorySize),
 		maxAge: srv.MessageTrackingLogMaxAge.Duration(), log: log, ch: make(chan trackEvent, 4096), done: make(chan struct{})}
+	var seed [32]byte
+	_, _ = crand.Read(seed[:])
+	t.rng = rand.NewChaCha8(seed)
 	go t.run()
 	return t
 }
@@ -149,6 +157,7 @@ func (t *Tracker) run() {
 			return nil
 		}
 	}
+	rec := make([]string, len(TrackingFields))
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	defer closeFile()
@@ -164,7 +173,7 @@ func (t *Tracker) run() {
 					continue
 				}
 			}
-			rec := t.record(e)
+			t.record(e, rec)
 			for _, v := range rec {
 				size += int64(len(v)) + 1
 			}
@@ -207,76 +216,121 @@ func (t *Tracker) cleanup(current string) {
 	}
 }
 
-func (t *Tracker) record(e trackEvent) []string {
+// Field positions in TrackingFields.
+const (
+	fDateTime = iota
+	fClientIP
+	fClientHostname
+	fServerIP
+	fServerHostname
+	fSourceContext
+	fConnectorID
+	fSource
+	fEventID
+	fInternalMessageID
+	fMessageID
+	fNetworkMessageID
+	fRecipientAddress
+	fRecipientStatus
+	fTotalBytes
+	fRecipientCount
+	fRelatedRecipientAddress
+	fReference
+	fMessageSubject
+	fSenderAddress
+	fReturnPath
+	fMessageInfo
+	fDirectionality
+	fTenantID
+	fOriginalClientIP
+	fOriginalServerIP
+	fCustomData
+	fTransportTrafficType
+	fLogID
+	fSchemaVersion
+)
+
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+func (t *Tracker) record(e trackEvent, rec []string) {
+	clear(rec)
 	m := e.Msg
-	rec := make([]string, len(TrackingFields))
-	set := func(field, v string) {
-		for i, f := range TrackingFields {
-			if f == field {
-				rec[i] = v
-				return
-			}
-		}
-	}
-	set("date-time", e.Time.UTC().Format("2006-01-02T15:04:05.000Z"))
-	set("source", e.Source)
-	set("event-id", e.ID)
-	set("connector-id", e.Connector)
-	set("schema-version", t.build)
-	set("log-id", newGUID())
-	set("transport-traffic-type", "Email")
-	set("custom-data", "S:DeliveryPriority=Normal")
-	set("recipient-address", strings.Join(e.Recipients, ";"))
-	set("recipient-count", strconv.Itoa(len(e.Recipients)))
-	set("recipient-status", e.Status)
-	set("reference", e.Reference)
+	rec[fDateTime] = e.Time.UTC().Format(isoMillis)
+	rec[fSource] = e.Source
+	rec[fEventID] = e.ID
+	rec[fConnectorID] = e.Connector
+	rec[fSchemaVersion] = t.build
+	rec[fLogID] = t.guid()
+	rec[fTransportTrafficType] = "Email"
+	rec[fCustomData] = "S:DeliveryPriority=Normal"
+	rec[fRecipientAddress] = strings.Join(e.Recipients, ";")
+	rec[fRecipientCount] = strconv.Itoa(len(e.Recipients))
+	rec[fRecipientStatus] = e.Status
+	rec[fReference] = e.Reference
 	if m != nil {
-		set("internal-message-id", strconv.FormatUint(m.ID, 10))
-		set("message-id", m.MessageID)
-		set("network-message-id", m.NetworkMessageID)
-		set("total-bytes", strconv.FormatInt(m.Size, 10))
+		rec[fInternalMessageID] = strconv.FormatUint(m.ID, 10)
+		rec[fMessageID] = m.MessageID
+		rec[fNetworkMessageID] = m.NetworkMessageID
+		rec[fTotalBytes] = strconv.FormatInt(m.Size, 10)
 		if t.subjects {
-			set("message-subject", m.Subject)
+			rec[fMessageSubject] = m.Subject
 		}
-		set("sender-address", m.From)
-		set("return-path", m.From)
-		set("original-client-ip", m.OriginalClientIP)
-		dir := "Incoming"
+		rec[fSenderAddress] = m.From
+		rec[fReturnPath] = m.From
+		rec[fOriginalClientIP] = m.OriginalClientIP
+		rec[fDirectionality] = "Incoming"
 		if m.AuthAs == "Internal" {
-			dir = "Originating"
+			rec[fDirectionality] = "Originating"
 		}
-		set("directionality", dir)
 	}
 	switch e.ID {
 	case "RECEIVE":
-		set("client-ip", m.ClientIP)
-		set("client-hostname", m.ClientHostname)
-		set("server-hostname", t.fqdn)
-		set("source-context", m.SessionID+";"+m.Arrived.UTC().Format("2006-01-02T15:04:05.000Z")+";0")
-		set("connector-id", m.ConnectorID)
+		rec[fClientIP] = m.ClientIP
+		rec[fClientHostname] = m.ClientHostname
+		rec[fServerHostname] = t.fqdn
+		rec[fSourceContext] = m.SessionID + ";" + m.Arrived.UTC().Format(isoMillis) + ";0"
+		rec[fConnectorID] = m.ConnectorID
 	case "SEND", "DEFER", "FAIL":
-		set("client-hostname", t.fqdn)
+		rec[fClientHostname] = t.fqdn
 		if e.ServerHost != "" {
 			host := e.ServerHost
 			if i := strings.LastIndexByte(host, ':'); i > 0 {
 				host = strings.Trim(host[:i], "[]")
 			}
-			set("server-ip", host)
-			set("server-hostname", host)
+			rec[fServerIP], rec[fServerHostname] = host, host
 		}
 		if m != nil && e.ID == "SEND" {
-			set("message-info", m.Arrived.UTC().Format("2006-01-02T15:04:05.000Z"))
+			rec[fMessageInfo] = m.Arrived.UTC().Format(isoMillis)
 		}
 	case "DELIVER":
-		set("client-hostname", t.fqdn)
-		set("server-hostname", t.fqdn)
+		rec[fClientHostname], rec[fServerHostname] = t.fqdn, t.fqdn
 		if m != nil {
-			set("message-info", m.Arrived.UTC().Format("2006-01-02T15:04:05.000Z"))
+			rec[fMessageInfo] = m.Arrived.UTC().Format(isoMillis)
 		}
 	default:
-		set("server-hostname", t.fqdn)
+		rec[fServerHostname] = t.fqdn
 	}
-	return rec
+}
+
+// guid makes a log-id from the writer's own generator (cheaper than crypto/rand per line; a
+// log-id needs to be unique, not secret).
+func (t *Tracker) guid() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], t.rng.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], t.rng.Uint64())
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
 }
 
 // TrackingEntry is one parsed line of a message tracking log, by field name.
@@ -358,7 +412,7 @@ func (e TrackingEntry) matches(sender, recipient, eventID, messageID string, sta
 	if messageID != "" && e["message-id"] != messageID && e["internal-message-id"] != messageID {
 		return false
 	}
-	t, err := time.Parse("2006-01-02T15:04:05.000Z", e["date-time"])
+	t, err := time.Parse(isoMillis, e["date-time"])
 	if err != nil {
 		return false
 	}
