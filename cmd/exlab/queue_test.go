@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -409,5 +410,87 @@ func TestDSNParameters(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(out)
+	}
+}
+
+// TestQueueRetry: a recipient no connector routes waits in EX01\Unreachable; once a send
+// connector is added (exlab config apply), Retry-Queue -Resubmit routes it out; a delivery
+// queue in Retry is attempted at once by exlab queue retry, not after its interval.
+func TestQueueRetry(t *testing.T) {
+	sh := startSmartHost(t)
+	port := 0
+	fmt.Sscanf(sh.addr[strings.LastIndexByte(sh.addr, ':')+1:], "%d", &port)
+	dead := freePort(t)
+	base := labConfig(func(s string) string {
+		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    QueueGlitchRetryInterval: \"00:10:00\"", 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: Tailspin
+    AddressSpaces: ["SMTP:tailspin.test;1"]
+    SmartHosts: ["[127.0.0.1]:%d"]`, dead), 1)
+	})
+	dir := t.TempDir()
+	cfgPath := dir + "/org.yaml"
+	writeFile(t, cfgPath, base)
+	data := t.TempDir()
+	s := startServerFile(t, cfgPath, data)
+	c := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
+	if err := c.SendMail("user1@contoso.test", []string{"joe@fabrikam.test", "ann@tailspin.test"}, strings.NewReader("Subject: stuck\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	var qs []transport.QueueInfo
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		qs = queuesOf(t, data)
+		if u, d := queueNamed(qs, "Unreachable Domain"), queueNamed(qs, fmt.Sprintf("[127.0.0.1]:%d", dead)); u != nil && u.MessageCount == 1 &&
+			d != nil && d.Status == "Retry" {
+			break
+		}
+	}
+	if u := queueNamed(qs, "Unreachable Domain"); u == nil || u.MessageCount != 1 || u.Identity != `EX01\Unreachable` || u.DeliveryType != "Unreachable" ||
+		!strings.Contains(u.LastError, "no route") {
+		t.Fatalf("queues: %+v", qs)
+	}
+
+	// Route fabrikam.test through the smart host that is up, and point Tailspin at it too.
+	withRoute := strings.Replace(base, "\nSendConnectors:", fmt.Sprintf(`
+SendConnectors:
+  - Name: Fabrikam
+    AddressSpaces: ["SMTP:fabrikam.test;1"]
+    SmartHosts: ["[127.0.0.1]:%d"]`, port), 1)
+	writeFile(t, cfgPath, withRoute)
+	if out, errOut, code := exlab(t, "config", "apply", cfgPath, "--data", data); code != 0 {
+		t.Fatalf("config apply: %s %s", out, errOut)
+	}
+	if out, errOut, code := exlab(t, "queue", "retry", `EX01\Unreachable`, "--resubmit", "--data", data); code != 0 ||
+		!strings.Contains(out, "1 message(s)") {
+		t.Fatalf("queue retry: %s %s", out, errOut)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(sh.messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := sh.messages(); len(got) != 1 || !strings.HasPrefix(got[0], "RCPT TO:<joe@fabrikam.test>") {
+		t.Fatalf("after resubmitting, the smart host got %q", got)
+	}
+	// Tailspin's queue waits 10 minutes for its next glitch retry; Retry-Queue does not wait.
+	sh2 := startSmartHostOn(t, fmt.Sprintf("127.0.0.1:%d", dead))
+	if out, errOut, code := exlab(t, "queue", "retry", fmt.Sprintf(`EX01\[127.0.0.1]:%d`, dead), "--data", data); code != 0 {
+		t.Fatalf("queue retry: %s %s", out, errOut)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(sh2.messages()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := sh2.messages(); len(got) != 1 || !strings.HasPrefix(got[0], "RCPT TO:<ann@tailspin.test>") {
+		t.Fatalf("after Retry-Queue the Tailspin host got %q", got)
+	}
+	if _, errOut, code := exlab(t, "queue", "retry", `EX01\Nowhere`, "--data", data); code == 0 || !strings.Contains(errOut, "was not found") {
+		t.Errorf("retrying a queue that does not exist: %d %s", code, errOut)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
