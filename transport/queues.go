@@ -261,18 +261,21 @@ func (c *Categorizer) process(orig *queue.Message) *queue.Message {
 		c.queueNDRs(u.New)
 		return m
 	}
-	u := c.categorize(m, body)
-	sent := false
-	if outbound(m) && !m.NextRetryTime.After(now) {
-		// Poison detection: the attempt is recorded before it starts (RELIABILITY: an update
-		// that replays safely, so no sync) and cleared by the commit after it.
+	attempt := outbound(m) && !m.NextRetryTime.After(now)
+	if attempt || unrouted(m) {
+		// Poison detection: the run is recorded before it starts (RELIABILITY: an update that
+		// replays safely, so no sync) and cleared by the commit after it.
 		m.InFlight = true
 		if err := c.store.Apply(queue.Update{Message: m}, false); err != nil {
 			c.log.Error("categorizer: could not mark an attempt", "InternalMessageId", m.ID, "err", err)
 			return nil
 		}
-		sent = c.deliverOut(m, body, &u)
 		m.InFlight = false
+	}
+	u := c.categorize(m, body)
+	sent := false
+	if attempt {
+		sent = c.deliverOut(m, body, &u)
 	}
 	if !m.DelayNotified && !m.IsDSN && m.From != "" && !m.Done() &&
 		!now.Before(m.Arrived.Add(c.server.DelayNotificationTimeout.Duration())) {
@@ -313,6 +316,16 @@ func (c *Categorizer) failRemaining(m *queue.Message, body []byte, u *queue.Upda
 	if n := c.ndr(m, body, failed); n != nil {
 		u.New = append(u.New, *n)
 	}
+}
+
+// unrouted says whether m has recipients the categorizer has not routed yet.
+func unrouted(m *queue.Message) bool {
+	for _, r := range m.Recipients {
+		if r.Status == queue.StatusPending && r.NextHop == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // outbound says whether m has recipients waiting for a send connector.
