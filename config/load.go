@@ -133,6 +133,13 @@ func (s *Server) setDefaults() {
 		MessageExpirationTimeout:               TimeSpan(48 * time.Hour),
 		DelayNotificationTimeout:               TimeSpan(4 * time.Hour),
 		PoisonMessageDetectionEnabled:          true,
+		// spec §7.1
+		ReceiveProtocolLogMaxFileSize:      10 << 20,
+		ReceiveProtocolLogMaxDirectorySize: 250 << 20,
+		ReceiveProtocolLogMaxAge:           TimeSpan(30 * 24 * time.Hour),
+		SendProtocolLogMaxFileSize:         10 << 20,
+		SendProtocolLogMaxDirectorySize:    250 << 20,
+		SendProtocolLogMaxAge:              TimeSpan(30 * 24 * time.Hour),
 		// spec §7.2
 		MessageTrackingLogEnabled:               true,
 		MessageTrackingLogMaxFileSize:           10 << 20,

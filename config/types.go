@@ -174,6 +174,18 @@ type Server struct {
 	MessageTrackingLogMaxDirectorySize      ByteSize
 	MessageTrackingLogMaxAge                TimeSpan
 	MessageTrackingLogSubjectLoggingEnabled bool
+	// Protocol logs (Set-TransportService / Set-FrontendTransportService, spec §7.1): the
+	// connectors with ProtocolLoggingLevel Verbose write into <path>/<FrontEnd|Hub>; an empty
+	// path means TransportRoles/Logs/<FrontEnd|Hub>/ProtocolLog/SmtpReceive (SmtpSend) under the
+	// data directory. Circular logging: 10 MB files, 250 MB per directory, 30 days.
+	ReceiveProtocolLogPath             string
+	ReceiveProtocolLogMaxFileSize      ByteSize
+	ReceiveProtocolLogMaxDirectorySize ByteSize
+	ReceiveProtocolLogMaxAge           TimeSpan
+	SendProtocolLogPath                string
+	SendProtocolLogMaxFileSize         ByteSize
+	SendProtocolLogMaxDirectorySize    ByteSize
+	SendProtocolLogMaxAge              TimeSpan
 	// BackPressure are the thresholds of the resources the hub meters (spec §8.5).
 	BackPressure BackPressure
 	// BindRetryInterval is how often a receive connector binding that could not be bound

@@ -11,8 +11,10 @@ package frontend
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -44,6 +46,8 @@ type Options struct {
 	ClientProxyAddr func() string
 	DialClientProxy func(ctx context.Context) (net.Conn, error)
 	Logger          *slog.Logger
+	// ProtocolLog is the Front End Transport service's SmtpReceive protocol log (nil: none).
+	ProtocolLog *smtpreceive.ProtocolLog
 }
 
 // Frontend is one server's Front End Transport service.
@@ -99,6 +103,7 @@ func New(o Options) *Frontend {
 		TLS:           o.TLS,
 		Select:        routing.SelectConnector,
 		Logger:        o.Logger,
+		ProtocolLog:   o.ProtocolLog,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			st := f.state.Load()
@@ -260,6 +265,9 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	if s.user != "" {
 		proxy = s.f.clientProxy
 	}
+	if s.ci.Logging() {
+		s.ci.Info("", "Proxy destination(s) obtained from OnProxyInboundMessage event. Correlation Id:"+correlationID())
+	}
 	t, err := proxy.Begin(ctx, &s.env)
 	if err != nil {
 		return s.proxyFailed(err)
@@ -405,4 +413,13 @@ func (s *session) relayOut(ctx context.Context, r io.Reader) *smtpreceive.Reply 
 // remoteReply is a next hop's reply line (or SmtpSend failure text) as this session's reply.
 func remoteReply(r smtpsend.RcptResult) *smtpreceive.Reply {
 	return smtpreceive.FromRemote(r.Code, r.Text[min(4, len(r.Text)):])
+}
+
+// correlationID is a GUID for the protocol log's proxy destination line.
+func correlationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// TrackingDir is where the message tracking log goes when the server's
 	// MessageTrackingLogPath is empty ("" and empty: none is written).
 	TrackingDir string
+	// ReceiveProtocolLog and SendProtocolLog are the Transport service's protocol logs (nil:
+	// none): hub receive connectors with ProtocolLoggingLevel Verbose, and send connectors.
+	ReceiveProtocolLog *smtpreceive.ProtocolLog
+	SendProtocolLog    *smtpreceive.ProtocolLog
 }
 
 // Hub is one server's Transport service.
@@ -104,6 +108,7 @@ func New(o Options) *Hub {
 		Shadow:        hubs > 1,
 		Select:        routing.SelectConnector,
 		Logger:        o.Logger,
+		ProtocolLog:   o.ReceiveProtocolLog,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			return newSession(h, ci)

@@ -113,12 +113,13 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	resolver := routing.New(org)
 
 	var (
-		store       *queue.Store
-		hub         *transport.Hub
-		fe          *frontend.Frontend
-		listening   []smtpreceive.Listening
-		failed      int
-		storeFailed <-chan struct{}
+		feRecvLog, hubRecvLog, hubSendLog *smtpreceive.ProtocolLog
+		store                             *queue.Store
+		hub                               *transport.Hub
+		fe                                *frontend.Frontend
+		listening                         []smtpreceive.Listening
+		failed                            int
+		storeFailed                       <-chan struct{}
 	)
 	// Where the frontend finds the hub; Reconfigure may move it.
 	type hubTarget struct {
@@ -136,8 +137,10 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 		storeFailed = store.Failed()
+		hubRecvLog, hubSendLog = protocolLog(srv, *dataDir, "Hub", false, log), protocolLog(srv, *dataDir, "Hub", true, log)
 		hub = transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
-			Logger: log, Resolver: resolver, TrackingDir: filepath.Join(*dataDir, trackingDir)})
+			Logger: log, Resolver: resolver, TrackingDir: filepath.Join(*dataDir, trackingDir),
+			ReceiveProtocolLog: hubRecvLog, SendProtocolLog: hubSendLog})
 		ls, errs := hub.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 		setTargets := func(ls []smtpreceive.Listening) {
@@ -178,9 +181,11 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			"clientProxy", clientTarget.Load().addr)
 	}
 	if run.frontend {
+		feRecvLog = protocolLog(srv, *dataDir, "FrontEnd", false, log)
 		fe = frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
 			HubAddr: func() string { return target.Load().addr }, DialHub: dialHub,
-			ClientProxyAddr: func() string { return clientTarget.Load().addr }, DialClientProxy: dialClientProxy, Logger: log})
+			ClientProxyAddr: func() string { return clientTarget.Load().addr }, DialClientProxy: dialClientProxy, Logger: log,
+			ProtocolLog: feRecvLog})
 		ls, errs := fe.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 	}
@@ -306,8 +311,30 @@ loop:
 			}
 		}
 	}
+	feRecvLog.Close()
+	hubRecvLog.Close()
+	hubSendLog.Close()
 	fmt.Fprintln(stderr, "exlab: stopped")
 	return exit
+}
+
+// protocolLog starts one of the server's protocol logs: role FrontEnd or Hub, send or receive,
+// under the configured path or the data directory in Exchange's layout (spec §7.1).
+func protocolLog(srv *config.Server, dataDir, role string, send bool, log *slog.Logger) *smtpreceive.ProtocolLog {
+	path, dir := srv.ReceiveProtocolLogPath, "SmtpReceive"
+	o := smtpreceive.ProtocolLogOptions{MaxFileSize: int64(srv.ReceiveProtocolLogMaxFileSize),
+		MaxDirectorySize: int64(srv.ReceiveProtocolLogMaxDirectorySize), MaxAge: srv.ReceiveProtocolLogMaxAge.Duration(), Logger: log}
+	if send {
+		path, dir = srv.SendProtocolLogPath, "SmtpSend"
+		o = smtpreceive.ProtocolLogOptions{MaxFileSize: int64(srv.SendProtocolLogMaxFileSize),
+			MaxDirectorySize: int64(srv.SendProtocolLogMaxDirectorySize), MaxAge: srv.SendProtocolLogMaxAge.Duration(), Logger: log}
+	}
+	if path == "" {
+		path = filepath.Join(dataDir, "TransportRoles", "Logs", role, "ProtocolLog", dir)
+	} else {
+		path = filepath.Join(path, role)
+	}
+	return smtpreceive.NewProtocolLog(path, send, o)
 }
 
 // applyRequest asks the service loop to apply an organization file (exlab config apply).

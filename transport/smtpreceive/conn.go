@@ -3,14 +3,18 @@ package smtpreceive
 import (
 	"bufio"
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -62,6 +66,15 @@ type conn struct {
 	deadline     time.Time // ConnectionTimeout
 	lastDeadline time.Time
 	ctx          context.Context
+
+	// Protocol log (ProtocolLoggingLevel Verbose): lines wait in plog until the next flush.
+	plogOn       bool
+	plog         []LogLine
+	plogSeq      int
+	plogLocal    string
+	plogRemote   string
+	plogID       string // the connector identity
+	transactions int
 }
 
 // deadlineReader applies ConnectionInactivityTimeout and ConnectionTimeout to every read, and
@@ -121,15 +134,19 @@ func (c *conn) serve() {
 		c.sess.Close()
 		_ = c.nc.Close()
 	}()
+	c.logLine('+', "", "")
 	c.reply(Banner(c.rc, time.Now()))
 	for !c.closed {
 		line, err := c.readLine()
 		if err != nil {
 			c.readFailed(err)
+			c.disconnected(err)
 			return
 		}
+		c.logCommand(line)
 		c.handle(line)
 	}
+	c.disconnected(nil)
 	// The session is over (QUIT, or an error that closes it): free its place under
 	// MaxInboundConnectionPerSource before the last reply reaches the client, so a client that
 	// reconnects at once is not refused for a connection it has already ended.
@@ -191,9 +208,16 @@ func (c *conn) readLine() (string, error) {
 func (c *conn) reply(r *Reply) {
 	_, _ = c.bw.WriteString(r.Text)
 	_, _ = c.bw.WriteString("\r\n")
+	if c.plogOn {
+		c.logLine('>', logReply(r.Text), "")
+	}
 }
 
 func (c *conn) flush() error {
+	if len(c.plog) > 0 {
+		c.srv.ProtocolLog.Write(c.plog)
+		c.plog = nil
+	}
 	if c.bw.Buffered() == 0 {
 		return nil
 	}
@@ -385,6 +409,10 @@ func (c *conn) mail(ctx context.Context, arg string) {
 	}
 	c.st = stateMail
 	c.body = opts.Body
+	c.transactions++
+	if c.plogOn {
+		c.logLine('*', c.info.SessionID+";"+time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+";"+strconv.Itoa(c.transactions), "receiving message")
+	}
 	c.reply(Fixed("R27"))
 }
 
@@ -533,6 +561,15 @@ func (c *conn) startTLS(cmd Command, offered bool) {
 	st := tc.ConnectionState()
 	c.nc = tc
 	c.info.TLS = &st
+	if c.plogOn {
+		if len(c.tlsConf.Certificates) > 0 && c.tlsConf.Certificates[0].Leaf != nil {
+			l := c.tlsConf.Certificates[0].Leaf
+			c.logLine('*', fmt.Sprintf(" %s %s %X %X %s %s %s", l.Subject, l.Issuer, l.SerialNumber, sha1.Sum(l.Raw),
+				l.NotBefore.UTC().Format("2006-01-02T15:04:05.000Z"), l.NotAfter.UTC().Format("2006-01-02T15:04:05.000Z"), strings.Join(l.DNSNames, ";")),
+				"Sending certificate Subject Issuer name Serial number Thumbprint Not before Not after Subject alternate names")
+		}
+		c.logLine('*', "", tlsLogText(st))
+	}
 	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
 	c.bw.Reset(tc)
 	// The client must say EHLO again (RFC 3207 §4.2).
@@ -577,6 +614,7 @@ func (c *conn) auth(ctx context.Context, cmd Command) {
 			case 235:
 				c.authed = true
 			case 535:
+				c.logLine('*', "", "Inbound AUTH "+strings.ToUpper(mech)+" failed because of LogonDenied")
 				// The MaxLogonFailures-th failure (0: never) closes the session, answered with
 				// R26 instead of 535 so the command still gets one reply (Event 1012's
 				// situation; R26 is exlab's text, the real one is not public).
@@ -596,6 +634,7 @@ func (c *conn) auth(ctx context.Context, cmd Command) {
 			c.closed = true
 			return
 		}
+		c.logLine('<', "<authentication response>", "")
 		if line == "*" {
 			c.reply(Fixed("X06"))
 			return
@@ -624,4 +663,119 @@ func (s *Server) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// Protocol log hooks (spec §7.1).
+
+// logLine adds one line to the session's protocol log.
+func (c *conn) logLine(event byte, data, context string) {
+	if !c.plogOn {
+		return
+	}
+	if c.plogLocal == "" {
+		c.plogLocal, c.plogRemote, c.plogID = logEndpoint(c.info.Local), logEndpoint(c.info.Remote), c.rc.Identity()
+	}
+	if c.plog == nil {
+		c.plog = make([]LogLine, 0, 8)
+	}
+	c.plog = append(c.plog, LogLine{Time: time.Now(), Connector: c.plogID, Session: c.info.SessionID, Seq: c.plogSeq,
+		Local: c.plogLocal, Remote: c.plogRemote, Event: event, Data: data, Context: context})
+	c.plogSeq++
+}
+
+// logCommand logs a command line; AUTH's initial response is not written.
+func (c *conn) logCommand(line string) {
+	if !c.plogOn {
+		return
+	}
+	if v := strings.ToUpper(line[:min(len(line), 6)]); v == "AUTH P" || v == "AUTH L" || strings.HasPrefix(v, "AUTH ") || strings.HasPrefix(v, "X-EXPS") {
+		if f := strings.Fields(line); len(f) > 2 {
+			line = f[0] + " " + f[1] + " <authentication response>"
+		}
+	}
+	c.logLine('<', line, "")
+}
+
+// disconnected writes the '-' line: Local when exlab ended the session, Remote when the client
+// did, Remote(SocketError) when the connection broke.
+func (c *conn) disconnected(err error) {
+	if !c.plogOn {
+		return
+	}
+	ctx := "Local"
+	switch {
+	case err == nil, errors.Is(err, errIdleTimeout), errors.Is(err, errSessionTimout), errors.Is(err, errShutdown):
+	case errors.Is(err, io.EOF):
+		ctx = "Remote"
+	default:
+		ctx = "Remote(SocketError)"
+	}
+	c.logLine('-', "", ctx)
+	c.srv.ProtocolLog.Write(c.plog)
+	c.plog = nil
+}
+
+// logReply is a reply as Exchange logs it: a multi-line reply on one line, its lines joined by
+// spaces after the code and two spaces (the EHLO form, spec §7.1); AUTH challenges redacted.
+func logReply(text string) string {
+	if strings.HasPrefix(text, "334 ") {
+		return "334 <authentication response>"
+	}
+	if !strings.Contains(text, "\n") {
+		return text
+	}
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	var b strings.Builder
+	b.WriteString(lines[0][:3])
+	b.WriteString(" ")
+	for _, l := range lines {
+		b.WriteString(" ")
+		if len(l) > 4 {
+			b.WriteString(l[4:])
+		}
+	}
+	return b.String()
+}
+
+// logEndpoint prints ip:port, an IPv6 address in brackets (spec §7.1 [I]).
+func logEndpoint(ap netip.AddrPort) string {
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		return "[" + a.String() + "]:" + strconv.Itoa(int(ap.Port()))
+	}
+	return a.String() + ":" + strconv.Itoa(int(ap.Port()))
+}
+
+// Logging says whether the session writes a protocol log.
+func (ci *ConnInfo) Logging() bool { return ci.logf != nil }
+
+// Info writes a '*' line to the session's protocol log (policy sessions use it for the proxy
+// destination line and the like).
+func (ci *ConnInfo) Info(data, context string) {
+	if ci.logf != nil {
+		ci.logf(data, context)
+	}
+}
+
+// tlsLogText is the protocol log's TLS line in Exchange's SChannel words (spec §7.1), mapped
+// from what Go negotiated.
+func tlsLogText(st tls.ConnectionState) string {
+	proto := map[uint16]string{tls.VersionTLS12: "SP_PROT_TLS1_2_SERVER", tls.VersionTLS13: "SP_PROT_TLS1_3_SERVER"}[st.Version]
+	if proto == "" {
+		proto = "SP_PROT_TLS1_0_SERVER"
+	}
+	name := tls.CipherSuiteName(st.CipherSuite)
+	bulk, strength := "CALG_AES_128", 128
+	switch {
+	case strings.Contains(name, "AES_256"):
+		bulk, strength = "CALG_AES_256", 256
+	case strings.Contains(name, "CHACHA20"):
+		bulk, strength = "CALG_CHACHA20", 256
+	}
+	mac := "CALG_SHA_256"
+	if strings.HasSuffix(name, "SHA384") {
+		mac = "CALG_SHA_384"
+	}
+	return fmt.Sprintf("TLS protocol %s negotiation succeeded using bulk encryption algorithm %s with strength %d bits, "+
+		"MAC hash algorithm %s with strength 0 bits and key exchange algorithm CALG_ECDH_EPHEM with strength 256 bits", proto, bulk, strength, mac)
 }

@@ -35,6 +35,9 @@ type Server struct {
 	// RetryInterval is how often a binding that failed is tried again (0: never); a connector
 	// comes up by itself once its port is free.
 	RetryInterval time.Duration
+	// ProtocolLog receives the lines of sessions on connectors with ProtocolLoggingLevel
+	// Verbose (nil: none are written).
+	ProtocolLog *ProtocolLog
 
 	shutting  atomic.Bool
 	stop      chan struct{}
@@ -410,6 +413,10 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release,
 		tlsConf: s.tlsFor(rc)}
 	c.info = ConnInfo{Connector: rc, SessionID: NewSessionID(), Local: local, Remote: remote, Started: time.Now()}
+	if s.ProtocolLog != nil && rc.ProtocolLoggingLevel == config.LoggingVerbose {
+		c.plogOn = true
+		c.info.logf = func(data, context string) { c.logLine('*', data, context) }
+	}
 	c.deadline = c.info.Started.Add(rc.ConnectionTimeout.Duration())
 	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
 	c.bw = bufio.NewWriterSize(nc, 2048)

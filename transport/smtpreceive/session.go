@@ -29,6 +29,8 @@ type ConnInfo struct {
 	Ehlo      bool   // whether the client said EHLO
 	TLS       *tls.ConnectionState
 	Started   time.Time
+
+	logf func(data, context string) // the protocol log's '*' lines, when it is on
 }
 
 // Session is the policy side of one SMTP session, shaped like go-smtp's backend Session.

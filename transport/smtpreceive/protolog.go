@@ -1,0 +1,306 @@
+package smtpreceive
+
+import (
+	"bufio"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ProtocolLog writes Exchange's SMTP protocol logs (spec §7.1): one directory per service and
+// direction (FrontEnd or Hub, SmtpReceive or SmtpSend), hourly files RECVyyyyMMddHH-N.LOG /
+// SENDyyyyMMddHH-N.LOG with Exchange's five header lines and field list, CSV quoting, circular
+// removal by size and age. Sessions hand their lines over in batches (at each reply flush), so
+// the reply path only appends to a slice; one writer goroutine formats and writes them, and
+// flushes every second.
+type ProtocolLog struct {
+	dir     string
+	prefix  string // RECV or SEND
+	logType string // SMTP Receive Protocol Log, SMTP Send Protocol Log
+	maxFile int64
+	maxDir  int64
+	maxAge  time.Duration
+	log     *slog.Logger
+
+	ch   chan []LogLine
+	done chan struct{}
+	once sync.Once
+}
+
+// LogLine is one protocol-log line.
+type LogLine struct {
+	Time      time.Time
+	Connector string // connector-id
+	Session   string // session-id
+	Seq       int    // sequence-number
+	Local     string // local-endpoint
+	Remote    string // remote-endpoint
+	Event     byte   // + - > < *
+	Data      string
+	Context   string
+}
+
+// ProtocolLogFields is the #Fields line of every protocol log.
+const ProtocolLogFields = "date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context"
+
+// ProtocolLogOptions are the circular-logging limits (Set-TransportService
+// ReceiveProtocolLogMaxFileSize, …MaxDirectorySize, …MaxAge; 00:00:00 keeps files forever).
+type ProtocolLogOptions struct {
+	MaxFileSize      int64
+	MaxDirectorySize int64
+	MaxAge           time.Duration
+	Logger           *slog.Logger
+}
+
+// NewProtocolLog starts a protocol log in dir; send selects the SmtpSend form.
+func NewProtocolLog(dir string, send bool, o ProtocolLogOptions) *ProtocolLog {
+	p := &ProtocolLog{dir: dir, prefix: "RECV", logType: "SMTP Receive Protocol Log", maxFile: o.MaxFileSize,
+		maxDir: o.MaxDirectorySize, maxAge: o.MaxAge, log: o.Logger, ch: make(chan []LogLine, 1024), done: make(chan struct{})}
+	if send {
+		p.prefix, p.logType = "SEND", "SMTP Send Protocol Log"
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.maxFile <= 0 {
+		p.maxFile = 10 << 20
+	}
+	go p.run()
+	return p
+}
+
+// Write hands a batch of lines to the writer; the caller must not reuse the slice.
+func (p *ProtocolLog) Write(lines []LogLine) {
+	if p == nil || len(lines) == 0 {
+		return
+	}
+	p.ch <- lines
+}
+
+// Close writes what is buffered and stops the writer.
+func (p *ProtocolLog) Close() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() { close(p.ch) })
+	<-p.done
+}
+
+func (p *ProtocolLog) run() {
+	defer close(p.done)
+	var (
+		f     *os.File
+		bw    *bufio.Writer
+		size  int64
+		hour  string
+		n     int
+		stamp []byte
+		clock stampCache
+	)
+	closeFile := func() {
+		if f != nil {
+			_ = bw.Flush()
+			_ = f.Close()
+			f = nil
+		}
+	}
+	defer closeFile()
+	open := func(now time.Time) error {
+		closeFile()
+		if err := os.MkdirAll(p.dir, 0o755); err != nil {
+			return err
+		}
+		h := now.UTC().Format("2006010215")
+		if h != hour {
+			hour, n = h, 0
+		}
+		for {
+			n++
+			name := filepath.Join(p.dir, fmt.Sprintf("%s%s-%d.LOG", p.prefix, hour, n))
+			st, err := os.Stat(name)
+			if err == nil && st.Size() >= p.maxFile {
+				continue
+			}
+			nf, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			f, bw, size = nf, bufio.NewWriterSize(nf, 64<<10), 0
+			if st == nil || st.Size() == 0 {
+				k, _ := fmt.Fprintf(bw, "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: %s\r\n#Date: %s\r\n#Fields: %s\r\n",
+					p.logType, now.UTC().Format("2006-01-02T15:04:05.000Z"), ProtocolLogFields)
+				size = int64(k)
+			} else {
+				size = st.Size()
+			}
+			p.cleanup(name)
+			return nil
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case lines, ok := <-p.ch:
+			if !ok {
+				return
+			}
+			for i := range lines {
+				l := &lines[i]
+				if f == nil || size >= p.maxFile || l.Time.UTC().Format("2006010215") != hour {
+					if err := open(l.Time); err != nil {
+						p.log.Error("protocol log", "dir", p.dir, "err", err)
+						break
+					}
+				}
+				stamp = clock.appendLine(stamp[:0], l)
+				k, _ := bw.Write(stamp)
+				size += int64(k)
+			}
+		case <-tick.C:
+			if f != nil {
+				_ = bw.Flush()
+			}
+		}
+	}
+}
+
+// stampCache keeps the formatted second of the last line: lines of one second differ in their
+// milliseconds only.
+type stampCache struct {
+	sec    int64
+	prefix []byte // "2006-01-02T15:04:05."
+}
+
+// appendLine formats one line: CSV with quotes only where a field holds a comma, a quote or a
+// line break, doubled quotes inside.
+func (sc *stampCache) appendLine(b []byte, l *LogLine) []byte {
+	t := l.Time.UTC()
+	if s := t.Unix(); s != sc.sec || sc.prefix == nil {
+		sc.sec, sc.prefix = s, t.AppendFormat(sc.prefix[:0], "2006-01-02T15:04:05.")
+	}
+	ms := t.Nanosecond() / 1e6
+	b = append(b, sc.prefix...)
+	b = append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+	b = append(b, ',')
+	b = appendCSV(b, l.Connector)
+	b = append(b, ',')
+	b = append(b, l.Session...)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(l.Seq), 10)
+	b = append(b, ',')
+	b = append(b, l.Local...)
+	b = append(b, ',')
+	b = append(b, l.Remote...)
+	b = append(b, ',', l.Event, ',')
+	b = appendCSV(b, l.Data)
+	b = append(b, ',')
+	b = appendCSV(b, l.Context)
+	return append(b, '\r', '\n')
+}
+
+func appendCSV(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, ",\"\r\n") {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			b = append(b, '"', '"')
+		case '\r', '\n':
+			b = append(b, ' ')
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return append(b, '"')
+}
+
+// cleanup removes files older than MaxAge, then the oldest beyond MaxDirectorySize.
+func (p *ProtocolLog) cleanup(current string) {
+	files, _ := filepath.Glob(filepath.Join(p.dir, p.prefix+"*.LOG"))
+	sort.Strings(files)
+	var total int64
+	sizes := map[string]int64{}
+	for _, name := range files {
+		st, err := os.Stat(name)
+		if err != nil {
+			continue
+		}
+		if name != current && p.maxAge > 0 && time.Since(st.ModTime()) > p.maxAge {
+			_ = os.Remove(name)
+			continue
+		}
+		sizes[name] = st.Size()
+		total += st.Size()
+	}
+	for _, name := range files {
+		if p.maxDir <= 0 || total <= p.maxDir {
+			break
+		}
+		if sz, ok := sizes[name]; ok && name != current && os.Remove(name) == nil {
+			total -= sz
+		}
+	}
+}
+
+// ParseProtocolLog reads a protocol log file back into its lines (the header checked), for
+// tests and tools.
+func ParseProtocolLog(path string) ([]LogLine, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	text := strings.ReplaceAll(string(b), "\r\n", "\n")
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) < 5 || lines[0] != "#Software: Microsoft Exchange Server" || lines[1] != "#Version: 15.0.0.0" ||
+		!strings.HasPrefix(lines[2], "#Log-type: SMTP ") || !strings.HasPrefix(lines[3], "#Date: ") || lines[4] != "#Fields: "+ProtocolLogFields {
+		return nil, fmt.Errorf("%s: not a protocol log header: %q", path, lines[:min(5, len(lines))])
+	}
+	var out []LogLine
+	for _, l := range lines[5:] {
+		f := splitCSV(l)
+		if len(f) != 9 || len(f[6]) != 1 {
+			return nil, fmt.Errorf("%s: bad line %q", path, l)
+		}
+		t, err := time.Parse("2006-01-02T15:04:05.000Z", f[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		seq, err := strconv.Atoi(f[3])
+		if err != nil {
+			return nil, fmt.Errorf("%s: sequence-number %q", path, f[3])
+		}
+		out = append(out, LogLine{Time: t, Connector: f[1], Session: f[2], Seq: seq, Local: f[4], Remote: f[5], Event: f[6][0], Data: f[7], Context: f[8]})
+	}
+	return out, nil
+}
+
+func splitCSV(l string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		switch {
+		case quoted && c == '"' && i+1 < len(l) && l[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(out, cur.String())
+}
