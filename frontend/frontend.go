@@ -46,8 +46,11 @@ type Options struct {
 	ClientProxyAddr func() string
 	DialClientProxy func(ctx context.Context) (net.Conn, error)
 	Logger          *slog.Logger
-	// ProtocolLog is the Front End Transport service's SmtpReceive protocol log (nil: none).
-	ProtocolLog *smtpreceive.ProtocolLog
+	// ProtocolLog and SendProtocolLog are the Front End Transport service's SmtpReceive and
+	// SmtpSend protocol logs (nil: none); the send log has the outbound proxy's next-hop
+	// sessions of send connectors with ProtocolLoggingLevel Verbose.
+	ProtocolLog     *smtpreceive.ProtocolLog
+	SendProtocolLog *smtpreceive.ProtocolLog
 }
 
 // Frontend is one server's Front End Transport service.
@@ -387,6 +390,15 @@ func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive
 	for i := range s.st.org.SendConnectors {
 		if sc := &s.st.org.SendConnectors[i]; sc.Name == pt.Connector {
 			s.sendOpts = smtpsend.OptionsFor(sc, "", 0, s.f.opt.Logger)
+			if pl := s.f.opt.SendProtocolLog; pl != nil && sc.ProtocolLoggingLevel == config.LoggingVerbose {
+				s.sendOpts.ProtocolLog = func(ls []smtpsend.ProtocolLine) {
+					out := make([]smtpreceive.LogLine, len(ls))
+					for i := range ls {
+						out[i] = smtpreceive.LogLine(ls[i])
+					}
+					pl.Write(out)
+				}
+			}
 		}
 	}
 	s.sendOpts.Helo, s.sendOpts.Timeout = s.st.srv.Fqdn, s.st.srv.ProxyCommandTimeout.Duration()

@@ -42,6 +42,7 @@ type Categorizer struct {
 	outProxy *smtpsend.Proxy // to the Outbound Proxy Frontend (717)
 	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors
 	tracker  *Tracker        // the message tracking log, or nil
+	sendLog  *smtpreceive.ProtocolLog
 
 	mu      sync.Mutex
 	cond    *sync.Cond        // signals a ready entry, a finished attempt, or stop
@@ -120,6 +121,9 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			idx := groups[dom]
 			d := smtpsend.Delivery{SendOptions: smtpsend.OptionsFor(sc, c.server.Fqdn, c.server.ProxyCommandTimeout.Duration(), c.log),
 				From: m.From, Content: m.Content(body), Hosts: smtpsend.SmartHostsOf(sc)}
+			if sc.ProtocolLoggingLevel == config.LoggingVerbose {
+				d.ProtocolLog = sendLogWriter(c.sendLog)
+			}
 			for _, i := range idx {
 				d.Rcpts = append(d.Rcpts, m.Recipients[i].Address)
 			}
@@ -309,4 +313,18 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 		c.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: d.To, Status: "250 2.1.5 Recipient OK"})
 	}
 	return u
+}
+
+// sendLogWriter writes smtpsend's session lines to an SmtpSend protocol log (nil: none).
+func sendLogWriter(pl *smtpreceive.ProtocolLog) func([]smtpsend.ProtocolLine) {
+	if pl == nil {
+		return nil
+	}
+	return func(ls []smtpsend.ProtocolLine) {
+		out := make([]smtpreceive.LogLine, len(ls))
+		for i := range ls {
+			out[i] = smtpreceive.LogLine(ls[i])
+		}
+		pl.Write(out)
+	}
 }

@@ -1395,8 +1395,8 @@ func TestSendConnectorTLSAndAuth(t *testing.T) {
 			fmt.Sprintf("Name: Outbound Proxy Frontend EX01\n    Server: EX01\n    TransportRole: FrontendTransport\n    Bindings: [\"127.0.0.1:%d\"]", port), 1)
 		return strings.Replace(s, "\nSendConnectors: []", "\nSendConnectors:"+
 			connector("No TLS Offered", "tlsnone.test", plain.addr, "")+
-			connector("Validated", "validated.test", secure.addr, "\n    TlsAuthLevel: DomainValidation\n    TlsDomain: relay.fabrikam.test"+auth)+
-			connector("Validated Via Frontend", "proxied.test", secure.addr, "\n    TlsAuthLevel: CertificateValidation\n    FrontendProxyEnabled: true"+auth)+
+			connector("Validated", "validated.test", secure.addr, "\n    TlsAuthLevel: DomainValidation\n    TlsDomain: relay.fabrikam.test\n    ProtocolLoggingLevel: Verbose"+auth)+
+			connector("Validated Via Frontend", "proxied.test", secure.addr, "\n    TlsAuthLevel: CertificateValidation\n    FrontendProxyEnabled: true\n    ProtocolLoggingLevel: Verbose"+auth)+
 			connector("Wrong Domain", "wrongname.test", secure.addr, "\n    TlsAuthLevel: DomainValidation\n    TlsDomain: mail.other.test"+auth)+
 			connector("Bad Password", "badpass.test", secure.addr, "\n    SmartHostAuthMechanism: BasicAuth\n    AuthenticationCredential: {UserName: lab, Password: wrong}"), 1)
 	})
@@ -1433,6 +1433,37 @@ func TestSendConnectorTLSAndAuth(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(log)
+	}
+	// The two Verbose connectors' sessions are in the SmtpSend logs: the hub's for the direct
+	// one, the frontend's for the one through 717 (spec §7.1).
+	s.stop()
+	for role, connector := range map[string]string{"Hub": "Validated", "FrontEnd": "Validated Via Frontend"} {
+		files, _ := filepath.Glob(filepath.Join(s.data, "TransportRoles/Logs", role, "ProtocolLog/SmtpSend/SEND*.LOG"))
+		if len(files) != 1 {
+			t.Fatalf("%s SmtpSend logs: %v", role, files)
+		}
+		lines, err := smtpreceive.ParseProtocolLog(files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range lines {
+			if l.Connector != connector {
+				t.Errorf("%s: line of connector %q", role, l.Connector)
+			}
+			got = append(got, string(l.Event)+" "+l.Data+l.Context)
+		}
+		all := strings.Join(got, "\n")
+		for _, want := range []string{"+ ", "< 220 relay.fabrikam.test ESMTP", "> EHLO ex01.contoso.test", "> STARTTLS", "* TLS protocol TLS1_3 negotiation succeeded",
+			"> AUTH LOGIN <authentication response>", "> <authentication response>", "< 235 2.7.0 Authentication successful",
+			"> MAIL FROM:<user1@contoso.test>", "> DATA", "< 354 go", "< 250 2.6.0 queued as 42", "> QUIT", "- Local"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("%s SmtpSend log lacks %q:\n%s", role, want, all)
+			}
+		}
+		if strings.Contains(all, "Subject: tls") || strings.Contains(all, base64.StdEncoding.EncodeToString([]byte("secret"))) {
+			t.Errorf("%s SmtpSend log holds the body or the password:\n%s", role, all)
+		}
 	}
 }
 

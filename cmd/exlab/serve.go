@@ -113,13 +113,13 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	resolver := routing.New(org)
 
 	var (
-		feRecvLog, hubRecvLog, hubSendLog *smtpreceive.ProtocolLog
-		store                             *queue.Store
-		hub                               *transport.Hub
-		fe                                *frontend.Frontend
-		listening                         []smtpreceive.Listening
-		failed                            int
-		storeFailed                       <-chan struct{}
+		feRecvLog, feSendLog, hubRecvLog, hubSendLog *smtpreceive.ProtocolLog
+		store                                        *queue.Store
+		hub                                          *transport.Hub
+		fe                                           *frontend.Frontend
+		listening                                    []smtpreceive.Listening
+		failed                                       int
+		storeFailed                                  <-chan struct{}
 	)
 	// Where the frontend finds the hub; Reconfigure may move it.
 	type hubTarget struct {
@@ -181,11 +181,11 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			"clientProxy", clientTarget.Load().addr)
 	}
 	if run.frontend {
-		feRecvLog = protocolLog(srv, *dataDir, "FrontEnd", false, log)
+		feRecvLog, feSendLog = protocolLog(srv, *dataDir, "FrontEnd", false, log), protocolLog(srv, *dataDir, "FrontEnd", true, log)
 		fe = frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
 			HubAddr: func() string { return target.Load().addr }, DialHub: dialHub,
 			ClientProxyAddr: func() string { return clientTarget.Load().addr }, DialClientProxy: dialClientProxy, Logger: log,
-			ProtocolLog: feRecvLog})
+			ProtocolLog: feRecvLog, SendProtocolLog: feSendLog})
 		ls, errs := fe.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 	}
@@ -312,6 +312,7 @@ loop:
 		}
 	}
 	feRecvLog.Close()
+	feSendLog.Close()
 	hubRecvLog.Close()
 	hubSendLog.Close()
 	fmt.Fprintln(stderr, "exlab: stopped")

@@ -41,6 +41,9 @@ type SendOptions struct {
 	AuthMechanism      config.SmartHostAuthMechanism
 	UserName, Password string
 	Logger             *slog.Logger
+	// ProtocolLog receives each session's SmtpSend protocol-log lines when it ends (nil:
+	// ProtocolLoggingLevel None).
+	ProtocolLog func([]ProtocolLine)
 }
 
 // OptionsFor builds the session settings of send connector sc.
@@ -114,6 +117,7 @@ func Deliver(ctx context.Context, d Delivery) []RcptResult {
 type NextHop struct {
 	c    *smtp.Client
 	host string
+	log  *sendLog
 }
 
 // sendError is a failure of the session setup that is not the next hop's reply (TLS, AUTH not
@@ -168,14 +172,23 @@ func OpenNextHop(ctx context.Context, hosts []string, o SendOptions, from string
 // then hands the connection, encrypted or not, to go-smtp's client, which says EHLO again as
 // RFC 3207 §4.2 asks after TLS.
 func openNextHop(ctx context.Context, host string, o SendOptions, from string) (*NextHop, error) {
-	conn, err := (&net.Dialer{Timeout: o.Timeout}).DialContext(ctx, "tcp", host)
+	raw, err := (&net.Dialer{Timeout: o.Timeout}).DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, err
+	}
+	plog := newSendLog(o, raw)
+	var conn net.Conn = raw
+	var rawLog *logConn
+	if plog != nil {
+		rawLog = &logConn{Conn: raw, l: plog}
+		conn = rawLog
+		plog.add('+', "", "")
 	}
 	_ = conn.SetDeadline(time.Now().Add(o.Timeout))
 	tp := textproto.NewConn(conn)
 	fail := func(err error) (*NextHop, error) {
 		conn.Close()
+		plog.end()
 		return nil, err
 	}
 	if _, _, err := tp.ReadResponse(220); err != nil {
@@ -208,11 +221,19 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 		if tp.R.Buffered() > 0 {
 			return fail(&sendError{"STARTTLS response followed by pipelined data"})
 		}
+		if rawLog != nil {
+			rawLog.off = true // what follows is TLS; the layer above it logs
+		}
 		tc := tls.Client(conn, o.tlsConfig(hostName))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail(&sendError{"TLS negotiation failed with error " + err.Error()})
 		}
 		next = tc
+		if plog != nil {
+			st := tc.ConnectionState()
+			plog.add('*', "", fmt.Sprintf("TLS protocol %s negotiation succeeded using %s", tlsVersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
+			next = &logConn{Conn: tc, l: plog}
+		}
 	case o.RequireTLS:
 		if o.Logger != nil {
 			// Event 2015, SmtpSendTLSRequiredFailed (TechNet ff982694).
@@ -228,29 +249,30 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 	_ = conn.SetDeadline(time.Time{})
 	c := smtp.NewClient(&greeted{Conn: next, r: bufio.NewReader(io.MultiReader(strings.NewReader("220 \r\n"), next))})
 	c.CommandTimeout, c.SubmissionTimeout = o.Timeout, o.Timeout
+	nh := &NextHop{c: c, host: host, log: plog}
 	if err := c.Hello(o.Helo); err != nil {
-		c.Close()
+		nh.Close()
 		return nil, err
 	}
 	if o.AuthMechanism == config.SmartHostBasicAuth || o.AuthMechanism == config.SmartHostBasicAuthRequireTLS {
 		if o.AuthMechanism == config.SmartHostBasicAuthRequireTLS && next == conn {
-			c.Close()
+			nh.Close()
 			return nil, &sendError{"Basic authentication requires TLS, but the remote server did not offer STARTTLS"}
 		}
 		if ok, _ := c.Extension("AUTH"); !ok {
-			c.Close()
+			nh.Close()
 			return nil, &sendError{"the remote server does not offer AUTH for basic authentication"}
 		}
 		if err := c.Auth(sasl.NewLoginClient(o.UserName, o.Password)); err != nil {
-			c.Close()
+			nh.Close()
 			return nil, err
 		}
 	}
 	if err := c.Mail(from, nil); err != nil {
-		c.Close()
+		nh.Close()
 		return nil, err
 	}
-	return &NextHop{c: c, host: host}, nil
+	return nh, nil
 }
 
 // greeted hands go-smtp's client a connection whose greeting was already read: its reader
@@ -320,6 +342,10 @@ func (nh *NextHop) Data(r io.WriterTo) RcptResult {
 	if err != nil {
 		return nh.failure(err)
 	}
+	if nh.log != nil {
+		nh.log.body = true
+		defer func() { nh.log.body = false }()
+	}
 	if _, err := r.WriteTo(w); err != nil {
 		return nh.failure(err)
 	}
@@ -345,6 +371,18 @@ func (nh *NextHop) failure(err error) RcptResult {
 func (nh *NextHop) Close() {
 	_ = nh.c.Quit()
 	_ = nh.c.Close()
+	nh.log.end()
+	nh.log = nil
+}
+
+func tlsVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS13:
+		return "TLS1_3"
+	case tls.VersionTLS12:
+		return "TLS1_2"
+	}
+	return fmt.Sprintf("0x%04x", v)
 }
 
 func replyLine(se *smtp.SMTPError) string {

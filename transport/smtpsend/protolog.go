@@ -1,0 +1,170 @@
+package smtpsend
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// SmtpSend protocol logging (spec §7.1): a send connector with ProtocolLoggingLevel Verbose
+// logs each next-hop session: '+' and '-', '>' for what exlab sends (message bodies left out,
+// AUTH data redacted), '<' for each reply (a multi-line reply on one line), '*' for TLS. The
+// lines go to SendOptions.ProtocolLog when the session ends; the caller writes them to its
+// service's SmtpSend log.
+
+// ProtocolLine is one SmtpSend protocol-log line; it has smtpreceive.LogLine's fields, so the
+// caller converts it directly.
+type ProtocolLine struct {
+	Time      time.Time
+	Connector string
+	Session   string
+	Seq       int
+	Local     string
+	Remote    string
+	Event     byte
+	Data      string
+	Context   string
+}
+
+var sendSessions atomic.Uint64
+
+func init() {
+	const ticksAtUnixEpoch = 621355968000000000 // .NET ticks, as the receive side's session ids
+	sendSessions.Store(uint64(time.Now().UnixNano()/100) + ticksAtUnixEpoch)
+}
+
+// sendLog collects one session's lines.
+type sendLog struct {
+	o                      SendOptions
+	session, local, remote string
+	seq                    int
+	lines                  []ProtocolLine
+	rbuf, wbuf             []byte
+	reply                  []string // lines of a multi-line reply read so far
+	body                   bool     // a message body is being written: not logged
+	auth                   bool     // an AUTH exchange is going on: client lines redacted
+}
+
+func newSendLog(o SendOptions, conn net.Conn) *sendLog {
+	if o.ProtocolLog == nil {
+		return nil
+	}
+	return &sendLog{o: o, session: fmt.Sprintf("%016X", sendSessions.Add(1)), local: endpoint(conn.LocalAddr()), remote: endpoint(conn.RemoteAddr())}
+}
+
+func endpoint(a net.Addr) string {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := ap.Addr().Unmap(); ip.Is4() {
+		return netip.AddrPortFrom(ip, ap.Port()).String()
+	}
+	return ap.String()
+}
+
+func (l *sendLog) add(event byte, data, context string) {
+	if l == nil {
+		return
+	}
+	l.lines = append(l.lines, ProtocolLine{Time: time.Now(), Connector: l.o.Connector, Session: l.session, Seq: l.seq,
+		Local: l.local, Remote: l.remote, Event: event, Data: data, Context: context})
+	l.seq++
+}
+
+// end writes the '-' line and hands the session's lines over.
+func (l *sendLog) end() {
+	if l == nil {
+		return
+	}
+	l.add('-', "", "Local")
+	l.o.ProtocolLog(l.lines)
+	l.lines = nil
+}
+
+func (l *sendLog) read(b []byte) {
+	l.rbuf = append(l.rbuf, b...)
+	for {
+		i := strings.IndexByte(string(l.rbuf), '\n')
+		if i < 0 {
+			return
+		}
+		line := strings.TrimRight(string(l.rbuf[:i]), "\r")
+		l.rbuf = l.rbuf[i+1:]
+		l.reply = append(l.reply, line)
+		if len(line) >= 4 && line[3] == '-' {
+			continue
+		}
+		data := l.reply[0]
+		if len(l.reply) > 1 {
+			var sb strings.Builder
+			sb.WriteString(line[:min(3, len(line))] + " ")
+			for _, r := range l.reply {
+				sb.WriteString(" ")
+				if len(r) > 4 {
+					sb.WriteString(r[4:])
+				}
+			}
+			data = sb.String()
+		}
+		l.reply = l.reply[:0]
+		if l.auth {
+			if strings.HasPrefix(data, "334") {
+				data = "334 <authentication response>"
+			} else {
+				l.auth = false
+			}
+		}
+		l.add('<', data, "")
+	}
+}
+
+func (l *sendLog) write(b []byte) {
+	if l.body {
+		return
+	}
+	l.wbuf = append(l.wbuf, b...)
+	for {
+		i := strings.IndexByte(string(l.wbuf), '\n')
+		if i < 0 {
+			return
+		}
+		line := strings.TrimRight(string(l.wbuf[:i]), "\r")
+		l.wbuf = l.wbuf[i+1:]
+		switch {
+		case strings.HasPrefix(strings.ToUpper(line), "AUTH "):
+			l.auth = true
+			if f := strings.Fields(line); len(f) > 2 {
+				line = f[0] + " " + f[1] + " <authentication response>"
+			}
+		case l.auth:
+			line = "<authentication response>"
+		}
+		l.add('>', line, "")
+	}
+}
+
+// logConn logs what passes through a connection (off: ciphertext under a TLS layer that logs).
+type logConn struct {
+	net.Conn
+	l   *sendLog
+	off bool
+}
+
+func (c *logConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.off && n > 0 {
+		c.l.read(p[:n])
+	}
+	return n, err
+}
+
+func (c *logConn) Write(p []byte) (int, error) {
+	if !c.off {
+		c.l.write(p)
+	}
+	return c.Conn.Write(p)
+}
