@@ -494,7 +494,18 @@ func TestPortOffsetAndBindFailure(t *testing.T) {
 		s = strings.Replace(s, "Bindings: [\"127.0.0.1:0\"]", "Bindings: [\"127.0.0.1:25\"]", 1)
 		return strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    BindRetryInterval: \"00:00:00.2\"", 1)
 	})
-	s := startServer(t, cfg, "", "--port-offset", fmt.Sprint(busy-25))
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	s := startServer(t, cfg, "", "--port-offset", fmt.Sprint(busy-25), "--events", events)
+	// The event stream has it as one JSON object, as an admin filters the event viewer.
+	b, _ := os.ReadFile(events)
+	var ev struct {
+		EventID                int
+		Source, Level, Message string
+	}
+	if err := json.Unmarshal(bytes.SplitN(b, []byte("\n"), 2)[0], &ev); err != nil || ev.EventID != 1020 || ev.Source != "MSExchangeFrontEndTransport" ||
+		ev.Level != "Error" || !strings.Contains(ev.Message, "could not bind") {
+		t.Errorf("event stream: %v %s", err, b)
+	}
 	if !strings.Contains(s.stderr(), fmt.Sprintf(`The receive connector \"Default Frontend EX01\" could not bind to 127.0.0.1:%d because the address is already in use.`, busy)) ||
 		!strings.Contains(s.stderr(), "EventID=1020") {
 		t.Errorf("no Event 1020:\n%s", s.stderr())

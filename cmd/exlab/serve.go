@@ -67,6 +67,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	serverName := fs.String("server", "", "which server of the organization to run (default: the first)")
 	adminFlag := fs.String("admin", "", "admin listener address (default 127.0.0.1:8470 shifted by --port-offset; \"off\" disables it; only where the hub runs)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	eventsFlag := fs.String("events", "", "also write the Exchange events (EventID, Source, Level, Message) as JSON lines to this file, or to stderr with \"stderr\"")
 	proxyTransport := fs.String("proxy-transport", "memory", "serve: how the frontend reaches the hub of this process: memory (SMTP over an in-process pipe) or tcp (SMTP over loopback to Default <SERVER>)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
@@ -83,7 +84,20 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return errorf(stderr, "--log-level: %v", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var events io.Writer
+	switch *eventsFlag {
+	case "":
+	case "stderr":
+		events = stderr
+	default:
+		f, err := os.OpenFile(*eventsFlag, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return errorf(stderr, "--events: %v", err)
+		}
+		defer f.Close()
+		events = f
+	}
+	log := slog.New(newEventHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), events))
 	if os.Getenv("GOGC") == "" {
 		// Message buffers are pooled and sessions hold little: trade some heap for less GC
 		// work per message (measured with make bench; GOGC in the environment still wins).
