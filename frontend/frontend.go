@@ -51,6 +51,8 @@ type Options struct {
 	// sessions of send connectors with ProtocolLoggingLevel Verbose.
 	ProtocolLog     *smtpreceive.ProtocolLog
 	SendProtocolLog *smtpreceive.ProtocolLog
+	// Metrics records the engine's measurements and the proxy hop (nil: none).
+	Metrics *smtpreceive.Metrics
 }
 
 // Frontend is one server's Front End Transport service.
@@ -107,6 +109,7 @@ func New(o Options) *Frontend {
 		Select:        routing.SelectConnector,
 		Logger:        o.Logger,
 		ProtocolLog:   o.ProtocolLog,
+		Metrics:       o.Metrics,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			st := f.state.Load()
@@ -271,6 +274,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	if s.ci.Logging() {
 		s.ci.Info("", "Proxy destination(s) obtained from OnProxyInboundMessage event. Correlation Id:"+correlationID())
 	}
+	hopStart := time.Now()
 	t, err := proxy.Begin(ctx, &s.env)
 	if err != nil {
 		return s.proxyFailed(err)
@@ -298,6 +302,10 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	if err != nil {
 		return s.proxyFailed(err)
 	}
+	if m := s.f.opt.Metrics; m != nil {
+		m.Proxy(s.rc, "")
+		m.Phase(s.rc, "proxy", time.Since(hopStart))
+	}
 	return smtpreceive.FromRemote(rep.Code, rep.Text)
 }
 
@@ -305,12 +313,16 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 // through, or Exchange's 451 4.7.0 … PRXn (spec §6.1).
 func (s *session) proxyFailed(err error) *smtpreceive.Reply {
 	var pe *smtpsend.Error
+	m := s.f.opt.Metrics
 	if !errors.As(err, &pe) {
+		m.Proxy(s.rc, "PRX7")
 		return smtpreceive.Fixed("R67")
 	}
 	if pe.PRX == 0 && pe.Hub != nil {
+		m.Proxy(s.rc, "")
 		return smtpreceive.FromRemote(pe.Hub.Code, pe.Hub.Text)
 	}
+	m.Proxy(s.rc, fmt.Sprintf("PRX%d", pe.PRX))
 	s.f.opt.Logger.Warn("proxy to hub failed", "connector", s.rc.Identity(), "session", s.ci.SessionID,
 		"PRX", pe.PRX, "step", pe.Step, "err", pe.Err)
 	id := map[int]string{
@@ -435,3 +447,6 @@ func correlationID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
+
+// Unbound lists the frontend's bindings that do not listen (see smtpreceive.Server.Unbound).
+func (f *Frontend) Unbound() []string { return f.recv.Unbound() }

@@ -11,6 +11,8 @@ package transport
 import (
 	"context"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -42,6 +44,10 @@ type Options struct {
 	// none): hub receive connectors with ProtocolLoggingLevel Verbose, and send connectors.
 	ReceiveProtocolLog *smtpreceive.ProtocolLog
 	SendProtocolLog    *smtpreceive.ProtocolLog
+	// Metrics records the engine's measurements and the queue commit; Meter, when set, also
+	// gets the queue depth gauge.
+	Metrics *smtpreceive.Metrics
+	Meter   metric.Meter
 }
 
 // Hub is one server's Transport service.
@@ -110,10 +116,25 @@ func New(o Options) *Hub {
 		Select:        routing.SelectConnector,
 		Logger:        o.Logger,
 		ProtocolLog:   o.ReceiveProtocolLog,
+		Metrics:       o.Metrics,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			return newSession(h, ci)
 		},
+	}
+	if o.Meter != nil {
+		// exlab.queue.depth: messages per queue, as Get-Queue's MessageCount.
+		_, err := o.Meter.Int64ObservableGauge("exlab.queue.depth", metric.WithDescription("messages in each of the hub's queues"),
+			metric.WithUnit("{message}"), metric.WithInt64Callback(func(_ context.Context, ob metric.Int64Observer) error {
+				for _, q := range h.Queues() {
+					ob.Observe(int64(q.MessageCount), metric.WithAttributes(attribute.String("queue", q.Identity),
+						attribute.String("delivery_type", q.DeliveryType), attribute.String("next_hop_domain", q.NextHopDomain)))
+				}
+				return nil
+			}))
+		if err != nil {
+			o.Logger.Warn("metrics: queue depth gauge", "err", err)
+		}
 	}
 	return h
 }
@@ -222,3 +243,6 @@ func (h *Hub) Drained() bool { return h.cat.idle() }
 
 // localAddr is the address printed in Received: headers for the hub end of a session.
 func localAddr(ap netip.AddrPort) string { return ap.Addr().Unmap().String() }
+
+// Unbound lists the hub's bindings that do not listen (see smtpreceive.Server.Unbound).
+func (h *Hub) Unbound() []string { return h.recv.Unbound() }

@@ -128,7 +128,9 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	m := s.record(id, hi, start, int64(len(body)))
 	s.h.cat.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
 	u := s.h.cat.categorize(m, body)
+	commitStart := time.Now()
 	err = s.h.opt.Store.Submit(queue.Submission{Message: m, Body: body, Deliveries: u.Deliveries, New: u.New})
+	s.h.opt.Metrics.Phase(s.rc, "queue_commit", time.Since(commitStart))
 	bodyPool.Put(buf)
 	if err != nil {
 		s.h.opt.Logger.Error("submission failed; answering 451 4.3.0", "InternalMessageId", id, "err", err)

@@ -32,7 +32,8 @@ type admin struct {
 	token string
 }
 
-func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *transport.Hub, apply func(path string) error, log *slog.Logger) (*admin, error) {
+func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *transport.Hub, apply func(path string) error,
+	metrics http.Handler, unbound func() []string, log *slog.Logger) (*admin, error) {
 	if addr == "off" {
 		return nil, nil
 	}
@@ -122,6 +123,18 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *tr
 		}
 		writeJSON(w, map[string]string{"Identity": r.URL.Query().Get("identity")})
 	}))
+	// Health and metrics need no token (read-only; the listener is on loopback by default), so
+	// container health checks and Prometheus scrape them as they are.
+	mux.Handle("GET /metrics", metrics)
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if down := unbound(); len(down) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %d binding(s) do not listen (Event 1020):\n%s\n", len(down), strings.Join(down, "\n"))
+			return
+		}
+		fmt.Fprintln(w, "ok: every enabled connector listens")
+	})
 	// exlab config apply: read an organization file again, as SIGHUP does.
 	mux.HandleFunc("POST /config/apply", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		if err := apply(r.URL.Query().Get("path")); err != nil {

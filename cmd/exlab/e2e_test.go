@@ -517,6 +517,11 @@ func TestPortOffsetAndBindFailure(t *testing.T) {
 		t.Errorf("Event 1020 does not name the process holding the port (%s):\n%s", pid, s.stderr())
 	}
 	_ = s.address("Default EX01")
+	// Not ready while a binding does not listen (the container health check).
+	if out, errOut, code := exlab(t, "readyz", "--data", s.data); code != 1 || !strings.Contains(errOut, "not ready: 1 binding(s) do not listen") ||
+		!strings.Contains(errOut, `EX01\Default Frontend EX01`) {
+		t.Errorf("exlab readyz with a binding down: %d %s %s", code, out, errOut)
+	}
 	// Once the port is free the connector comes up by itself and serves.
 	l.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -525,6 +530,9 @@ func TestPortOffsetAndBindFailure(t *testing.T) {
 	}
 	if err := sendMail(t, fmt.Sprintf("127.0.0.1:%d", busy), "a@example.org", []string{"user1@contoso.test"}, "Subject: x\r\n\r\nx\r\n"); err != nil {
 		t.Fatalf("after the port was freed: %v\n%s", err, s.stderr())
+	}
+	if _, errOut, code := exlab(t, "readyz", "--data", s.data); code != 0 {
+		t.Errorf("exlab readyz after the port was freed: %d %s", code, errOut)
 	}
 }
 

@@ -34,6 +34,7 @@ Usage:
   exlab bench --target HOST:PORT [flags]   (exlab bench --help for its flags)
   exlab connector audit [--config FILE] [--json]
   exlab certificate new [--data DIR] [--not-before DATE] [--not-after DATE]
+  exlab readyz [--data DIR | --admin ADDR]   exit 0 when every connector listens (health check)
   exlab version
 
 Run "exlab COMMAND --help" for a command's flags.
@@ -57,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdHub(args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
+	case "readyz":
+		return cmdReadyz(args[1:], stdout, stderr)
 	case "queue":
 		return cmdQueue(args[1:], stdout, stderr)
 	case "message":

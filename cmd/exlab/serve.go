@@ -7,6 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"io"
 	"log/slog"
 	"net"
@@ -126,6 +130,20 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		Leaf: cert.Leaf, Logger: log, Certificates: smtpCertificates(org, srv)}
 	resolver := routing.New(org)
 
+	// Metrics: OpenTelemetry's metric SDK with its Prometheus exporter, served at /metrics on
+	// the admin listener.
+	registry := prometheus.NewRegistry()
+	promExporter, err := otelprom.New(otelprom.WithRegisterer(registry))
+	if err != nil {
+		return errorf(stderr, "metrics: %v", err)
+	}
+	meterProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(promExporter))
+	defer func() { _ = meterProvider.Shutdown(context.Background()) }()
+	meter := meterProvider.Meter("github.com/exlab/exlab")
+	metrics, err := smtpreceive.NewMetrics(meter)
+	if err != nil {
+		return errorf(stderr, "metrics: %v", err)
+	}
 	var (
 		feRecvLog, feSendLog, hubRecvLog, hubSendLog *smtpreceive.ProtocolLog
 		store                                        *queue.Store
@@ -154,7 +172,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		hubRecvLog, hubSendLog = protocolLog(srv, *dataDir, "Hub", false, log), protocolLog(srv, *dataDir, "Hub", true, log)
 		hub = transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
 			Logger: log, Resolver: resolver, TrackingDir: filepath.Join(*dataDir, trackingDir),
-			ReceiveProtocolLog: hubRecvLog, SendProtocolLog: hubSendLog})
+			ReceiveProtocolLog: hubRecvLog, SendProtocolLog: hubSendLog, Metrics: metrics, Meter: meter})
 		ls, errs := hub.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 		setTargets := func(ls []smtpreceive.Listening) {
@@ -199,7 +217,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		fe = frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
 			HubAddr: func() string { return target.Load().addr }, DialHub: dialHub,
 			ClientProxyAddr: func() string { return clientTarget.Load().addr }, DialClientProxy: dialClientProxy, Logger: log,
-			ProtocolLog: feRecvLog, SendProtocolLog: feSendLog})
+			ProtocolLog: feRecvLog, SendProtocolLog: feSendLog, Metrics: metrics})
 		ls, errs := fe.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 	}
@@ -266,7 +284,15 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			applies <- applyRequest{path: path, done: done}
 			return <-done
 		}
-		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, hub, applyReq, log); err != nil {
+		unbound := func() []string {
+			out := hub.Unbound()
+			if fe != nil {
+				out = append(out, fe.Unbound()...)
+			}
+			return out
+		}
+		metricsHandler := promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
+		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, hub, applyReq, metricsHandler, unbound, log); err != nil {
 			log.Warn("admin listener not started", "err", err)
 		}
 	}

@@ -136,6 +136,10 @@ func (c *conn) serve() {
 	}()
 	c.logLine('+', "", "")
 	c.reply(Banner(c.rc, time.Now()))
+	if m := c.srv.Metrics; m != nil {
+		_ = c.flush()
+		m.Phase(c.rc, "banner", time.Since(c.info.Started))
+	}
 	for !c.closed {
 		line, err := c.readLine()
 		if err != nil {
@@ -208,6 +212,9 @@ func (c *conn) readLine() (string, error) {
 func (c *conn) reply(r *Reply) {
 	_, _ = c.bw.WriteString(r.Text)
 	_, _ = c.bw.WriteString("\r\n")
+	if m := c.srv.Metrics; m != nil {
+		m.reply(c.rc, r.Text)
+	}
 	if c.plogOn {
 		c.logLine('>', logReply(r.Text), "")
 	}
@@ -298,6 +305,18 @@ func (c *conn) check(verb string) string {
 
 func (c *conn) handle(line string) {
 	cmd := parseCommand(line)
+	if m := c.srv.Metrics; m != nil {
+		verb, ok := metricVerbs[cmd.Verb]
+		if !ok {
+			verb = "other"
+		}
+		m.command(c.rc, verb)
+		switch verb {
+		case "ehlo", "starttls", "auth", "mail", "rcpt", "data":
+			start := time.Now()
+			defer func() { m.Phase(c.rc, verb, time.Since(start)) }()
+		}
+	}
 	if refuse := c.check(cmd.Verb); refuse != "" {
 		if cmd.Verb == "BDAT" {
 			// The chunk follows the command whatever the answer: consume it (RFC 3030 §3;
@@ -476,7 +495,15 @@ func (c *conn) data(ctx context.Context, arg string) {
 		r = Fixed("R51")
 	}
 	c.resetTransaction()
-	c.reply(ReplyOrFail(r))
+	c.accepted(ReplyOrFail(r), dr.n)
+}
+
+// accepted sends the final reply of a message and counts it when it is a 250.
+func (c *conn) accepted(r *Reply, size int64) {
+	c.reply(r)
+	if m := c.srv.Metrics; m != nil && strings.HasPrefix(r.Text, "250") {
+		m.accepted(c.rc, size)
+	}
 }
 
 // bodyReader gives the session the message reader and nothing else of it.
@@ -530,7 +557,7 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 		r = Fixed("R51")
 	}
 	c.resetTransaction()
-	c.reply(ReplyOrFail(r))
+	c.accepted(ReplyOrFail(r), s.n)
 }
 
 func (c *conn) startTLS(cmd Command, offered bool) {

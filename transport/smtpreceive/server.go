@@ -38,6 +38,8 @@ type Server struct {
 	// ProtocolLog receives the lines of sessions on connectors with ProtocolLoggingLevel
 	// Verbose (nil: none are written).
 	ProtocolLog *ProtocolLog
+	// Metrics records sessions, commands, replies and phase times (nil: none).
+	Metrics *Metrics
 
 	shutting  atomic.Bool
 	stop      chan struct{}
@@ -64,6 +66,20 @@ type listener struct {
 }
 
 func (g *listener) connectors() []*config.ReceiveConnector { return *g.conns.Load() }
+
+// Unbound lists the bindings that could not be bound and are being retried, as
+// "<connector identity> <address:port>" (readiness: empty when every connector listens).
+func (s *Server) Unbound() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, g := range s.unbound {
+		for _, rc := range g.connectors() {
+			out = append(out, rc.Identity()+" "+g.key)
+		}
+	}
+	return out
+}
 
 // Listening describes one bound endpoint.
 type Listening struct {
@@ -413,6 +429,9 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release,
 		tlsConf: s.tlsFor(rc)}
 	c.info = ConnInfo{Connector: rc, SessionID: NewSessionID(), Local: local, Remote: remote, Started: time.Now()}
+	if s.Metrics != nil {
+		s.Metrics.session(rc)
+	}
 	if s.ProtocolLog != nil && rc.ProtocolLoggingLevel == config.LoggingVerbose {
 		c.plogOn = true
 		c.info.logf = func(data, context string) { c.logLine('*', data, context) }
