@@ -15,6 +15,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"log/slog"
 	"net"
@@ -53,6 +55,9 @@ type Options struct {
 	SendProtocolLog *smtpreceive.ProtocolLog
 	// Metrics records the engine's measurements and the proxy hop (nil: none).
 	Metrics *smtpreceive.Metrics
+	// Tracer, when set, opens the session and message spans and the proxy hop's span, whose
+	// traceparent travels to the hub in XPROXYFROM.
+	Tracer trace.Tracer
 }
 
 // Frontend is one server's Front End Transport service.
@@ -110,6 +115,7 @@ func New(o Options) *Frontend {
 		Logger:        o.Logger,
 		ProtocolLog:   o.ProtocolLog,
 		Metrics:       o.Metrics,
+		Tracer:        o.Tracer,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			st := f.state.Load()
@@ -266,7 +272,15 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	case routing.Partner:
 		authSrc = "Partner"
 	}
-	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc, s.user, s.authDomain)
+	traceParent := ""
+	if t := s.f.opt.Tracer; t != nil {
+		var span trace.Span
+		ctx, span = t.Start(ctx, "smtp.proxy", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("smtp.connector", s.rc.Identity()), attribute.Bool("smtp.client_proxy", s.user != "")))
+		defer span.End()
+		traceParent = smtpreceive.TraceParent(ctx)
+	}
+	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc, s.user, s.authDomain, traceParent)
 	proxy := s.f.proxy
 	if s.user != "" {
 		proxy = s.f.clientProxy
@@ -335,9 +349,9 @@ func (s *session) proxyFailed(err error) *smtpreceive.Reply {
 	return smtpreceive.Fixed(id)
 }
 
-func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc, user, authDomain string) string {
+func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc, user, authDomain, traceParent string) string {
 	return smtpsend.ProxyFrom{SessionID: ci.SessionID, IP: ci.Remote.Addr().String(), Port: int(ci.Remote.Port()),
-		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user, AuthDomain: authDomain}.Format()
+		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user, AuthDomain: authDomain, TraceParent: traceParent}.Format()
 }
 
 // sleep waits d or until ctx ends (tarpits).

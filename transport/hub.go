@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -48,6 +49,8 @@ type Options struct {
 	// gets the queue depth gauge.
 	Metrics *smtpreceive.Metrics
 	Meter   metric.Meter
+	// Tracer, when set, opens the session, message, categorize and commit spans.
+	Tracer trace.Tracer
 }
 
 // Hub is one server's Transport service.
@@ -117,6 +120,7 @@ func New(o Options) *Hub {
 		Logger:        o.Logger,
 		ProtocolLog:   o.ReceiveProtocolLog,
 		Metrics:       o.Metrics,
+		Tracer:        o.Tracer,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			return newSession(h, ci)

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"strconv"
 	"strings"
@@ -127,10 +130,25 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	}
 	m := s.record(id, hi, start, int64(len(body)))
 	s.h.cat.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
+	var span trace.Span
+	if t := s.h.opt.Tracer; t != nil {
+		_, span = t.Start(ctx, "queue.categorize", trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(id))))
+	}
 	u := s.h.cat.categorize(m, body)
+	if span != nil {
+		span.SetAttributes(attribute.Int("exlab.mailbox_deliveries", len(u.Deliveries)), attribute.Int("exlab.ndrs", len(u.New)))
+		span.End()
+		_, span = s.h.opt.Tracer.Start(ctx, "queue.commit")
+	}
 	commitStart := time.Now()
 	err = s.h.opt.Store.Submit(queue.Submission{Message: m, Body: body, Deliveries: u.Deliveries, New: u.New})
 	s.h.opt.Metrics.Phase(s.rc, "queue_commit", time.Since(commitStart))
+	if span != nil {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
 	bodyPool.Put(buf)
 	if err != nil {
 		s.h.opt.Logger.Error("submission failed; answering 451 4.3.0", "InternalMessageId", id, "err", err)
@@ -290,6 +308,9 @@ func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive
 		return smtpreceive.Fixed("R59"), true
 	}
 	s.proxy = &p
+	if p.TraceParent != "" {
+		s.ci.SetTraceParent(p.TraceParent)
+	}
 	return smtpreceive.Fixed("X02"), true
 }
 

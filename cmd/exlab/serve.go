@@ -144,6 +144,13 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "metrics: %v", err)
 	}
+	// Traces: exported with OTLP/HTTP when the standard OTEL_* variables name an endpoint;
+	// otherwise none are recorded.
+	tracer, stopTracing, err := startTracing()
+	if err != nil {
+		return errorf(stderr, "traces: %v", err)
+	}
+	defer stopTracing()
 	var (
 		feRecvLog, feSendLog, hubRecvLog, hubSendLog *smtpreceive.ProtocolLog
 		store                                        *queue.Store
@@ -172,7 +179,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		hubRecvLog, hubSendLog = protocolLog(srv, *dataDir, "Hub", false, log), protocolLog(srv, *dataDir, "Hub", true, log)
 		hub = transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
 			Logger: log, Resolver: resolver, TrackingDir: filepath.Join(*dataDir, trackingDir),
-			ReceiveProtocolLog: hubRecvLog, SendProtocolLog: hubSendLog, Metrics: metrics, Meter: meter})
+			ReceiveProtocolLog: hubRecvLog, SendProtocolLog: hubSendLog, Metrics: metrics, Meter: meter, Tracer: tracer})
 		ls, errs := hub.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 		setTargets := func(ls []smtpreceive.Listening) {
@@ -217,7 +224,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		fe = frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
 			HubAddr: func() string { return target.Load().addr }, DialHub: dialHub,
 			ClientProxyAddr: func() string { return clientTarget.Load().addr }, DialClientProxy: dialClientProxy, Logger: log,
-			ProtocolLog: feRecvLog, SendProtocolLog: feSendLog, Metrics: metrics})
+			ProtocolLog: feRecvLog, SendProtocolLog: feSendLog, Metrics: metrics, Tracer: tracer})
 		ls, errs := fe.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 	}

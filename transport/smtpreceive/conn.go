@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"log/slog"
 	"net"
@@ -68,12 +70,17 @@ type conn struct {
 	ctx          context.Context
 
 	// Protocol log (ProtocolLoggingLevel Verbose): lines wait in plog until the next flush.
-	plogOn       bool
-	plog         []LogLine
-	plogSeq      int
-	plogLocal    string
-	plogRemote   string
-	plogID       string // the connector identity
+	plogOn     bool
+	plog       []LogLine
+	plogSeq    int
+	plogLocal  string
+	plogRemote string
+	plogID     string // the connector identity
+
+	// Traces: the session's span is in ctx; the transaction's span and context.
+	sessSpan     trace.Span
+	msgSpan      trace.Span
+	msgCtx       context.Context
 	transactions int
 }
 
@@ -133,6 +140,11 @@ func (c *conn) serve() {
 		}
 		c.sess.Close()
 		_ = c.nc.Close()
+		c.endMessage(0)
+		if c.sessSpan != nil {
+			c.sessSpan.SetAttributes(attribute.Int("smtp.transactions", c.transactions))
+			c.sessSpan.End()
+		}
 	}()
 	c.logLine('+', "", "")
 	c.reply(Banner(c.rc, time.Now()))
@@ -260,6 +272,10 @@ func (c *conn) resetTransaction() {
 	if c.st >= stateMail {
 		c.st = stateReady
 	}
+	if c.msgSpan != nil && c.st < stateMail {
+		// A transaction that ends without its final reply (RSET, EHLO, a broken DATA).
+		c.endMessage(0)
+	}
 	c.rcpts = 0
 	c.body = ""
 	c.sess.Reset()
@@ -342,11 +358,11 @@ func (c *conn) handle(line string) {
 	case "MAIL":
 		c.mail(ctx, cmd.Arg)
 	case "RCPT":
-		c.rcpt(ctx, cmd.Arg)
+		c.rcpt(c.txCtx(), cmd.Arg)
 	case "DATA":
-		c.data(ctx, cmd.Arg)
+		c.data(c.txCtx(), cmd.Arg)
 	case "BDAT":
-		c.bdat(ctx, cmd.Arg)
+		c.bdat(c.txCtx(), cmd.Arg)
 	case "RSET":
 		c.resetTransaction()
 		c.reply(Fixed("R54"))
@@ -429,6 +445,7 @@ func (c *conn) mail(ctx context.Context, arg string) {
 	c.st = stateMail
 	c.body = opts.Body
 	c.transactions++
+	c.startMessage(from)
 	if c.plogOn {
 		c.logLine('*', c.info.SessionID+";"+time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+";"+strconv.Itoa(c.transactions), "receiving message")
 	}
@@ -494,8 +511,10 @@ func (c *conn) data(ctx context.Context, arg string) {
 	if dr.limit > 0 && dr.n > dr.limit {
 		r = Fixed("R51")
 	}
+	r = ReplyOrFail(r)
+	c.endMessage(r.Code())
 	c.resetTransaction()
-	c.accepted(ReplyOrFail(r), dr.n)
+	c.accepted(r, dr.n)
 }
 
 // accepted sends the final reply of a message and counts it when it is a 250.
@@ -556,8 +575,10 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 	if s.tooLarge {
 		r = Fixed("R51")
 	}
+	r = ReplyOrFail(r)
+	c.endMessage(r.Code())
 	c.resetTransaction()
-	c.accepted(ReplyOrFail(r), s.n)
+	c.accepted(r, s.n)
 }
 
 func (c *conn) startTLS(cmd Command, offered bool) {

@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -40,6 +42,8 @@ type Server struct {
 	ProtocolLog *ProtocolLog
 	// Metrics records sessions, commands, replies and phase times (nil: none).
 	Metrics *Metrics
+	// Tracer opens the session and message spans (nil: no tracing, no cost).
+	Tracer trace.Tracer
 
 	shutting  atomic.Bool
 	stop      chan struct{}
@@ -442,6 +446,12 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	var cancel context.CancelFunc
 	c.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
+	if s.Tracer != nil {
+		c.ctx, c.sessSpan = s.Tracer.Start(c.ctx, "smtp.session", trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+			attribute.String("smtp.connector", rc.Identity()), attribute.String("smtp.role", string(rc.TransportRole)),
+			attribute.String("smtp.session_id", c.info.SessionID), attribute.String("client.address", remote.Addr().Unmap().String()),
+			attribute.Int("client.port", int(remote.Port()))))
+	}
 	c.sess = s.NewSession(&c.info)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}

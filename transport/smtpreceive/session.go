@@ -11,6 +11,7 @@ package smtpreceive
 import (
 	"context"
 	"crypto/tls"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"net/netip"
 	"time"
@@ -30,7 +31,8 @@ type ConnInfo struct {
 	TLS       *tls.ConnectionState
 	Started   time.Time
 
-	logf func(data, context string) // the protocol log's '*' lines, when it is on
+	logf        func(data, context string) // the protocol log's '*' lines, when it is on
+	traceParent trace.SpanContext          // the next message span's remote parent
 }
 
 // Session is the policy side of one SMTP session, shaped like go-smtp's backend Session.

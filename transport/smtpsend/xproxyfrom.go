@@ -22,6 +22,8 @@ type ProxyFrom struct {
 	User      string // the authenticated user, if any
 	// AuthDomain is the partner domain of a Domain Secure session, if any.
 	AuthDomain string
+	// TraceParent is the W3C traceparent of the frontend's proxy span, when tracing.
+	TraceParent string
 }
 
 // Format renders the XPROXYFROM argument.
@@ -34,6 +36,9 @@ func (p ProxyFrom) Format() string {
 	}
 	if p.AuthDomain != "" {
 		b.WriteString(" AUTHDOMAIN=" + EncodeXtext(p.AuthDomain))
+	}
+	if p.TraceParent != "" {
+		b.WriteString(" TRACEPARENT=" + EncodeXtext(p.TraceParent))
 	}
 	return b.String()
 }
@@ -71,6 +76,8 @@ func ParseProxyFrom(arg string) (ProxyFrom, error) {
 			p.User = d
 		case "AUTHDOMAIN":
 			p.AuthDomain = d
+		case "TRACEPARENT":
+			p.TraceParent = d
 		default:
 			return p, fmt.Errorf("unknown parameter %s", k)
 		}
