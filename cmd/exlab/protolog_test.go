@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
+	"github.com/exlab/exlab/transport"
 	"github.com/exlab/exlab/transport/smtpreceive"
 )
 
@@ -67,5 +71,64 @@ func TestProtocolLog(t *testing.T) {
 	}
 	if got, _ := filepath.Glob(filepath.Join(s.data, "TransportRoles/Logs/Hub/ProtocolLog/SmtpReceive/RECV*.LOG")); len(got) != 0 {
 		t.Errorf("the hub's connectors log nothing by default (ProtocolLoggingLevel None), but %v", got)
+	}
+}
+
+// TestTrackingOneMessage: a message received on the frontend and delivered by the hub is
+// followed in the tracking log (written by the Transport service only, spec §7.2) by its
+// InternalMessageId from the 250 reply and its Message-ID: RECEIVE on the hub's Default
+// connector from the frontend, then DELIVER, and the hub's session id in the protocol log
+// correlation of source-context.
+func TestTrackingOneMessage(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	c, err := smtp.Dial(s.address("Default Frontend EX01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("a@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("user1@contoso.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := c.Data()
+	fmt.Fprint(w, "Message-ID: <one@example.org>\r\nSubject: followed\r\n\r\nx\r\n")
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	m := regexp.MustCompile(`InternalId=(\d+)`).FindStringSubmatch(resp.StatusText)
+	if m == nil {
+		t.Fatalf("reply %q", resp.StatusText)
+	}
+	s.stop()
+	events, err := transport.SearchTracking(filepath.Join(s.data, trackingDir), "", "", "", "<one@example.org>", time.Time{}, time.Time{})
+	if err != nil || len(events) != 2 {
+		t.Fatalf("%v: %v", err, events)
+	}
+	rcv, dlv := events[0], events[1]
+	if rcv["event-id"] != "RECEIVE" || rcv["source"] != "SMTP" || rcv["connector-id"] != `EX01\Default EX01` || rcv["client-ip"] != "127.0.0.1" ||
+		rcv["original-client-ip"] != "127.0.0.1" || rcv["internal-message-id"] != m[1] || rcv["sender-address"] != "a@example.org" ||
+		rcv["recipient-address"] != "user1@contoso.test" || rcv["message-subject"] != "followed" || rcv["directionality"] != "Incoming" ||
+		!regexp.MustCompile(`^[0-9A-F]{16};\d{4}-\d\d-\d\dT[0-9:.]+Z;0$`).MatchString(rcv["source-context"]) || rcv["schema-version"] != "15.02.1544.009" {
+		t.Errorf("RECEIVE: %v", rcv)
+	}
+	if dlv["event-id"] != "DELIVER" || dlv["source"] != "STOREDRIVER" || dlv["internal-message-id"] != m[1] ||
+		dlv["network-message-id"] != rcv["network-message-id"] || dlv["recipient-status"] != "250 2.1.5 Recipient OK" {
+		t.Errorf("DELIVER: %v", dlv)
+	}
+	// The frontend writes no tracking log; its protocol log has the session the message came in.
+	files, _ := filepath.Glob(filepath.Join(s.data, "TransportRoles/Logs/FrontEnd/ProtocolLog/SmtpReceive/RECV*.LOG"))
+	if len(files) != 1 {
+		t.Fatalf("frontend protocol log: %v", files)
+	}
+	lines, _ := smtpreceive.ParseProtocolLog(files[0])
+	found := false
+	for _, l := range lines {
+		found = found || (l.Event == '>' && strings.Contains(l.Data, "[InternalId="+m[1]+", Hostname=ex01.contoso.test]"))
+	}
+	if !found {
+		t.Error("the frontend's protocol log does not show the hub's InternalId in the 250 reply")
 	}
 }
