@@ -133,6 +133,30 @@ func run(exlabBin, out string, repeat int, dur time.Duration, skipPostfix bool) 
 	}
 	med := func(pn, tn string) measure { return median(results[pn][tn]) }
 
+	// The cost of the logs (issue 7): the frontend path at 20 sessions with Default Frontend's
+	// protocol log and the tracking log (the default) against an exlab with both off.
+	quiet, err := startExlabWith(exlabBin, tmp, "exlab-quiet", offset+1000, true)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, func() { quiet.Process.Signal(syscall.SIGTERM); quiet.Wait() })
+	quietT := target{"exlab frontend, logs off", fmt.Sprintf("127.0.0.1:%d", 25+offset+1000), procCPU(quiet.Process.Pid)}
+	var logsOn, logsOff []measure
+	for r := 0; r < repeat; r++ {
+		for _, t := range []target{quietT, targets[0]} {
+			m, err := load(t, points[1], dur)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.Name, err)
+			}
+			if t.Name == quietT.Name {
+				logsOff = append(logsOff, m)
+			} else {
+				logsOn = append(logsOn, m)
+			}
+			fmt.Fprintf(os.Stderr, "%-32s %-40s run %d: %8.0f msgs/s  cpu %6.0f ms/1000\n", points[1].Name, t.Name, r+1, m.Rate, m.CPUMs)
+		}
+	}
+
 	// Latency under a fixed offered load: half of the frontend's own peak (20 sessions).
 	peak := med(points[1].Name, targets[0].Name).Rate
 	open, err := bench.Run(context.Background(), bench.Options{Target: feAddr, Sessions: 20, PerSession: 20, Size: 1024,
@@ -178,6 +202,9 @@ func run(exlabBin, out string, repeat int, dur time.Duration, skipPostfix bool) 
 	perSession := float64(during-before) / float64(max(hold.Opened, 1))
 	fmt.Fprintf(&b, "\nOpen loop: frontend path at %.0f msgs/s offered (half of its peak %.0f), 20 sessions: p99 end of data %.2f ms (p50 %.2f ms), p99 from schedule %.2f ms, %d sent.\n",
 		peak/2, peak, ms(open.Latency["data"].P99), ms(open.Latency["data"].P50), ms(open.Latency["sched"].P99), open.Sent)
+	on, off := median(logsOn), median(logsOff)
+	fmt.Fprintf(&b, "\nCost of the logs (%s, frontend path): with Default Frontend's protocol log and the message tracking log (the default) %.0f msgs/s and %.3f s CPU per 1,000 messages; with both off %.0f msgs/s and %.3f s: %+.1f%% messages/s, %+.1f%% CPU per message.\n",
+		points[1].Name, on.Rate, on.CPUMs/1000, off.Rate, off.CPUMs/1000, (on.Rate/off.Rate-1)*100, (on.CPUMs/off.CPUMs-1)*100)
 	fmt.Fprintf(&b, "\nIdle sessions: %d held on port 25 (%d failed, %d refused); exlab RSS %.1f MiB idle, %.1f MiB with them: %.1f KiB per session. New sessions meanwhile: connect to banner p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d).\n",
 		hold.Opened, hold.Failed, hold.Refused, float64(before)/1024, float64(during)/1024, perSession, ms(hold.Probe.P50), ms(hold.Probe.P99), ms(hold.Probe.Max), hold.Probe.N)
 
@@ -311,6 +338,12 @@ func rss(pid int) int64 {
 }
 
 func startExlab(bin, tmp string) (*exec.Cmd, error) {
+	return startExlabWith(bin, tmp, "exlab", offset, false)
+}
+
+// startExlabWith starts an exlab on its own data directory and port offset; quiet turns off
+// Default Frontend's protocol log and the message tracking log (the cost-of-logging point).
+func startExlabWith(bin, tmp, name string, off int, quiet bool) (*exec.Cmd, error) {
 	def, err := exec.Command(bin, "config", "default").Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s config default: %w", bin, err)
@@ -320,21 +353,25 @@ func startExlab(bin, tmp string) (*exec.Cmd, error) {
 	cfg = strings.Replace(cfg, "  - Name: Default Frontend EX01\n", "  - Name: Default Frontend EX01\n    MaxInboundConnection: 20000\n", 1)
 	cfg = strings.Replace(cfg, "PermissionGroups: [ExchangeUsers, ExchangeServers, ExchangeLegacyServers]",
 		"PermissionGroups: [AnonymousUsers, ExchangeUsers, ExchangeServers, ExchangeLegacyServers]", 1)
-	path := filepath.Join(tmp, "exlab.yaml")
+	if quiet {
+		cfg = strings.Replace(cfg, "    ProtocolLoggingLevel: Verbose\n", "    ProtocolLoggingLevel: None\n", 1)
+		cfg = strings.Replace(cfg, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    MessageTrackingLogEnabled: false", 1)
+	}
+	path := filepath.Join(tmp, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", path, "--data", filepath.Join(tmp, "exlab-data"),
-		"--port-offset", strconv.Itoa(offset), "--admin", "off", "--log-level", "warn")
-	logf, _ := os.Create(filepath.Join(tmp, "exlab.log"))
+	cmd := exec.Command(bin, "serve", "--config", path, "--data", filepath.Join(tmp, name+"-data"),
+		"--port-offset", strconv.Itoa(off), "--admin", "off", "--log-level", "warn")
+	logf, _ := os.Create(filepath.Join(tmp, name+".log"))
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	if err := waitPort(feAddr); err != nil {
+	if err := waitPort(fmt.Sprintf("127.0.0.1:%d", 25+off)); err != nil {
 		return nil, fmt.Errorf("exlab did not start: %w", err)
 	}
-	return cmd, waitPort(hubAddr)
+	return cmd, waitPort(fmt.Sprintf("127.0.0.1:%d", 2525+off))
 }
 
 func waitPort(addr string) error {

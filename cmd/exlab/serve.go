@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"io"
 	"log/slog"
 	"net"
@@ -137,7 +138,8 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "metrics: %v", err)
 	}
-	meterProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(promExporter))
+	// No exemplars: they cost a look at the trace context on every histogram record.
+	meterProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(promExporter), sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
 	defer func() { _ = meterProvider.Shutdown(context.Background()) }()
 	meter := meterProvider.Meter("github.com/exlab/exlab")
 	metrics, err := smtpreceive.NewMetrics(meter)

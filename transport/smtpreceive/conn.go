@@ -233,7 +233,10 @@ func (c *conn) reply(r *Reply) {
 }
 
 func (c *conn) flush() error {
-	if len(c.plog) > 0 {
+	// Protocol-log lines go to the writer in batches: every 64 lines, or when the oldest has
+	// waited a second, and at the end of the session (a hand-over per reply cost more than the
+	// writing itself).
+	if n := len(c.plog); n >= 64 || (n > 0 && time.Since(c.plog[0].Time) > time.Second) {
 		c.srv.ProtocolLog.Write(c.plog)
 		c.plog = nil
 	}
@@ -724,7 +727,7 @@ func (c *conn) logLine(event byte, data, context string) {
 		c.plogLocal, c.plogRemote, c.plogID = logEndpoint(c.info.Local), logEndpoint(c.info.Remote), c.rc.Identity()
 	}
 	if c.plog == nil {
-		c.plog = make([]LogLine, 0, 8)
+		c.plog = make([]LogLine, 0, 64)
 	}
 	c.plog = append(c.plog, LogLine{Time: time.Now(), Connector: c.plogID, Session: c.info.SessionID, Seq: c.plogSeq,
 		Local: c.plogLocal, Remote: c.plogRemote, Event: event, Data: data, Context: context})

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -30,58 +31,75 @@ import (
 // command to the final reply: the end-to-end accept), proxy (the frontend's hop to the hub) and
 // queue_commit (the hub's synced write). Attribute sets are built once and cached.
 type Metrics struct {
-	sessions, commands, replies, messages, bytes, proxyAttempts, proxyFailures metric.Int64Counter
-	phase                                                                      metric.Float64Histogram
+	phase metric.Float64Histogram
 
-	mu   sync.Mutex
-	sets map[setKey]metric.MeasurementOption
+	// Counters are kept in atomic cells, one per attribute set, and reported when the metrics
+	// are collected (observable counters): a command or a reply costs a map load and an
+	// atomic add, not a pass through the SDK.
+	cells sync.Map // setKey → *cell
+	opts  sync.Map // setKey → metric.MeasurementOption, for the histogram
 }
 
-// setKey names a cached attribute set without building a string per measurement.
+// setKey names an attribute set without building a string per measurement.
 type setKey struct {
-	kind byte
+	kind byte // instrument: s sessions, c commands, r replies, m messages, b bytes, a/f proxy, p phase
 	rc   *config.ReceiveConnector
 	a    string
 	n    int
 }
 
-// NewMetrics makes the instruments on meter m.
-func NewMetrics(m metric.Meter) (*Metrics, error) {
-	x := &Metrics{sets: map[setKey]metric.MeasurementOption{}}
-	var err error
-	counter := func(name, desc, unit string) metric.Int64Counter {
-		c, e := m.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
-		if err == nil {
-			err = e
-		}
-		return c
-	}
-	x.sessions = counter("exlab.smtp.sessions", "SMTP sessions accepted by a receive connector", "{session}")
-	x.commands = counter("exlab.smtp.commands", "SMTP commands received", "{command}")
-	x.replies = counter("exlab.smtp.replies", "SMTP replies sent", "{reply}")
-	x.messages = counter("exlab.smtp.messages.accepted", "messages answered with 250 after DATA or BDAT", "{message}")
-	x.bytes = counter("exlab.smtp.bytes.accepted", "bytes of the accepted messages", "By")
-	x.proxyAttempts = counter("exlab.proxy.attempts", "messages the frontend proxied to a hub", "{message}")
-	x.proxyFailures = counter("exlab.proxy.failures", "proxy hops that failed, by PRX code", "{message}")
-	h, e := m.Float64Histogram("exlab.smtp.phase.duration", metric.WithDescription("time of one SMTP phase"), metric.WithUnit("s"),
-		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-	x.phase = h
-	if err == nil {
-		err = e
-	}
-	return x, err
+type cell struct {
+	v     atomic.Int64
+	attrs attribute.Set
 }
 
-// set returns the cached attribute set for key, building it with kv the first time.
-func (x *Metrics) set(key setKey, kv func() []attribute.KeyValue) metric.MeasurementOption {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	o, ok := x.sets[key]
-	if !ok {
-		o = metric.WithAttributeSet(attribute.NewSet(kv()...))
-		x.sets[key] = o
+// NewMetrics makes the instruments on meter m.
+func NewMetrics(m metric.Meter) (*Metrics, error) {
+	x := &Metrics{}
+	h, err := m.Float64Histogram("exlab.smtp.phase.duration", metric.WithDescription("time of one SMTP phase"), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+	if err != nil {
+		return nil, err
 	}
-	return o
+	x.phase = h
+	for _, c := range []struct {
+		kind             byte
+		name, desc, unit string
+	}{
+		{'s', "exlab.smtp.sessions", "SMTP sessions accepted by a receive connector", "{session}"},
+		{'c', "exlab.smtp.commands", "SMTP commands received", "{command}"},
+		{'r', "exlab.smtp.replies", "SMTP replies sent", "{reply}"},
+		{'m', "exlab.smtp.messages.accepted", "messages answered with 250 after DATA or BDAT", "{message}"},
+		{'b', "exlab.smtp.bytes.accepted", "bytes of the accepted messages", "By"},
+		{'a', "exlab.proxy.attempts", "messages the frontend proxied to a hub", "{message}"},
+		{'f', "exlab.proxy.failures", "proxy hops that failed, by PRX code", "{message}"},
+	} {
+		kind := c.kind
+		_, err := m.Int64ObservableCounter(c.name, metric.WithDescription(c.desc), metric.WithUnit(c.unit),
+			metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+				x.cells.Range(func(k, v any) bool {
+					if k.(setKey).kind == kind {
+						cl := v.(*cell)
+						o.Observe(cl.v.Load(), metric.WithAttributeSet(cl.attrs))
+					}
+					return true
+				})
+				return nil
+			}))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// add adds n to the counter cell of key, made with kv the first time.
+func (x *Metrics) add(key setKey, n int64, kv func() []attribute.KeyValue) {
+	v, ok := x.cells.Load(key)
+	if !ok {
+		v, _ = x.cells.LoadOrStore(key, &cell{attrs: attribute.NewSet(kv()...)})
+	}
+	v.(*cell).v.Add(n)
 }
 
 func connAttrs(rc *config.ReceiveConnector) []attribute.KeyValue {
@@ -93,9 +111,12 @@ func (x *Metrics) Phase(rc *config.ReceiveConnector, phase string, d time.Durati
 	if x == nil {
 		return
 	}
-	x.phase.Record(context.Background(), d.Seconds(), x.set(setKey{'p', rc, phase, 0}, func() []attribute.KeyValue {
-		return append(connAttrs(rc), attribute.String("phase", phase))
-	}))
+	key := setKey{'p', rc, phase, 0}
+	o, ok := x.opts.Load(key)
+	if !ok {
+		o, _ = x.opts.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(append(connAttrs(rc), attribute.String("phase", phase))...)))
+	}
+	x.phase.Record(context.Background(), d.Seconds(), o.(metric.MeasurementOption))
 }
 
 // Proxy records one proxy hop of the frontend; prx is "" when it succeeded, else PRX<n>.
@@ -103,29 +124,20 @@ func (x *Metrics) Proxy(rc *config.ReceiveConnector, prx string) {
 	if x == nil {
 		return
 	}
-	ctx := context.Background()
-	x.proxyAttempts.Add(ctx, 1, x.set(setKey{'a', rc, "", 0}, func() []attribute.KeyValue {
-		return []attribute.KeyValue{attribute.String("connector", rc.Identity())}
-	}))
+	x.add(setKey{'a', rc, "", 0}, 1, func() []attribute.KeyValue { return []attribute.KeyValue{attribute.String("connector", rc.Identity())} })
 	if prx != "" {
-		x.proxyFailures.Add(ctx, 1, x.set(setKey{'f', rc, prx, 0}, func() []attribute.KeyValue {
+		x.add(setKey{'f', rc, prx, 0}, 1, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attribute.String("connector", rc.Identity()), attribute.String("prx", prx)}
-		}))
+		})
 	}
 }
 
-func (x *Metrics) connSet(rc *config.ReceiveConnector) metric.MeasurementOption {
-	return x.set(setKey{'s', rc, "", 0}, func() []attribute.KeyValue { return connAttrs(rc) })
-}
-
 func (x *Metrics) session(rc *config.ReceiveConnector) {
-	x.sessions.Add(context.Background(), 1, x.connSet(rc))
+	x.add(setKey{'s', rc, "", 0}, 1, func() []attribute.KeyValue { return connAttrs(rc) })
 }
 
 func (x *Metrics) command(rc *config.ReceiveConnector, verb string) {
-	x.commands.Add(context.Background(), 1, x.set(setKey{'c', rc, verb, 0}, func() []attribute.KeyValue {
-		return append(connAttrs(rc), attribute.String("command", verb))
-	}))
+	x.add(setKey{'c', rc, verb, 0}, 1, func() []attribute.KeyValue { return append(connAttrs(rc), attribute.String("command", verb)) })
 }
 
 func (x *Metrics) reply(rc *config.ReceiveConnector, text string) {
@@ -140,15 +152,14 @@ func (x *Metrics) reply(rc *config.ReceiveConnector, text string) {
 			enh = enh[:i]
 		}
 	}
-	x.replies.Add(context.Background(), 1, x.set(setKey{'r', rc, enh, code}, func() []attribute.KeyValue {
+	x.add(setKey{'r', rc, enh, code}, 1, func() []attribute.KeyValue {
 		return append(connAttrs(rc), attribute.Int("code", code), attribute.String("enhanced_code", enh))
-	}))
+	})
 }
 
 func (x *Metrics) accepted(rc *config.ReceiveConnector, size int64) {
-	o := x.connSet(rc)
-	x.messages.Add(context.Background(), 1, o)
-	x.bytes.Add(context.Background(), size, o)
+	x.add(setKey{'m', rc, "", 0}, 1, func() []attribute.KeyValue { return connAttrs(rc) })
+	x.add(setKey{'b', rc, "", 0}, size, func() []attribute.KeyValue { return connAttrs(rc) })
 }
 
 // metricVerbs are the commands counted by name; anything else counts as "other".

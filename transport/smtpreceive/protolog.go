@@ -206,7 +206,14 @@ func (sc *stampCache) appendLine(b []byte, l *LogLine) []byte {
 }
 
 func appendCSV(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, ",\"\r\n") {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			plain = false
+		}
+	}
+	if plain {
 		return append(b, s...)
 	}
 	b = append(b, '"')
