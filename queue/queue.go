@@ -128,6 +128,9 @@ type Message struct {
 	InFlight       bool      `json:",omitempty"`
 	PoisonCount    int       `json:",omitempty"`
 	Poison         bool      `json:",omitempty"`
+	// TraceParent is the W3C traceparent of the hub's message span when tracing, so later
+	// delivery attempts join the message's trace.
+	TraceParent string `json:",omitempty"`
 }
 
 // Clone returns a copy whose recipients can be changed without touching m.

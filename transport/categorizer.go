@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ type Categorizer struct {
 	outProxy *smtpsend.Proxy // to the Outbound Proxy Frontend (717)
 	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors
 	tracker  *Tracker        // the message tracking log, or nil
+	tracer   trace.Tracer    // nil: no delivery spans
 	sendLog  *smtpreceive.ProtocolLog
 
 	mu      sync.Mutex

@@ -87,6 +87,7 @@ func New(o Options) *Hub {
 	}
 	h.cat.tracker = NewTracker(trackDir, o.Server, o.Logger)
 	h.cat.sendLog = o.SendProtocolLog
+	h.cat.tracer = o.Tracer
 	// Send connectors with FrontendProxyEnabled hand their mail to this server's Outbound Proxy
 	// Frontend (717), found in the configuration (spec §6.4).
 	h.cat.outProxy = &smtpsend.Proxy{

@@ -1,8 +1,15 @@
 package transport
 
 import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"errors"
 	"fmt"
+	"github.com/exlab/exlab/transport/smtpreceive"
 	"hash/fnv"
 	"sort"
 	"strings"
@@ -275,7 +282,20 @@ func (c *Categorizer) process(orig *queue.Message) *queue.Message {
 	u := c.categorize(m, body)
 	sent := false
 	if attempt {
+		var span trace.Span
+		if c.tracer != nil && m.TraceParent != "" {
+			_, span = c.tracer.Start(smtpreceive.ContextWithTraceParent(context.Background(), m.TraceParent), "queue.deliver",
+				trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(m.ID))))
+		}
 		sent = c.deliverOut(m, body, &u)
+		if span != nil {
+			waiting := len(waitingRecipients(m))
+			span.SetAttributes(attribute.Int("exlab.recipients_waiting", waiting))
+			if waiting > 0 {
+				span.SetStatus(codes.Error, "deferred")
+			}
+			span.End()
+		}
 	}
 	if !m.DelayNotified && !m.IsDSN && m.From != "" && !m.Done() &&
 		!now.Before(m.Arrived.Add(c.server.DelayNotificationTimeout.Duration())) {

@@ -132,6 +132,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	s.h.cat.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
 	var span trace.Span
 	if t := s.h.opt.Tracer; t != nil {
+		m.TraceParent = smtpreceive.TraceParent(ctx)
 		_, span = t.Start(ctx, "queue.categorize", trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(id))))
 	}
 	u := s.h.cat.categorize(m, body)

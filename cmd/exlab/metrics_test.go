@@ -80,6 +80,8 @@ func TestMetrics(t *testing.T) {
 		{"exlab_proxy_attempts_total", []string{feL}, 4},
 		{"exlab_smtp_phase_duration_seconds_count", []string{feL, `phase="data"`}, 4},
 		{"exlab_smtp_phase_duration_seconds_count", []string{feL, `phase="proxy"`}, 4},
+		{"exlab_smtp_phase_duration_seconds_count", []string{feL, `phase="transfer"`}, 4},
+		{"exlab_smtp_phase_duration_seconds_count", []string{hubL, `phase="transfer"`}, 4},
 		{"exlab_smtp_phase_duration_seconds_count", []string{feL, `phase="banner"`}, 5},
 		{"exlab_smtp_phase_duration_seconds_count", []string{hubL, `phase="queue_commit"`}, 4},
 		{"exlab_queue_depth", []string{`queue="EX01\\Submission"`}, 0},

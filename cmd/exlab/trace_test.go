@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +18,8 @@ import (
 
 // TestTraces: with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a loopback OTLP/HTTP receiver of the
 // test, one message gives one trace: the frontend's session and message spans, its proxy hop,
-// and under it the hub's message span with its categorize and commit spans.
+// and under it the hub's message span with its categorize and commit spans and, later, the
+// send connector's delivery attempt.
 func TestTraces(t *testing.T) {
 	var mu sync.Mutex
 	var spans []*tracepb.Span
@@ -40,9 +43,16 @@ func TestTraces(t *testing.T) {
 	}))
 	defer rcv.Close()
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.URL)
-	s := startServer(t, labConfig(nil), "")
-	if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test"}, "Subject: traced\r\n\r\nx\r\n"); err != nil {
+	sh := startSmartHost(t)
+	port := 0
+	fmt.Sscanf(sh.addr[strings.LastIndexByte(sh.addr, ':')+1:], "%d", &port)
+	s := startServer(t, queueLab(port, ""), "")
+	if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test", "joe@fabrikam.test"},
+		"Subject: traced\r\n\r\nx\r\n"); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(sh.messages()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond) // the session span ends when the connection closes
 	s.stop()                           // the exporter flushes at shutdown
@@ -62,13 +72,13 @@ func TestTraces(t *testing.T) {
 		}
 		return byName[name][0]
 	}
-	proxy, commit, categorize := one("smtp.proxy"), one("queue.commit"), one("queue.categorize")
+	proxy, commit, categorize, deliver := one("smtp.proxy"), one("queue.commit"), one("queue.categorize"), one("queue.deliver")
 	feMsg := parentOf(proxy)
 	if feMsg == nil || feMsg.Name != "smtp.message" || parentOf(feMsg) == nil || parentOf(feMsg).Name != "smtp.session" {
 		t.Errorf("the proxy span's ancestors: %v", feMsg)
 	}
 	hubMsg := parentOf(commit)
-	if hubMsg == nil || hubMsg.Name != "smtp.message" || parentOf(hubMsg) != proxy || parentOf(categorize) != hubMsg {
+	if hubMsg == nil || hubMsg.Name != "smtp.message" || parentOf(hubMsg) != proxy || parentOf(categorize) != hubMsg || parentOf(deliver) != hubMsg {
 		t.Errorf("the hub's message span is not under the proxy hop: %v", hubMsg)
 	}
 	for _, sp := range spans {

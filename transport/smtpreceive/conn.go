@@ -501,7 +501,10 @@ func (c *conn) data(ctx context.Context, arg string) {
 	}
 	c.inBody.Store(true)
 	dr := newDotReader(c.br, c.sess.SizeLimit())
-	r := c.sess.Data(ctx, bodyReader{dr})
+	body := &bodyReader{r: dr}
+	start := time.Now()
+	r := c.sess.Data(ctx, body)
+	c.transferred(body, start)
 	err := dr.drain()
 	c.inBody.Store(false)
 	if err != nil {
@@ -528,10 +531,27 @@ func (c *conn) accepted(r *Reply, size int64) {
 	}
 }
 
-// bodyReader gives the session the message reader and nothing else of it.
-type bodyReader struct{ r io.Reader }
+// bodyReader gives the session the message reader and nothing else of it, and notes when the
+// session read its end (the transfer phase's end).
+type bodyReader struct {
+	r   io.Reader
+	eof time.Time
+}
 
-func (d bodyReader) Read(p []byte) (int, error) { return d.r.Read(p) }
+func (d *bodyReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err == io.EOF && d.eof.IsZero() {
+		d.eof = time.Now()
+	}
+	return n, err
+}
+
+// transferred records the transfer phase: from the start of the data to its last byte.
+func (c *conn) transferred(b *bodyReader, start time.Time) {
+	if m := c.srv.Metrics; m != nil && !b.eof.IsZero() {
+		m.Phase(c.rc, "transfer", b.eof.Sub(start))
+	}
+}
 
 // ReplyOrFail guards against a nil final reply from a Session.
 func ReplyOrFail(r *Reply) *Reply {
@@ -552,7 +572,10 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 	s := &bdatStream{c: c, chunk: size, remaining: size, last: last, binary: c.body == "BINARYMIME",
 		limit: c.sess.SizeLimit(), raw: make([]byte, 0, 4096)}
 	c.inBody.Store(true)
-	r := c.sess.Data(ctx, bodyReader{s})
+	body := &bodyReader{r: s}
+	start := time.Now()
+	r := c.sess.Data(ctx, body)
+	c.transferred(body, start)
 	c.inBody.Store(false)
 	switch {
 	case s.interrupt != "":
@@ -727,7 +750,7 @@ func (c *conn) logLine(event byte, data, context string) {
 		c.plogLocal, c.plogRemote, c.plogID = logEndpoint(c.info.Local), logEndpoint(c.info.Remote), c.rc.Identity()
 	}
 	if c.plog == nil {
-		c.plog = make([]LogLine, 0, 64)
+		c.plog = make([]LogLine, 0, 8)
 	}
 	c.plog = append(c.plog, LogLine{Time: time.Now(), Connector: c.plogID, Session: c.info.SessionID, Seq: c.plogSeq,
 		Local: c.plogLocal, Remote: c.plogRemote, Event: event, Data: data, Context: context})

@@ -27,9 +27,10 @@ import (
 //	exlab.proxy.attempts         counter    connector
 //	exlab.proxy.failures         counter    connector, prx
 //
-// phase is banner (connect to banner), ehlo, starttls, auth, mail, rcpt, data (the DATA or BDAT
-// command to the final reply: the end-to-end accept), proxy (the frontend's hop to the hub) and
-// queue_commit (the hub's synced write). Attribute sets are built once and cached.
+// phase is banner (connect to banner), ehlo, starttls, auth, mail, rcpt, transfer (from the
+// start of the data to its last byte), data (the DATA or BDAT command to the final reply: the
+// end-to-end accept), proxy (the frontend's hop to the hub) and queue_commit (the hub's synced
+// write). Attribute sets are built once and cached.
 type Metrics struct {
 	phase metric.Float64Histogram
 

@@ -27,6 +27,12 @@ func TraceParent(ctx context.Context) string {
 	return c["traceparent"]
 }
 
+// ContextWithTraceParent returns ctx with the remote span a traceparent names as its parent
+// (a queued message's trace, continued by a later delivery attempt).
+func ContextWithTraceParent(ctx context.Context, traceparent string) context.Context {
+	return traceContext.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
+}
+
 // SetTraceParent makes the session's next message span a child of the span a traceparent names
 // (the frontend's proxy hop, carried in XPROXYFROM).
 func (ci *ConnInfo) SetTraceParent(traceparent string) {
