@@ -19,6 +19,7 @@ import (
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
+	"github.com/exlab/exlab/transport/smtpreceive"
 )
 
 // The message tracking log (spec §7.2): what Get-MessageTrackingLog reads, in Exchange's CSV
@@ -110,14 +111,13 @@ func (t *Tracker) run() {
 	var (
 		f       *os.File
 		bw      *bufio.Writer
-		cw      *csv.Writer
+		line    []byte
 		size    int64
 		day     string
 		counter int
 	)
 	closeFile := func() {
 		if f != nil {
-			cw.Flush()
 			_ = bw.Flush()
 			_ = f.Close()
 			f = nil
@@ -144,8 +144,6 @@ func (t *Tracker) run() {
 				return err
 			}
 			f, bw, size = nf, bufio.NewWriterSize(nf, 64<<10), 0
-			cw = csv.NewWriter(bw)
-			cw.UseCRLF = true
 			if st == nil || st.Size() == 0 {
 				n, _ := fmt.Fprintf(bw, "#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: Message Tracking Log\r\n#Date: %s\r\n#Fields: %s\r\n",
 					t.build, now.UTC().Format("2006-01-02T15:04:05.000Z"), strings.Join(TrackingFields, ","))
@@ -174,13 +172,18 @@ func (t *Tracker) run() {
 				}
 			}
 			t.record(e, rec)
-			for _, v := range rec {
-				size += int64(len(v)) + 1
+			line = line[:0]
+			for i, v := range rec {
+				if i > 0 {
+					line = append(line, ',')
+				}
+				line = smtpreceive.AppendCSV(line, v)
 			}
-			_ = cw.Write(rec)
+			line = append(line, '\r', '\n')
+			n, _ := bw.Write(line)
+			size += int64(n)
 		case <-tick.C:
 			if f != nil {
-				cw.Flush()
 				_ = bw.Flush()
 			}
 		}

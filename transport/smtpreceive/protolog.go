@@ -205,6 +205,9 @@ func (sc *stampCache) appendLine(b []byte, l *LogLine) []byte {
 	return append(b, '\r', '\n')
 }
 
+// AppendCSV appends s as one CSV field, quoted only where needed (the tracking log uses it too).
+func AppendCSV(b []byte, s string) []byte { return appendCSV(b, s) }
+
 func appendCSV(b []byte, s string) []byte {
 	plain := true
 	for i := 0; i < len(s) && plain; i++ {
