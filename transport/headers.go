@@ -76,6 +76,11 @@ func scanHeaders(msg []byte) headerInfo {
 func newGUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
+	return formatGUID(b)
+}
+
+// formatGUID renders 16 random bytes as a version-4 GUID.
+func formatGUID(b [16]byte) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	var out [36]byte

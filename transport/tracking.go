@@ -5,7 +5,6 @@ import (
 	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/csv"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -108,68 +107,21 @@ func (c *Categorizer) track(e trackEvent) {
 
 func (t *Tracker) run() {
 	defer close(t.done)
-	var (
-		f       *os.File
-		bw      *bufio.Writer
-		line    []byte
-		size    int64
-		day     string
-		counter int
-	)
-	closeFile := func() {
-		if f != nil {
-			_ = bw.Flush()
-			_ = f.Close()
-			f = nil
-		}
-	}
-	open := func(now time.Time) error {
-		closeFile()
-		if err := os.MkdirAll(t.dir, 0o755); err != nil {
-			return err
-		}
-		d := now.UTC().Format("20060102")
-		if d != day {
-			day, counter = d, 0
-		}
-		for {
-			counter++
-			name := filepath.Join(t.dir, fmt.Sprintf("MSGTRK%s-%d.LOG", day, counter))
-			st, err := os.Stat(name)
-			if err == nil && st.Size() >= t.maxFile {
-				continue
-			}
-			nf, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				return err
-			}
-			f, bw, size = nf, bufio.NewWriterSize(nf, 64<<10), 0
-			if st == nil || st.Size() == 0 {
-				n, _ := fmt.Fprintf(bw, "#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: Message Tracking Log\r\n#Date: %s\r\n#Fields: %s\r\n",
-					t.build, now.UTC().Format("2006-01-02T15:04:05.000Z"), strings.Join(TrackingFields, ","))
-				size = int64(n)
-			} else {
-				size = st.Size()
-			}
-			t.cleanup(name)
-			return nil
-		}
-	}
+	lf := &smtpreceive.LogFile{Dir: t.dir, Prefix: "MSGTRK", Period: "20060102", MaxFileSize: t.maxFile, MaxDirectorySize: t.maxDir, MaxAge: t.maxAge,
+		Header: func(now time.Time) string {
+			return fmt.Sprintf("#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: Message Tracking Log\r\n#Date: %s\r\n#Fields: %s\r\n",
+				t.build, now.UTC().Format(isoMillis), strings.Join(TrackingFields, ","))
+		}}
+	defer lf.Close()
 	rec := make([]string, len(TrackingFields))
+	var line []byte
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	defer closeFile()
 	for {
 		select {
 		case e, ok := <-t.ch:
 			if !ok {
 				return
-			}
-			if f == nil || e.Time.UTC().Format("20060102") != day || size >= t.maxFile {
-				if err := open(e.Time); err != nil {
-					t.log.Error("message tracking log", "err", err)
-					continue
-				}
 			}
 			t.record(e, rec)
 			line = line[:0]
@@ -180,41 +132,11 @@ func (t *Tracker) run() {
 				line = smtpreceive.AppendCSV(line, v)
 			}
 			line = append(line, '\r', '\n')
-			n, _ := bw.Write(line)
-			size += int64(n)
+			if err := lf.Write(e.Time, line); err != nil {
+				t.log.Error("message tracking log", "dir", t.dir, "err", err)
+			}
 		case <-tick.C:
-			if f != nil {
-				_ = bw.Flush()
-			}
-		}
-	}
-}
-
-// cleanup removes old tracking files: older than MaxAge, or the oldest beyond MaxDirectorySize.
-func (t *Tracker) cleanup(current string) {
-	files, _ := filepath.Glob(filepath.Join(t.dir, "MSGTRK*.LOG"))
-	sort.Strings(files)
-	var total int64
-	type fi struct {
-		name string
-		size int64
-		mod  time.Time
-	}
-	var all []fi
-	for _, n := range files {
-		if st, err := os.Stat(n); err == nil {
-			all = append(all, fi{n, st.Size(), st.ModTime()})
-			total += st.Size()
-		}
-	}
-	for _, x := range all {
-		if x.name == current {
-			continue
-		}
-		if (t.maxAge > 0 && time.Since(x.mod) > t.maxAge) || (t.maxDir > 0 && total > t.maxDir) {
-			if os.Remove(x.name) == nil {
-				total -= x.size
-			}
+			lf.Flush()
 		}
 	}
 }
@@ -321,19 +243,7 @@ func (t *Tracker) guid() string {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], t.rng.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], t.rng.Uint64())
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	return formatGUID(b)
 }
 
 // TrackingEntry is one parsed line of a message tracking log, by field name.

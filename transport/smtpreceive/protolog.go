@@ -1,12 +1,9 @@
 package smtpreceive
 
 import (
-	"bufio"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,55 +91,16 @@ func (p *ProtocolLog) Close() {
 
 func (p *ProtocolLog) run() {
 	defer close(p.done)
+	lf := &LogFile{Dir: p.dir, Prefix: p.prefix, Period: "2006010215", MaxFileSize: p.maxFile, MaxDirectorySize: p.maxDir, MaxAge: p.maxAge,
+		Header: func(now time.Time) string {
+			return fmt.Sprintf("#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: %s\r\n#Date: %s\r\n#Fields: %s\r\n",
+				p.logType, now.UTC().Format("2006-01-02T15:04:05.000Z"), ProtocolLogFields)
+		}}
+	defer lf.Close()
 	var (
-		f     *os.File
-		bw    *bufio.Writer
-		size  int64
-		hour  string
-		n     int
 		stamp []byte
 		clock stampCache
 	)
-	closeFile := func() {
-		if f != nil {
-			_ = bw.Flush()
-			_ = f.Close()
-			f = nil
-		}
-	}
-	defer closeFile()
-	open := func(now time.Time) error {
-		closeFile()
-		if err := os.MkdirAll(p.dir, 0o755); err != nil {
-			return err
-		}
-		h := now.UTC().Format("2006010215")
-		if h != hour {
-			hour, n = h, 0
-		}
-		for {
-			n++
-			name := filepath.Join(p.dir, fmt.Sprintf("%s%s-%d.LOG", p.prefix, hour, n))
-			st, err := os.Stat(name)
-			if err == nil && st.Size() >= p.maxFile {
-				continue
-			}
-			nf, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				return err
-			}
-			f, bw, size = nf, bufio.NewWriterSize(nf, 64<<10), 0
-			if st == nil || st.Size() == 0 {
-				k, _ := fmt.Fprintf(bw, "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: %s\r\n#Date: %s\r\n#Fields: %s\r\n",
-					p.logType, now.UTC().Format("2006-01-02T15:04:05.000Z"), ProtocolLogFields)
-				size = int64(k)
-			} else {
-				size = st.Size()
-			}
-			p.cleanup(name)
-			return nil
-		}
-	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -152,21 +110,14 @@ func (p *ProtocolLog) run() {
 				return
 			}
 			for i := range lines {
-				l := &lines[i]
-				if f == nil || size >= p.maxFile || l.Time.UTC().Format("2006010215") != hour {
-					if err := open(l.Time); err != nil {
-						p.log.Error("protocol log", "dir", p.dir, "err", err)
-						break
-					}
+				stamp = clock.appendLine(stamp[:0], &lines[i])
+				if err := lf.Write(lines[i].Time, stamp); err != nil {
+					p.log.Error("protocol log", "dir", p.dir, "err", err)
+					break
 				}
-				stamp = clock.appendLine(stamp[:0], l)
-				k, _ := bw.Write(stamp)
-				size += int64(k)
 			}
 		case <-tick.C:
-			if f != nil {
-				_ = bw.Flush()
-			}
+			lf.Flush()
 		}
 	}
 }
@@ -231,34 +182,6 @@ func appendCSV(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
-}
-
-// cleanup removes files older than MaxAge, then the oldest beyond MaxDirectorySize.
-func (p *ProtocolLog) cleanup(current string) {
-	files, _ := filepath.Glob(filepath.Join(p.dir, p.prefix+"*.LOG"))
-	sort.Strings(files)
-	var total int64
-	sizes := map[string]int64{}
-	for _, name := range files {
-		st, err := os.Stat(name)
-		if err != nil {
-			continue
-		}
-		if name != current && p.maxAge > 0 && time.Since(st.ModTime()) > p.maxAge {
-			_ = os.Remove(name)
-			continue
-		}
-		sizes[name] = st.Size()
-		total += st.Size()
-	}
-	for _, name := range files {
-		if p.maxDir <= 0 || total <= p.maxDir {
-			break
-		}
-		if sz, ok := sizes[name]; ok && name != current && os.Remove(name) == nil {
-			total -= sz
-		}
-	}
 }
 
 // ParseProtocolLog reads a protocol log file back into its lines (the header checked), for
