@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,22 +136,43 @@ func run(exlabBin, out string, repeat int, dur time.Duration, skipPostfix bool) 
 
 	// The cost of the logs (issue 7): the frontend path at 20 sessions with Default Frontend's
 	// protocol log and the tracking log (the default) against an exlab with both off.
-	quiet, err := startExlabWith(exlabBin, tmp, "exlab-quiet", offset+1000, true)
+	quiet, err := startExlabWith(exlabBin, tmp, "exlab-quiet", offset+1000, true, nil)
 	if err != nil {
 		return err
 	}
 	cleanups = append(cleanups, func() { quiet.Process.Signal(syscall.SIGTERM); quiet.Wait() })
 	quietT := target{"exlab frontend, logs off", fmt.Sprintf("127.0.0.1:%d", 25+offset+1000), procCPU(quiet.Process.Pid)}
-	var logsOn, logsOff []measure
+	// And the cost of tracing: an exlab exporting every span with OTLP/HTTP to a collector
+	// that discards them (tracing is off in every other run: no OTEL_* variables).
+	collector := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	})}
+	cl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go collector.Serve(cl)
+	cleanups = append(cleanups, func() { collector.Close() })
+	traced, err := startExlabWith(exlabBin, tmp, "exlab-traced", offset+2000, false, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + cl.Addr().String()})
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, func() { traced.Process.Signal(syscall.SIGTERM); traced.Wait() })
+	tracedT := target{"exlab frontend, tracing on", fmt.Sprintf("127.0.0.1:%d", 25+offset+2000), procCPU(traced.Process.Pid)}
+	var logsOn, logsOff, tracingOn []measure
 	for r := 0; r < repeat; r++ {
-		for _, t := range []target{quietT, targets[0]} {
+		for _, t := range []target{quietT, targets[0], tracedT} {
 			m, err := load(t, points[1], dur)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.Name, err)
 			}
-			if t.Name == quietT.Name {
+			switch t.Name {
+			case quietT.Name:
 				logsOff = append(logsOff, m)
-			} else {
+			case tracedT.Name:
+				tracingOn = append(tracingOn, m)
+			default:
 				logsOn = append(logsOn, m)
 			}
 			fmt.Fprintf(os.Stderr, "%-32s %-40s run %d: %8.0f msgs/s  cpu %6.0f ms/1000\n", points[1].Name, t.Name, r+1, m.Rate, m.CPUMs)
@@ -202,9 +224,11 @@ func run(exlabBin, out string, repeat int, dur time.Duration, skipPostfix bool) 
 	perSession := float64(during-before) / float64(max(hold.Opened, 1))
 	fmt.Fprintf(&b, "\nOpen loop: frontend path at %.0f msgs/s offered (half of its peak %.0f), 20 sessions: p99 end of data %.2f ms (p50 %.2f ms), p99 from schedule %.2f ms, %d sent.\n",
 		peak/2, peak, ms(open.Latency["data"].P99), ms(open.Latency["data"].P50), ms(open.Latency["sched"].P99), open.Sent)
-	on, off := median(logsOn), median(logsOff)
+	on, off, tr := median(logsOn), median(logsOff), median(tracingOn)
 	fmt.Fprintf(&b, "\nCost of the logs (%s, frontend path): with Default Frontend's protocol log and the message tracking log (the default) %.0f msgs/s and %.3f s CPU per 1,000 messages; with both off %.0f msgs/s and %.3f s: %+.1f%% messages/s, %+.1f%% CPU per message.\n",
 		points[1].Name, on.Rate, on.CPUMs/1000, off.Rate, off.CPUMs/1000, (on.Rate/off.Rate-1)*100, (on.CPUMs/off.CPUMs-1)*100)
+	fmt.Fprintf(&b, "\nCost of tracing (same point): off (no OTEL_* variables, every other figure here) %.0f msgs/s and %.3f s CPU per 1,000 messages; every span exported with OTLP/HTTP to a local collector %.0f msgs/s and %.3f s: %+.1f%% messages/s, %+.1f%% CPU per message.\n",
+		on.Rate, on.CPUMs/1000, tr.Rate, tr.CPUMs/1000, (tr.Rate/on.Rate-1)*100, (tr.CPUMs/on.CPUMs-1)*100)
 	fmt.Fprintf(&b, "\nIdle sessions: %d held on port 25 (%d failed, %d refused); exlab RSS %.1f MiB idle, %.1f MiB with them: %.1f KiB per session. New sessions meanwhile: connect to banner p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d).\n",
 		hold.Opened, hold.Failed, hold.Refused, float64(before)/1024, float64(during)/1024, perSession, ms(hold.Probe.P50), ms(hold.Probe.P99), ms(hold.Probe.Max), hold.Probe.N)
 
@@ -338,12 +362,12 @@ func rss(pid int) int64 {
 }
 
 func startExlab(bin, tmp string) (*exec.Cmd, error) {
-	return startExlabWith(bin, tmp, "exlab", offset, false)
+	return startExlabWith(bin, tmp, "exlab", offset, false, nil)
 }
 
 // startExlabWith starts an exlab on its own data directory and port offset; quiet turns off
 // Default Frontend's protocol log and the message tracking log (the cost-of-logging point).
-func startExlabWith(bin, tmp, name string, off int, quiet bool) (*exec.Cmd, error) {
+func startExlabWith(bin, tmp, name string, off int, quiet bool, env []string) (*exec.Cmd, error) {
 	def, err := exec.Command(bin, "config", "default").Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s config default: %w", bin, err)
@@ -363,6 +387,7 @@ func startExlabWith(bin, tmp, name string, off int, quiet bool) (*exec.Cmd, erro
 	}
 	cmd := exec.Command(bin, "serve", "--config", path, "--data", filepath.Join(tmp, name+"-data"),
 		"--port-offset", strconv.Itoa(off), "--admin", "off", "--log-level", "warn")
+	cmd.Env = append(os.Environ(), env...)
 	logf, _ := os.Create(filepath.Join(tmp, name+".log"))
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
