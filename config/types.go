@@ -116,6 +116,12 @@ type Organization struct {
 	SendConnectors    []SendConnector
 	Certificates      []Certificate
 	TransportConfig   TransportConfig
+	// Faults are exlab's fault-injection rules (no Exchange object: a load-test aid), applied
+	// from start; `exlab fault set|list|clear` changes them while the server runs.
+	Faults []Fault
+	// ServerComponentState holds Set-ServerComponentState's switch for the HubTransport
+	// component: Inactive is maintenance mode (`exlab maintenance on`).
+	ServerComponentState ServerComponentState
 
 	// File is the name the organization was read from, for messages.
 	File string `exlab:"-"`
@@ -505,3 +511,72 @@ func (o *Organization) ConnectorsOf(server string, role TransportRole) []*Receiv
 
 // Duration is a convenience for TimeSpan values.
 func (t TimeSpan) Duration() time.Duration { return time.Duration(t) }
+
+// ServerComponentState is the state of the server's transport components
+// (Get-ServerComponentState).
+type ServerComponentState struct {
+	HubTransport ComponentState
+}
+
+// ComponentState is Active or Inactive.
+type ComponentState string
+
+const (
+	ComponentActive   ComponentState = "Active"
+	ComponentInactive ComponentState = "Inactive"
+)
+
+// FaultStep is the point of an SMTP session a fault applies to.
+type FaultStep string
+
+const (
+	StepConnect   FaultStep = "Connect"   // instead of the banner
+	StepEhlo      FaultStep = "Ehlo"      // EHLO and HELO
+	StepStartTls  FaultStep = "StartTls"  // STARTTLS
+	StepAuth      FaultStep = "Auth"      // AUTH and X-EXPS
+	StepMail      FaultStep = "Mail"      // MAIL FROM
+	StepRcpt      FaultStep = "Rcpt"      // RCPT TO
+	StepData      FaultStep = "Data"      // the DATA or first BDAT command
+	StepEndOfData FaultStep = "EndOfData" // the message's final reply
+	StepProxy     FaultStep = "Proxy"     // the frontend's hop to a hub
+)
+
+// FaultSteps lists every step, in session order.
+var FaultSteps = []FaultStep{StepConnect, StepEhlo, StepStartTls, StepAuth, StepMail, StepRcpt, StepData, StepEndOfData, StepProxy}
+
+// FaultAction is what a fault does at its step.
+type FaultAction string
+
+const (
+	FaultReply      FaultAction = "Reply"      // answer with Reply or ReplyId instead
+	FaultDelay      FaultAction = "Delay"      // wait Delay, then go on as usual
+	FaultDisconnect FaultAction = "Disconnect" // close the connection without a reply
+	FaultBandwidth  FaultAction = "Bandwidth"  // from here on, BytesPerSecond each way
+)
+
+// Fault is one fault-injection rule. A session that reaches Step on a matching connector, for
+// a matching client, sender and recipient, gets the fault with Probability, at most Count
+// times in all (0: no limit).
+type Fault struct {
+	Name string
+	// Connector is a receive connector's Name or Identity; empty: every connector.
+	Connector string
+	Step      FaultStep
+	Action    FaultAction
+	// Reply is a whole reply line ("451 4.7.0 Temporary server error. Please try again
+	// later. PRX3"); ReplyId names a row of the spec's reply table instead (R64).
+	Reply   string
+	ReplyId string
+	Delay   TimeSpan
+	// BytesPerSecond is the Bandwidth action's limit.
+	BytesPerSecond ByteSize
+	Probability    Probability
+	Count          int
+	// Sender and Recipient are patterns (path.Match, case-insensitive: "*@example.org").
+	Sender    string
+	Recipient string
+	// RemoteIPRanges limits the fault to these clients (the receive connector's forms).
+	RemoteIPRanges []IPRange
+}
+
+func (f *Fault) setDefaults() { *f = Fault{Probability: 1} }

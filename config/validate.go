@@ -56,6 +56,13 @@ func between(c checker, path string, v, lo, hi int64) {
 // validate, reporting all problems with file, line and field).
 func (o *Organization) validate(d *decoder) {
 	c := checker{o: o, d: d}
+	for i := range o.Faults {
+		p := fmt.Sprintf("Faults[%d]", i)
+		o.Faults[i].Check(o, func(field, format string, args ...any) { c.fail(p+"."+field, format, args...) })
+	}
+	if st := o.ServerComponentState.HubTransport; st != "" {
+		oneOf(c, "ServerComponentState.HubTransport", st, ComponentActive, ComponentInactive)
+	}
 	if len(o.Servers) == 0 {
 		c.fail("Servers", "at least one server is needed")
 	}

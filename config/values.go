@@ -328,3 +328,22 @@ func (b Binding) Conflicts(o Binding) bool {
 }
 
 var errEmpty = errors.New("must not be empty")
+
+// Probability is a chance between 0 and 1, written "0.25" or "25%".
+type Probability float64
+
+func (p *Probability) parseExchange(text string) error {
+	s := strings.TrimSpace(text)
+	scale := 1.0
+	if t, ok := strings.CutSuffix(s, "%"); ok {
+		s, scale = strings.TrimSpace(t), 100
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v/scale < 0 || v/scale > 1 {
+		return fmt.Errorf("%q is not a probability (0 to 1, or 0%% to 100%%)", text)
+	}
+	*p = Probability(v / scale)
+	return nil
+}
+
+func (p Probability) String() string { return strconv.FormatFloat(float64(p), 'g', -1, 64) }

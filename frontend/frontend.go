@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,8 @@ type Options struct {
 	// Tracer, when set, opens the session and message spans and the proxy hop's span, whose
 	// traceparent travels to the hub in XPROXYFROM.
 	Tracer trace.Tracer
+	// Faults are the process's fault-injection rules and maintenance switch (nil: none).
+	Faults *smtpreceive.Faults
 }
 
 // Frontend is one server's Front End Transport service.
@@ -116,6 +119,7 @@ func New(o Options) *Frontend {
 		ProtocolLog:   o.ProtocolLog,
 		Metrics:       o.Metrics,
 		Tracer:        o.Tracer,
+		Faults:        o.Faults,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			st := f.state.Load()
@@ -264,6 +268,15 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	if s.nextHop != nil {
 		return s.relayOut(ctx, r)
 	}
+	if rep, handled := s.ci.InjectFault(config.StepProxy); handled {
+		// A fault in place of the hop to the hub: the message is read and dropped, the
+		// client gets the injected reply (a PRX reply counts as that proxy failure).
+		_, _ = io.Copy(io.Discard, r)
+		if rep != nil {
+			s.f.opt.Metrics.Proxy(s.rc, prxCode(rep.Text))
+		}
+		return rep
+	}
 	s.seq++
 	authSrc := "Internal"
 	switch s.principal {
@@ -349,6 +362,20 @@ func (s *session) proxyFailed(err error) *smtpreceive.Reply {
 	return smtpreceive.Fixed(id)
 }
 
+// prxCode is the PRXn at the end of a reply ("… PRX3"), or "" for none.
+func prxCode(text string) string {
+	if i := strings.LastIndex(text, "PRX"); i >= 0 {
+		end := i + 3
+		for end < len(text) && text[end] >= '0' && text[end] <= '9' {
+			end++
+		}
+		if end > i+3 {
+			return text[i:end]
+		}
+	}
+	return ""
+}
+
 func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc, user, authDomain, traceParent string) string {
 	return smtpsend.ProxyFrom{SessionID: ci.SessionID, IP: ci.Remote.Addr().String(), Port: int(ci.Remote.Port()),
 		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user, AuthDomain: authDomain, TraceParent: traceParent}.Format()
@@ -379,6 +406,7 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 				return
 			}
 			s.user, s.principal = id, routing.AuthenticatedUser
+			s.ci.User = id
 			s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
 		})
 	}

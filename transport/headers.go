@@ -95,3 +95,55 @@ func formatGUID(b [16]byte) string {
 	hex.Encode(out[24:], b[10:16])
 	return string(out[:])
 }
+
+// localHops counts the Received: fields of a header block written by a server of the
+// organization: those whose "by" host is one of fqdns (MaxLocalHopCount; Exchange counts the
+// hops inside its organization apart from the Internet hops of MaxHopCount).
+func localHops(header []byte, fqdns []string) int {
+	n := 0
+	var field []byte // the Received: field being read, unfolded
+	flush := func() {
+		if field != nil && receivedBy(field, fqdns) {
+			n++
+		}
+		field = nil
+	}
+	for len(header) > 0 {
+		line := header
+		if i := bytes.IndexByte(header, '\n'); i >= 0 {
+			line, header = header[:i], header[i+1:]
+		} else {
+			header = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if field != nil && len(field) < 4096 {
+				field = append(append(field, ' '), bytes.TrimSpace(line)...)
+			}
+			continue
+		}
+		flush()
+		if i := bytes.IndexByte(line, ':'); i > 0 && bytes.EqualFold(bytes.TrimSpace(line[:i]), []byte("received")) {
+			field = append([]byte{}, line[i+1:]...)
+		}
+	}
+	flush()
+	return n
+}
+
+// receivedBy says whether a Received: field's "by" clause names one of fqdns.
+func receivedBy(field []byte, fqdns []string) bool {
+	words := strings.Fields(string(field))
+	for i := 0; i+1 < len(words); i++ {
+		if strings.EqualFold(words[i], "by") {
+			host := strings.TrimRight(words[i+1], ";")
+			for _, f := range fqdns {
+				if strings.EqualFold(host, f) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}

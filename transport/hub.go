@@ -51,6 +51,8 @@ type Options struct {
 	Meter   metric.Meter
 	// Tracer, when set, opens the session, message, categorize and commit spans.
 	Tracer trace.Tracer
+	// Faults are the process's fault-injection rules and maintenance switch (nil: none).
+	Faults *smtpreceive.Faults
 }
 
 // Hub is one server's Transport service.
@@ -68,6 +70,15 @@ type orgState struct {
 	org      *config.Organization
 	srv      *config.Server
 	resolver *routing.Resolver
+	fqdns    []string // the organization's servers (MaxLocalHopCount)
+}
+
+func newOrgState(org *config.Organization, srv *config.Server, resolver *routing.Resolver) *orgState {
+	st := &orgState{org: org, srv: srv, resolver: resolver}
+	for _, s := range org.Servers {
+		st.fqdns = append(st.fqdns, s.Fqdn)
+	}
+	return st
 }
 
 // New makes a hub; Listen and Start run it.
@@ -79,7 +90,7 @@ func New(o Options) *Hub {
 		o.Resolver = routing.New(o.Org)
 	}
 	h := &Hub{opt: o}
-	h.state.Store(&orgState{org: o.Org, srv: o.Server, resolver: o.Resolver})
+	h.state.Store(newOrgState(o.Org, o.Server, o.Resolver))
 	h.cat = newCategorizer(o.Store, o.Resolver, o.Server, o.Logger)
 	trackDir := o.Server.MessageTrackingLogPath
 	if trackDir == "" {
@@ -122,6 +133,7 @@ func New(o Options) *Hub {
 		ProtocolLog:   o.ReceiveProtocolLog,
 		Metrics:       o.Metrics,
 		Tracer:        o.Tracer,
+		Faults:        o.Faults,
 		RetryInterval: o.Server.BindRetryInterval.Duration(),
 		NewSession: func(ci *smtpreceive.ConnInfo) smtpreceive.Session {
 			return newSession(h, ci)
@@ -159,7 +171,7 @@ func (h *Hub) Listen(portOffset int) ([]smtpreceive.Listening, []*smtpreceive.Bi
 // Reconfigure applies a new organization to the running service (see Frontend.Reconfigure);
 // the categorizer resolves by it from now on.
 func (h *Hub) Reconfigure(org *config.Organization, srv *config.Server, resolver *routing.Resolver) ([]smtpreceive.Listening, []*smtpreceive.BindError) {
-	h.state.Store(&orgState{org: org, srv: srv, resolver: resolver})
+	h.state.Store(newOrgState(org, srv, resolver))
 	h.cat.resolver.Store(resolver)
 	return h.recv.Reconfigure(h.Connectors(), h.offset, srv.BindingConflictMode == config.BindingShared)
 }

@@ -119,7 +119,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	}
 	body := buf.Bytes()
 	hi := scanHeaders(body)
-	if hi.received > s.rc.MaxHopCount {
+	if hi.received > s.rc.MaxHopCount || (s.rc.MaxLocalHopCount > 0 && localHops(body[:hi.end], s.st.fqdns) > s.rc.MaxLocalHopCount) {
 		bodyPool.Put(buf)
 		return smtpreceive.Fixed("R52")
 	}
@@ -274,6 +274,7 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 				return
 			}
 			s.user, s.principal = id, routing.AuthenticatedUser
+			s.ci.User = id
 			s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
 		})
 	}
@@ -309,6 +310,7 @@ func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive
 		return smtpreceive.Fixed("R59"), true
 	}
 	s.proxy = &p
+	s.ci.User = p.User // MessageRateSource User counts the client's user, not the frontend
 	if p.TraceParent != "" {
 		s.ci.SetTraceParent(p.TraceParent)
 	}

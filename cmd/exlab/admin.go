@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -19,8 +20,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport"
+	"github.com/exlab/exlab/transport/smtpreceive"
 )
 
 // admin is the admin listener: a loopback HTTP endpoint the tools use while the server runs
@@ -33,7 +36,7 @@ type admin struct {
 }
 
 func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *transport.Hub, apply func(path string) error,
-	metrics http.Handler, unbound func() []string, log *slog.Logger) (*admin, error) {
+	metrics http.Handler, unbound func() []string, faults *smtpreceive.Faults, org func() *config.Organization, log *slog.Logger) (*admin, error) {
 	if addr == "off" {
 		return nil, nil
 	}
@@ -143,6 +146,59 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *tr
 		}
 		fmt.Fprintln(w, "applied")
 	}))
+	// Fault injection (exlab fault …) and maintenance mode (exlab maintenance …).
+	mux.HandleFunc("GET /faults", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]string{}
+		for _, f := range faults.List() {
+			out = append(out, faultView(f))
+		}
+		writeJSON(w, out)
+	}))
+	mux.HandleFunc("POST /faults", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fs, err := config.ParseFaults("(request)", b, org())
+		if err == nil {
+			err = faults.Set(org(), fs...)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		for _, f := range fs {
+			log.Info("fault rule set", "fault", f.Name, "connector", f.Connector, "step", string(f.Step), "action", string(f.Action))
+		}
+		writeJSON(w, map[string]int{"Set": len(fs)})
+	}))
+	mux.HandleFunc("DELETE /faults", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		n := faults.Clear(r.URL.Query().Get("name"))
+		log.Info("fault rules cleared", "name", r.URL.Query().Get("name"), "count", n)
+		writeJSON(w, map[string]int{"Cleared": n})
+	}))
+	componentState := func() map[string]string {
+		st := config.ComponentActive
+		if faults.Maintenance() {
+			st = config.ComponentInactive
+		}
+		return map[string]string{"Component": "HubTransport", "State": string(st)}
+	}
+	mux.HandleFunc("GET /maintenance", a.auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, componentState()) }))
+	mux.HandleFunc("PUT /maintenance", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		switch st := r.URL.Query().Get("state"); {
+		case strings.EqualFold(st, string(config.ComponentInactive)):
+			faults.SetMaintenance(true)
+		case strings.EqualFold(st, string(config.ComponentActive)):
+			faults.SetMaintenance(false)
+		default:
+			http.Error(w, fmt.Sprintf("state %q is not Active or Inactive", st), http.StatusBadRequest)
+			return
+		}
+		log.Warn("HubTransport component state changed", "State", componentState()["State"], "Requester", "Maintenance")
+		writeJSON(w, componentState())
+	}))
 	// Profiles of the running server (go tool pprof http://ADDR/debug/pprof/profile?token=…).
 	mux.HandleFunc("/debug/pprof/", a.auth(pprof.Index))
 	mux.HandleFunc("/debug/pprof/cmdline", a.auth(pprof.Cmdline))
@@ -207,8 +263,15 @@ func dialAdmin(dir string) *adminClient {
 
 func (c *adminClient) get(path string) ([]byte, error) { return c.do(http.MethodGet, path) }
 
-func (c *adminClient) do(method, path string) ([]byte, error) {
-	req, err := http.NewRequest(method, c.base+path, nil)
+func (c *adminClient) do(method, path string) ([]byte, error) { return c.send(method, path, nil) }
+
+// send is do with a request body.
+func (c *adminClient) send(method, path string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		return nil, err
 	}

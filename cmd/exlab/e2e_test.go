@@ -255,7 +255,7 @@ func TestTranscriptDefaultFrontend(t *testing.T) {
 }
 
 // runTranscript: "C: " lines are sent, "S: " lines compared byte for byte, "S~ " lines matched
-// as regular expressions.
+// as regular expressions, and "S. " expects the server to close the connection.
 func runTranscript(t *testing.T, addr, script string) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -274,6 +274,11 @@ func runTranscript(t *testing.T, addr, script string) {
 		case "C: ":
 			if _, err := c.Write([]byte(text + "\r\n")); err != nil {
 				t.Fatalf("line %d: %v", i+1, err)
+			}
+		case "S. ":
+			// The server closes the connection.
+			if got, err := br.ReadString('\n'); err == nil || got != "" {
+				t.Fatalf("line %d: want the connection closed, got %q, %v", i+1, got, err)
 			}
 		case "S: ", "S~ ":
 			got, err := br.ReadString('\n')

@@ -30,6 +30,11 @@ Usage:
   exlab message get [--queue IDENTITY] [--data DIR] [--format table|list|json]
   exlab message suspend|resume|remove IDENTITY [--with-ndr] [--data DIR]
   exlab tracking search [--data DIR] [--sender A] [--recipient A] [--start T] [--end T] [--event-id ID] [--message-id ID]
+  exlab fault set --step STEP (--reply TEXT | --reply-id ID | --delay T | --disconnect | --bandwidth B) [--connector C] [--probability P] [--count N] [--sender P] [--recipient P] [--client R] [--name N] [--data DIR]
+  exlab fault set --file RULES.yaml [--data DIR]
+  exlab fault list [--data DIR] [--format table|json]
+  exlab fault clear [NAME] [--data DIR]
+  exlab maintenance on|off|status [--data DIR]   Set-ServerComponentState HubTransport Inactive|Active
   exlab probe [--config FILE] [--host H] [--port P …] [--port-offset N] [--connections N] [--json]
   exlab bench --target HOST:PORT [flags]   (exlab bench --help for its flags)
   exlab connector audit [--config FILE] [--json]
@@ -76,6 +81,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCertificate(args[1:], stdout, stderr)
 	case "probe":
 		return cmdProbe(args[1:], stdout, stderr)
+	case "fault":
+		return cmdFault(args[1:], stdout, stderr)
+	case "maintenance":
+		return cmdMaintenance(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "exlab", version)
 		return 0

@@ -18,7 +18,8 @@ func TestReadmeDocumentsEveryParameter(t *testing.T) {
 	}
 	readme := string(b)
 	for _, v := range []any{config.OrganizationInfo{}, config.Server{}, config.AcceptedDomain{}, config.Mailbox{},
-		config.ReceiveConnector{}, config.ADPermission{}, config.SendConnector{}, config.Certificate{}, config.Credential{}, config.TransportConfig{}} {
+		config.ReceiveConnector{}, config.ADPermission{}, config.SendConnector{}, config.Certificate{}, config.Credential{}, config.TransportConfig{},
+		config.Fault{}, config.ServerComponentState{}, config.Organization{}} {
 		rt := reflect.TypeOf(v)
 		for i := 0; i < rt.NumField(); i++ {
 			f := rt.Field(i)
@@ -31,7 +32,8 @@ func TestReadmeDocumentsEveryParameter(t *testing.T) {
 		}
 	}
 	for _, cmd := range []string{"exlab serve", "exlab config default", "exlab config validate", "exlab config apply", "SIGHUP", "exlab mailbox list",
-		"exlab mailbox show", "exlab bench", "exlab probe", "exlab connector audit", "exlab certificate new", "exlab frontend", "exlab hub", "exlab version", "--port-offset", "--data", "--admin", "--server", "make run", "make test"} {
+		"exlab mailbox show", "exlab bench", "exlab probe", "exlab connector audit", "exlab certificate new", "exlab frontend", "exlab hub", "exlab version",
+		"exlab fault set", "exlab fault list", "exlab fault clear", "exlab maintenance", "--port-offset", "--data", "--admin", "--server", "make run", "make test"} {
 		if !strings.Contains(readme, cmd) {
 			t.Errorf("README.md does not mention %q", cmd)
 		}

@@ -168,6 +168,19 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		ep   netip.AddrPort
 		rc   *config.ReceiveConnector
 	}
+	// Fault injection and maintenance mode: the configuration's rules and HubTransport state
+	// at start; exlab fault and exlab maintenance change them while the server runs (a
+	// configuration applied later leaves them alone).
+	faults := &smtpreceive.Faults{}
+	if err := faults.Set(org, org.Faults...); err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	faults.SetMaintenance(org.ServerComponentState.HubTransport == config.ComponentInactive)
+	if len(org.Faults) > 0 || faults.Maintenance() {
+		log.Warn("fault injection is on", "rules", len(org.Faults), "maintenance", faults.Maintenance())
+	}
+	var curOrg atomic.Pointer[config.Organization]
+	curOrg.Store(org)
 	var target, clientTarget atomic.Pointer[hubTarget]
 	target.Store(&hubTarget{})
 	clientTarget.Store(&hubTarget{})
@@ -181,7 +194,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		hubRecvLog, hubSendLog = protocolLog(srv, *dataDir, "Hub", false, log), protocolLog(srv, *dataDir, "Hub", true, log)
 		hub = transport.New(transport.Options{Org: org, Server: srv, Store: store, AuthKey: authKey, TLS: tlsConf,
 			Logger: log, Resolver: resolver, TrackingDir: filepath.Join(*dataDir, trackingDir),
-			ReceiveProtocolLog: hubRecvLog, SendProtocolLog: hubSendLog, Metrics: metrics, Meter: meter, Tracer: tracer})
+			ReceiveProtocolLog: hubRecvLog, SendProtocolLog: hubSendLog, Metrics: metrics, Meter: meter, Tracer: tracer, Faults: faults})
 		ls, errs := hub.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 		setTargets := func(ls []smtpreceive.Listening) {
@@ -226,7 +239,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 		fe = frontend.New(frontend.Options{Org: org, Server: srv, Resolver: resolver, AuthKey: authKey, TLS: tlsConf,
 			HubAddr: func() string { return target.Load().addr }, DialHub: dialHub,
 			ClientProxyAddr: func() string { return clientTarget.Load().addr }, DialClientProxy: dialClientProxy, Logger: log,
-			ProtocolLog: feRecvLog, SendProtocolLog: feSendLog, Metrics: metrics, Tracer: tracer})
+			ProtocolLog: feRecvLog, SendProtocolLog: feSendLog, Metrics: metrics, Tracer: tracer, Faults: faults})
 		ls, errs := fe.Listen(*offset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 	}
@@ -253,6 +266,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			return fmt.Errorf("%s has no server %s", path, srv.Name)
 		}
 		res2 := routing.New(org2)
+		curOrg.Store(org2)
 		var added []smtpreceive.Listening
 		if hub != nil {
 			ls, _ := hub.Reconfigure(org2, srv2, res2)
@@ -301,7 +315,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 			return out
 		}
 		metricsHandler := promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
-		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, hub, applyReq, metricsHandler, unbound, log); err != nil {
+		if adm, err = startAdmin(*adminFlag, *offset, *dataDir, store, hub, applyReq, metricsHandler, unbound, faults, curOrg.Load, log); err != nil {
 			log.Warn("admin listener not started", "err", err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 	"io"
 	"log/slog"
 	"net"
@@ -82,6 +83,12 @@ type conn struct {
 	msgSpan      trace.Span
 	msgCtx       context.Context
 	transactions int
+
+	// The transaction's sender and recipients (fault rules match them).
+	from     string
+	rcptList []string
+	// limiter is a Bandwidth fault's limit on what the client sends (nil: none).
+	limiter *rate.Limiter
 }
 
 // deadlineReader applies ConnectionInactivityTimeout and ConnectionTimeout to every read, and
@@ -103,7 +110,13 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 			_ = c.nc.SetReadDeadline(dl)
 			c.lastDeadline = now
 		}
+		if c.limiter != nil && len(p) > c.limiter.Burst() {
+			p = p[:c.limiter.Burst()]
+		}
 		n, err := c.nc.Read(p)
+		if c.limiter != nil && n > 0 {
+			_ = c.limiter.WaitN(c.ctx, n)
+		}
 		if err == nil {
 			return n, nil
 		}
@@ -147,7 +160,18 @@ func (c *conn) serve() {
 		}
 	}()
 	c.logLine('+', "", "")
-	c.reply(Banner(c.rc, time.Now()))
+	if r := c.fault(config.StepConnect, "", ""); r != nil && c.apply(r) {
+		// An injected reply takes the banner's place; unless it is a 2xx greeting the
+		// session ends with it.
+		if c.closed || r.reply.Code()/100 != 2 {
+			c.closed = true
+			_ = c.flush()
+			c.disconnected(nil)
+			return
+		}
+	} else {
+		c.reply(Banner(c.rc, time.Now()))
+	}
 	if m := c.srv.Metrics; m != nil {
 		_ = c.flush()
 		m.Phase(c.rc, "banner", time.Since(c.info.Started))
@@ -281,6 +305,8 @@ func (c *conn) resetTransaction() {
 	}
 	c.rcpts = 0
 	c.body = ""
+	c.from = ""
+	c.rcptList = c.rcptList[:0]
 	c.sess.Reset()
 }
 
@@ -357,12 +383,18 @@ func (c *conn) handle(line string) {
 	ctx := c.ctx
 	switch cmd.Verb {
 	case "EHLO", "HELO":
+		if c.inject(config.StepEhlo, "", "") {
+			return
+		}
 		c.hello(ctx, cmd)
 	case "MAIL":
 		c.mail(ctx, cmd.Arg)
 	case "RCPT":
 		c.rcpt(c.txCtx(), cmd.Arg)
 	case "DATA":
+		if c.inject(config.StepData, c.from, "") {
+			return
+		}
 		c.data(c.txCtx(), cmd.Arg)
 	case "BDAT":
 		c.bdat(c.txCtx(), cmd.Arg)
@@ -376,11 +408,19 @@ func (c *conn) handle(line string) {
 	case "QUIT":
 		c.reply(Fixed("R57"))
 		c.closed = true
-	case "STARTTLS":
-		c.startTLS(cmd, advertised(c.rc, c.ehloParams()).starttls)
-	case "X-ANONYMOUSTLS":
-		c.startTLS(cmd, advertised(c.rc, c.ehloParams()).anonTLS)
+	case "STARTTLS", "X-ANONYMOUSTLS":
+		if c.inject(config.StepStartTls, "", "") {
+			return
+		}
+		if cmd.Verb == "STARTTLS" {
+			c.startTLS(cmd, advertised(c.rc, c.ehloParams()).starttls)
+		} else {
+			c.startTLS(cmd, advertised(c.rc, c.ehloParams()).anonTLS)
+		}
 	case "AUTH", "X-EXPS":
+		if c.inject(config.StepAuth, "", "") {
+			return
+		}
 		c.auth(ctx, cmd)
 	case "HELP":
 		// No Exchange capture of HELP exists; exlab treats it as unrecognized (spec §5.3).
@@ -437,16 +477,37 @@ func (c *conn) mail(ctx context.Context, arg string) {
 		c.reply(Fixed("R28"))
 		return
 	}
+	if c.srv.Faults.Maintenance() {
+		// HubTransport Inactive: banner and EHLO as usual, then R32 (spec §5.3, KB2866822).
+		c.reply(Fixed("R32"))
+		return
+	}
+	if c.inject(config.StepMail, from, "") {
+		return
+	}
 	if lim := c.sess.SizeLimit(); lim > 0 && opts.Size > lim {
 		c.reply(Fixed("R35"))
 		return
 	}
+	// MessageRateLimit: over the limit, R33 and the session is closed (spec §5.3). The
+	// message is counted when its MAIL is accepted.
+	var taken []*rate.Reservation
+	if keys := rateKeys(c.rc, &c.info); len(keys) > 0 {
+		var ok bool
+		if taken, ok = c.srv.rates.take(c.rc, keys, time.Now()); !ok {
+			c.reply(Fixed("R33"))
+			c.closed = true
+			return
+		}
+	}
 	if r := c.sess.Mail(ctx, from, &opts); r != nil {
+		refund(taken, time.Now())
 		c.reply(r)
 		return
 	}
 	c.st = stateMail
 	c.body = opts.Body
+	c.from = from
 	c.transactions++
 	c.startMessage(from)
 	if c.plogOn {
@@ -470,6 +531,9 @@ func (c *conn) rcpt(ctx context.Context, arg string) {
 		c.fail("R59")
 		return
 	}
+	if c.inject(config.StepRcpt, c.from, to) {
+		return
+	}
 	if c.rcpts >= c.rc.MaxRecipientsPerMessage {
 		// The extra recipients are refused; the message is not (spec §5.3, R41).
 		c.reply(Fixed("R41"))
@@ -480,6 +544,9 @@ func (c *conn) rcpt(ctx context.Context, arg string) {
 		return
 	}
 	c.rcpts++
+	if c.srv.Faults != nil {
+		c.rcptList = append(c.rcptList, to)
+	}
 	c.st = stateRcpt
 	c.reply(Fixed("R37"))
 }
@@ -501,9 +568,9 @@ func (c *conn) data(ctx context.Context, arg string) {
 	}
 	c.inBody.Store(true)
 	dr := newDotReader(c.br, c.sess.SizeLimit())
-	body := &bodyReader{r: dr}
+	body := newBodyReader(dr, c.rc)
 	start := time.Now()
-	r := c.sess.Data(ctx, body)
+	r, eod := c.handOver(ctx, body)
 	c.transferred(body, start)
 	err := dr.drain()
 	c.inBody.Store(false)
@@ -514,13 +581,62 @@ func (c *conn) data(ctx context.Context, arg string) {
 		c.resetTransaction()
 		return
 	}
-	if dr.limit > 0 && dr.n > dr.limit {
+	switch {
+	case dr.limit > 0 && dr.n > dr.limit:
 		r = Fixed("R51")
+	case body.hdrTooLarge:
+		r = Fixed("X09")
+	}
+	if c.finishFault(eod, &r) {
+		return
 	}
 	r = ReplyOrFail(r)
 	c.endMessage(r.Code())
 	c.resetTransaction()
 	c.accepted(r, dr.n)
+}
+
+// handOver gives the message to the Session, unless an EndOfData fault answers for it: then
+// the message is read to its end and dropped, never handed on (a fault reply must not be
+// followed by a delivery). A Bandwidth fault slows the rest of the transfer.
+func (c *conn) handOver(ctx context.Context, body io.Reader) (*Reply, *faultRule) {
+	var eod *faultRule
+	if c.srv.Faults != nil {
+		eod = c.fault(config.StepEndOfData, c.from, "")
+	}
+	if eod != nil && (eod.Action == config.FaultReply || eod.Action == config.FaultDisconnect) {
+		_, _ = io.Copy(io.Discard, body)
+		return nil, eod
+	}
+	if eod != nil && eod.Action == config.FaultBandwidth {
+		c.apply(eod)
+		eod = nil
+	}
+	return c.sess.Data(ctx, body), eod
+}
+
+// finishFault carries out an EndOfData fault once the data is in: the injected reply replaces
+// the final reply, a delay holds it back, a disconnect ends the session without one (true:
+// the caller does nothing more).
+func (c *conn) finishFault(eod *faultRule, r **Reply) bool {
+	if eod == nil {
+		return false
+	}
+	switch eod.Action {
+	case config.FaultReply:
+		*r = eod.reply
+		if eod.reply.Code() == 421 {
+			c.closed = true
+		}
+	case config.FaultDisconnect:
+		c.endMessage(0)
+		c.resetTransaction()
+		c.apply(eod)
+		return true
+	default:
+		c.apply(eod)
+	}
+	return false
 }
 
 // accepted sends the final reply of a message and counts it when it is a 250.
@@ -531,15 +647,44 @@ func (c *conn) accepted(r *Reply, size int64) {
 	}
 }
 
-// bodyReader gives the session the message reader and nothing else of it, and notes when the
-// session read its end (the transfer phase's end).
+// bodyReader gives the session the message reader and nothing else of it, notes when the
+// session read its end (the transfer phase's end), and applies MaxHeaderSize: it follows the
+// header block to its blank line (CRLF CRLF, or CRLF at the very start) and fails the read
+// with ErrHeaderTooLarge when more than hdrLimit bytes come before it.
 type bodyReader struct {
 	r   io.Reader
 	eof time.Time
+
+	hdrLimit    int64  // MaxHeaderSize (0: none)
+	hdrN        int64  // header bytes seen so far
+	tail        uint32 // the last four bytes seen, for the blank line
+	hdrDone     bool
+	hdrTooLarge bool
+}
+
+func newBodyReader(r io.Reader, rc *config.ReceiveConnector) *bodyReader {
+	return &bodyReader{r: r, hdrLimit: int64(rc.MaxHeaderSize), hdrDone: rc.MaxHeaderSize <= 0}
 }
 
 func (d *bodyReader) Read(p []byte) (int, error) {
+	if d.hdrTooLarge {
+		return 0, ErrHeaderTooLarge
+	}
 	n, err := d.r.Read(p)
+	if !d.hdrDone && n > 0 {
+		for i, b := range p[:n] {
+			d.tail = d.tail<<8 | uint32(b)
+			d.hdrN++
+			if d.tail == 0x0d0a0d0a || (d.hdrN == 2 && d.tail&0xffff == 0x0d0a) {
+				d.hdrDone = true
+				break
+			}
+			if d.hdrN > d.hdrLimit {
+				d.hdrTooLarge = true
+				return i, ErrHeaderTooLarge
+			}
+		}
+	}
 	if err == io.EOF && d.eof.IsZero() {
 		d.eof = time.Now()
 	}
@@ -569,12 +714,26 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 		c.closed = true
 		return
 	}
+	if c.srv.Faults != nil {
+		if f := c.fault(config.StepData, c.from, ""); f != nil {
+			if f.Action == config.FaultReply {
+				// The chunk follows the command whatever the answer (RFC 3030 §3).
+				if _, err := c.br.Discard(int(min(size, 1<<62))); err != nil {
+					c.closed = true
+					return
+				}
+			}
+			if c.apply(f) {
+				return
+			}
+		}
+	}
 	s := &bdatStream{c: c, chunk: size, remaining: size, last: last, binary: c.body == "BINARYMIME",
 		limit: c.sess.SizeLimit(), raw: make([]byte, 0, 4096)}
 	c.inBody.Store(true)
-	body := &bodyReader{r: s}
+	body := newBodyReader(s, c.rc)
 	start := time.Now()
-	r := c.sess.Data(ctx, body)
+	r, eod := c.handOver(ctx, body)
 	c.transferred(body, start)
 	c.inBody.Store(false)
 	switch {
@@ -598,8 +757,14 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 		c.resetTransaction()
 		return
 	}
-	if s.tooLarge {
+	switch {
+	case s.tooLarge:
 		r = Fixed("R51")
+	case body.hdrTooLarge:
+		r = Fixed("X09")
+	}
+	if c.finishFault(eod, &r) {
+		return
 	}
 	r = ReplyOrFail(r)
 	c.endMessage(r.Code())

@@ -11,6 +11,10 @@ import (
 // limit. The consumer must stop and return; the engine consumes the rest and answers R51.
 var ErrTooLarge = errors.New("smtpreceive: message exceeds the size limit")
 
+// ErrHeaderTooLarge is returned by a message reader once the header block passes the
+// connector's MaxHeaderSize; the engine answers X09 after consuming the rest of the data.
+var ErrHeaderTooLarge = errors.New("smtpreceive: header exceeds MaxHeaderSize")
+
 // errInterrupted is returned by a BDAT stream when the client sent another command instead of
 // the next chunk; the transaction is abandoned.
 var errInterrupted = errors.New("smtpreceive: BDAT transfer interrupted by a command")

@@ -26,6 +26,7 @@ import (
 //	exlab.smtp.phase.duration    histogram  connector, role, phase          (s)
 //	exlab.proxy.attempts         counter    connector
 //	exlab.proxy.failures         counter    connector, prx
+//	exlab.faults.injected        counter    connector, step, action, fault
 //
 // phase is banner (connect to banner), ehlo, starttls, auth, mail, rcpt, transfer (from the
 // start of the data to its last byte), data (the DATA or BDAT command to the final reply: the
@@ -43,7 +44,7 @@ type Metrics struct {
 
 // setKey names an attribute set without building a string per measurement.
 type setKey struct {
-	kind byte // instrument: s sessions, c commands, r replies, m messages, b bytes, a/f proxy, p phase
+	kind byte // instrument: s sessions, c commands, r replies, m messages, b bytes, a/f proxy, p phase, i faults
 	rc   *config.ReceiveConnector
 	a    string
 	n    int
@@ -74,6 +75,7 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 		{'b', "exlab.smtp.bytes.accepted", "bytes of the accepted messages", "By"},
 		{'a', "exlab.proxy.attempts", "messages the frontend proxied to a hub", "{message}"},
 		{'f', "exlab.proxy.failures", "proxy hops that failed, by PRX code", "{message}"},
+		{'i', "exlab.faults.injected", "faults injected by the fault-injection rules", "{fault}"},
 	} {
 		kind := c.kind
 		_, err := m.Int64ObservableCounter(c.name, metric.WithDescription(c.desc), metric.WithUnit(c.unit),
@@ -131,6 +133,17 @@ func (x *Metrics) Proxy(rc *config.ReceiveConnector, prx string) {
 			return []attribute.KeyValue{attribute.String("connector", rc.Identity()), attribute.String("prx", prx)}
 		})
 	}
+}
+
+// fault counts one injected fault.
+func (x *Metrics) fault(rc *config.ReceiveConnector, f *config.Fault) {
+	if x == nil {
+		return
+	}
+	x.add(setKey{'i', rc, string(f.Step) + "/" + string(f.Action) + "/" + f.Name, 0}, 1, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("connector", rc.Identity()), attribute.String("step", string(f.Step)),
+			attribute.String("action", string(f.Action)), attribute.String("fault", f.Name)}
+	})
 }
 
 func (x *Metrics) session(rc *config.ReceiveConnector) {

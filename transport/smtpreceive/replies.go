@@ -42,6 +42,9 @@ var exlabRows = []Row{
 	{ID: "X08", Code: 250, Text: "250 XProxyTo accepted", Confidence: "exlab (spec §6.4 [I])"},
 	// A second AUTH after a successful one (RFC 4954 §4).
 	{ID: "X07", Code: 503, Enhanced: "5.5.2", Text: "503 5.5.2 Already authenticated", Confidence: "exlab"},
+	// A header block larger than MaxHeaderSize, at the end of the data. The on-premises text is
+	// not public (spec §12 gap 2); this is the text Exchange Online NDRs quote for it [O].
+	{ID: "X09", Code: 552, Enhanced: "5.3.4", Text: "552 5.3.4 Message header size exceeds limit", Confidence: "observed (Exchange Online; not in spec)"},
 }
 
 var rows = func() map[string]Row {

@@ -44,6 +44,8 @@ type Server struct {
 	Metrics *Metrics
 	// Tracer opens the session and message spans (nil: no tracing, no cost).
 	Tracer trace.Tracer
+	// Faults are the fault-injection rules and the maintenance switch (nil: none).
+	Faults *Faults
 
 	shutting  atomic.Bool
 	stop      chan struct{}
@@ -56,6 +58,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	perSource map[*config.ReceiveConnector]map[netip.Addr]int64
 	perConn   map[*config.ReceiveConnector]int64
+	rates     messageRates
 	wg        sync.WaitGroup
 }
 
@@ -432,7 +435,7 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	defer release()
 	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release,
 		tlsConf: s.tlsFor(rc)}
-	c.info = ConnInfo{Connector: rc, SessionID: NewSessionID(), Local: local, Remote: remote, Started: time.Now()}
+	c.info = ConnInfo{Connector: rc, SessionID: NewSessionID(), Local: local, Remote: remote, Started: time.Now(), conn: c}
 	if s.Metrics != nil {
 		s.Metrics.session(rc)
 	}
@@ -485,7 +488,8 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
 }
 
-// admit applies MaxInboundConnection and MaxInboundConnectionPerSource (R03, R04; Event 1021).
+// admit applies MaxInboundConnection and MaxInboundConnectionPerSource, lowered by
+// MaxInboundConnectionPercentagePerSource (R03, R04; Event 1021).
 func (s *Server) admit(rc *config.ReceiveConnector, ip netip.Addr) *Reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -497,10 +501,10 @@ func (s *Server) admit(rc *config.ReceiveConnector, ip netip.Addr) *Reply {
 		src = map[netip.Addr]int64{}
 		s.perSource[rc] = src
 	}
-	if !rc.MaxInboundConnectionPerSource.Allows(src[ip] + 1) {
+	if lim := perSourceLimit(rc); !lim.Allows(src[ip] + 1) {
 		s.logger().Warn(fmt.Sprintf("Receive connector '%s' rejected an incoming connection from IP address '%s'. "+
 			"The maximum number of connections per source ('%s') for this connector has been reached by this source IP address.",
-			rc.Name, ip, rc.MaxInboundConnectionPerSource), "EventID", 1021, "Source", eventSource(rc))
+			rc.Name, ip, lim), "EventID", 1021, "Source", eventSource(rc))
 		return Fixed("R03")
 	}
 	src[ip]++

@@ -30,8 +30,12 @@ type ConnInfo struct {
 	Ehlo      bool   // whether the client said EHLO
 	TLS       *tls.ConnectionState
 	Started   time.Time
+	// User is the authenticated user (a mailbox's address), set by the Session when a client
+	// authenticates or a proxied session names one; MessageRateSource User counts it.
+	User string
 
 	logf        func(data, context string) // the protocol log's '*' lines, when it is on
+	conn        *conn                      // the engine's connection (fault injection)
 	traceParent trace.SpanContext          // the next message span's remote parent
 }
 

@@ -1,0 +1,293 @@
+package smtpreceive
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/exlab/exlab/config"
+)
+
+func init() {
+	config.KnownReplyID = func(id string) bool { _, ok := rows[id]; return ok }
+}
+
+// Faults holds a process's fault-injection rules and its maintenance switch (HubTransport
+// Inactive); the frontend's and the hub's receive servers share one. Rules change at run time
+// (the admin listener); a session sees the rules of the moment it reaches a step. With no
+// rules a step costs one atomic load.
+type Faults struct {
+	mu          sync.Mutex
+	rules       atomic.Pointer[[]*faultRule]
+	maintenance atomic.Bool
+}
+
+type faultRule struct {
+	config.Fault
+	reply *Reply
+	fired atomic.Int64
+}
+
+// FaultInfo is a rule as `exlab fault list` shows it.
+type FaultInfo struct {
+	config.Fault
+	Fired int64
+	// Remaining is how many more times it fires (-1: no limit).
+	Remaining int64
+}
+
+// Set adds rules, replacing rules of the same Name (a rule without a Name gets one). Every
+// rule is checked first; on a problem nothing changes. Rules come from config (Faults entries
+// or config.ParseFaults), which fill Probability 1 when it is not given.
+func (f *Faults) Set(org *config.Organization, rules ...config.Fault) error {
+	var problems []string
+	made := make([]*faultRule, 0, len(rules))
+	for i, r := range rules {
+		r.Check(org, func(field, format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("fault %d: %s: %s", i+1, field, fmt.Sprintf(format, args...)))
+		})
+		for _, s := range config.FaultSteps {
+			if strings.EqualFold(string(r.Step), string(s)) {
+				r.Step = s
+			}
+		}
+		fr := &faultRule{Fault: r}
+		switch {
+		case r.ReplyId != "":
+			if _, ok := rows[r.ReplyId]; ok {
+				fr.reply = Fixed(r.ReplyId)
+			}
+		case r.Reply != "":
+			fr.reply = &Reply{Text: r.Reply}
+		}
+		made = append(made, fr)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var next []*faultRule
+	if cur := f.rules.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	n := len(next)
+	for _, r := range made {
+		if r.Name == "" {
+			n++
+			r.Name = fmt.Sprintf("fault%d", n)
+		}
+		replaced := false
+		for i, o := range next {
+			if strings.EqualFold(o.Name, r.Name) {
+				next[i], replaced = r, true
+			}
+		}
+		if !replaced {
+			next = append(next, r)
+		}
+	}
+	f.rules.Store(&next)
+	return nil
+}
+
+// Clear removes the rule named name, or every rule when name is empty; it returns how many.
+func (f *Faults) Clear(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur := f.rules.Load()
+	if cur == nil {
+		return 0
+	}
+	var next []*faultRule
+	for _, r := range *cur {
+		if name != "" && !strings.EqualFold(r.Name, name) {
+			next = append(next, r)
+		}
+	}
+	f.rules.Store(&next)
+	return len(*cur) - len(next)
+}
+
+// List returns the rules with how often each has fired.
+func (f *Faults) List() []FaultInfo {
+	out := []FaultInfo{}
+	if cur := f.rules.Load(); cur != nil {
+		for _, r := range *cur {
+			fired := r.fired.Load()
+			left := int64(-1)
+			if r.Count > 0 {
+				left = max(int64(r.Count)-fired, 0)
+			}
+			out = append(out, FaultInfo{Fault: r.Fault, Fired: fired, Remaining: left})
+		}
+	}
+	return out
+}
+
+// SetMaintenance switches maintenance mode (Set-ServerComponentState HubTransport
+// -State Inactive): MAIL gets 412 4.3.2 Service not active on every connector (R32).
+func (f *Faults) SetMaintenance(on bool) { f.maintenance.Store(on) }
+
+// Maintenance says whether maintenance mode is on.
+func (f *Faults) Maintenance() bool { return f != nil && f.maintenance.Load() }
+
+// fire returns the first rule that matches a session at step and wins its draw, counting it.
+// rcpt is the recipient of a RCPT; at later steps any recipient of the transaction matches.
+func (f *Faults) fire(step config.FaultStep, rc *config.ReceiveConnector, ci *ConnInfo, from, rcpt string, rcpts []string) *faultRule {
+	if f == nil {
+		return nil
+	}
+	cur := f.rules.Load()
+	if cur == nil || len(*cur) == 0 {
+		return nil
+	}
+	for _, r := range *cur {
+		if r.Step != step || !r.matches(rc, ci, from, rcpt, rcpts) {
+			continue
+		}
+		if r.Probability < 1 && rand.Float64() >= float64(r.Probability) {
+			continue
+		}
+		if r.Count > 0 {
+			if r.fired.Add(1) > int64(r.Count) {
+				r.fired.Add(-1)
+				continue
+			}
+		} else {
+			r.fired.Add(1)
+		}
+		return r
+	}
+	return nil
+}
+
+func (r *faultRule) matches(rc *config.ReceiveConnector, ci *ConnInfo, from, rcpt string, rcpts []string) bool {
+	if r.Connector != "" && !strings.EqualFold(r.Connector, rc.Name) && !strings.EqualFold(r.Connector, rc.Identity()) {
+		return false
+	}
+	if len(r.RemoteIPRanges) > 0 {
+		in := false
+		for _, ipr := range r.RemoteIPRanges {
+			in = in || ipr.Contains(ci.Remote.Addr().Unmap())
+		}
+		if !in {
+			return false
+		}
+	}
+	if r.Sender != "" && !match(r.Sender, from) {
+		return false
+	}
+	if r.Recipient != "" {
+		if rcpt != "" {
+			return match(r.Recipient, rcpt)
+		}
+		for _, a := range rcpts {
+			if match(r.Recipient, a) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func match(pattern, s string) bool {
+	ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(s))
+	return ok
+}
+
+// fault draws the rule that fires at step for this session (nil: none) and records it: the
+// ordinary log, the protocol log and exlab.faults.injected. apply then carries it out.
+func (c *conn) fault(step config.FaultStep, from, rcpt string) *faultRule {
+	r := c.srv.Faults.fire(step, c.rc, &c.info, from, rcpt, c.rcptList)
+	if r == nil {
+		return nil
+	}
+	c.srv.logger().Info("fault injected", "fault", r.Name, "connector", c.rc.Identity(), "session", c.info.SessionID,
+		"step", string(r.Step), "action", string(r.Action), "client", c.info.Remote.Addr().Unmap().String())
+	c.srv.Metrics.fault(c.rc, &r.Fault)
+	if c.plogOn {
+		c.logLine('*', r.Name, "Fault injected: "+string(r.Action)+" at "+string(r.Step))
+	}
+	return r
+}
+
+// apply carries out a fault. It returns true when the fault took the command's place (a
+// reply was sent, or the connection was closed): the caller then does nothing more. A 421
+// reply closes the session, as Exchange's 421 replies do.
+func (c *conn) apply(r *faultRule) bool {
+	if r == nil {
+		return false
+	}
+	switch r.Action {
+	case config.FaultDelay:
+		_ = c.flush()
+		sleepCtx(c.ctx, r.Delay.Duration())
+	case config.FaultBandwidth:
+		c.limiter = rate.NewLimiter(rate.Limit(r.BytesPerSecond), int(min(int64(r.BytesPerSecond), 64<<10)))
+	case config.FaultDisconnect:
+		_ = c.flush()
+		c.closed = true
+		_ = c.raw.Close()
+		return true
+	case config.FaultReply:
+		c.reply(r.reply)
+		if r.reply.Code() == 421 {
+			c.closed = true
+		}
+		return true
+	}
+	return false
+}
+
+// inject is fault then apply.
+func (c *conn) inject(step config.FaultStep, from, rcpt string) bool {
+	if c.srv.Faults == nil {
+		return false
+	}
+	return c.apply(c.fault(step, from, rcpt))
+}
+
+// InjectFault applies the fault-injection rule for a step the Session carries out itself (the
+// frontend's proxy hop). It returns the reply to give instead of the step's own, or handled
+// with a nil reply when the connection was closed; handled false means go on.
+func (ci *ConnInfo) InjectFault(step config.FaultStep) (r *Reply, handled bool) {
+	c := ci.conn
+	if c == nil || c.srv.Faults == nil {
+		return nil, false
+	}
+	f := c.fault(step, c.from, "")
+	if f == nil {
+		return nil, false
+	}
+	switch f.Action {
+	case config.FaultReply:
+		return f.reply, true
+	case config.FaultDisconnect:
+		c.apply(f)
+		return nil, true
+	}
+	c.apply(f)
+	return nil, false
+}
+
+// sleepCtx waits d, or until the session's context ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
