@@ -8,6 +8,7 @@
 package config
 
 import (
+	"crypto"
 	"crypto/tls"
 	"fmt"
 	"net/netip"
@@ -310,6 +311,25 @@ type SendConnector struct {
 	MaxMessageSize           ByteSize
 	Enabled                  bool
 	ProtocolLoggingLevel     ProtocolLoggingLevel
+	// DkimSigning signs the connector's mail with DKIM (exlab's; Exchange Online has
+	// New-DkimSigningConfig, on-premises Exchange signs nothing).
+	DkimSigning DkimSigningConfig
+}
+
+// DkimSigningConfig is a DKIM signing key for a send connector.
+type DkimSigningConfig struct {
+	Enabled bool
+	// Domain (d=) and Selector (s=): the public key is published at
+	// <Selector>._domainkey.<Domain>.
+	Domain   string
+	Selector string
+	// PrivateKeyFile is a PEM RSA (PKCS#1 or PKCS#8) or Ed25519 (PKCS#8) key, relative to the
+	// configuration file.
+	PrivateKeyFile string
+	// HeaderKeys are the signed header fields (default: RFC 6376 §5.4.1's list).
+	HeaderKeys []string
+	// Signer is the loaded key.
+	Signer crypto.Signer `exlab:"-"`
 }
 
 // BackPressure is the hub's resource metering (EdgeTransport.exe.config in Exchange): every

@@ -1,12 +1,18 @@
 package config
 
 import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/mail"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -241,7 +247,63 @@ func (o *Organization) validate(d *decoder) {
 		if len(sc.SmartHosts) == 0 && !sc.DNSRoutingEnabled {
 			c.fail(p+".SmartHosts", "a connector without DNSRoutingEnabled needs SmartHosts")
 		}
+		if d := &o.SendConnectors[i].DkimSigning; d.Enabled {
+			o.loadDkimKey(c, p+".DkimSigning", d)
+		}
 	}
+}
+
+// loadDkimKey checks a send connector's DKIM settings and reads its key.
+func (o *Organization) loadDkimKey(c checker, p string, d *DkimSigningConfig) {
+	if !validDomain(d.Domain) {
+		c.fail(p+".Domain", "%q is not a domain name", d.Domain)
+	}
+	if d.Selector == "" {
+		c.fail(p+".Selector", "%v", errEmpty)
+	}
+	if len(d.HeaderKeys) > 0 {
+		from := false
+		for _, k := range d.HeaderKeys {
+			from = from || strings.EqualFold(k, "From")
+		}
+		if !from {
+			c.fail(p+".HeaderKeys", "must include From (RFC 6376 §5.4)")
+		}
+	}
+	if d.PrivateKeyFile == "" {
+		c.fail(p+".PrivateKeyFile", "%v", errEmpty)
+		return
+	}
+	path := d.PrivateKeyFile
+	if !filepath.IsAbs(path) && o.File != "" {
+		path = filepath.Join(filepath.Dir(o.File), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		c.fail(p+".PrivateKeyFile", "%q: %v", d.PrivateKeyFile, err)
+		return
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		c.fail(p+".PrivateKeyFile", "%q holds no PEM block", d.PrivateKeyFile)
+		return
+	}
+	var key any
+	if key, err = x509.ParsePKCS8PrivateKey(blk.Bytes); err != nil {
+		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+	}
+	signer, ok := key.(crypto.Signer)
+	_, isRSA := key.(*rsa.PrivateKey)
+	_, isEd := key.(ed25519.PrivateKey)
+	if err != nil || !ok || !(isRSA || isEd) {
+		c.fail(p+".PrivateKeyFile", "%q is not an RSA or Ed25519 private key", d.PrivateKeyFile)
+		return
+	}
+	d.Signer = signer
 }
 
 // validateCertificates loads each certificate (paths relative to the configuration file) and

@@ -119,10 +119,14 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			}
 			groups[dom] = append(groups[dom], i)
 		}
+		content := m.Content(body)
+		if sc.DkimSigning.Enabled {
+			content = c.dkimSign(sc, m, content)
+		}
 		for _, dom := range order {
 			idx := groups[dom]
 			d := smtpsend.Delivery{SendOptions: smtpsend.OptionsFor(sc, c.server.Fqdn, c.server.ProxyCommandTimeout.Duration(), c.log),
-				From: m.From, Content: m.Content(body), Hosts: smtpsend.SmartHostsOf(sc)}
+				From: m.From, Content: content, Hosts: smtpsend.SmartHostsOf(sc)}
 			if sc.ProtocolLoggingLevel == config.LoggingVerbose {
 				d.ProtocolLog = sendLogWriter(c.sendLog)
 			}

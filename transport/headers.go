@@ -13,6 +13,7 @@ type headerInfo struct {
 	messageID string
 	subject   string
 	received  int
+	dkimSig   bool // a DKIM-Signature field is present
 }
 
 // scanHeaders reads the header block of a CRLF message: where it ends, its Message-ID and
@@ -51,6 +52,8 @@ func scanHeaders(msg []byte) headerInfo {
 			switch {
 			case bytes.EqualFold(name, []byte("received")):
 				h.received++
+			case bytes.EqualFold(name, []byte("dkim-signature")):
+				h.dkimSig = true
 			case bytes.EqualFold(name, []byte("subject")):
 				if h.subject == "" {
 					h.subject, cur = strings.TrimSpace(string(line[i+1:])), "subject"

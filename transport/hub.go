@@ -71,10 +71,12 @@ type orgState struct {
 	srv      *config.Server
 	resolver *routing.Resolver
 	fqdns    []string // the organization's servers (MaxLocalHopCount)
+	noDkim   string   // the Authentication-Results field of unsigned anonymous mail
 }
 
 func newOrgState(org *config.Organization, srv *config.Server, resolver *routing.Resolver) *orgState {
 	st := &orgState{org: org, srv: srv, resolver: resolver}
+	st.noDkim = authenticationResultsNone(srv.Fqdn)
 	for _, s := range org.Servers {
 		st.fqdns = append(st.fqdns, s.Fqdn)
 	}

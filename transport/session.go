@@ -129,6 +129,14 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 		return smtpreceive.Fixed("X01")
 	}
 	m := s.record(id, hi, start, int64(len(body)))
+	if m.AuthAs == "Anonymous" {
+		// DKIM of mail from anonymous senders (Internet mail), stamped at the top.
+		ar := s.st.noDkim
+		if hi.dkimSig {
+			ar = s.h.cat.authenticationResults(body, true, s.st.srv.Fqdn)
+		}
+		m.HeaderPrefix = ar + m.HeaderPrefix
+	}
 	s.h.cat.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
 	var span trace.Span
 	if t := s.h.opt.Tracer; t != nil {

@@ -32,6 +32,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.Rate, "rate", 0, "open loop: start messages at this many per second, whatever the server's pace")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "per-command timeout (default 30s)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	expect := fs.String("expect", "", `conditions on the replies, e.g. "250 2.6.0=10,421 4.4.2>=1,5xx=0": exit 1 when one fails`)
 	idle := fs.Int("idle", 0, "hold this many idle sessions open for --duration instead, timing new sessions meanwhile")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
@@ -62,6 +63,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if st, err := os.Stdout.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && stdout == os.Stdout && !*asJSON {
 		o.Progress = os.Stdout
 	}
+	var exps []bench.Expectation
+	if *expect != "" {
+		var err error
+		if exps, err = bench.ParseExpect(*expect); err != nil {
+			return errorf(stderr, "--expect: %v", err)
+		}
+	}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
 		return errorf(stderr, "%v", err)
@@ -70,8 +78,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(res)
-		return 0
+	} else {
+		res.Print(stdout)
 	}
-	res.Print(stdout)
+	if exps != nil {
+		lines, ok := res.Check(exps)
+		for _, l := range lines {
+			fmt.Fprintln(stderr, l)
+		}
+		if !ok {
+			return 1
+		}
+	}
 	return 0
 }

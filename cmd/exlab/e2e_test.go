@@ -1493,7 +1493,10 @@ func TestSendConnectorTLSAndAuth(t *testing.T) {
 
 // startDNS answers A and MX queries on loopback from a fixed table (name → MX host or A
 // address); any other name is NXDOMAIN.
-func startDNS(t *testing.T, mx, a map[string]string) string {
+func startDNS(t *testing.T, mx, a map[string]string) string { return startDNSWith(t, mx, a, nil) }
+
+// startDNSWith is startDNS with TXT records too (DKIM keys).
+func startDNSWith(t *testing.T, mx, a, txt map[string]string) string {
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -1517,7 +1520,7 @@ func startDNS(t *testing.T, mx, a map[string]string) string {
 			}
 			name := strings.TrimSuffix(q.Name.String(), ".")
 			rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true}
-			if mx[name] == "" && a[name] == "" {
+			if mx[name] == "" && a[name] == "" && txt[name] == "" {
 				rh.RCode = dnsmessage.RCodeNameError
 			}
 			b := dnsmessage.NewBuilder(nil, rh)
@@ -1527,6 +1530,9 @@ func startDNS(t *testing.T, mx, a map[string]string) string {
 			rr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
 			if q.Type == dnsmessage.TypeMX && mx[name] != "" {
 				_ = b.MXResource(rr, dnsmessage.MXResource{Pref: 10, MX: dnsmessage.MustNewName(mx[name] + ".")})
+			}
+			if q.Type == dnsmessage.TypeTXT && txt[name] != "" {
+				_ = b.TXTResource(rr, dnsmessage.TXTResource{TXT: []string{txt[name]}})
 			}
 			if q.Type == dnsmessage.TypeA && a[name] != "" {
 				_ = b.AResource(rr, dnsmessage.AResource{A: netip.MustParseAddr(a[name]).As4()})

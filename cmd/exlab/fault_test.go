@@ -103,8 +103,21 @@ func TestFaultInjection(t *testing.T) {
 		t.Errorf("6,000 bytes at 2,000 bytes/s took %v", d)
 	}
 
+	// exlab bench counts what the faults did and --expect asserts it: two RCPTs refused with
+	// the spec's R41 (452 4.5.3), three messages accepted.
+	fault("set", "--name", "rcptlimit", "--step", "Rcpt", "--reply-id", "R41", "--count", "2")
+	out, errOut, code := exlab(t, "bench", "--target", fe, "--messages", "5", "--sessions", "1", "--per-session", "1",
+		"--expect", "250 2.6.0=3,452 4.5.3=2,5xx=0")
+	if code != 0 || !strings.Contains(errOut, "expect 452 4.5.3=2: got 2, ok") {
+		t.Fatalf("bench --expect: exit %d\n%s%s", code, out, errOut)
+	}
+	_, errOut, code = exlab(t, "bench", "--target", fe, "--messages", "2", "--sessions", "1", "--expect", "452 4.5.3>=1")
+	if code != 1 || !strings.Contains(errOut, "FAILED") {
+		t.Fatalf("bench --expect that fails: exit %d\n%s", code, errOut)
+	}
+
 	// Bad rules are refused with the field named.
-	_, errOut, code := exlab(t, "fault", "set", "--step", "Sometimes", "--delay", "00:00:01", "--data", s.data)
+	_, errOut, code = exlab(t, "fault", "set", "--step", "Sometimes", "--delay", "00:00:01", "--data", s.data)
 	if code == 0 || !strings.Contains(errOut, "Faults[0].Step") {
 		t.Errorf("bad step: exit %d, %s", code, errOut)
 	}

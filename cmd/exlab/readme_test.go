@@ -19,7 +19,7 @@ func TestReadmeDocumentsEveryParameter(t *testing.T) {
 	readme := string(b)
 	for _, v := range []any{config.OrganizationInfo{}, config.Server{}, config.AcceptedDomain{}, config.Mailbox{},
 		config.ReceiveConnector{}, config.ADPermission{}, config.SendConnector{}, config.Certificate{}, config.Credential{}, config.TransportConfig{},
-		config.Fault{}, config.ServerComponentState{}, config.Organization{}} {
+		config.Fault{}, config.ServerComponentState{}, config.Organization{}, config.DkimSigningConfig{}} {
 		rt := reflect.TypeOf(v)
 		for i := 0; i < rt.NumField(); i++ {
 			f := rt.Field(i)

@@ -98,3 +98,8 @@ func isNotFound(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsNotFound
 }
+
+// LookupTXT returns the TXT records of name (DKIM keys), through the same servers.
+func (d *DNS) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	return d.r.LookupTXT(ctx, name)
+}
