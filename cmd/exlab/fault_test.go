@@ -164,3 +164,38 @@ func TestFaultInjection(t *testing.T) {
 }
 
 func regexpMatch(expr, s string) bool { return regexp.MustCompile(expr).MatchString(s) }
+
+// TestFaultsFromConfig: Faults and ServerComponentState in the organization file apply from
+// start, and exlab fault list shows them.
+func TestFaultsFromConfig(t *testing.T) {
+	cfg := labConfig(nil) + `
+Faults:
+  - Name: greylist
+    Connector: EX01\Default Frontend EX01
+    Step: Rcpt
+    Action: Reply
+    Reply: "451 4.7.1 Greylisted, please try again later"
+    Recipient: "admin@*"
+ServerComponentState:
+  HubTransport: Active
+`
+	s := startServer(t, cfg, "")
+	fe := s.address("Default Frontend EX01")
+	runTranscript(t, fe, `S~ 220 .*
+C: HELO client.example
+S~ 250 .*
+C: MAIL FROM:<a@example.org>
+S: 250 2.1.0 Sender OK
+C: RCPT TO:<admin@contoso.test>
+S: 451 4.7.1 Greylisted, please try again later
+C: RCPT TO:<user1@contoso.test>
+S: 250 2.1.5 Recipient OK
+`)
+	out, _, _ := exlab(t, "fault", "list", "--data", s.data)
+	if !regexpMatch(`greylist\s+EX01\\Default Frontend EX01\s+Rcpt\s+Reply\s+451 4.7.1 Greylisted, please try again later\s+1\s+0\s+1\s+recipient admin@\*`, out) {
+		t.Errorf("fault list:\n%s", out)
+	}
+	if out, _, _ := exlab(t, "maintenance", "status", "--data", s.data); out != "HubTransport Active\n" {
+		t.Errorf("maintenance status: %q", out)
+	}
+}
