@@ -571,7 +571,7 @@ const (
 	FaultReply      FaultAction = "Reply"      // answer with Reply or ReplyId instead
 	FaultDelay      FaultAction = "Delay"      // wait Delay, then go on as usual
 	FaultDisconnect FaultAction = "Disconnect" // close the connection without a reply
-	FaultBandwidth  FaultAction = "Bandwidth"  // from here on, BytesPerSecond each way
+	FaultBandwidth  FaultAction = "Bandwidth"  // from here on, BytesPerSecond each way (one limit for both)
 )
 
 // Fault is one fault-injection rule. A session that reaches Step on a matching connector, for
@@ -588,7 +588,7 @@ type Fault struct {
 	Reply   string
 	ReplyId string
 	Delay   TimeSpan
-	// BytesPerSecond is the Bandwidth action's limit.
+	// BytesPerSecond is the Bandwidth action's limit, on the bytes read and written together.
 	BytesPerSecond ByteSize
 	Probability    Probability
 	Count          int

@@ -244,9 +244,6 @@ func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOpt
 	}
 	v := s.st.resolver.CheckRecipient(s.rc, s.rights, s.st.srv.Version, to)
 	if !v.OK {
-		if v.Tarpit && s.principal == routing.Anonymous {
-			sleep(ctx, s.rc.TarpitInterval.Duration())
-		}
 		return smtpreceive.Fixed(v.Reply)
 	}
 	r := smtpsend.Recipient{Address: to}
@@ -379,19 +376,6 @@ func prxCode(text string) string {
 func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc, user, authDomain, traceParent string) string {
 	return smtpsend.ProxyFrom{SessionID: ci.SessionID, IP: ci.Remote.Addr().String(), Port: int(ci.Remote.Port()),
 		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user, AuthDomain: authDomain, TraceParent: traceParent}.Format()
-}
-
-// sleep waits d or until ctx ends (tarpits).
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 // Auth: AUTH PLAIN and LOGIN check the Mailboxes' lab passwords (smtpreceive.BasicAuth applies

@@ -102,8 +102,6 @@ func Domain(addr string) string {
 type Verdict struct {
 	OK    bool
 	Reply string // replies.tsv id when !OK
-	// Tarpit says the refusal is delayed by the connector's TarpitInterval (spec §5.3).
-	Tarpit bool
 }
 
 // Accept is the verdict that lets a command through.
@@ -161,7 +159,7 @@ func (r *Resolver) CheckRecipient(rc *config.ReceiveConnector, rights Rights, ve
 	}
 	if rc.RecipientValidationEnabled && ad.DomainType == config.Authoritative && *ad.AddressBookEnabled &&
 		r.Mailbox(rcpt) == nil && !rights.Has(BypassAntiSpam) {
-		return Verdict{Reply: "R40", Tarpit: true}
+		return Refuse("R40") // tarpitted by the receive engine, as every 5xx to an anonymous client
 	}
 	return Accept
 }

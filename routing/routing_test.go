@@ -171,7 +171,7 @@ func TestCheckRecipientAndSender(t *testing.T) {
 	}
 	filtered := *rcs[0]
 	filtered.RecipientValidationEnabled = true
-	if got := r.CheckRecipient(&filtered, anon, v, "nobody@contoso.test"); got.Reply != "R40" || !got.Tarpit {
+	if got := r.CheckRecipient(&filtered, anon, v, "nobody@contoso.test"); got.Reply != "R40" {
 		t.Errorf("recipient filter: %+v", got)
 	}
 	if got := r.CheckSender(rcs[3], 0, v, "", "a@b.c"); got.Reply != "R29" {

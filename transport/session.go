@@ -94,9 +94,6 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailO
 func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpreceive.Reply {
 	v := s.st.resolver.CheckRecipient(s.rc, s.rights, s.st.srv.Version, to)
 	if !v.OK {
-		if v.Tarpit && s.principal == routing.Anonymous {
-			time.Sleep(s.rc.TarpitInterval.Duration())
-		}
 		return smtpreceive.Fixed(v.Reply)
 	}
 	s.rcpts = append(s.rcpts, queue.Recipient{Address: to, Notify: opts.Notify, OrcptType: opts.OrcptType,
@@ -119,7 +116,9 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	}
 	body := buf.Bytes()
 	hi := scanHeaders(body)
-	if hi.received > s.rc.MaxHopCount || (s.rc.MaxLocalHopCount > 0 && localHops(body[:hi.end], s.st.fqdns) > s.rc.MaxLocalHopCount) {
+	// MaxHopCount is the receive engine's (it stops the data at the field too many);
+	// MaxLocalHopCount needs the organization's servers, so it is checked here.
+	if s.rc.MaxLocalHopCount > 0 && localHops(body[:hi.end], s.st.fqdns) > s.rc.MaxLocalHopCount {
 		bodyPool.Put(buf)
 		return smtpreceive.Fixed("R52")
 	}

@@ -60,7 +60,29 @@ func labConfig(edit func(string) string) string {
 	if edit != nil {
 		s = edit(s)
 	}
-	return s
+	return noTarpits(s)
+}
+
+// noTarpits gives every receive connector that does not set its TarpitInterval one of zero, so
+// refusals come at once in tests (tests about the tarpit set it).
+func noTarpits(s string) string {
+	lines := strings.Split(s, "\n")
+	var out []string
+	for i := 0; i < len(lines); i++ {
+		out = append(out, lines[i])
+		if !strings.HasPrefix(lines[i], "  - Name: ") {
+			continue
+		}
+		connector, tarpit := false, false
+		for j := i + 1; j < len(lines) && strings.HasPrefix(lines[j], "    "); j++ {
+			connector = connector || strings.HasPrefix(lines[j], "    TransportRole:")
+			tarpit = tarpit || strings.HasPrefix(lines[j], "    TarpitInterval:")
+		}
+		if connector && !tarpit {
+			out = append(out, `    TarpitInterval: "00:00:00"`)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 type server struct {

@@ -117,7 +117,7 @@ func faultSet(args []string, stdout, stderr io.Writer) int {
 	replyID := fs.String("reply-id", "", "reply of the spec's table to give instead, e.g. R64")
 	delay := fs.String("delay", "", "wait this long (hh:mm:ss[.fff]) before going on")
 	disconnect := fs.Bool("disconnect", false, "close the connection without a reply")
-	bandwidth := fs.String("bandwidth", "", "from this step on, read the client's bytes at most this fast (bytes per second; 64 KB form allowed)")
+	bandwidth := fs.String("bandwidth", "", "from this step on, move the session's bytes (read and written together) at most this fast (bytes per second; 64 KB form allowed)")
 	probability := fs.String("probability", "", "chance of firing, 0-1 or 0%-100% (default 1)")
 	count := fs.Int("count", 0, "fire at most this many times (0: no limit)")
 	sender := fs.String("sender", "", "only for senders matching this pattern (*@example.org)")

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +23,12 @@ func replace(t *testing.T, s, old, new string) string {
 }
 
 // limitsLab is the lab config with Default Frontend EX01's limits lowered so a test reaches each
-// of them in a few commands, and Default EX01 (the hub, which checks hop counts) at MaxHopCount 8.
+// of them in a few commands.
 func limitsLab(t *testing.T) string {
 	cfg := labConfig(nil)
 	cfg = replace(t, cfg, "    MaxMessageSize: 36 MB (37,748,736 bytes)\n    MaxRecipientsPerMessage: 200\n    MaxInboundConnectionPerSource: 20\n",
 		"    MaxMessageSize: 64 KB (65,536 bytes)\n    MaxRecipientsPerMessage: 3\n    MaxInboundConnectionPerSource: Unlimited\n"+
-			"    MaxInboundConnection: 150\n    MaxInboundConnectionPercentagePerSource: 2\n    MaxHeaderSize: 2048\n    MaxProtocolErrors: 2\n")
-	cfg = replace(t, cfg, "    MaxInboundConnectionPercentagePerSource: 100\n", "    MaxInboundConnectionPercentagePerSource: 100\n    MaxHopCount: 8\n")
+			"    MaxInboundConnection: 150\n    MaxInboundConnectionPercentagePerSource: 2\n    MaxHeaderSize: 2048\n    MaxProtocolErrors: 2\n    MaxHopCount: 8\n")
 	return cfg
 }
 
@@ -99,13 +100,13 @@ S: 552 5.3.4 Message header size exceeds limit
 C: NOOP
 S: 250 2.0.0 OK
 `},
-		{"MaxHopCount (the hub's), at the end of data", hello + `C: MAIL FROM:<a@example.org>
+		{"MaxHopCount, at the end of data (the frontend stops at the ninth Received: field)", hello + `C: MAIL FROM:<a@example.org>
 S: 250 2.1.0 Sender OK
 C: RCPT TO:<user1@contoso.test>
 S: 250 2.1.5 Recipient OK
 C: DATA
 S: 354 Start mail input; end with <CRLF>.<CRLF>
-` + received(8, "mx.example.net") + `C: Subject: loop
+` + received(9, "mx.example.net") + `C: Subject: loop
 C:
 C: x
 C: .
@@ -117,7 +118,7 @@ C: RCPT TO:<user1@contoso.test>
 S: 250 2.1.5 Recipient OK
 C: DATA
 S: 354 Start mail input; end with <CRLF>.<CRLF>
-` + received(3, "mx.example.net") + received(4, "EX01.contoso.test") + `C: Subject: five local hops with the frontend's, eight in all
+` + received(3, "mx.example.net") + received(4, "EX01.contoso.test") + `C: Subject: five local hops with the frontend's
 C:
 C: x
 C: .
@@ -128,7 +129,7 @@ C: RCPT TO:<user1@contoso.test>
 S: 250 2.1.5 Recipient OK
 C: DATA
 S: 354 Start mail input; end with <CRLF>.<CRLF>
-` + received(1, "mx.example.net") + received(5, "ex01.contoso.test") + `C: Subject: six local hops with the frontend's, seven in all
+` + received(1, "mx.example.net") + received(5, "ex01.contoso.test") + `C: Subject: six local hops with the frontend's
 C:
 C: x
 C: .
@@ -217,10 +218,11 @@ func TestMessageRateLimit(t *testing.T) {
 }
 
 // TestTimeoutsAndTarpit: ConnectionInactivityTimeout and ConnectionTimeout end sessions with
-// their replies; TarpitInterval delays an anonymous client's refused recipient (Recipient
-// Lookup).
+// their replies; TarpitInterval delays an anonymous client's 5xx refusals (Recipient Lookup,
+// relay) with a protocol-log line, and never an authenticated client's.
 func TestTimeoutsAndTarpit(t *testing.T) {
-	cfg := replace(t, labConfig(nil), "    MaxInboundConnectionPerSource: 20\n    TarpitInterval: \"00:00:00\"\n",
+	cfg := replace(t, labConfig(nil), "  - Name: Client Frontend EX01\n    TarpitInterval: \"00:00:00\"\n", "  - Name: Client Frontend EX01\n    TarpitInterval: \"00:00:01\"\n")
+	cfg = replace(t, cfg, "    MaxInboundConnectionPerSource: 20\n    TarpitInterval: \"00:00:00\"\n",
 		"    MaxInboundConnectionPerSource: 20\n    RecipientValidationEnabled: true\n    TarpitInterval: \"00:00:01\"\n    ConnectionTimeout: \"00:00:03\"\n    ConnectionInactivityTimeout: \"00:00:01\"\n")
 	s := startServer(t, cfg, "")
 	fe := s.address("Default Frontend EX01")
@@ -267,5 +269,40 @@ S: 550 5.1.1 User unknown
 `)
 	if d := time.Since(start); d < time.Second {
 		t.Errorf("refused recipient answered after %v, TarpitInterval is 1 s", d)
+	}
+	// Every 5xx refusal of an anonymous client's MAIL or RCPT waits, a relay attempt too.
+	start = time.Now()
+	runTranscript(t, fe, `S~ 220 .*
+C: HELO client.example
+S~ 250 .*
+C: MAIL FROM:<a@example.org>
+S: 250 2.1.0 Sender OK
+C: RCPT TO:<joe@fabrikam.example>
+S: 550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain
+C: QUIT
+S~ 221 .*
+`)
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("relay refusal answered after %v, TarpitInterval is 1 s", d)
+	}
+	// An authenticated client is never tarpitted: send-as refused at once on Client Frontend
+	// (TarpitInterval 1 s there too).
+	sc := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
+	start = time.Now()
+	if err := sc.Mail("administrator@contoso.test", nil); err == nil || !strings.Contains(err.Error(), "Client does not have permissions to send as this sender") {
+		t.Fatalf("send as another: %v", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("an authenticated client's refusal took %v", d)
+	}
+	s.stop()
+	files, _ := filepath.Glob(filepath.Join(s.data, "TransportRoles/Logs/FrontEnd/ProtocolLog/SmtpReceive/RECV*.LOG"))
+	var log []byte
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		log = append(log, b...)
+	}
+	if n := strings.Count(string(log), "Tarpit for '0.00:00:01'"); n != 2 {
+		t.Errorf("%d Tarpit lines in the protocol log, want 2 (recipient lookup, relay)", n)
 	}
 }

@@ -91,6 +91,29 @@ type conn struct {
 	limiter *rate.Limiter
 }
 
+// connWriter writes to the connection (the TLS one after STARTTLS), at most as fast as a
+// Bandwidth fault allows.
+type connWriter struct{ c *conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	if c.limiter == nil {
+		return c.nc.Write(p)
+	}
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), c.limiter.Burst())
+		_ = c.limiter.WaitN(c.ctx, k)
+		m, err := c.nc.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
+
 // deadlineReader applies ConnectionInactivityTimeout and ConnectionTimeout to every read, and
 // turns a shutdown into errShutdown for sessions waiting for a command.
 type deadlineReader struct{ c *conn }
@@ -269,6 +292,22 @@ func (c *conn) flush() error {
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.idle))
 	return c.bw.Flush()
+}
+
+// tarpit delays a session's 5xx refusal of MAIL or RCPT by the connector's TarpitInterval when
+// the client has not authenticated (spec §5.3: authenticated sessions are never tarpitted),
+// with the protocol log's "Tarpit for '0.00:00:05'" line before the reply.
+func (c *conn) tarpit(r *Reply) {
+	d := c.rc.TarpitInterval.Duration()
+	if d <= 0 || c.authed || r.Code()/100 != 5 {
+		return
+	}
+	if c.plogOn {
+		secs := int64(d / time.Second)
+		c.logLine('*', fmt.Sprintf("Tarpit for '%d.%02d:%02d:%02d'", secs/86400, secs/3600%24, secs/60%60, secs%60), "")
+	}
+	_ = c.flush()
+	sleepCtx(c.ctx, d)
 }
 
 // protocolError counts an error toward MaxProtocolErrors; past the limit it sends R26 and marks
@@ -502,6 +541,7 @@ func (c *conn) mail(ctx context.Context, arg string) {
 	}
 	if r := c.sess.Mail(ctx, from, &opts); r != nil {
 		refund(taken, time.Now())
+		c.tarpit(r)
 		c.reply(r)
 		return
 	}
@@ -540,6 +580,7 @@ func (c *conn) rcpt(ctx context.Context, arg string) {
 		return
 	}
 	if r := c.sess.Rcpt(ctx, to, &opts); r != nil {
+		c.tarpit(r)
 		c.reply(r)
 		return
 	}
@@ -586,6 +627,8 @@ func (c *conn) data(ctx context.Context, arg string) {
 		r = Fixed("R51")
 	case body.hdrTooLarge:
 		r = Fixed("X09")
+	case body.hopExceeded:
+		r = Fixed("R52")
 	}
 	if c.finishFault(eod, &r) {
 		return
@@ -660,15 +703,28 @@ type bodyReader struct {
 	tail        uint32 // the last four bytes seen, for the blank line
 	hdrDone     bool
 	hdrTooLarge bool
+
+	// MaxHopCount: Received: fields are counted as the header block goes by; one too many
+	// fails the read, so the message is never handed on (the frontend's hop to the hub is
+	// aborted) and the engine answers R52.
+	hopLimit    int
+	received    int
+	match       int // bytes of "received:" matched at the start of the current line; -1: no match
+	hopExceeded bool
 }
 
 func newBodyReader(r io.Reader, rc *config.ReceiveConnector) *bodyReader {
-	return &bodyReader{r: r, hdrLimit: int64(rc.MaxHeaderSize), hdrDone: rc.MaxHeaderSize <= 0}
+	return &bodyReader{r: r, hdrLimit: int64(rc.MaxHeaderSize), hopLimit: rc.MaxHopCount}
 }
 
+const receivedName = "received:"
+
 func (d *bodyReader) Read(p []byte) (int, error) {
-	if d.hdrTooLarge {
+	switch {
+	case d.hdrTooLarge:
 		return 0, ErrHeaderTooLarge
+	case d.hopExceeded:
+		return 0, ErrHopCount
 	}
 	n, err := d.r.Read(p)
 	if !d.hdrDone && n > 0 {
@@ -679,9 +735,23 @@ func (d *bodyReader) Read(p []byte) (int, error) {
 				d.hdrDone = true
 				break
 			}
-			if d.hdrN > d.hdrLimit {
+			if d.hdrLimit > 0 && d.hdrN > d.hdrLimit {
 				d.hdrTooLarge = true
 				return i, ErrHeaderTooLarge
+			}
+			switch {
+			case b == '\n':
+				d.match = 0
+			case d.match >= 0 && d.match < len(receivedName) && b|0x20 == receivedName[d.match]:
+				if d.match++; d.match == len(receivedName) {
+					d.match = -1
+					if d.received++; d.hopLimit > 0 && d.received > d.hopLimit {
+						d.hopExceeded = true
+						return i, ErrHopCount
+					}
+				}
+			default:
+				d.match = -1
 			}
 		}
 	}
@@ -762,6 +832,8 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 		r = Fixed("R51")
 	case body.hdrTooLarge:
 		r = Fixed("X09")
+	case body.hopExceeded:
+		r = Fixed("R52")
 	}
 	if c.finishFault(eod, &r) {
 		return
@@ -810,7 +882,7 @@ func (c *conn) startTLS(cmd Command, offered bool) {
 		c.logLine('*', "", tlsLogText(st))
 	}
 	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
-	c.bw.Reset(tc)
+	c.bw.Reset(connWriter{c})
 	// The client must say EHLO again (RFC 3207 §4.2).
 	c.resetTransaction()
 	c.st = stateConnected

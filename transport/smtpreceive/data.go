@@ -15,6 +15,10 @@ var ErrTooLarge = errors.New("smtpreceive: message exceeds the size limit")
 // connector's MaxHeaderSize; the engine answers X09 after consuming the rest of the data.
 var ErrHeaderTooLarge = errors.New("smtpreceive: header exceeds MaxHeaderSize")
 
+// ErrHopCount is returned by a message reader once the header block has more Received: fields
+// than the connector's MaxHopCount; the engine answers R52.
+var ErrHopCount = errors.New("smtpreceive: more Received: fields than MaxHopCount")
+
 // errInterrupted is returned by a BDAT stream when the client sent another command instead of
 // the next chunk; the transaction is abandoned.
 var errInterrupted = errors.New("smtpreceive: BDAT transfer interrupted by a command")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // TestDotReader covers dot-unstuffing, the only end of data (<CRLF>.<CRLF>), bare line endings
@@ -225,6 +226,42 @@ func TestIsCRLF(t *testing.T) {
 		"\n": false, "a\rb": false, "a\r\r\n": false} {
 		if got := isCRLF([]byte(in)); got != want {
 			t.Errorf("isCRLF(%q) = %v", in, got)
+		}
+	}
+}
+
+// TestBodyReaderLimits: MaxHeaderSize and MaxHopCount are applied while the header block goes
+// by, whatever the read sizes, and stop at the blank line.
+func TestBodyReaderLimits(t *testing.T) {
+	recv := func(n int) string { return strings.Repeat("Received: from a by b; date\r\n", n) }
+	for _, c := range []struct {
+		name    string
+		msg     string
+		hdr     int64
+		hops    int
+		wantErr error
+	}{
+		{"small", "Subject: x\r\n\r\nbody\r\n", 100, 5, nil},
+		{"header over the limit", "X: " + strings.Repeat("h", 200) + "\r\n\r\nbody\r\n", 100, 5, ErrHeaderTooLarge},
+		{"a large body is not a header", "Subject: x\r\n\r\n" + strings.Repeat("b", 1000), 100, 5, nil},
+		{"no header at all", "\r\n" + strings.Repeat("b", 1000), 100, 5, nil},
+		{"hops at the limit", recv(5) + "\r\nbody\r\n", 0, 5, nil},
+		{"one hop too many", recv(6) + "\r\nbody\r\n", 0, 5, ErrHopCount},
+		{"any case", strings.ToUpper(recv(3)) + "received: x\r\n\r\n", 0, 3, ErrHopCount},
+		{"not a Received: field", "X-Received: a\r\nReceivedx: b\r\nSubject: received: c\r\n\r\n", 0, 1, nil},
+		{"Received: in the body", "Subject: x\r\n\r\n" + recv(10), 0, 5, nil},
+		{"no limits", recv(100) + "\r\n", 0, 0, nil},
+	} {
+		for _, oneByte := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(c.msg)
+			if oneByte {
+				r = iotest.OneByteReader(r)
+			}
+			br := &bodyReader{r: r, hdrLimit: c.hdr, hopLimit: c.hops}
+			_, err := io.Copy(io.Discard, br)
+			if !errors.Is(err, c.wantErr) && !(err == nil && c.wantErr == nil) {
+				t.Errorf("%s (one byte reads %v): %v, want %v", c.name, oneByte, err, c.wantErr)
+			}
 		}
 	}
 }

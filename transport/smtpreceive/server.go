@@ -445,7 +445,7 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	}
 	c.deadline = c.info.Started.Add(rc.ConnectionTimeout.Duration())
 	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
-	c.bw = bufio.NewWriterSize(nc, 2048)
+	c.bw = bufio.NewWriterSize(connWriter{c}, 2048)
 	var cancel context.CancelFunc
 	c.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
