@@ -41,9 +41,10 @@ type Categorizer struct {
 	log      *slog.Logger
 
 	outProxy *smtpsend.Proxy // to the Outbound Proxy Frontend (717)
-	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors
-	tracker  *Tracker        // the message tracking log, or nil
-	tracer   trace.Tracer    // nil: no delivery spans
+	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors, DKIM keys
+	dkimKeys txtCache
+	tracker  *Tracker     // the message tracking log, or nil
+	tracer   trace.Tracer // nil: no delivery spans
 	sendLog  *smtpreceive.ProtocolLog
 
 	mu      sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-msgauth/authres"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
+	"github.com/exlab/exlab/transport/smtpsend"
 )
 
 // DKIM with go-msgauth: the hub verifies the signatures of mail from anonymous senders and
@@ -36,7 +38,7 @@ func (c *Categorizer) authenticationResults(msg []byte, hasSig bool, authservID 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	vs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{MaxVerifications: 5,
-		LookupTXT: func(name string) ([]string, error) { return c.dns.LookupTXT(ctx, name) }})
+		LookupTXT: func(name string) ([]string, error) { return c.dkimKeys.lookup(ctx, c.dns, name) }})
 	var results []authres.Result
 	if err != nil && len(vs) == 0 {
 		results = append(results, &authres.DKIMResult{Value: authres.ResultPermError, Reason: reason(err)})
@@ -66,6 +68,42 @@ func formatAuthResults(authservID string, results []authres.Result) string {
 
 // reason is a verification error without go-msgauth's "dkim: " prefix.
 func reason(err error) string { return strings.TrimPrefix(err.Error(), "dkim: ") }
+
+// txtCache keeps DKIM key lookups for five minutes (failures for one), so a load of signed
+// mail costs one DNS query per key rather than one per message, and a resolver that does not
+// answer delays one message a minute rather than every one.
+type txtCache struct {
+	mu sync.Mutex
+	m  map[string]txtEntry
+}
+
+type txtEntry struct {
+	vals  []string
+	err   error
+	until time.Time
+}
+
+func (tc *txtCache) lookup(ctx context.Context, dns *smtpsend.DNS, name string) ([]string, error) {
+	now := time.Now()
+	tc.mu.Lock()
+	e, ok := tc.m[name]
+	tc.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.vals, e.err
+	}
+	vals, err := dns.LookupTXT(ctx, name)
+	ttl := 5 * time.Minute
+	if err != nil {
+		ttl = time.Minute
+	}
+	tc.mu.Lock()
+	if tc.m == nil || len(tc.m) > 10000 {
+		tc.m = map[string]txtEntry{}
+	}
+	tc.m[name] = txtEntry{vals: vals, err: err, until: now.Add(ttl)}
+	tc.mu.Unlock()
+	return vals, err
+}
 
 // authenticationResultsNone is the field for a message without a signature (made once).
 func authenticationResultsNone(authservID string) string {
