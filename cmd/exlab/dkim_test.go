@@ -44,10 +44,7 @@ func TestDKIM(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh := startSmartHost(t)
-	cfg := labConfig(func(s string) string {
-		s = strings.Replace(s, "    BindingConflictMode: Exclusive", fmt.Sprintf("    BindingConflictMode: Exclusive\n    ExternalDNSServers: [%q]", dns), 1)
-		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
-SendConnectors:
+	cfg := dnsLab(dns, fmt.Sprintf(`
   - Name: Internet
     AddressSpaces: ["SMTP:*;1"]
     SmartHosts: ["%s"]
@@ -56,8 +53,7 @@ SendConnectors:
       Enabled: true
       Domain: contoso.test
       Selector: lab
-      PrivateKeyFile: %s`, sh.addr, keyFile), 1)
-	})
+      PrivateKeyFile: %s`, sh.addr, keyFile))
 	s := startServer(t, cfg, "")
 	fe := s.address("Default Frontend EX01")
 

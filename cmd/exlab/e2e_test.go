@@ -1567,6 +1567,15 @@ func startDNSWith(t *testing.T, mx, a, txt map[string]string) string {
 	return pc.LocalAddr().String()
 }
 
+// dnsLab is the lab config with ExternalDNSServers pointing at dns and the send connectors
+// given (YAML list items).
+func dnsLab(dns, sendConnectors string) string {
+	return labConfig(func(s string) string {
+		s = strings.Replace(s, "    BindingConflictMode: Exclusive", fmt.Sprintf("    BindingConflictMode: Exclusive\n    ExternalDNSServers: [%q]", dns), 1)
+		return strings.Replace(s, "\nSendConnectors: []", "\nSendConnectors:"+sendConnectors, 1)
+	})
+}
+
 // TestSendConnectorDNSRouting: a DNSRoutingEnabled connector for the whole Internet delivers
 // to the recipient domain's MX host (found through ExternalDNSServers on loopback), and a
 // domain that does not exist gets an NDR with Exchange's 5.4.4 text.
@@ -1574,15 +1583,11 @@ func TestSendConnectorDNSRouting(t *testing.T) {
 	sh := startSmartHost(t)
 	_, port, _ := net.SplitHostPort(sh.addr)
 	dns := startDNS(t, map[string]string{"fabrikam.test": "mx1.fabrikam.test"}, map[string]string{"mx1.fabrikam.test": "127.0.0.1"})
-	cfg := labConfig(func(s string) string {
-		s = strings.Replace(s, "    BindingConflictMode: Exclusive", fmt.Sprintf("    BindingConflictMode: Exclusive\n    ExternalDNSServers: [%q]", dns), 1)
-		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
-SendConnectors:
+	cfg := dnsLab(dns, fmt.Sprintf(`
   - Name: Internet
     AddressSpaces: ["SMTP:*;1"]
     DNSRoutingEnabled: true
-    Port: %s`, port), 1)
-	})
+    Port: %s`, port))
 	s := startServer(t, cfg, "")
 	c := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
 	if err := c.SendMail("user1@contoso.test", []string{"joe@fabrikam.test", "x@nowhere.test"}, strings.NewReader("Subject: mx\r\n\r\nx\r\n")); err != nil {

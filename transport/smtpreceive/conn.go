@@ -622,8 +622,15 @@ func (c *conn) data(ctx context.Context, arg string) {
 		c.resetTransaction()
 		return
 	}
+	c.finishMessage(r, dr.limit > 0 && dr.n > dr.limit, body, eod, dr.n)
+}
+
+// finishMessage sends a message's final reply: the engine's own for a message too large
+// (R51), a header too large (X09) or too many hops (R52), else the session's; an EndOfData
+// fault has the last word.
+func (c *conn) finishMessage(r *Reply, tooLarge bool, body *bodyReader, eod *faultRule, size int64) {
 	switch {
-	case dr.limit > 0 && dr.n > dr.limit:
+	case tooLarge:
 		r = Fixed("R51")
 	case body.hdrTooLarge:
 		r = Fixed("X09")
@@ -636,7 +643,7 @@ func (c *conn) data(ctx context.Context, arg string) {
 	r = ReplyOrFail(r)
 	c.endMessage(r.Code())
 	c.resetTransaction()
-	c.accepted(r, dr.n)
+	c.accepted(r, size)
 }
 
 // handOver gives the message to the Session, unless an EndOfData fault answers for it: then
@@ -827,21 +834,7 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 		c.resetTransaction()
 		return
 	}
-	switch {
-	case s.tooLarge:
-		r = Fixed("R51")
-	case body.hdrTooLarge:
-		r = Fixed("X09")
-	case body.hopExceeded:
-		r = Fixed("R52")
-	}
-	if c.finishFault(eod, &r) {
-		return
-	}
-	r = ReplyOrFail(r)
-	c.endMessage(r.Code())
-	c.resetTransaction()
-	c.accepted(r, s.n)
+	c.finishMessage(r, s.tooLarge, body, eod, s.n)
 }
 
 func (c *conn) startTLS(cmd Command, offered bool) {
