@@ -54,7 +54,7 @@ func (l *loginServer) Next(resp []byte, initial bool) ([]byte, *Reply) {
 	switch l.step {
 	case 0:
 		l.step = 1
-		if resp != nil && len(resp) > 0 { // AUTH LOGIN <base64 user>
+		if len(resp) > 0 { // AUTH LOGIN <base64 user>
 			l.user, l.step = resp, 2
 			return []byte("Password:"), nil
 		}
