@@ -189,10 +189,14 @@ type Server struct {
 	ReceiveProtocolLogMaxFileSize      ByteSize
 	ReceiveProtocolLogMaxDirectorySize ByteSize
 	ReceiveProtocolLogMaxAge           TimeSpan
-	SendProtocolLogPath                string
-	SendProtocolLogMaxFileSize         ByteSize
-	SendProtocolLogMaxDirectorySize    ByteSize
-	SendProtocolLogMaxAge              TimeSpan
+	// IntraOrgConnectorProtocolLoggingLevel (Set-FrontendTransportService): Verbose, the
+	// default, logs the frontend's sessions to the hub (the implicit intra-org send connector)
+	// in its SmtpSend log; None turns that off.
+	IntraOrgConnectorProtocolLoggingLevel ProtocolLoggingLevel
+	SendProtocolLogPath                   string
+	SendProtocolLogMaxFileSize            ByteSize
+	SendProtocolLogMaxDirectorySize       ByteSize
+	SendProtocolLogMaxAge                 TimeSpan
 	// BackPressure are the thresholds of the resources the hub meters (spec §8.5).
 	BackPressure BackPressure
 	// BindRetryInterval is how often a receive connector binding that could not be bound

@@ -89,6 +89,7 @@ func (o *Organization) validate(d *decoder) {
 		}
 		oneOf(c, p+".Version", s.Version, Version2013, Version2016, Version2019)
 		oneOf(c, p+".BindingConflictMode", s.BindingConflictMode, BindingExclusive, BindingShared)
+		oneOf(c, p+".IntraOrgConnectorProtocolLoggingLevel", s.IntraOrgConnectorProtocolLoggingLevel, LoggingNone, LoggingVerbose)
 		if s.ProxyConnectTimeout <= 0 {
 			c.fail(p+".ProxyConnectTimeout", "must be above 00:00:00")
 		}

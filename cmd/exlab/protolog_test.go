@@ -72,6 +72,39 @@ func TestProtocolLog(t *testing.T) {
 	if got, _ := filepath.Glob(filepath.Join(s.data, "TransportRoles/Logs/Hub/ProtocolLog/SmtpReceive/RECV*.LOG")); len(got) != 0 {
 		t.Errorf("the hub's connectors log nothing by default (ProtocolLoggingLevel None), but %v", got)
 	}
+
+	// The frontend's implicit send connector to the hub logs by default
+	// (IntraOrgConnectorProtocolLoggingLevel Verbose): the proxy session in the frontend's
+	// SmtpSend log, X-EXPS redacted, the body left out.
+	files, _ = filepath.Glob(filepath.Join(s.data, "TransportRoles/Logs/FrontEnd/ProtocolLog/SmtpSend/SEND*.LOG"))
+	if len(files) != 1 {
+		t.Fatalf("frontend SmtpSend log files: %v", files)
+	}
+	sent, err := smtpreceive.ParseProtocolLog(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, l := range sent {
+		if l.Connector != "Intra-Organization SMTP Send Connector" || l.Seq != i || l.Session != sent[0].Session {
+			t.Errorf("SmtpSend line %d: %+v", i, l)
+		}
+		got = append(got, string(l.Event)+" "+l.Data+" "+l.Context)
+	}
+	text := strings.Join(got, "\n")
+	for _, want := range []string{
+		"+  ", "< 220 ex01.contoso.test Microsoft ESMTP MAIL Service ready at ", "> EHLO ex01.contoso.test ",
+		"> X-EXPS GSSAPI ", "< 334 <authentication response> ", "> <authentication response> ", "< 235 ",
+		"> XPROXYFROM SID=", "> MAIL FROM:<a@example.org>", "> RCPT TO:<user1@contoso.test>", "> BDAT ",
+		"< 250 2.6.0 <", "> QUIT ", "-  Local",
+	} {
+		if !strings.Contains(text, "\n"+want) && !strings.HasPrefix(text, want) {
+			t.Errorf("no %q in the frontend's SmtpSend log:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "secret body") {
+		t.Errorf("the message body is in the SmtpSend log:\n%s", text)
+	}
 }
 
 // TestTrackingOneMessage: a message received on the frontend and delivered by the hub is

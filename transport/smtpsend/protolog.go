@@ -1,9 +1,11 @@
 package smtpsend
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,6 +48,12 @@ type sendLog struct {
 	reply                  []string // lines of a multi-line reply read so far
 	body                   bool     // a message body is being written: not logged
 	auth                   bool     // an AUTH exchange is going on: client lines redacted
+	// A body found in the stream itself (the proxy writes commands and chunks in one buffer):
+	// skip is what is left of a BDAT chunk; after DATA and its 354, lines up to "." are body.
+	skip     int64
+	dataSent bool
+	inData   bool
+	ended    bool
 }
 
 func newSendLog(o SendOptions, conn net.Conn) *sendLog {
@@ -77,10 +85,19 @@ func (l *sendLog) add(event byte, data, context string) {
 
 // end writes the '-' line and hands the session's lines over.
 func (l *sendLog) end() {
-	if l == nil {
+	if l == nil || l.ended {
 		return
 	}
+	l.ended = true
 	l.add('-', "", "Local")
+	l.flush()
+}
+
+// flush hands the lines so far over (a pooled session logs each transaction as it ends).
+func (l *sendLog) flush() {
+	if l == nil || len(l.lines) == 0 {
+		return
+	}
 	l.o.ProtocolLog(l.lines)
 	l.lines = nil
 }
@@ -111,6 +128,9 @@ func (l *sendLog) read(b []byte) {
 			data = sb.String()
 		}
 		l.reply = l.reply[:0]
+		if l.dataSent && strings.HasPrefix(data, "354") {
+			l.dataSent, l.inData = false, true
+		}
 		if l.auth {
 			if strings.HasPrefix(data, "334") {
 				data = "334 <authentication response>"
@@ -124,24 +144,41 @@ func (l *sendLog) read(b []byte) {
 
 func (l *sendLog) write(b []byte) {
 	if l.body {
+		l.inData = false // the caller marks this body itself, up to its final "."
 		return
 	}
-	l.wbuf = append(l.wbuf, b...)
-	for {
-		i := strings.IndexByte(string(l.wbuf), '\n')
+	for len(b) > 0 {
+		if l.skip > 0 {
+			n := min(int64(len(b)), l.skip)
+			b, l.skip = b[n:], l.skip-n
+			continue
+		}
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
+			l.wbuf = append(l.wbuf, b...)
 			return
 		}
-		line := strings.TrimRight(string(l.wbuf[:i]), "\r")
-		l.wbuf = l.wbuf[i+1:]
+		line := strings.TrimRight(string(l.wbuf)+string(b[:i]), "\r")
+		l.wbuf, b = l.wbuf[:0], b[i+1:]
+		if l.inData {
+			l.inData = line != "."
+			continue
+		}
+		upper := strings.ToUpper(line)
 		switch {
-		case strings.HasPrefix(strings.ToUpper(line), "AUTH "):
+		case strings.HasPrefix(upper, "AUTH "), strings.HasPrefix(upper, "X-EXPS "):
 			l.auth = true
 			if f := strings.Fields(line); len(f) > 2 {
 				line = f[0] + " " + f[1] + " <authentication response>"
 			}
 		case l.auth:
 			line = "<authentication response>"
+		case strings.HasPrefix(upper, "BDAT "):
+			if f := strings.Fields(line); len(f) > 1 {
+				l.skip, _ = strconv.ParseInt(f[1], 10, 64)
+			}
+		case upper == "DATA":
+			l.dataSent = true
 		}
 		l.add('>', line, "")
 	}
@@ -167,4 +204,10 @@ func (c *logConn) Write(p []byte) (int, error) {
 		c.l.write(p)
 	}
 	return c.Conn.Write(p)
+}
+
+// Close ends the session's log (the '-' line) and closes the connection.
+func (c *logConn) Close() error {
+	c.l.end()
+	return c.Conn.Close()
 }

@@ -95,6 +95,10 @@ type Proxy struct {
 	// IdleTimeout closes pooled sessions unused this long (the hub drops them after its
 	// ConnectionInactivityTimeout anyway).
 	IdleTimeout time.Duration
+	// ProtocolLog, when set, receives each session's SmtpSend protocol-log lines (connector
+	// "Intra-Organization SMTP Send Connector", the implicit intra-org send connector), at the
+	// end of every transaction; message bodies are not logged, X-EXPS data is redacted.
+	ProtocolLog func([]ProtocolLine)
 
 	mu   sync.Mutex
 	idle []*hubConn
@@ -113,6 +117,10 @@ type hubConn struct {
 	pipelining bool
 	lastUsed   time.Time
 }
+
+// IntraOrgConnector is the name the SmtpSend log gives the implicit send connector between
+// Exchange servers (spec §7.1).
+const IntraOrgConnector = "Intra-Organization SMTP Send Connector"
 
 // Close closes every pooled session.
 func (p *Proxy) Close() {
@@ -196,6 +204,11 @@ func (p *Proxy) dial(ctx context.Context) (*hubConn, error) {
 			return nil, &Error{PRX: PRXDNS, Step: "connect", Err: err}
 		}
 		return nil, &Error{PRX: PRXConnect, Step: "connect", Err: err}
+	}
+	if p.ProtocolLog != nil {
+		plog := newSendLog(SendOptions{Connector: IntraOrgConnector, ProtocolLog: p.ProtocolLog}, conn)
+		plog.add('+', "", "")
+		conn = &logConn{Conn: conn, l: plog}
 	}
 	c := smtp.NewClient(conn)
 	c.CommandTimeout = p.CommandTimeout
@@ -578,6 +591,9 @@ func (t *Transaction) End() (*HubReply, error) {
 		final = r
 	}
 	_ = h.conn.SetDeadline(time.Time{})
+	if lc, ok := h.conn.(*logConn); ok {
+		lc.l.flush() // before another transaction may take the session
+	}
 	t.p.put(h)
 	switch {
 	case envErr != nil:
