@@ -225,7 +225,7 @@ func run(exlabBin, out string, repeat int, dur time.Duration, skipPostfix bool) 
 	fmt.Fprintf(&b, "\nOpen loop: frontend path at %.0f msgs/s offered (half of its peak %.0f), 20 sessions: p99 end of data %.2f ms (p50 %.2f ms), p99 from schedule %.2f ms, %d sent.\n",
 		peak/2, peak, ms(open.Latency["data"].P99), ms(open.Latency["data"].P50), ms(open.Latency["sched"].P99), open.Sent)
 	on, off, tr := median(logsOn), median(logsOff), median(tracingOn)
-	fmt.Fprintf(&b, "\nCost of the logs (%s, frontend path): with Default Frontend's protocol log and the message tracking log (the default) %.0f msgs/s and %.3f s CPU per 1,000 messages; with both off %.0f msgs/s and %.3f s: %+.1f%% messages/s, %+.1f%% CPU per message.\n",
+	fmt.Fprintf(&b, "\nCost of the logs (%s, frontend path): with Default Frontend's protocol log, the frontend's SmtpSend log of its hops to the hub and the message tracking log (the default) %.0f msgs/s and %.3f s CPU per 1,000 messages; with both off %.0f msgs/s and %.3f s: %+.1f%% messages/s, %+.1f%% CPU per message.\n",
 		points[1].Name, on.Rate, on.CPUMs/1000, off.Rate, off.CPUMs/1000, (on.Rate/off.Rate-1)*100, (on.CPUMs/off.CPUMs-1)*100)
 	fmt.Fprintf(&b, "\nCost of tracing (same point): off (no OTEL_* variables, every other figure here) %.0f msgs/s and %.3f s CPU per 1,000 messages; every span exported with OTLP/HTTP to a local collector %.0f msgs/s and %.3f s: %+.1f%% messages/s, %+.1f%% CPU per message.\n",
 		on.Rate, on.CPUMs/1000, tr.Rate, tr.CPUMs/1000, (tr.Rate/on.Rate-1)*100, (tr.CPUMs/on.CPUMs-1)*100)
@@ -366,7 +366,8 @@ func startExlab(bin, tmp string) (*exec.Cmd, error) {
 }
 
 // startExlabWith starts an exlab on its own data directory and port offset; quiet turns off
-// Default Frontend's protocol log and the message tracking log (the cost-of-logging point).
+// Default Frontend's protocol log, the intra-org SmtpSend log and the message tracking log (the
+// cost-of-logging point).
 func startExlabWith(bin, tmp, name string, off int, quiet bool, env []string) (*exec.Cmd, error) {
 	def, err := exec.Command(bin, "config", "default").Output()
 	if err != nil {
@@ -379,7 +380,7 @@ func startExlabWith(bin, tmp, name string, off int, quiet bool, env []string) (*
 		"PermissionGroups: [AnonymousUsers, ExchangeUsers, ExchangeServers, ExchangeLegacyServers]", 1)
 	if quiet {
 		cfg = strings.Replace(cfg, "    ProtocolLoggingLevel: Verbose\n", "    ProtocolLoggingLevel: None\n", 1)
-		cfg = strings.Replace(cfg, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    MessageTrackingLogEnabled: false", 1)
+		cfg = strings.Replace(cfg, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    MessageTrackingLogEnabled: false\n    IntraOrgConnectorProtocolLoggingLevel: None", 1)
 	}
 	path := filepath.Join(tmp, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
