@@ -117,8 +117,9 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	body := buf.Bytes()
 	hi := scanHeaders(body)
 	// MaxHopCount is the receive engine's (it stops the data at the field too many);
-	// MaxLocalHopCount needs the organization's servers, so it is checked here.
-	if s.rc.MaxLocalHopCount > 0 && localHops(body[:hi.end], s.st.fqdns) > s.rc.MaxLocalHopCount {
+	// MaxLocalHopCount needs the organization's servers, so it is checked here (only when there
+	// are more Received: fields than local hops allowed: the usual message costs nothing).
+	if s.rc.MaxLocalHopCount > 0 && hi.received > s.rc.MaxLocalHopCount && localHops(body[:hi.end], s.st.fqdns) > s.rc.MaxLocalHopCount {
 		bodyPool.Put(buf)
 		return smtpreceive.Fixed("R52")
 	}

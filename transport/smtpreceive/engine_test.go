@@ -457,3 +457,13 @@ func TestPerSourceLimit(t *testing.T) {
 	transcript(t, ts.addr, banner)
 	transcript(t, ts.addr, `S: 421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel`)
 }
+
+// TestConnectorLimit: MaxInboundConnection counts every client of the connector (R04, the
+// same text as R03).
+func TestConnectorLimit(t *testing.T) {
+	ts := startServer(t, func(rc *config.ReceiveConnector) {
+		rc.MaxInboundConnection, rc.MaxInboundConnectionPerSource = config.N(1), config.Unlimited
+	}, false)
+	transcript(t, ts.addr, banner)
+	transcript(t, ts.addr, `S: 421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel`)
+}

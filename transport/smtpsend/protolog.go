@@ -93,7 +93,7 @@ func (l *sendLog) end() {
 	l.flush()
 }
 
-// flush hands the lines so far over (a pooled session logs each transaction as it ends).
+// flush hands the lines so far over.
 func (l *sendLog) flush() {
 	if l == nil || len(l.lines) == 0 {
 		return
@@ -102,15 +102,34 @@ func (l *sendLog) flush() {
 	l.lines = nil
 }
 
+// transactionEnded hands a pooled session's lines over in batches, as the receive side does:
+// every 64 lines, or once the oldest has waited a second (a hand-over per message cost more than
+// the writing itself); the rest goes at the session's end.
+func (l *sendLog) transactionEnded() {
+	if l != nil && len(l.lines) > 0 && (len(l.lines) >= 64 || time.Since(l.lines[0].Time) > time.Second) {
+		l.flush()
+	}
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 func (l *sendLog) read(b []byte) {
-	l.rbuf = append(l.rbuf, b...)
-	for {
-		i := strings.IndexByte(string(l.rbuf), '\n')
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
+			l.rbuf = append(l.rbuf, b...)
 			return
 		}
-		line := strings.TrimRight(string(l.rbuf[:i]), "\r")
-		l.rbuf = l.rbuf[i+1:]
+		lb := b[:i]
+		if len(l.rbuf) > 0 {
+			l.rbuf = append(l.rbuf, lb...)
+			lb = l.rbuf
+		}
+		b = b[i+1:]
+		line := string(bytes.TrimSuffix(lb, []byte{'\r'}))
+		l.rbuf = l.rbuf[:0]
 		l.reply = append(l.reply, line)
 		if len(line) >= 4 && line[3] == '-' {
 			continue
@@ -158,26 +177,33 @@ func (l *sendLog) write(b []byte) {
 			l.wbuf = append(l.wbuf, b...)
 			return
 		}
-		line := strings.TrimRight(string(l.wbuf)+string(b[:i]), "\r")
-		l.wbuf, b = l.wbuf[:0], b[i+1:]
+		lb := b[:i]
+		if len(l.wbuf) > 0 {
+			l.wbuf = append(l.wbuf, lb...)
+			lb = l.wbuf
+		}
+		b = b[i+1:]
+		lb = bytes.TrimSuffix(lb, []byte{'\r'})
 		if l.inData {
-			l.inData = line != "."
+			l.inData = len(lb) != 1 || lb[0] != '.'
+			l.wbuf = l.wbuf[:0]
 			continue
 		}
-		upper := strings.ToUpper(line)
+		line := string(lb)
+		l.wbuf = l.wbuf[:0]
 		switch {
-		case strings.HasPrefix(upper, "AUTH "), strings.HasPrefix(upper, "X-EXPS "):
+		case hasPrefixFold(line, "AUTH "), hasPrefixFold(line, "X-EXPS "):
 			l.auth = true
 			if f := strings.Fields(line); len(f) > 2 {
 				line = f[0] + " " + f[1] + " <authentication response>"
 			}
 		case l.auth:
 			line = "<authentication response>"
-		case strings.HasPrefix(upper, "BDAT "):
+		case hasPrefixFold(line, "BDAT "):
 			if f := strings.Fields(line); len(f) > 1 {
 				l.skip, _ = strconv.ParseInt(f[1], 10, 64)
 			}
-		case upper == "DATA":
+		case strings.EqualFold(line, "DATA"):
 			l.dataSent = true
 		}
 		l.add('>', line, "")

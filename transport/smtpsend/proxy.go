@@ -97,7 +97,8 @@ type Proxy struct {
 	IdleTimeout time.Duration
 	// ProtocolLog, when set, receives each session's SmtpSend protocol-log lines (connector
 	// "Intra-Organization SMTP Send Connector", the implicit intra-org send connector), at the
-	// end of every transaction; message bodies are not logged, X-EXPS data is redacted.
+	// end of a transaction once 64 lines or a second's worth have gathered, and at the
+	// session's end; message bodies are not logged, X-EXPS data is redacted.
 	ProtocolLog func([]ProtocolLine)
 
 	mu   sync.Mutex
@@ -592,7 +593,7 @@ func (t *Transaction) End() (*HubReply, error) {
 	}
 	_ = h.conn.SetDeadline(time.Time{})
 	if lc, ok := h.conn.(*logConn); ok {
-		lc.l.flush() // before another transaction may take the session
+		lc.l.transactionEnded() // before another transaction may take the session
 	}
 	t.p.put(h)
 	switch {
