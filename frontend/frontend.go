@@ -108,7 +108,7 @@ func New(o Options) *Frontend {
 	f.proxy = newProxy(o.HubAddr, o.DialHub)
 	if o.Server.IntraOrgConnectorProtocolLoggingLevel == config.LoggingVerbose {
 		// The frontend's implicit send connector to the hub logs by default (spec §7.1, MS-PL).
-		f.proxy.ProtocolLog = sendLogWriter(o.SendProtocolLog)
+		f.proxy.ProtocolLog = smtpreceive.LineWriter[smtpsend.ProtocolLine](o.SendProtocolLog)
 	}
 	f.clientProxy = f.proxy
 	if o.ClientProxyAddr != nil || o.DialClientProxy != nil {
@@ -364,20 +364,6 @@ func (s *session) proxyFailed(err error) *smtpreceive.Reply {
 	return smtpreceive.Fixed(id)
 }
 
-// sendLogWriter writes SmtpSend lines into the service's SmtpSend log (nil: none).
-func sendLogWriter(pl *smtpreceive.ProtocolLog) func([]smtpsend.ProtocolLine) {
-	if pl == nil {
-		return nil
-	}
-	return func(ls []smtpsend.ProtocolLine) {
-		out := make([]smtpreceive.LogLine, len(ls))
-		for i := range ls {
-			out[i] = smtpreceive.LogLine(ls[i])
-		}
-		pl.Write(out)
-	}
-}
-
 // prxCode is the PRXn at the end of a reply ("… PRX3"), or "" for none.
 func prxCode(text string) string {
 	if i := strings.LastIndex(text, "PRX"); i >= 0 {
@@ -448,7 +434,7 @@ func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive
 		if sc := &s.st.org.SendConnectors[i]; sc.Name == pt.Connector {
 			s.sendOpts = smtpsend.OptionsFor(sc, "", 0, s.f.opt.Logger)
 			if sc.ProtocolLoggingLevel == config.LoggingVerbose {
-				s.sendOpts.ProtocolLog = sendLogWriter(s.f.opt.SendProtocolLog)
+				s.sendOpts.ProtocolLog = smtpreceive.LineWriter[smtpsend.ProtocolLine](s.f.opt.SendProtocolLog)
 			}
 		}
 	}

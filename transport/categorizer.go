@@ -129,7 +129,7 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			d := smtpsend.Delivery{SendOptions: smtpsend.OptionsFor(sc, c.server.Fqdn, c.server.ProxyCommandTimeout.Duration(), c.log),
 				From: m.From, Content: content, Hosts: smtpsend.SmartHostsOf(sc)}
 			if sc.ProtocolLoggingLevel == config.LoggingVerbose {
-				d.ProtocolLog = sendLogWriter(c.sendLog)
+				d.ProtocolLog = smtpreceive.LineWriter[smtpsend.ProtocolLine](c.sendLog)
 			}
 			for _, i := range idx {
 				d.Rcpts = append(d.Rcpts, m.Recipients[i].Address)
@@ -320,18 +320,4 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 		c.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: d.To, Status: "250 2.1.5 Recipient OK"})
 	}
 	return u
-}
-
-// sendLogWriter writes smtpsend's session lines to an SmtpSend protocol log (nil: none).
-func sendLogWriter(pl *smtpreceive.ProtocolLog) func([]smtpsend.ProtocolLine) {
-	if pl == nil {
-		return nil
-	}
-	return func(ls []smtpsend.ProtocolLine) {
-		out := make([]smtpreceive.LogLine, len(ls))
-		for i := range ls {
-			out[i] = smtpreceive.LogLine(ls[i])
-		}
-		pl.Write(out)
-	}
 }

@@ -237,3 +237,29 @@ func splitCSV(l string) []string {
 	}
 	return append(out, cur.String())
 }
+
+// LineWriter adapts p to the send side's line type (smtpsend.ProtocolLine has LogLine's
+// fields, and smtpsend does not import this package), for the services' SmtpSend logs; nil
+// when p is nil.
+func LineWriter[L ~struct {
+	Time      time.Time
+	Connector string
+	Session   string
+	Seq       int
+	Local     string
+	Remote    string
+	Event     byte
+	Data      string
+	Context   string
+}](p *ProtocolLog) func([]L) {
+	if p == nil {
+		return nil
+	}
+	return func(ls []L) {
+		out := make([]LogLine, len(ls))
+		for i := range ls {
+			out[i] = LogLine(ls[i])
+		}
+		p.Write(out)
+	}
+}
