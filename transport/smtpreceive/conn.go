@@ -87,7 +87,7 @@ type conn struct {
 	// The transaction's sender and recipients (fault rules match them).
 	from     string
 	rcptList []string
-	// limiter is a Bandwidth fault's limit on what the client sends (nil: none).
+	// limiter is a Bandwidth fault's limit on what the session reads and writes (nil: none).
 	limiter *rate.Limiter
 }
 
