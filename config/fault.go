@@ -16,14 +16,17 @@ var KnownReplyID = func(id string) bool {
 	return len(id) == 3 && (id[0] == 'R' || id[0] == 'X') && id[1] >= '0' && id[1] <= '9' && id[2] >= '0' && id[2] <= '9'
 }
 
-// Check reports every problem of one fault-injection rule, by field name; Load reports them
-// with the file and line, the admin listener with its answer.
+// Check reports every problem of one fault-injection rule, by field name (Load reports them
+// with the file and line, the admin listener with its answer), and spells Step as FaultSteps
+// does, whatever the case it was written in.
 func (f *Fault) Check(o *Organization, report func(field, format string, args ...any)) {
 	steps := make([]string, len(FaultSteps))
 	okStep := false
 	for i, s := range FaultSteps {
 		steps[i] = string(s)
-		okStep = okStep || strings.EqualFold(string(f.Step), string(s))
+		if strings.EqualFold(string(f.Step), string(s)) {
+			f.Step, okStep = s, true
+		}
 	}
 	if !okStep {
 		report("Step", "%q is not one of %s", f.Step, strings.Join(steps, ", "))

@@ -161,13 +161,11 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *tr
 			return
 		}
 		fs, err := config.ParseFaults("(request)", b, org())
-		if err == nil {
-			err = faults.Set(org(), fs...)
-		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 			return
 		}
+		faults.Set(fs...)
 		for _, f := range fs {
 			log.Info("fault rule set", "fault", f.Name, "connector", f.Connector, "step", string(f.Step), "action", string(f.Action))
 		}

@@ -172,9 +172,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	// at start; exlab fault and exlab maintenance change them while the server runs (a
 	// configuration applied later leaves them alone).
 	faults := &smtpreceive.Faults{}
-	if err := faults.Set(org, org.Faults...); err != nil {
-		return errorf(stderr, "%v", err)
-	}
+	faults.Set(org.Faults...)
 	faults.SetMaintenance(org.ServerComponentState.HubTransport == config.ComponentInactive)
 	if len(org.Faults) > 0 || faults.Maintenance() {
 		log.Warn("fault injection is on", "rules", len(org.Faults), "maintenance", faults.Maintenance())

@@ -43,59 +43,43 @@ type FaultInfo struct {
 	Remaining int64
 }
 
-// Set adds rules, replacing rules of the same Name (a rule without a Name gets one). Every
-// rule is checked first; on a problem nothing changes. Rules come from config (Faults entries
-// or config.ParseFaults), which fill Probability 1 when it is not given.
-func (f *Faults) Set(org *config.Organization, rules ...config.Fault) error {
-	var problems []string
-	made := make([]*faultRule, 0, len(rules))
-	for i, r := range rules {
-		r.Check(org, func(field, format string, args ...any) {
-			problems = append(problems, fmt.Sprintf("fault %d: %s: %s", i+1, field, fmt.Sprintf(format, args...)))
-		})
-		for _, s := range config.FaultSteps {
-			if strings.EqualFold(string(r.Step), string(s)) {
-				r.Step = s
-			}
-		}
-		fr := &faultRule{Fault: r}
-		switch {
-		case r.ReplyId != "":
-			if _, ok := rows[r.ReplyId]; ok {
-				fr.reply = Fixed(r.ReplyId)
-			}
-		case r.Reply != "":
-			fr.reply = &Reply{Text: r.Reply}
-		}
-		made = append(made, fr)
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "\n"))
-	}
+// Set adds rules, replacing rules of the same Name; a rule without a Name gets one not in use
+// ("fault3"). The rules come from config, which has checked them and filled their defaults (an
+// organization's Faults entries, or config.ParseFaults).
+func (f *Faults) Set(rules ...config.Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var next []*faultRule
 	if cur := f.rules.Load(); cur != nil {
 		next = append(next, *cur...)
 	}
-	n := len(next)
-	for _, r := range made {
-		if r.Name == "" {
-			n++
-			r.Name = fmt.Sprintf("fault%d", n)
-		}
-		replaced := false
+	index := func(name string) int {
 		for i, o := range next {
-			if strings.EqualFold(o.Name, r.Name) {
-				next[i], replaced = r, true
+			if strings.EqualFold(o.Name, name) {
+				return i
 			}
 		}
-		if !replaced {
-			next = append(next, r)
+		return -1
+	}
+	for _, r := range rules {
+		fr := &faultRule{Fault: r}
+		if r.ReplyId != "" {
+			fr.reply = Fixed(r.ReplyId)
+		} else if r.Reply != "" {
+			fr.reply = &Reply{Text: r.Reply}
+		}
+		for n := len(next) + 1; fr.Name == ""; n++ {
+			if name := fmt.Sprintf("fault%d", n); index(name) < 0 {
+				fr.Name = name
+			}
+		}
+		if i := index(fr.Name); i >= 0 {
+			next[i] = fr
+		} else {
+			next = append(next, fr)
 		}
 	}
 	f.rules.Store(&next)
-	return nil
 }
 
 // Clear removes the rule named name, or every rule when name is empty; it returns how many.

@@ -23,9 +23,9 @@ type messageRates struct {
 }
 
 type rateKey struct {
-	connector string // the connector's identity: a reconfiguration keeps the counts
-	user      string // "" for an address bucket
-	ip        netip.Addr
+	server, connector string // the connector's identity: a reconfiguration keeps the counts
+	user              string // "" for an address bucket
+	ip                netip.Addr
 }
 
 // perSourceLimit is the connection limit per source: MaxInboundConnectionPerSource, or
@@ -51,16 +51,15 @@ func rateKeys(rc *config.ReceiveConnector, ci *ConnInfo) []rateKey {
 	if rc.MessageRateLimit.Unlimited {
 		return nil
 	}
-	id := rc.Identity()
 	var keys []rateKey
 	switch rc.MessageRateSource {
 	case config.RateSourceIPAddress, config.RateSourceAll:
-		keys = append(keys, rateKey{connector: id, ip: ci.Remote.Addr().Unmap()})
+		keys = append(keys, rateKey{server: rc.Server, connector: rc.Name, ip: ci.Remote.Addr().Unmap()})
 	}
 	switch rc.MessageRateSource {
 	case config.RateSourceUser, config.RateSourceAll:
 		if ci.User != "" {
-			keys = append(keys, rateKey{connector: id, user: ci.User})
+			keys = append(keys, rateKey{server: rc.Server, connector: rc.Name, user: ci.User})
 		}
 	}
 	return keys

@@ -90,9 +90,7 @@ func TestFaultMatching(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &Faults{}
-	if err := f.Set(org, rules...); err != nil {
-		t.Fatal(err)
-	}
+	f.Set(rules...)
 	wan := &ConnInfo{Remote: netip.MustParseAddrPort("192.0.2.1:1")}
 	inLan := &ConnInfo{Remote: netip.MustParseAddrPort("10.1.2.3:1")}
 	for i, c := range []struct {
@@ -130,5 +128,21 @@ func TestFaultMatching(t *testing.T) {
 	}
 	if n := f.Clear(""); n != 3 || len(f.List()) != 0 {
 		t.Errorf("Clear() = %d", n)
+	}
+}
+
+// TestFaultNames: a rule without a name gets one not in use, so it never replaces another.
+func TestFaultNames(t *testing.T) {
+	rule := config.Fault{Step: config.StepMail, Action: config.FaultDisconnect, Probability: 1}
+	f := &Faults{}
+	f.Set(rule, rule)
+	f.Clear("fault1")
+	f.Set(rule)
+	var names []string
+	for _, r := range f.List() {
+		names = append(names, r.Name)
+	}
+	if len(names) != 2 || names[0] != "fault2" || names[1] == "fault2" {
+		t.Errorf("names %v, want fault2 and a new one", names)
 	}
 }

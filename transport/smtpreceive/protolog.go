@@ -31,7 +31,11 @@ type ProtocolLog struct {
 }
 
 // LogLine is one protocol-log line.
-type LogLine struct {
+type LogLine logLineFields
+
+// logLineFields is LogLine's struct, named so that LineWriter can accept any type with the
+// same fields (smtpsend.ProtocolLine).
+type logLineFields = struct {
 	Time      time.Time
 	Connector string // connector-id
 	Session   string // session-id
@@ -241,17 +245,7 @@ func splitCSV(l string) []string {
 // LineWriter adapts p to the send side's line type (smtpsend.ProtocolLine has LogLine's
 // fields, and smtpsend does not import this package), for the services' SmtpSend logs; nil
 // when p is nil.
-func LineWriter[L ~struct {
-	Time      time.Time
-	Connector string
-	Session   string
-	Seq       int
-	Local     string
-	Remote    string
-	Event     byte
-	Data      string
-	Context   string
-}](p *ProtocolLog) func([]L) {
+func LineWriter[L ~logLineFields](p *ProtocolLog) func([]L) {
 	if p == nil {
 		return nil
 	}
