@@ -27,4 +27,4 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 generate:
-	cd transport/smtpreceive && $(GO) run gen_replies.go
+	cd transport/smtpwire && $(GO) run gen_replies.go

@@ -8,13 +8,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// KnownReplyID says whether a Fault's ReplyId names a reply the receive engine knows; the
-// engine sets it (config cannot import it).
-var KnownReplyID = func(id string) bool {
-	return len(id) == 3 && (id[0] == 'R' || id[0] == 'X') && id[1] >= '0' && id[1] <= '9' && id[2] >= '0' && id[2] <= '9'
-}
+	"github.com/exlab/exlab/transport/smtpwire"
+)
 
 // Check reports every problem of one fault-injection rule, by field name (Load reports them
 // with the file and line, the admin listener with its answer), and spells Step as FaultSteps
@@ -37,8 +33,8 @@ func (f *Fault) Check(o *Organization, report func(field, format string, args ..
 		case f.Reply != "" && f.ReplyId != "":
 			report("Reply", "give Reply or ReplyId, not both")
 		case f.ReplyId != "":
-			if !KnownReplyID(f.ReplyId) {
-				report("ReplyId", "%q is not a reply id of the spec's table (R01 … R86) or exlab's (X01 …)", f.ReplyId)
+			if _, ok := smtpwire.LookupRow(f.ReplyId); !ok {
+				report("ReplyId", "%q is not a reply id of the spec's table (R01 …) or exlab's (X01 …)", f.ReplyId)
 			}
 		case f.Reply == "":
 			report("Reply", "the Reply action needs Reply or ReplyId")

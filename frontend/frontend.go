@@ -15,8 +15,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"io"
 	"log/slog"
 	"net"
@@ -24,12 +22,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/emersion/go-smtp"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/routing"
 	"github.com/exlab/exlab/transport/smtpreceive"
 	"github.com/exlab/exlab/transport/smtpsend"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Options configure a Frontend.
@@ -52,8 +54,8 @@ type Options struct {
 	// ProtocolLog and SendProtocolLog are the Front End Transport service's SmtpReceive and
 	// SmtpSend protocol logs (nil: none); the send log has the outbound proxy's next-hop
 	// sessions of send connectors with ProtocolLoggingLevel Verbose.
-	ProtocolLog     *smtpreceive.ProtocolLog
-	SendProtocolLog *smtpreceive.ProtocolLog
+	ProtocolLog     *smtpwire.ProtocolLog
+	SendProtocolLog *smtpwire.ProtocolLog
 	// Metrics records the engine's measurements and the proxy hop (nil: none).
 	Metrics *smtpreceive.Metrics
 	// Tracer, when set, opens the session and message spans and the proxy hop's span, whose
@@ -98,7 +100,6 @@ func New(o Options) *Frontend {
 			Dial:           dial,
 			HeloName:       o.Server.Fqdn,
 			AuthKey:        o.AuthKey,
-			Respond:        smtpreceive.ExchangeAuthResponse,
 			ConnectTimeout: o.Server.ProxyConnectTimeout.Duration(),
 			CommandTimeout: o.Server.ProxyCommandTimeout.Duration(),
 			PoolSize:       o.Server.ProxyPoolSize,
@@ -108,7 +109,7 @@ func New(o Options) *Frontend {
 	f.proxy = newProxy(o.HubAddr, o.DialHub)
 	if o.Server.IntraOrgConnectorProtocolLoggingLevel == config.LoggingVerbose {
 		// The frontend's implicit send connector to the hub logs by default (spec §7.1, MS-PL).
-		f.proxy.ProtocolLog = smtpreceive.LineWriter[smtpsend.ProtocolLine](o.SendProtocolLog)
+		f.proxy.ProtocolLog = o.SendProtocolLog.Writer()
 	}
 	f.clientProxy = f.proxy
 	if o.ClientProxyAddr != nil || o.DialClientProxy != nil {
@@ -218,7 +219,7 @@ func (s *session) SizeLimit() int64 {
 	return int64(s.rc.MaxMessageSize)
 }
 
-func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
+func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpwire.Reply {
 	if s.proxyTo != nil {
 		// Relaying for a hub: the next hop answers, starting here (spec §6.4).
 		nh, fail := smtpsend.OpenNextHop(ctx, s.proxyTo, s.sendOpts, from)
@@ -231,7 +232,7 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailO
 	}
 	v := s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, s.user, from)
 	if !v.OK {
-		return smtpreceive.Fixed(v.Reply)
+		return smtpwire.Fixed(smtpwire.ReplyID(v.Reply))
 	}
 	s.env.From = from
 	s.env.Mail = smtp.MailOptions{Body: smtp.BodyType(opts.Body), Size: opts.Size, UTF8: opts.SMTPUTF8,
@@ -239,7 +240,7 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailO
 	return nil
 }
 
-func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpreceive.Reply {
+func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpwire.Reply {
 	if s.nextHop != nil {
 		if res := s.nextHop.Rcpt(to); res.Code/100 != 2 {
 			return remoteReply(res)
@@ -249,7 +250,7 @@ func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOpt
 	}
 	v := s.st.resolver.CheckRecipient(s.rc, s.rights, s.st.srv.Version, to)
 	if !v.OK {
-		return smtpreceive.Fixed(v.Reply)
+		return smtpwire.Fixed(smtpwire.ReplyID(v.Reply))
 	}
 	r := smtpsend.Recipient{Address: to}
 	if len(opts.Notify) > 0 || opts.OrcptAddress != "" {
@@ -266,7 +267,7 @@ func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOpt
 // Data proxies the message to the hub while the client sends it: the hub session is taken
 // when the data starts (spec §6.1), the envelope replayed, the frontend's Received: line
 // written, the body streamed, and the hub's final reply returned unchanged.
-func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
+func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	if s.nextHop != nil {
 		return s.relayOut(ctx, r)
 	}
@@ -325,7 +326,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 			return s.proxyFailed(err)
 		}
 		// The client's side failed (too large, gone): the engine answers for it.
-		return smtpreceive.ReplyFor(err)
+		return smtpwire.ReplyFor(err)
 	}
 	rep, err := t.End()
 	if err != nil {
@@ -335,33 +336,33 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 		m.Proxy(s.rc, "")
 		m.Phase(s.rc, "proxy", time.Since(hopStart))
 	}
-	return smtpreceive.FromRemote(rep.Code, rep.Text)
+	return smtpwire.FromRemote(rep.Code, rep.Text)
 }
 
 // proxyFailed turns a failed proxy hop into the client's reply: the hub's own refusal passed
 // through, or Exchange's 451 4.7.0 … PRXn (spec §6.1).
-func (s *session) proxyFailed(err error) *smtpreceive.Reply {
+func (s *session) proxyFailed(err error) *smtpwire.Reply {
 	var pe *smtpsend.Error
 	m := s.f.opt.Metrics
 	if !errors.As(err, &pe) {
 		m.Proxy(s.rc, "PRX7")
-		return smtpreceive.Fixed("R67")
+		return smtpwire.Fixed("R67")
 	}
 	if pe.PRX == 0 && pe.Hub != nil {
 		m.Proxy(s.rc, "")
-		return smtpreceive.FromRemote(pe.Hub.Code, pe.Hub.Text)
+		return smtpwire.FromRemote(pe.Hub.Code, pe.Hub.Text)
 	}
 	m.Proxy(s.rc, fmt.Sprintf("PRX%d", pe.PRX))
 	s.f.opt.Logger.Warn("proxy to hub failed", "connector", s.rc.Identity(), "session", s.ci.SessionID,
 		"PRX", pe.PRX, "step", pe.Step, "err", pe.Err)
-	id := map[int]string{
+	id := map[int]smtpwire.ReplyID{
 		smtpsend.PRXNoDestination: "R62", smtpsend.PRXDNS: "R63", smtpsend.PRXConnect: "R64",
 		smtpsend.PRXSessionSetup: "R65", smtpsend.PRXTLS: "R66", smtpsend.PRXProtocol: "R67",
 	}[pe.PRX]
 	if id == "" {
 		id = "R67"
 	}
-	return smtpreceive.Fixed(id)
+	return smtpwire.Fixed(id)
 }
 
 // prxCode is the PRXn at the end of a reply ("… PRX3"), or "" for none.
@@ -379,14 +380,14 @@ func prxCode(text string) string {
 }
 
 func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc, user, authDomain, traceParent string) string {
-	return smtpsend.ProxyFrom{SessionID: ci.SessionID, IP: ci.Remote.Addr().String(), Port: int(ci.Remote.Port()),
+	return smtpwire.ProxyFrom{SessionID: ci.SessionID, IP: ci.Remote.Addr().String(), Port: int(ci.Remote.Port()),
 		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user, AuthDomain: authDomain, TraceParent: traceParent}.Format()
 }
 
 // Auth: AUTH PLAIN and LOGIN check the Mailboxes' lab passwords (smtpreceive.BasicAuth applies
 // the connector's mechanisms and tarpits); X-EXPS from another Exchange server (the hub's
 // outbound proxy to 717) uses the organization key.
-func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpreceive.Reply) {
+func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpwire.Reply) {
 	if verb == "AUTH" {
 		return smtpreceive.BasicAuth(s.rc, s.ci.TLS != nil, mech, s.st.resolver.Authenticate, func(id string, ok bool) {
 			if !ok {
@@ -400,7 +401,7 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 		})
 	}
 	if mech != "GSSAPI" || len(s.f.opt.AuthKey) == 0 {
-		return nil, smtpreceive.Fixed("R24")
+		return nil, smtpwire.Fixed("R24")
 	}
 	return smtpreceive.NewExpsServer(s.f.opt.AuthKey, func(ok bool) {
 		if !ok {
@@ -416,16 +417,16 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 // Extension handles XPROXYTO from a hub whose send connector has FrontendProxyEnabled (spec
 // §6.4): the next hops for the following transaction, which this frontend then delivers to
 // itself. Only Exchange servers (after X-EXPS) may use it; to anyone else it does not exist.
-func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive.Reply, bool) {
+func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpwire.Reply, bool) {
 	if verb != "XPROXYTO" {
 		return nil, false
 	}
 	if !s.rights.Has(routing.AcceptXProxyFrom) {
-		return smtpreceive.Fixed("R84"), true
+		return smtpwire.Fixed("R84"), true
 	}
-	pt, err := smtpsend.ParseProxyTo(arg)
+	pt, err := smtpwire.ParseProxyTo(arg)
 	if err != nil {
-		return smtpreceive.Fixed("R59"), true
+		return smtpwire.Fixed("R59"), true
 	}
 	// The send connector's TLS and authentication settings, from the organization both roles
 	// read; one that is gone since leaves opportunistic TLS and no authentication.
@@ -434,18 +435,18 @@ func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive
 		if sc := &s.st.org.SendConnectors[i]; sc.Name == pt.Connector {
 			s.sendOpts = smtpsend.OptionsFor(sc, "", 0, s.f.opt.Logger)
 			if sc.ProtocolLoggingLevel == config.LoggingVerbose {
-				s.sendOpts.ProtocolLog = smtpreceive.LineWriter[smtpsend.ProtocolLine](s.f.opt.SendProtocolLog)
+				s.sendOpts.ProtocolLog = s.f.opt.SendProtocolLog.Writer()
 			}
 		}
 	}
 	s.sendOpts.Helo, s.sendOpts.Timeout = s.st.srv.Fqdn, s.st.srv.ProxyCommandTimeout.Duration()
 	s.proxyTo = pt.Hosts
-	return smtpreceive.Fixed("X08"), true
+	return smtpwire.Fixed("X08"), true
 }
 
 // relayOut sends a message handed over with XPROXYTO on to the next hop, with this frontend's
 // Received: line, and answers with the next hop's own final reply, which the hub keeps.
-func (s *session) relayOut(ctx context.Context, r io.Reader) *smtpreceive.Reply {
+func (s *session) relayOut(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	tlsDesc := ""
 	if st := s.ci.TLS; st != nil {
 		tlsDesc = smtpreceive.TLSDescription(st.Version, tls.CipherSuiteName(st.CipherSuite))
@@ -454,14 +455,14 @@ func (s *session) relayOut(ctx context.Context, r io.Reader) *smtpreceive.Reply 
 		s.ci.Local.Addr().Unmap().String(), tlsDesc, s.st.srv.Version, true, time.Now())
 	buf := bytes.NewBufferString(stamp)
 	if _, err := buf.ReadFrom(r); err != nil {
-		return smtpreceive.ReplyFor(err)
+		return smtpwire.ReplyFor(err)
 	}
 	return remoteReply(s.nextHop.Data(buf))
 }
 
 // remoteReply is a next hop's reply line (or SmtpSend failure text) as this session's reply.
-func remoteReply(r smtpsend.RcptResult) *smtpreceive.Reply {
-	return smtpreceive.FromRemote(r.Code, r.Text[min(4, len(r.Text)):])
+func remoteReply(r smtpsend.RcptResult) *smtpwire.Reply {
+	return smtpwire.FromRemote(r.Code, r.Text[min(4, len(r.Text)):])
 }
 
 // correlationID is a GUID for the protocol log's proxy destination line.

@@ -5,18 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/routing"
-	"github.com/exlab/exlab/transport/smtpreceive"
 	"github.com/exlab/exlab/transport/smtpsend"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // routingSizeLimit is the NDR status of a message larger than its send connector's
@@ -45,7 +46,7 @@ type Categorizer struct {
 	dkimKeys txtCache
 	tracker  *Tracker     // the message tracking log, or nil
 	tracer   trace.Tracer // nil: no delivery spans
-	sendLog  *smtpreceive.ProtocolLog
+	sendLog  *smtpwire.ProtocolLog
 
 	mu      sync.Mutex
 	cond    *sync.Cond        // signals a ready entry, a finished attempt, or stop
@@ -129,7 +130,7 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			d := smtpsend.Delivery{SendOptions: smtpsend.OptionsFor(sc, c.server.Fqdn, c.server.ProxyCommandTimeout.Duration(), c.log),
 				From: m.From, Content: content, Hosts: smtpsend.SmartHostsOf(sc)}
 			if sc.ProtocolLoggingLevel == config.LoggingVerbose {
-				d.ProtocolLog = smtpreceive.LineWriter[smtpsend.ProtocolLine](c.sendLog)
+				d.ProtocolLog = c.sendLog.Writer()
 			}
 			for _, i := range idx {
 				d.Rcpts = append(d.Rcpts, m.Recipients[i].Address)
@@ -222,7 +223,7 @@ func (c *Categorizer) viaFrontend(ctx context.Context, d smtpsend.Delivery) []sm
 		}
 		return r
 	}
-	env := &smtpsend.Envelope{ProxyTo: smtpsend.ProxyTo{Connector: d.Connector, Hosts: d.Hosts}.Format(), From: d.From}
+	env := &smtpsend.Envelope{ProxyTo: smtpwire.ProxyTo{Connector: d.Connector, Hosts: d.Hosts}.Format(), From: d.From}
 	for _, r := range d.Rcpts {
 		env.Recipients = append(env.Recipients, smtpsend.Recipient{Address: r})
 	}
@@ -295,7 +296,7 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 				HeaderPrefix: m.HeaderPrefix, HeaderSuffix: m.HeaderSuffix, HeaderEnd: m.HeaderEnd})
 		case routing.RecipientNotFound:
 			r.Status = queue.StatusFailed
-			r.LastError = smtpreceive.Fixed("R74").Text
+			r.LastError = smtpwire.Fixed("R74").Text
 			failed = append(failed, *r)
 			c.track(trackEvent{ID: "FAIL", Source: "ROUTING", Msg: m, Recipients: []string{r.Address}, Status: r.LastError})
 		case routing.RouteOut:

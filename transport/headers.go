@@ -2,8 +2,6 @@ package transport
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 )
 
@@ -73,30 +71,6 @@ func scanHeaders(msg []byte) headerInfo {
 	}
 	h.end = len(msg)
 	return h
-}
-
-// newGUID returns a random GUID in Exchange's lower-case 8-4-4-4-12 form.
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return formatGUID(b)
-}
-
-// formatGUID renders 16 random bytes as a version-4 GUID.
-func formatGUID(b [16]byte) string {
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:16])
-	return string(out[:])
 }
 
 // localHops counts the Received: fields of a header block written by a server of the

@@ -11,9 +11,6 @@ package transport
 import (
 	"context"
 	"fmt"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -22,11 +19,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/routing"
 	"github.com/exlab/exlab/transport/smtpreceive"
 	"github.com/exlab/exlab/transport/smtpsend"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Options configure a Hub.
@@ -43,8 +45,8 @@ type Options struct {
 	TrackingDir string
 	// ReceiveProtocolLog and SendProtocolLog are the Transport service's protocol logs (nil:
 	// none): hub receive connectors with ProtocolLoggingLevel Verbose, and send connectors.
-	ReceiveProtocolLog *smtpreceive.ProtocolLog
-	SendProtocolLog    *smtpreceive.ProtocolLog
+	ReceiveProtocolLog *smtpwire.ProtocolLog
+	SendProtocolLog    *smtpwire.ProtocolLog
 	// Metrics records the engine's measurements and the queue commit; Meter, when set, also
 	// gets the queue depth gauge.
 	Metrics *smtpreceive.Metrics
@@ -113,7 +115,7 @@ func New(o Options) *Hub {
 			}
 			return ""
 		},
-		HeloName: o.Server.Fqdn, AuthKey: o.AuthKey, Respond: smtpreceive.ExchangeAuthResponse,
+		HeloName: o.Server.Fqdn, AuthKey: o.AuthKey,
 		ConnectTimeout: o.Server.ProxyConnectTimeout.Duration(), CommandTimeout: o.Server.ProxyCommandTimeout.Duration(),
 		PoolSize: 4, IdleTimeout: time.Minute,
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
-	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 var key = []byte("organization key")
@@ -99,7 +99,7 @@ func (c *client) exps(k []byte) string {
 	if err != nil {
 		c.t.Fatalf("challenge %q", r)
 	}
-	return c.cmd(base64.StdEncoding.EncodeToString(smtpreceive.ExchangeAuthResponse(k, ch)))
+	return c.cmd(base64.StdEncoding.EncodeToString(smtpwire.ExchangeAuthResponse(k, ch)))
 }
 
 func TestProxiedMessageIsQueuedAndDelivered(t *testing.T) {
@@ -190,12 +190,12 @@ var _ = tls.VersionTLS12
 
 func TestQueuedReplyIsR48(t *testing.T) {
 	got := queuedReply("<a@b>", 179554467247900, "ex01.contoso.test", 11511, 0.102).Text
-	want := smtpreceive.Render("R48", "msgid", "<a@b>", "internalid", "179554467247900", "hubfqdn", "ex01.contoso.test",
+	want := smtpwire.Render("R48", "msgid", "<a@b>", "internalid", "179554467247900", "hubfqdn", "ex01.contoso.test",
 		"bytes", "11511", "secs", "0.102", "rate", "110.208").Text
 	if got != want {
 		t.Errorf("\n got %q\nwant %q", got, want)
 	}
-	if g := newGUID(); len(g) != 36 || g[8] != '-' || g[14] != '4' {
+	if g := smtpwire.NewGUID(); len(g) != 36 || g[8] != '-' || g[14] != '4' {
 		t.Errorf("GUID %q", g)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // ndrSenderLocal is the local part of the address Exchange 2013+ NDRs come from (spec §9.3;
@@ -68,8 +69,8 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 	fqdn := c.server.Fqdn
 	domain := c.resolver.Load().DefaultDomain()
 	now := time.Now()
-	boundary := "_000_" + strings.ReplaceAll(newGUID(), "-", "") + "_"
-	msgID := "<" + newGUID() + "@" + fqdn + ">"
+	boundary := "_000_" + strings.ReplaceAll(smtpwire.NewGUID(), "-", "") + "_"
+	msgID := "<" + smtpwire.NewGUID() + "@" + fqdn + ">"
 	hi := scanHeaders(body)
 	origHeaders := strings.TrimRight(string(body[:hi.end]), "\r\n")
 
@@ -206,7 +207,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 	content := []byte(b.String())
 	h := scanHeaders(content)
 	n := &queue.Message{
-		ID: id, NetworkMessageID: newGUID(), MessageID: msgID, Subject: subject,
+		ID: id, NetworkMessageID: smtpwire.NewGUID(), MessageID: msgID, Subject: subject,
 		From: "", Recipients: []queue.Recipient{{Address: m.From, Status: queue.StatusPending}},
 		Size: int64(len(content)), Arrived: now.UTC(), ConnectorID: "", ClientIP: "", ClientHostname: fqdn,
 		HeaderEnd: int64(h.end), IsDSN: true,
@@ -231,7 +232,7 @@ func humanSpan(d time.Duration) string {
 
 // statusOf extracts the enhanced status code from a reply ("550 5.1.10 …" → "5.1.10").
 func statusOf(reply string) string {
-	r := smtpreceive.Reply{Text: reply}
+	r := smtpwire.Reply{Text: reply}
 	if e := r.Enhanced(); e != "" {
 		return e
 	}

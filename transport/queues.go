@@ -9,11 +9,12 @@ import (
 
 	"errors"
 	"fmt"
-	"github.com/exlab/exlab/transport/smtpreceive"
 	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/exlab/exlab/transport/smtpreceive"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"

@@ -4,20 +4,21 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/routing"
 	"github.com/exlab/exlab/transport/smtpreceive"
-	"github.com/exlab/exlab/transport/smtpsend"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // session is the hub's policy for one SMTP session.
@@ -29,7 +30,7 @@ type session struct {
 	rc        *config.ReceiveConnector
 	principal routing.Principal
 	rights    routing.Rights
-	proxy     *smtpsend.ProxyFrom
+	proxy     *smtpwire.ProxyFrom
 	// authDomain is the partner domain of a Domain Secure session.
 	authDomain string
 
@@ -71,18 +72,18 @@ func (s *session) SizeLimit() int64 {
 	return int64(s.rc.MaxMessageSize)
 }
 
-func verdictReply(v routing.Verdict) *smtpreceive.Reply {
+func verdictReply(v routing.Verdict) *smtpwire.Reply {
 	if v.OK {
 		return nil
 	}
-	return smtpreceive.Fixed(v.Reply)
+	return smtpwire.Fixed(smtpwire.ReplyID(v.Reply))
 }
 
-func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpreceive.Reply {
+func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailOptions) *smtpwire.Reply {
 	// Back pressure: an Exchange server's own session (no XPROXYFROM) is an Exchange source;
 	// mail a frontend proxies for a client is not.
 	if s.h.pressure.refuses(s.principal == routing.ExchangeServer && s.proxy == nil) {
-		return smtpreceive.Fixed("R34")
+		return smtpwire.Fixed("R34")
 	}
 	if r := verdictReply(s.st.resolver.CheckSender(s.rc, s.rights, s.st.srv.Version, s.user, from)); r != nil {
 		return r
@@ -91,10 +92,10 @@ func (s *session) Mail(ctx context.Context, from string, opts *smtpreceive.MailO
 	return nil
 }
 
-func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpreceive.Reply {
+func (s *session) Rcpt(ctx context.Context, to string, opts *smtpreceive.RcptOptions) *smtpwire.Reply {
 	v := s.st.resolver.CheckRecipient(s.rc, s.rights, s.st.srv.Version, to)
 	if !v.OK {
-		return smtpreceive.Fixed(v.Reply)
+		return smtpwire.Fixed(smtpwire.ReplyID(v.Reply))
 	}
 	s.rcpts = append(s.rcpts, queue.Recipient{Address: to, Notify: opts.Notify, OrcptType: opts.OrcptType,
 		OrcptAddress: opts.OrcptAddress, Status: queue.StatusPending})
@@ -106,13 +107,13 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // Data reads the whole message, categorizes it, writes it with the categorizer's decisions into
 // the queue database in one synced commit, and only then answers 250 2.6.0 (R48; R49 for 2013),
 // spec §5.3 and RELIABILITY §1.1.
-func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
+func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	start := time.Now()
 	buf := bodyPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	if _, err := buf.ReadFrom(r); err != nil {
 		bodyPool.Put(buf)
-		return smtpreceive.ReplyFor(err)
+		return smtpwire.ReplyFor(err)
 	}
 	body := buf.Bytes()
 	hi := scanHeaders(body)
@@ -121,12 +122,12 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	// are more Received: fields than local hops allowed: the usual message costs nothing).
 	if s.rc.MaxLocalHopCount > 0 && hi.received > s.rc.MaxLocalHopCount && localHops(body[:hi.end], s.st.fqdns) > s.rc.MaxLocalHopCount {
 		bodyPool.Put(buf)
-		return smtpreceive.Fixed("R52")
+		return smtpwire.Fixed("R52")
 	}
 	id, err := s.h.opt.Store.NextID()
 	if err != nil {
 		bodyPool.Put(buf)
-		return smtpreceive.Fixed("X01")
+		return smtpwire.Fixed("X01")
 	}
 	m := s.record(id, hi, start, int64(len(body)))
 	if m.AuthAs == "Anonymous" {
@@ -161,7 +162,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	bodyPool.Put(buf)
 	if err != nil {
 		s.h.opt.Logger.Error("submission failed; answering 451 4.3.0", "InternalMessageId", id, "err", err)
-		return smtpreceive.Fixed("X01")
+		return smtpwire.Fixed("X01")
 	}
 	secs := time.Since(start).Seconds()
 	s.h.cat.queueNDRs(u.New)
@@ -170,7 +171,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 	}
 	host := s.st.srv.Fqdn
 	if s.st.srv.Version == config.Version2013 {
-		return smtpreceive.Render("R49", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host)
+		return smtpwire.Render("R49", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host)
 	}
 	return queuedReply(m.MessageID, id, host, len(body), secs)
 }
@@ -178,7 +179,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpreceive.Reply {
 // queuedReply renders R48 ("250 2.6.0 <msgid> [InternalId=<internalid>, Hostname=<hubfqdn>]
 // <bytes> bytes in <secs>, <rate> KB/sec Queued mail for delivery") without the template
 // machinery, as it is sent for every message; TestQueuedReplyIsR48 checks it against the row.
-func queuedReply(msgID string, id uint64, host string, size int, secs float64) *smtpreceive.Reply {
+func queuedReply(msgID string, id uint64, host string, size int, secs float64) *smtpwire.Reply {
 	b := make([]byte, 0, 160+len(msgID)+len(host))
 	b = append(b, "250 2.6.0 "...)
 	b = append(b, msgID...)
@@ -193,7 +194,7 @@ func queuedReply(msgID string, id uint64, host string, size int, secs float64) *
 	b = append(b, ", "...)
 	b = strconv.AppendFloat(b, float64(size)/1024/max(secs, 1e-6), 'f', 3, 64)
 	b = append(b, " KB/sec Queued mail for delivery"...)
-	return &smtpreceive.Reply{ID: "R48", Text: string(b)}
+	return &smtpwire.Reply{ID: "R48", Text: string(b)}
 }
 
 // record builds the queue record of a message, with the headers the hub stamps: its Received:
@@ -203,7 +204,7 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	fqdn := s.st.srv.Fqdn
 	clientIP := s.ci.Remote.Addr().String()
 	m := &queue.Message{
-		ID: id, NetworkMessageID: newGUID(), MessageID: hi.messageID, Subject: hi.subject,
+		ID: id, NetworkMessageID: smtpwire.NewGUID(), MessageID: hi.messageID, Subject: hi.subject,
 		From: s.from, Recipients: append([]queue.Recipient(nil), s.rcpts...),
 		Return: s.mopts.Return, EnvelopeID: s.mopts.EnvelopeID, Body: s.mopts.Body, SMTPUTF8: s.mopts.SMTPUTF8,
 		Size: size, Arrived: arrived.UTC(), ConnectorID: s.rc.Identity(), SessionID: s.ci.SessionID,
@@ -219,7 +220,7 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	suffix.Grow(640)
 	if m.MessageID == "" {
 		// Exchange generates <guid@fqdn> for a message without one (spec §5.3).
-		m.MessageID = "<" + newGUID() + "@" + fqdn + ">"
+		m.MessageID = "<" + smtpwire.NewGUID() + "@" + fqdn + ">"
 		suffix.WriteString("Message-ID: " + m.MessageID + "\r\n")
 	}
 	authAs, authSource := "Anonymous", fqdn
@@ -273,7 +274,7 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 // Auth answers AUTH PLAIN and LOGIN against the Mailboxes (smtpreceive.BasicAuth), and X-EXPS
 // with exlab's ExchangeServer authentication: an HMAC-SHA256 challenge over the organization's
 // key (spec §6.1 leaves the mechanism to exlab; Exchange uses Kerberos).
-func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpreceive.Reply) {
+func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpwire.Reply) {
 	if verb == "AUTH" {
 		return smtpreceive.BasicAuth(s.rc, s.ci.TLS != nil, mech, s.st.resolver.Authenticate, func(id string, ok bool) {
 			if !ok {
@@ -287,7 +288,7 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 		})
 	}
 	if mech != "GSSAPI" || len(s.h.opt.AuthKey) == 0 {
-		return nil, smtpreceive.Fixed("R24")
+		return nil, smtpwire.Fixed("R24")
 	}
 	return smtpreceive.NewExpsServer(s.h.opt.AuthKey, func(ok bool) {
 		if !ok {
@@ -303,26 +304,26 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 // Extension handles XPROXYFROM, which only sessions holding ms-Exch-SMTP-Accept-XProxyFrom may
 // use; to anyone else the verb does not exist (R84), so an anonymous client on 2525 can never
 // forge a client identity.
-func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpreceive.Reply, bool) {
+func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpwire.Reply, bool) {
 	if verb != "XPROXYFROM" {
 		return nil, false
 	}
 	if !s.rights.Has(routing.AcceptXProxyFrom) {
-		return smtpreceive.Fixed("R84"), true
+		return smtpwire.Fixed("R84"), true
 	}
 	if s.from != "" {
-		return smtpreceive.Fixed("X04"), true
+		return smtpwire.Fixed("X04"), true
 	}
-	p, err := smtpsend.ParseProxyFrom(arg)
+	p, err := smtpwire.ParseProxyFrom(arg)
 	if err != nil {
-		return smtpreceive.Fixed("R59"), true
+		return smtpwire.Fixed("R59"), true
 	}
 	s.proxy = &p
 	s.ci.User = p.User // MessageRateSource User counts the client's user, not the frontend
 	if p.TraceParent != "" {
 		s.ci.SetTraceParent(p.TraceParent)
 	}
-	return smtpreceive.Fixed("X02"), true
+	return smtpwire.Fixed("X02"), true
 }
 
 func tlsCipherName(id uint16) string { return tls.CipherSuiteName(id) }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
-	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // The message tracking log (spec §7.2): what Get-MessageTrackingLog reads, in Exchange's CSV
@@ -107,7 +107,7 @@ func (c *Categorizer) track(e trackEvent) {
 
 func (t *Tracker) run() {
 	defer close(t.done)
-	lf := &smtpreceive.LogFile{Dir: t.dir, Prefix: "MSGTRK", Period: "20060102", MaxFileSize: t.maxFile, MaxDirectorySize: t.maxDir, MaxAge: t.maxAge,
+	lf := &smtpwire.LogFile{Dir: t.dir, Prefix: "MSGTRK", Period: "20060102", MaxFileSize: t.maxFile, MaxDirectorySize: t.maxDir, MaxAge: t.maxAge,
 		Header: func(now time.Time) string {
 			return fmt.Sprintf("#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: Message Tracking Log\r\n#Date: %s\r\n#Fields: %s\r\n",
 				t.build, now.UTC().Format(isoMillis), strings.Join(TrackingFields, ","))
@@ -129,7 +129,7 @@ func (t *Tracker) run() {
 				if i > 0 {
 					line = append(line, ',')
 				}
-				line = smtpreceive.AppendCSV(line, v)
+				line = smtpwire.AppendCSV(line, v)
 			}
 			line = append(line, '\r', '\n')
 			if err := lf.Write(e.Time, line); err != nil {
@@ -243,7 +243,7 @@ func (t *Tracker) guid() string {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], t.rng.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], t.rng.Uint64())
-	return formatGUID(b)
+	return smtpwire.FormatGUID(b)
 }
 
 // TrackingEntry is one parsed line of a message tracking log, by field name.

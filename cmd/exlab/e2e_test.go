@@ -27,6 +27,7 @@ import (
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // End-to-end tests start the real binary with an inline config whose bindings are 127.0.0.1:0
@@ -1488,7 +1489,7 @@ func TestSendConnectorTLSAndAuth(t *testing.T) {
 		if len(files) != 1 {
 			t.Fatalf("%s SmtpSend logs: %v", role, files)
 		}
-		lines, err := smtpreceive.ParseProtocolLog(files[0])
+		lines, err := smtpwire.ParseProtocolLog(files[0])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/exlab/exlab/transport"
-	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // TestProtocolLog: one session on Default Frontend (ProtocolLoggingLevel Verbose in the
@@ -28,7 +28,7 @@ func TestProtocolLog(t *testing.T) {
 	if len(files) != 1 || !regexp.MustCompile(`RECV\d{10}-1\.LOG$`).MatchString(files[0]) {
 		t.Fatalf("protocol log files: %v", files)
 	}
-	lines, err := smtpreceive.ParseProtocolLog(files[0])
+	lines, err := smtpwire.ParseProtocolLog(files[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestProtocolLog(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("frontend SmtpSend log files: %v", files)
 	}
-	sent, err := smtpreceive.ParseProtocolLog(files[0])
+	sent, err := smtpwire.ParseProtocolLog(files[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestTrackingOneMessage(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("frontend protocol log: %v", files)
 	}
-	lines, _ := smtpreceive.ParseProtocolLog(files[0])
+	lines, _ := smtpwire.ParseProtocolLog(files[0])
 	found := false
 	for _, l := range lines {
 		found = found || (l.Event == '>' && strings.Contains(l.Data, "[InternalId="+m[1]+", Hostname=ex01.contoso.test]"))

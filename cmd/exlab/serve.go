@@ -7,11 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +21,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
+
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/frontend"
 	"github.com/exlab/exlab/queue"
@@ -33,6 +34,7 @@ import (
 	"github.com/exlab/exlab/transport"
 	"github.com/exlab/exlab/transport/smtpreceive"
 	"github.com/exlab/exlab/transport/smtpsend"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Data directory layout, after Exchange's install path (spec §7.1, §8).
@@ -154,7 +156,7 @@ func runServices(name string, run roles, args []string, stderr io.Writer) int {
 	}
 	defer stopTracing()
 	var (
-		feRecvLog, feSendLog, hubRecvLog, hubSendLog *smtpreceive.ProtocolLog
+		feRecvLog, feSendLog, hubRecvLog, hubSendLog *smtpwire.ProtocolLog
 		store                                        *queue.Store
 		hub                                          *transport.Hub
 		fe                                           *frontend.Frontend
@@ -382,13 +384,13 @@ loop:
 
 // protocolLog starts one of the server's protocol logs: role FrontEnd or Hub, send or receive,
 // under the configured path or the data directory in Exchange's layout (spec §7.1).
-func protocolLog(srv *config.Server, dataDir, role string, send bool, log *slog.Logger) *smtpreceive.ProtocolLog {
+func protocolLog(srv *config.Server, dataDir, role string, send bool, log *slog.Logger) *smtpwire.ProtocolLog {
 	path, dir := srv.ReceiveProtocolLogPath, "SmtpReceive"
-	o := smtpreceive.ProtocolLogOptions{MaxFileSize: int64(srv.ReceiveProtocolLogMaxFileSize),
+	o := smtpwire.ProtocolLogOptions{MaxFileSize: int64(srv.ReceiveProtocolLogMaxFileSize),
 		MaxDirectorySize: int64(srv.ReceiveProtocolLogMaxDirectorySize), MaxAge: srv.ReceiveProtocolLogMaxAge.Duration(), Logger: log}
 	if send {
 		path, dir = srv.SendProtocolLogPath, "SmtpSend"
-		o = smtpreceive.ProtocolLogOptions{MaxFileSize: int64(srv.SendProtocolLogMaxFileSize),
+		o = smtpwire.ProtocolLogOptions{MaxFileSize: int64(srv.SendProtocolLogMaxFileSize),
 			MaxDirectorySize: int64(srv.SendProtocolLogMaxDirectorySize), MaxAge: srv.SendProtocolLogMaxAge.Duration(), Logger: log}
 	}
 	if path == "" {
@@ -396,7 +398,7 @@ func protocolLog(srv *config.Server, dataDir, role string, send bool, log *slog.
 	} else {
 		path = filepath.Join(path, role)
 	}
-	return smtpreceive.NewProtocolLog(path, send, o)
+	return smtpwire.NewProtocolLog(path, send, o)
 }
 
 // applyRequest asks the service loop to apply an organization file (exlab config apply).

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Credentials checks a user name and password; it returns the authenticated identity (the
@@ -14,17 +15,17 @@ type Credentials func(user, password string) (identity string, ok bool)
 // NewPlainServer is AUTH PLAIN (RFC 4616): one response "authzid\0authcid\0password", given on
 // the command line or after an empty 334. done is called with the result before the final reply
 // is chosen, and returns that reply (235 2.7.0 or 535 5.7.3, after any tarpit).
-func NewPlainServer(check Credentials, done func(identity string, ok bool) *Reply) SASL {
+func NewPlainServer(check Credentials, done func(identity string, ok bool) *smtpwire.Reply) SASL {
 	return &plainServer{check: check, done: done}
 }
 
 type plainServer struct {
 	check    Credentials
-	done     func(string, bool) *Reply
+	done     func(string, bool) *smtpwire.Reply
 	prompted bool
 }
 
-func (p *plainServer) Next(resp []byte, initial bool) ([]byte, *Reply) {
+func (p *plainServer) Next(resp []byte, initial bool) ([]byte, *smtpwire.Reply) {
 	if resp == nil && !p.prompted {
 		p.prompted = true
 		return []byte{}, nil
@@ -39,18 +40,18 @@ func (p *plainServer) Next(resp []byte, initial bool) ([]byte, *Reply) {
 
 // NewLoginServer is AUTH LOGIN: the user name and password prompts are Exchange's (R20, R21:
 // "VXNlcm5hbWU6", "UGFzc3dvcmQ6", base64 of "Username:" and "Password:").
-func NewLoginServer(check Credentials, done func(identity string, ok bool) *Reply) SASL {
+func NewLoginServer(check Credentials, done func(identity string, ok bool) *smtpwire.Reply) SASL {
 	return &loginServer{check: check, done: done}
 }
 
 type loginServer struct {
 	check Credentials
-	done  func(string, bool) *Reply
+	done  func(string, bool) *smtpwire.Reply
 	user  []byte
 	step  int
 }
 
-func (l *loginServer) Next(resp []byte, initial bool) ([]byte, *Reply) {
+func (l *loginServer) Next(resp []byte, initial bool) ([]byte, *smtpwire.Reply) {
 	switch l.step {
 	case 0:
 		l.step = 1
@@ -73,18 +74,18 @@ func (l *loginServer) Next(resp []byte, initial bool) ([]byte, *Reply) {
 // AuthTarpitInterval. PLAIN is accepted wherever LOGIN is offered, though only LOGIN is
 // advertised, as on Exchange (spec §5.2 [I]). done is told the outcome; a failure is answered
 // R23 after AuthTarpitInterval, a success R22.
-func BasicAuth(rc *config.ReceiveConnector, tls bool, mech string, check Credentials, done func(identity string, ok bool)) (SASL, *Reply) {
+func BasicAuth(rc *config.ReceiveConnector, tls bool, mech string, check Credentials, done func(identity string, ok bool)) (SASL, *smtpwire.Reply) {
 	offered := false
 	for _, m := range authMechanisms(rc, tls) {
 		offered = offered || m == "LOGIN"
 	}
-	finish := func(id string, ok bool) *Reply {
+	finish := func(id string, ok bool) *smtpwire.Reply {
 		done(id, ok)
 		if ok {
-			return Fixed("R22")
+			return smtpwire.Fixed("R22")
 		}
 		time.Sleep(rc.AuthTarpitInterval.Duration())
-		return Fixed("R23")
+		return smtpwire.Fixed("R23")
 	}
 	switch {
 	case offered && mech == "LOGIN":
@@ -93,5 +94,5 @@ func BasicAuth(rc *config.ReceiveConnector, tls bool, mech string, check Credent
 		return NewPlainServer(check, finish), nil
 	}
 	time.Sleep(rc.AuthTarpitInterval.Duration())
-	return nil, Fixed("R24")
+	return nil, smtpwire.Fixed("R24")
 }

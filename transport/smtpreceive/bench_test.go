@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Hot-path benchmarks (issue 3): run with `go test -bench . -benchmem ./transport/smtpreceive`.
@@ -67,7 +68,7 @@ func BenchmarkRenderQueued(b *testing.B) {
 	w := bufio.NewWriter(io.Discard)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		r := Render("R48", "msgid", "<a@b>", "internalid", "179554467247900", "hubfqdn", "ex01.contoso.test",
+		r := smtpwire.Render("R48", "msgid", "<a@b>", "internalid", "179554467247900", "hubfqdn", "ex01.contoso.test",
 			"bytes", "1024", "secs", "0.001", "rate", "1000.000")
 		_, _ = w.WriteString(r.Text)
 		_, _ = w.WriteString("\r\n")
@@ -77,9 +78,9 @@ func BenchmarkRenderQueued(b *testing.B) {
 // discardSession accepts everything and reads the body to the end.
 type discardSession struct{ *fakeSession }
 
-func (discardSession) Data(ctx context.Context, r io.Reader) *Reply {
+func (discardSession) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	_, _ = io.Copy(io.Discard, r)
-	return Fixed("R55")
+	return smtpwire.Fixed("R55")
 }
 
 // BenchmarkSession measures the engine per message: command lines read, state checked,

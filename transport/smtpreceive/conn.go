@@ -8,13 +8,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/time/rate"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -22,7 +18,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
+
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // state is the one explicit session state (STYLE §3): every command is checked against it in
@@ -72,7 +73,7 @@ type conn struct {
 
 	// Protocol log (ProtocolLoggingLevel Verbose): lines wait in plog until the next flush.
 	plogOn     bool
-	plog       []LogLine
+	plog       []smtpwire.LogLine
 	plogSeq    int
 	plogLocal  string
 	plogRemote string
@@ -171,7 +172,7 @@ func (c *conn) serve() {
 			// (STYLE §3; emersion/go-smtp conn.go handle).
 			c.srv.logger().Error("panic in SMTP session", "connector", c.rc.Identity(), "session", c.info.SessionID,
 				"panic", p, "stack", string(debug.Stack()))
-			c.reply(Fixed("R05"))
+			c.reply(smtpwire.Fixed("R05"))
 			c.flush()
 		}
 		c.sess.Close()
@@ -222,11 +223,11 @@ func (c *conn) serve() {
 func (c *conn) readFailed(err error) {
 	switch {
 	case errors.Is(err, errIdleTimeout):
-		c.reply(Fixed("R60"))
+		c.reply(smtpwire.Fixed("R60"))
 	case errors.Is(err, errSessionTimout):
-		c.reply(Fixed("R61"))
+		c.reply(smtpwire.Fixed("R61"))
 	case errors.Is(err, errShutdown):
-		c.reply(Fixed("R05"))
+		c.reply(smtpwire.Fixed("R05"))
 	default:
 		return
 	}
@@ -254,7 +255,7 @@ func (c *conn) readLine() (string, error) {
 			if c.protocolError() {
 				return "", io.EOF
 			}
-			c.reply(Fixed("R58"))
+			c.reply(smtpwire.Fixed("R58"))
 			continue
 		}
 		if err != nil {
@@ -268,14 +269,14 @@ func (c *conn) readLine() (string, error) {
 	}
 }
 
-func (c *conn) reply(r *Reply) {
+func (c *conn) reply(r *smtpwire.Reply) {
 	_, _ = c.bw.WriteString(r.Text)
 	_, _ = c.bw.WriteString("\r\n")
 	if m := c.srv.Metrics; m != nil {
 		m.reply(c.rc, r.Text)
 	}
 	if c.plogOn {
-		c.logLine('>', logReply(r.Text), "")
+		c.logLine('>', smtpwire.LogReply(r.Text), "")
 	}
 }
 
@@ -297,7 +298,7 @@ func (c *conn) flush() error {
 // tarpit delays a session's 5xx refusal of MAIL or RCPT by the connector's TarpitInterval when
 // the client has not authenticated (spec §5.3: authenticated sessions are never tarpitted),
 // with the protocol log's "Tarpit for '0.00:00:05'" line before the reply.
-func (c *conn) tarpit(r *Reply) {
+func (c *conn) tarpit(r *smtpwire.Reply) {
 	d := c.rc.TarpitInterval.Duration()
 	if d <= 0 || c.authed || r.Code()/100 != 5 {
 		return
@@ -317,17 +318,17 @@ func (c *conn) protocolError() bool {
 	if c.rc.MaxProtocolErrors.Allows(c.errors) {
 		return false
 	}
-	c.reply(Fixed("R26"))
+	c.reply(smtpwire.Fixed("R26"))
 	c.closed = true
 	return true
 }
 
 // fail answers a refused command; errors in syntax and order count toward MaxProtocolErrors.
-func (c *conn) fail(id string) {
+func (c *conn) fail(id smtpwire.ReplyID) {
 	if c.protocolError() {
 		return
 	}
-	c.reply(Fixed(id))
+	c.reply(smtpwire.Fixed(id))
 }
 
 func (c *conn) ehloParams() EhloParams {
@@ -351,7 +352,7 @@ func (c *conn) resetTransaction() {
 
 // check is the one place where command order is decided. It returns the row to refuse with, or
 // "" when the command may run in the current state.
-func (c *conn) check(verb string) string {
+func (c *conn) check(verb string) smtpwire.ReplyID {
 	switch verb {
 	case "MAIL":
 		switch {
@@ -407,7 +408,7 @@ func (c *conn) handle(line string) {
 			// go-smtp issue 315).
 			size, _, ok := parseBdatArg(cmd.Arg)
 			if !ok {
-				c.reply(Fixed("R59"))
+				c.reply(smtpwire.Fixed("R59"))
 				c.closed = true
 				return
 			}
@@ -439,13 +440,13 @@ func (c *conn) handle(line string) {
 		c.bdat(c.txCtx(), cmd.Arg)
 	case "RSET":
 		c.resetTransaction()
-		c.reply(Fixed("R54"))
+		c.reply(smtpwire.Fixed("R54"))
 	case "NOOP":
-		c.reply(Fixed("R55"))
+		c.reply(smtpwire.Fixed("R55"))
 	case "VRFY":
-		c.reply(Fixed("R56"))
+		c.reply(smtpwire.Fixed("R56"))
 	case "QUIT":
-		c.reply(Fixed("R57"))
+		c.reply(smtpwire.Fixed("R57"))
 		c.closed = true
 	case "STARTTLS", "X-ANONYMOUSTLS":
 		if c.inject(config.StepStartTls, "", "") {
@@ -486,7 +487,7 @@ func (c *conn) hello(ctx context.Context, cmd Command) {
 	c.sess.Hello(ctx)
 	ip := c.info.Remote.Addr().Unmap().String()
 	if cmd.Verb == "HELO" {
-		c.reply(Render("R15", "fqdn", c.rc.Fqdn, "ip", ip))
+		c.reply(smtpwire.Render("R15", "fqdn", c.rc.Fqdn, "ip", ip))
 		return
 	}
 	c.reply(EhloReply(c.rc, c.ehloParams(), ip))
@@ -494,7 +495,7 @@ func (c *conn) hello(ctx context.Context, cmd Command) {
 
 func (c *conn) mail(ctx context.Context, arg string) {
 	if c.rc.RequireTLS && c.info.TLS == nil {
-		c.reply(Fixed("R19"))
+		c.reply(smtpwire.Fixed("R19"))
 		return
 	}
 	from, params, err := parsePath(arg, "FROM:", true)
@@ -503,7 +504,7 @@ func (c *conn) mail(ctx context.Context, arg string) {
 		return
 	}
 	if err != nil {
-		c.reply(Fixed("R28"))
+		c.reply(smtpwire.Fixed("R28"))
 		return
 	}
 	ext := advertised(c.rc, c.ehloParams())
@@ -513,19 +514,19 @@ func (c *conn) mail(ctx context.Context, arg string) {
 		return
 	}
 	if !opts.SMTPUTF8 && !isASCII(from) {
-		c.reply(Fixed("R28"))
+		c.reply(smtpwire.Fixed("R28"))
 		return
 	}
 	if c.srv.Faults.Maintenance() {
 		// HubTransport Inactive: banner and EHLO as usual, then R32 (spec §5.3, KB2866822).
-		c.reply(Fixed("R32"))
+		c.reply(smtpwire.Fixed("R32"))
 		return
 	}
 	if c.inject(config.StepMail, from, "") {
 		return
 	}
 	if lim := c.sess.SizeLimit(); lim > 0 && opts.Size > lim {
-		c.reply(Fixed("R35"))
+		c.reply(smtpwire.Fixed("R35"))
 		return
 	}
 	// MessageRateLimit: over the limit, R33 and the session is closed (spec §5.3). The
@@ -534,7 +535,7 @@ func (c *conn) mail(ctx context.Context, arg string) {
 	if keys := rateKeys(c.rc, &c.info); len(keys) > 0 {
 		var ok bool
 		if taken, ok = c.srv.rates.take(c.rc, keys, time.Now()); !ok {
-			c.reply(Fixed("R33"))
+			c.reply(smtpwire.Fixed("R33"))
 			c.closed = true
 			return
 		}
@@ -553,7 +554,7 @@ func (c *conn) mail(ctx context.Context, arg string) {
 	if c.plogOn {
 		c.logLine('*', c.info.SessionID+";"+time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+";"+strconv.Itoa(c.transactions), "receiving message")
 	}
-	c.reply(Fixed("R27"))
+	c.reply(smtpwire.Fixed("R27"))
 }
 
 func (c *conn) rcpt(ctx context.Context, arg string) {
@@ -563,7 +564,7 @@ func (c *conn) rcpt(ctx context.Context, arg string) {
 		return
 	}
 	if err != nil || to == "" {
-		c.reply(Fixed("X05"))
+		c.reply(smtpwire.Fixed("X05"))
 		return
 	}
 	opts, err := parseRcptParams(params, advertised(c.rc, c.ehloParams()))
@@ -576,7 +577,7 @@ func (c *conn) rcpt(ctx context.Context, arg string) {
 	}
 	if c.rcpts >= c.rc.MaxRecipientsPerMessage {
 		// The extra recipients are refused; the message is not (spec §5.3, R41).
-		c.reply(Fixed("R41"))
+		c.reply(smtpwire.Fixed("R41"))
 		return
 	}
 	if r := c.sess.Rcpt(ctx, to, &opts); r != nil {
@@ -589,7 +590,7 @@ func (c *conn) rcpt(ctx context.Context, arg string) {
 		c.rcptList = append(c.rcptList, to)
 	}
 	c.st = stateRcpt
-	c.reply(Fixed("R37"))
+	c.reply(smtpwire.Fixed("R37"))
 }
 
 func (c *conn) data(ctx context.Context, arg string) {
@@ -602,7 +603,7 @@ func (c *conn) data(ctx context.Context, arg string) {
 		c.fail("X04")
 		return
 	}
-	c.reply(Fixed("R46"))
+	c.reply(smtpwire.Fixed("R46"))
 	if err := c.flush(); err != nil {
 		c.closed = true
 		return
@@ -628,14 +629,14 @@ func (c *conn) data(ctx context.Context, arg string) {
 // finishMessage sends a message's final reply: the engine's own for a message too large
 // (R51), a header too large (X09) or too many hops (R52), else the session's; an EndOfData
 // fault has the last word.
-func (c *conn) finishMessage(r *Reply, tooLarge bool, body *bodyReader, eod *faultRule, size int64) {
+func (c *conn) finishMessage(r *smtpwire.Reply, tooLarge bool, body *bodyReader, eod *faultRule, size int64) {
 	switch {
 	case tooLarge:
-		r = Fixed("R51")
+		r = smtpwire.Fixed("R51")
 	case body.hdrTooLarge:
-		r = Fixed("X09")
+		r = smtpwire.Fixed("X09")
 	case body.hopExceeded:
-		r = Fixed("R52")
+		r = smtpwire.Fixed("R52")
 	}
 	if c.finishFault(eod, &r) {
 		return
@@ -649,7 +650,7 @@ func (c *conn) finishMessage(r *Reply, tooLarge bool, body *bodyReader, eod *fau
 // handOver gives the message to the Session, unless an EndOfData fault answers for it: then
 // the message is read to its end and dropped, never handed on (a fault reply must not be
 // followed by a delivery). A Bandwidth fault slows the rest of the transfer.
-func (c *conn) handOver(ctx context.Context, body io.Reader) (*Reply, *faultRule) {
+func (c *conn) handOver(ctx context.Context, body io.Reader) (*smtpwire.Reply, *faultRule) {
 	var eod *faultRule
 	if c.srv.Faults != nil {
 		eod = c.fault(config.StepEndOfData, c.from, "")
@@ -668,7 +669,7 @@ func (c *conn) handOver(ctx context.Context, body io.Reader) (*Reply, *faultRule
 // finishFault carries out an EndOfData fault once the data is in: the injected reply replaces
 // the final reply, a delay holds it back, a disconnect ends the session without one (true:
 // the caller does nothing more).
-func (c *conn) finishFault(eod *faultRule, r **Reply) bool {
+func (c *conn) finishFault(eod *faultRule, r **smtpwire.Reply) bool {
 	if eod == nil {
 		return false
 	}
@@ -690,7 +691,7 @@ func (c *conn) finishFault(eod *faultRule, r **Reply) bool {
 }
 
 // accepted sends the final reply of a message and counts it when it is a 250.
-func (c *conn) accepted(r *Reply, size int64) {
+func (c *conn) accepted(r *smtpwire.Reply, size int64) {
 	c.reply(r)
 	if m := c.srv.Metrics; m != nil && strings.HasPrefix(r.Text, "250") {
 		m.accepted(c.rc, size)
@@ -776,9 +777,9 @@ func (c *conn) transferred(b *bodyReader, start time.Time) {
 }
 
 // ReplyOrFail guards against a nil final reply from a Session.
-func ReplyOrFail(r *Reply) *Reply {
+func ReplyOrFail(r *smtpwire.Reply) *smtpwire.Reply {
 	if r == nil {
-		return Fixed("X01")
+		return smtpwire.Fixed("X01")
 	}
 	return r
 }
@@ -787,7 +788,7 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 	size, last, ok := parseBdatArg(arg)
 	if !ok {
 		// The chunk's end is unknown, so the stream cannot be resynchronised: answer, close.
-		c.reply(Fixed("R59"))
+		c.reply(smtpwire.Fixed("R59"))
 		c.closed = true
 		return
 	}
@@ -846,7 +847,7 @@ func (c *conn) startTLS(cmd Command, offered bool) {
 		c.fail("R59")
 		return
 	}
-	c.reply(Fixed("R18"))
+	c.reply(smtpwire.Fixed("R18"))
 	if err := c.flush(); err != nil {
 		c.closed = true
 		return
@@ -902,7 +903,7 @@ func (c *conn) auth(ctx context.Context, cmd Command) {
 		if initial != "=" {
 			b, err := base64.StdEncoding.DecodeString(initial)
 			if err != nil {
-				c.reply(Fixed("X06"))
+				c.reply(smtpwire.Fixed("X06"))
 				return
 			}
 			resp = b
@@ -924,7 +925,7 @@ func (c *conn) auth(ctx context.Context, cmd Command) {
 				// situation; R26 is exlab's text, the real one is not public).
 				c.logonFailures++
 				if n := c.rc.MaxLogonFailures; n > 0 && c.logonFailures >= n {
-					c.reply(Fixed("R26"))
+					c.reply(smtpwire.Fixed("R26"))
 					c.closed = true
 					return
 				}
@@ -932,7 +933,7 @@ func (c *conn) auth(ctx context.Context, cmd Command) {
 			c.reply(final)
 			return
 		}
-		c.reply(Render("X03", "challenge", base64.StdEncoding.EncodeToString(challenge)))
+		c.reply(smtpwire.Render("X03", "challenge", base64.StdEncoding.EncodeToString(challenge)))
 		line, err := c.readLine()
 		if err != nil {
 			c.closed = true
@@ -940,12 +941,12 @@ func (c *conn) auth(ctx context.Context, cmd Command) {
 		}
 		c.logLine('<', "<authentication response>", "")
 		if line == "*" {
-			c.reply(Fixed("X06"))
+			c.reply(smtpwire.Fixed("X06"))
 			return
 		}
 		b, err := base64.StdEncoding.DecodeString(line)
 		if err != nil {
-			c.reply(Fixed("X06"))
+			c.reply(smtpwire.Fixed("X06"))
 			return
 		}
 		resp = b
@@ -977,12 +978,12 @@ func (c *conn) logLine(event byte, data, context string) {
 		return
 	}
 	if c.plogLocal == "" {
-		c.plogLocal, c.plogRemote, c.plogID = logEndpoint(c.info.Local), logEndpoint(c.info.Remote), c.rc.Identity()
+		c.plogLocal, c.plogRemote, c.plogID = smtpwire.LogEndpoint(c.info.Local), smtpwire.LogEndpoint(c.info.Remote), c.rc.Identity()
 	}
 	if c.plog == nil {
-		c.plog = make([]LogLine, 0, 8)
+		c.plog = make([]smtpwire.LogLine, 0, 8)
 	}
-	c.plog = append(c.plog, LogLine{Time: time.Now(), Connector: c.plogID, Session: c.info.SessionID, Seq: c.plogSeq,
+	c.plog = append(c.plog, smtpwire.LogLine{Time: time.Now(), Connector: c.plogID, Session: c.info.SessionID, Seq: c.plogSeq,
 		Local: c.plogLocal, Remote: c.plogRemote, Event: event, Data: data, Context: context})
 	c.plogSeq++
 }
@@ -1017,37 +1018,6 @@ func (c *conn) disconnected(err error) {
 	c.logLine('-', "", ctx)
 	c.srv.ProtocolLog.Write(c.plog)
 	c.plog = nil
-}
-
-// logReply is a reply as Exchange logs it: a multi-line reply on one line, its lines joined by
-// spaces after the code and two spaces (the EHLO form, spec §7.1); AUTH challenges redacted.
-func logReply(text string) string {
-	if strings.HasPrefix(text, "334 ") {
-		return "334 <authentication response>"
-	}
-	if !strings.Contains(text, "\n") {
-		return text
-	}
-	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	var b strings.Builder
-	b.WriteString(lines[0][:3])
-	b.WriteString(" ")
-	for _, l := range lines {
-		b.WriteString(" ")
-		if len(l) > 4 {
-			b.WriteString(l[4:])
-		}
-	}
-	return b.String()
-}
-
-// logEndpoint prints ip:port, an IPv6 address in brackets (spec §7.1 [I]).
-func logEndpoint(ap netip.AddrPort) string {
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		return "[" + a.String() + "]:" + strconv.Itoa(int(ap.Port()))
-	}
-	return a.String() + ":" + strconv.Itoa(int(ap.Port()))
 }
 
 // Logging says whether the session writes a protocol log.

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // ErrTooLarge is returned by a message reader once the message passes the session's size
@@ -386,7 +388,7 @@ func (s *bdatStream) Read(p []byte) (int, error) {
 
 // nextChunk answers the chunk just read and reads the next BDAT command.
 func (s *bdatStream) nextChunk() error {
-	s.c.reply(Render("R53", "n", itoa(s.chunk)))
+	s.c.reply(smtpwire.Render("R53", "n", itoa(s.chunk)))
 	line, err := s.c.readLine()
 	if err != nil {
 		return err

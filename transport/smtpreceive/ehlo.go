@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // extensions is what a connector advertises in one state of a session.
@@ -122,7 +123,7 @@ func ehloKeywords(rc *config.ReceiveConnector, p EhloParams) []string {
 }
 
 // EhloReply renders the multi-line EHLO reply for a client at ip.
-func EhloReply(rc *config.ReceiveConnector, p EhloParams, ip string) *Reply {
+func EhloReply(rc *config.ReceiveConnector, p EhloParams, ip string) *smtpwire.Reply {
 	var b strings.Builder
 	kw := ehloKeywords(rc, p)
 	b.WriteString("250")
@@ -144,7 +145,7 @@ func EhloReply(rc *config.ReceiveConnector, p EhloParams, ip string) *Reply {
 		}
 		b.WriteString(w)
 	}
-	return &Reply{ID: "EHLO", Text: b.String()}
+	return &smtpwire.Reply{ID: "EHLO", Text: b.String()}
 }
 
 // BannerDate formats t as the banner and Received: headers do: server local time,
@@ -152,9 +153,9 @@ func EhloReply(rc *config.ReceiveConnector, p EhloParams, ip string) *Reply {
 func BannerDate(t time.Time) string { return t.Format("Mon, 2 Jan 2006 15:04:05 -0700") }
 
 // Banner renders the greeting of connector rc: its Banner, or R01.
-func Banner(rc *config.ReceiveConnector, now time.Time) *Reply {
+func Banner(rc *config.ReceiveConnector, now time.Time) *smtpwire.Reply {
 	if rc.Banner != "" {
-		return &Reply{ID: "R02", Text: rc.Banner}
+		return &smtpwire.Reply{ID: "R02", Text: rc.Banner}
 	}
-	return Render("R01", "fqdn", rc.Fqdn, "date", BannerDate(now))
+	return smtpwire.Render("R01", "fqdn", rc.Fqdn, "date", BannerDate(now))
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // fakeSession records what reaches policy and accepts everything except what it is told to
@@ -25,36 +26,36 @@ type fakeSession struct {
 type fakeBackend struct {
 	mu       sync.Mutex
 	messages []string
-	refuse   map[string]*Reply // RCPT address → reply
+	refuse   map[string]*smtpwire.Reply // RCPT address → reply
 	sizeLim  int64
 }
 
 func (f *fakeSession) Hello(ctx context.Context) {}
-func (f *fakeSession) Mail(ctx context.Context, from string, o *MailOptions) *Reply {
+func (f *fakeSession) Mail(ctx context.Context, from string, o *MailOptions) *smtpwire.Reply {
 	return nil
 }
-func (f *fakeSession) Rcpt(ctx context.Context, to string, o *RcptOptions) *Reply {
+func (f *fakeSession) Rcpt(ctx context.Context, to string, o *RcptOptions) *smtpwire.Reply {
 	return f.srv.refuse[to]
 }
-func (f *fakeSession) Data(ctx context.Context, r io.Reader) *Reply {
+func (f *fakeSession) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return ReplyFor(err)
+		return smtpwire.ReplyFor(err)
 	}
 	f.srv.mu.Lock()
 	f.srv.messages = append(f.srv.messages, string(b))
 	f.srv.mu.Unlock()
-	return &Reply{Text: "250 2.6.0 queued"}
+	return &smtpwire.Reply{Text: "250 2.6.0 queued"}
 }
 func (f *fakeSession) Reset()           {}
 func (f *fakeSession) SizeLimit() int64 { return f.srv.sizeLim }
-func (f *fakeSession) Auth(ctx context.Context, verb, mech string) (SASL, *Reply) {
+func (f *fakeSession) Auth(ctx context.Context, verb, mech string) (SASL, *smtpwire.Reply) {
 	if verb == "X-EXPS" {
 		return NewExpsServer([]byte("k"), func(bool) {}), nil
 	}
-	return nil, Fixed("R24")
+	return nil, smtpwire.Fixed("R24")
 }
-func (f *fakeSession) Extension(ctx context.Context, verb, arg string) (*Reply, bool) {
+func (f *fakeSession) Extension(ctx context.Context, verb, arg string) (*smtpwire.Reply, bool) {
 	return nil, false
 }
 func (f *fakeSession) Close() {}
@@ -80,7 +81,7 @@ func startServer(t *testing.T, edit func(rc *config.ReceiveConnector), withTLS b
 	if edit != nil {
 		edit(&rc)
 	}
-	be := &fakeBackend{refuse: map[string]*Reply{}, sizeLim: int64(rc.MaxMessageSize)}
+	be := &fakeBackend{refuse: map[string]*smtpwire.Reply{}, sizeLim: int64(rc.MaxMessageSize)}
 	s := &Server{Role: rc.TransportRole, Version: config.Version2019,
 		Select:     func(cs []*config.ReceiveConnector, _ netip.Addr) *config.ReceiveConnector { return cs[0] },
 		NewSession: func(ci *ConnInfo) Session { return &fakeSession{srv: be} }}

@@ -3,22 +3,12 @@ package smtpreceive
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"net/netip"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
-
-// ExchangeAuthResponse is the answer to an X-EXPS challenge under exlab's ExchangeServer
-// authentication: HMAC-SHA256(key, challenge). Exchange uses Kerberos here; spec §6.1 leaves
-// the proof to exlab, and a shared organization key keeps anonymous clients from posing as a
-// server.
-func ExchangeAuthResponse(key, challenge []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(challenge)
-	return m.Sum(nil)
-}
 
 // NewExpsServer returns the server side of X-EXPS: a 32-byte random challenge, then a check of
 // the response. done(true) is called before R22 (235 2.7.0) is sent, done(false) before R25
@@ -33,18 +23,18 @@ type expsServer struct {
 	done      func(bool)
 }
 
-func (e *expsServer) Next(resp []byte, initial bool) ([]byte, *Reply) {
+func (e *expsServer) Next(resp []byte, initial bool) ([]byte, *smtpwire.Reply) {
 	if e.challenge == nil {
 		e.challenge = make([]byte, 32)
 		_, _ = rand.Read(e.challenge)
 		return e.challenge, nil
 	}
-	if !hmac.Equal(resp, ExchangeAuthResponse(e.key, e.challenge)) {
+	if !hmac.Equal(resp, smtpwire.ExchangeAuthResponse(e.key, e.challenge)) {
 		e.done(false)
-		return nil, Fixed("R25")
+		return nil, smtpwire.Fixed("R25")
 	}
 	e.done(true)
-	return nil, Fixed("R22")
+	return nil, smtpwire.Fixed("R22")
 }
 
 // Event1035 is the text of Event 1035 for a failed inbound authentication (spec §10).

@@ -13,11 +13,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
-
-func init() {
-	config.KnownReplyID = func(id string) bool { _, ok := rows[id]; return ok }
-}
 
 // Faults holds a process's fault-injection rules and its maintenance switch (HubTransport
 // Inactive); the frontend's and the hub's receive servers share one. Rules change at run time
@@ -31,7 +28,7 @@ type Faults struct {
 
 type faultRule struct {
 	config.Fault
-	reply *Reply
+	reply *smtpwire.Reply
 	fired atomic.Int64
 }
 
@@ -64,9 +61,9 @@ func (f *Faults) Set(rules ...config.Fault) {
 	for _, r := range rules {
 		fr := &faultRule{Fault: r}
 		if r.ReplyId != "" {
-			fr.reply = Fixed(r.ReplyId)
+			fr.reply = smtpwire.Fixed(smtpwire.ReplyID(r.ReplyId))
 		} else if r.Reply != "" {
-			fr.reply = &Reply{Text: r.Reply}
+			fr.reply = &smtpwire.Reply{Text: r.Reply}
 		}
 		for n := len(next) + 1; fr.Name == ""; n++ {
 			if name := fmt.Sprintf("fault%d", n); index(name) < 0 {
@@ -243,7 +240,7 @@ func (c *conn) inject(step config.FaultStep, from, rcpt string) bool {
 // InjectFault applies the fault-injection rule for a step the Session carries out itself (the
 // frontend's proxy hop). It returns the reply to give instead of the step's own, or handled
 // with a nil reply when the connection was closed; handled false means go on.
-func (ci *ConnInfo) InjectFault(step config.FaultStep) (r *Reply, handled bool) {
+func (ci *ConnInfo) InjectFault(step config.FaultStep) (r *smtpwire.Reply, handled bool) {
 	c := ci.conn
 	if c == nil || c.srv.Faults == nil {
 		return nil, false

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Command is one parsed command line.
@@ -295,33 +297,9 @@ func parseRcptParams(params string, ext extensions) (RcptOptions, error) {
 
 // decodeXtext decodes RFC 3461 xtext ("+2B" for '+').
 func decodeXtext(s string) (string, error) {
-	if !strings.Contains(s, "+") {
-		for i := 0; i < len(s); i++ {
-			if s[i] < 0x21 || s[i] > 0x7e || s[i] == '=' {
-				return "", errSyntax
-			}
-		}
-		return s, nil
+	d, err := smtpwire.DecodeXtext(s)
+	if err != nil {
+		return "", errSyntax
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '+' {
-			if i+2 >= len(s) {
-				return "", errSyntax
-			}
-			n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			if err != nil {
-				return "", errSyntax
-			}
-			b.WriteByte(byte(n))
-			i += 2
-			continue
-		}
-		if c < 0x21 || c > 0x7e || c == '=' {
-			return "", errSyntax
-		}
-		b.WriteByte(c)
-	}
-	return b.String(), nil
+	return d, nil
 }

@@ -6,8 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -17,7 +15,11 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Server runs the receive connectors of one role. Connectors that share a local binding share
@@ -39,7 +41,7 @@ type Server struct {
 	RetryInterval time.Duration
 	// ProtocolLog receives the lines of sessions on connectors with ProtocolLoggingLevel
 	// Verbose (nil: none are written).
-	ProtocolLog *ProtocolLog
+	ProtocolLog *smtpwire.ProtocolLog
 	// Metrics records sessions, commands, replies and phase times (nil: none).
 	Metrics *Metrics
 	// Tracer opens the session and message spans (nil: no tracing, no cost).
@@ -387,18 +389,6 @@ func (s *Server) acceptLoop(l *listener) {
 	}
 }
 
-var sessionCounter atomic.Uint64
-
-func init() {
-	// Exchange's session ids look like a counter seeded from a .NET tick count (100 ns since
-	// 0001-01-01), printed as 16 hex digits (spec §7.1 [I]).
-	const ticksAtUnixEpoch = 621355968000000000
-	sessionCounter.Store(uint64(time.Now().UnixNano()/100) + ticksAtUnixEpoch)
-}
-
-// NewSessionID returns the next protocol-log session id.
-func NewSessionID() string { return fmt.Sprintf("%016X", sessionCounter.Add(1)) }
-
 // ServeConn serves a connection that did not come from one of the server's listeners (an
 // in-process Pipe from the frontend), as if it had reached one bound for connectors.
 func (s *Server) ServeConn(nc net.Conn, connectors []*config.ReceiveConnector) {
@@ -435,7 +425,7 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	defer release()
 	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release,
 		tlsConf: s.tlsFor(rc)}
-	c.info = ConnInfo{Connector: rc, SessionID: NewSessionID(), Local: local, Remote: remote, Started: time.Now(), conn: c}
+	c.info = ConnInfo{Connector: rc, SessionID: smtpwire.NewSessionID(), Local: local, Remote: remote, Started: time.Now(), conn: c}
 	if s.Metrics != nil {
 		s.Metrics.session(rc)
 	}
@@ -465,7 +455,7 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 		s.mu.Unlock()
 	}()
 	if s.shutting.Load() {
-		c.reply(Fixed("R05"))
+		c.reply(smtpwire.Fixed("R05"))
 		c.flush()
 		c.sess.Close()
 		_ = nc.Close()
@@ -490,11 +480,11 @@ func addrPort(a net.Addr) netip.AddrPort {
 
 // admit applies MaxInboundConnection and MaxInboundConnectionPerSource, lowered by
 // MaxInboundConnectionPercentagePerSource (R03, R04; Event 1021).
-func (s *Server) admit(rc *config.ReceiveConnector, ip netip.Addr) *Reply {
+func (s *Server) admit(rc *config.ReceiveConnector, ip netip.Addr) *smtpwire.Reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !rc.MaxInboundConnection.Allows(s.perConn[rc] + 1) {
-		return Fixed("R04")
+		return smtpwire.Fixed("R04")
 	}
 	src := s.perSource[rc]
 	if src == nil {
@@ -505,7 +495,7 @@ func (s *Server) admit(rc *config.ReceiveConnector, ip netip.Addr) *Reply {
 		s.logger().Warn(fmt.Sprintf("Receive connector '%s' rejected an incoming connection from IP address '%s'. "+
 			"The maximum number of connections per source ('%s') for this connector has been reached by this source IP address.",
 			rc.Name, ip, lim), "EventID", 1021, "Source", eventSource(rc))
-		return Fixed("R03")
+		return smtpwire.Fixed("R03")
 	}
 	src[ip]++
 	s.perConn[rc]++

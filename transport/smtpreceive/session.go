@@ -11,12 +11,14 @@ package smtpreceive
 import (
 	"context"
 	"crypto/tls"
-	"go.opentelemetry.io/otel/trace"
 	"io"
 	"net/netip"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // ConnInfo describes one client connection. The engine owns it and updates Helo and TLS as the
@@ -47,9 +49,9 @@ type Session interface {
 	// Hello is called after a valid EHLO or HELO; any transaction was already reset.
 	Hello(ctx context.Context)
 	// Mail starts a transaction. from is "" for the null sender.
-	Mail(ctx context.Context, from string, opts *MailOptions) *Reply
+	Mail(ctx context.Context, from string, opts *MailOptions) *smtpwire.Reply
 	// Rcpt adds a recipient to the transaction.
-	Rcpt(ctx context.Context, to string, opts *RcptOptions) *Reply
+	Rcpt(ctx context.Context, to string, opts *RcptOptions) *smtpwire.Reply
 	// Data receives the message after DATA (the engine has sent 354) or the first BDAT chunk.
 	// r yields the body with dot-stuffing removed and line endings normalised to CRLF
 	// (BINARYMIME BDAT bodies are passed unchanged), then io.EOF. Any other error (ErrTooLarge,
@@ -57,7 +59,7 @@ type Session interface {
 	// Data must not use r after it returns; the engine consumes whatever is left. The reply
 	// is the final reply for the message; the engine overrides it when the message was too
 	// large or the client went away.
-	Data(ctx context.Context, r io.Reader) *Reply
+	Data(ctx context.Context, r io.Reader) *smtpwire.Reply
 	// Reset ends the transaction (RSET, EHLO, after DATA).
 	Reset()
 	// SizeLimit is the message size limit in bytes for this session, 0 for none (spec §2.2:
@@ -65,10 +67,10 @@ type Session interface {
 	SizeLimit() int64
 	// Auth starts an authentication exchange: verb is "AUTH" or "X-EXPS", mech the mechanism
 	// named on the command line. It returns the exchange, or a reply that refuses it.
-	Auth(ctx context.Context, verb, mech string) (SASL, *Reply)
+	Auth(ctx context.Context, verb, mech string) (SASL, *smtpwire.Reply)
 	// Extension handles a verb the engine does not know (XPROXYFROM…). handled=false makes
 	// the engine answer 500 5.3.3 Unrecognized command.
-	Extension(ctx context.Context, verb, arg string) (reply *Reply, handled bool)
+	Extension(ctx context.Context, verb, arg string) (reply *smtpwire.Reply, handled bool)
 	// Close is called once when the connection ends.
 	Close()
 }
@@ -77,7 +79,7 @@ type Session interface {
 type SASL interface {
 	// Next takes the client's response (initial is true for the response given on the command
 	// line, which may be nil) and returns either a challenge to send as 334 or the final reply.
-	Next(resp []byte, initial bool) (challenge []byte, final *Reply)
+	Next(resp []byte, initial bool) (challenge []byte, final *smtpwire.Reply)
 }
 
 // NewSessionFunc makes the policy session for a new connection.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // fakeHub answers a proxied session over conn: greeting, EHLO with PIPELINING and CHUNKING,
@@ -71,9 +73,9 @@ func BenchmarkProxyRelay(b *testing.B) {
 		}
 	}()
 	p := &Proxy{Addr: func() string { return l.Addr().String() }, HeloName: "fe.test", AuthKey: []byte("k"),
-		Respond: func(k, c []byte) []byte { return c }, ConnectTimeout: 1e9, CommandTimeout: 1e10, PoolSize: 4}
+		ConnectTimeout: 1e9, CommandTimeout: 1e10, PoolSize: 4}
 	defer p.Close()
-	env := &Envelope{ProxyFrom: ProxyFrom{SessionID: "1", IP: "192.0.2.1", Port: 1, Helo: "c", AuthSrc: "Anonymous"}.Format(),
+	env := &Envelope{ProxyFrom: smtpwire.ProxyFrom{SessionID: "1", IP: "192.0.2.1", Port: 1, Helo: "c", AuthSrc: "Anonymous"}.Format(),
 		From: "a@example.org", Recipients: []Recipient{{Address: "user1@contoso.test"}}}
 	body := []byte(strings.Repeat(strings.Repeat("x", 76)+"\r\n", 13))
 	b.SetBytes(int64(len(body)))

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // SendOptions are the session settings of one send connector (Set-SendConnector).
@@ -43,7 +44,7 @@ type SendOptions struct {
 	Logger             *slog.Logger
 	// ProtocolLog receives each session's SmtpSend protocol-log lines when it ends (nil:
 	// ProtocolLoggingLevel None).
-	ProtocolLog func([]ProtocolLine)
+	ProtocolLog func([]smtpwire.LogLine)
 }
 
 // OptionsFor builds the session settings of send connector sc.

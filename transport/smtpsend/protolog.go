@@ -2,13 +2,13 @@ package smtpsend
 
 import (
 	"bytes"
-	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
+
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // SmtpSend protocol logging (spec §7.1): a send connector with ProtocolLoggingLevel Verbose
@@ -17,33 +17,12 @@ import (
 // lines go to SendOptions.ProtocolLog when the session ends; the caller writes them to its
 // service's SmtpSend log.
 
-// ProtocolLine is one SmtpSend protocol-log line; it has smtpreceive.LogLine's fields, so the
-// caller converts it directly.
-type ProtocolLine struct {
-	Time      time.Time
-	Connector string
-	Session   string
-	Seq       int
-	Local     string
-	Remote    string
-	Event     byte
-	Data      string
-	Context   string
-}
-
-var sendSessions atomic.Uint64
-
-func init() {
-	const ticksAtUnixEpoch = 621355968000000000 // .NET ticks, as the receive side's session ids
-	sendSessions.Store(uint64(time.Now().UnixNano()/100) + ticksAtUnixEpoch)
-}
-
 // sendLog collects one session's lines.
 type sendLog struct {
 	o                      SendOptions
 	session, local, remote string
 	seq                    int
-	lines                  []ProtocolLine
+	lines                  []smtpwire.LogLine
 	rbuf, wbuf             []byte
 	reply                  []string // lines of a multi-line reply read so far
 	body                   bool     // a message body is being written: not logged
@@ -60,7 +39,7 @@ func newSendLog(o SendOptions, conn net.Conn) *sendLog {
 	if o.ProtocolLog == nil {
 		return nil
 	}
-	return &sendLog{o: o, session: fmt.Sprintf("%016X", sendSessions.Add(1)), local: endpoint(conn.LocalAddr()), remote: endpoint(conn.RemoteAddr())}
+	return &sendLog{o: o, session: smtpwire.NewSessionID(), local: endpoint(conn.LocalAddr()), remote: endpoint(conn.RemoteAddr())}
 }
 
 func endpoint(a net.Addr) string {
@@ -78,7 +57,7 @@ func (l *sendLog) add(event byte, data, context string) {
 	if l == nil {
 		return
 	}
-	l.lines = append(l.lines, ProtocolLine{Time: time.Now(), Connector: l.o.Connector, Session: l.session, Seq: l.seq,
+	l.lines = append(l.lines, smtpwire.LogLine{Time: time.Now(), Connector: l.o.Connector, Session: l.session, Seq: l.seq,
 		Local: l.local, Remote: l.remote, Event: event, Data: data, Context: context})
 	l.seq++
 }

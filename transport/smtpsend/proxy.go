@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // PRX codes (spec §6.1): why the frontend could not proxy a message.
@@ -86,9 +87,8 @@ type Proxy struct {
 	// HeloName is the frontend's FQDN, sent in EHLO.
 	HeloName string
 	// AuthKey is the organization's ExchangeServer key: the frontend answers the hub's X-EXPS
-	// challenge with HMAC-SHA256(key, challenge).
+	// challenge with smtpwire.ExchangeAuthResponse (HMAC-SHA256(key, challenge)).
 	AuthKey        []byte
-	Respond        func(key, challenge []byte) []byte
 	ConnectTimeout time.Duration
 	CommandTimeout time.Duration
 	PoolSize       int
@@ -99,7 +99,7 @@ type Proxy struct {
 	// "Intra-Organization SMTP Send Connector", the implicit intra-org send connector), at the
 	// end of a transaction once 64 lines or a second's worth have gathered, and at the
 	// session's end; message bodies are not logged, X-EXPS data is redacted.
-	ProtocolLog func([]ProtocolLine)
+	ProtocolLog func([]smtpwire.LogLine)
 
 	mu   sync.Mutex
 	idle []*hubConn
@@ -240,7 +240,7 @@ func (h *hubConn) exps(p *Proxy) error {
 	if err != nil {
 		return &Error{PRX: PRXSessionSetup, Step: "auth", Err: err}
 	}
-	code, msg, err = h.cmd(p.CommandTimeout, base64.StdEncoding.EncodeToString(p.Respond(p.AuthKey, challenge)))
+	code, msg, err = h.cmd(p.CommandTimeout, base64.StdEncoding.EncodeToString(smtpwire.ExchangeAuthResponse(p.AuthKey, challenge)))
 	if err != nil || code != 235 {
 		return &Error{PRX: PRXSessionSetup, Step: "auth", Err: fmt.Errorf("hub refused X-EXPS: %d %s %v", code, msg, err)}
 	}
@@ -386,7 +386,7 @@ func writeMail(w *bufio.Writer, env *Envelope) {
 		w.WriteString(" RET=" + string(o.Return))
 	}
 	if o.EnvelopeID != "" {
-		w.WriteString(" ENVID=" + EncodeXtext(o.EnvelopeID))
+		w.WriteString(" ENVID=" + smtpwire.EncodeXtext(o.EnvelopeID))
 	}
 	w.WriteString("\r\n")
 }
@@ -406,7 +406,7 @@ func writeRcpt(w *bufio.Writer, r Recipient) {
 			}
 		}
 		if o.OriginalRecipient != "" {
-			w.WriteString(" ORCPT=" + string(o.OriginalRecipientType) + ";" + EncodeXtext(o.OriginalRecipient))
+			w.WriteString(" ORCPT=" + string(o.OriginalRecipientType) + ";" + smtpwire.EncodeXtext(o.OriginalRecipient))
 		}
 	}
 	w.WriteString("\r\n")

@@ -1,4 +1,4 @@
-package smtpreceive
+package smtpwire
 
 import (
 	"bufio"

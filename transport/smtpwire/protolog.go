@@ -1,8 +1,9 @@
-package smtpreceive
+package smtpwire
 
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -30,12 +31,8 @@ type ProtocolLog struct {
 	once sync.Once
 }
 
-// LogLine is one protocol-log line.
-type LogLine logLineFields
-
-// logLineFields is LogLine's struct, named so that LineWriter can accept any type with the
-// same fields (smtpsend.ProtocolLine).
-type logLineFields = struct {
+// LogLine is one protocol-log line, of the receive side (SmtpReceive) or the send side (SmtpSend).
+type LogLine struct {
 	Time      time.Time
 	Connector string // connector-id
 	Session   string // session-id
@@ -242,18 +239,42 @@ func splitCSV(l string) []string {
 	return append(out, cur.String())
 }
 
-// LineWriter adapts p to the send side's line type (smtpsend.ProtocolLine has LogLine's
-// fields, and smtpsend does not import this package), for the services' SmtpSend logs; nil
-// when p is nil.
-func LineWriter[L ~logLineFields](p *ProtocolLog) func([]L) {
+// LogReply is a reply as Exchange logs it: a multi-line reply on one line, its lines joined by
+// spaces after the code and two spaces (the EHLO form, spec §7.1); AUTH challenges redacted.
+func LogReply(text string) string {
+	if strings.HasPrefix(text, "334 ") {
+		return "334 <authentication response>"
+	}
+	if !strings.Contains(text, "\n") {
+		return text
+	}
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	var b strings.Builder
+	b.WriteString(lines[0][:3])
+	b.WriteString(" ")
+	for _, l := range lines {
+		b.WriteString(" ")
+		if len(l) > 4 {
+			b.WriteString(l[4:])
+		}
+	}
+	return b.String()
+}
+
+// LogEndpoint prints ip:port, an IPv6 address in brackets (spec §7.1 [I]).
+func LogEndpoint(ap netip.AddrPort) string {
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		return "[" + a.String() + "]:" + strconv.Itoa(int(ap.Port()))
+	}
+	return a.String() + ":" + strconv.Itoa(int(ap.Port()))
+}
+
+// Writer is p's Write as the send side takes it (smtpsend's SendOptions.ProtocolLog), or nil
+// when p is nil so that a session without a log collects no lines.
+func (p *ProtocolLog) Writer() func([]LogLine) {
 	if p == nil {
 		return nil
 	}
-	return func(ls []L) {
-		out := make([]LogLine, len(ls))
-		for i := range ls {
-			out[i] = LogLine(ls[i])
-		}
-		p.Write(out)
-	}
+	return p.Write
 }

@@ -1,4 +1,4 @@
-package smtpsend
+package smtpwire
 
 import "testing"
 

@@ -1,4 +1,4 @@
-package smtpsend
+package smtpwire
 
 import (
 	"fmt"
@@ -160,6 +160,14 @@ func EncodeXtext(s string) string {
 
 // DecodeXtext decodes RFC 3461 xtext.
 func DecodeXtext(s string) (string, error) {
+	if !strings.Contains(s, "+") { // the common case: nothing to decode, nothing to allocate
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x21 || s[i] > 0x7e || s[i] == '=' {
+				return "", fmt.Errorf("character %q is not allowed in xtext", s[i])
+			}
+		}
+		return s, nil
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -1,6 +1,6 @@
-package smtpreceive
-
 //go:generate go run gen_replies.go
+
+package smtpwire
 
 import (
 	"errors"
@@ -8,11 +8,15 @@ import (
 	"strings"
 )
 
+// ReplyID names a row of the reply table: R01… for the spec's replies.tsv (constants generated
+// into replies_table.go), X01… for exlab's own rows.
+type ReplyID string
+
 // Row is one reply exlab can send: a row of ../shared/spec/replies.tsv (R01…), or one of
 // exlab's own rows (X01…) for situations the spec does not cover. Text is a template whose
 // <name> placeholders Render fills; a literal \r\n separates the lines of a multi-line reply.
 type Row struct {
-	ID         string
+	ID         ReplyID
 	Code       int
 	Enhanced   string
 	Text       string
@@ -47,8 +51,8 @@ var exlabRows = []Row{
 	{ID: "X09", Code: 552, Enhanced: "5.3.4", Text: "552 5.3.4 Message header size exceeds limit", Confidence: "observed (Exchange Online; not in spec)"},
 }
 
-var rows = func() map[string]Row {
-	m := make(map[string]Row, len(specRows)+len(exlabRows))
+var rows = func() map[ReplyID]Row {
+	m := make(map[ReplyID]Row, len(specRows)+len(exlabRows))
 	for _, r := range specRows {
 		m[r.ID] = r
 	}
@@ -58,17 +62,18 @@ var rows = func() map[string]Row {
 	return m
 }()
 
-// LookupRow returns the row with the given id.
-func LookupRow(id string) (Row, bool) {
-	r, ok := rows[id]
+// LookupRow returns the row with the given id (a ReplyID, or a string read from a
+// configuration such as a fault rule's ReplyId).
+func LookupRow[S ~string](id S) (Row, bool) {
+	r, ok := rows[ReplyID(id)]
 	return r, ok
 }
 
 // Reply is one rendered reply, ready for the wire (without the final CRLF). A *Reply is also an
 // error, so handlers can return it through error paths.
 type Reply struct {
-	ID   string // row id, or "" for a reply passed through from another server
-	Text string // one or more lines joined by CRLF
+	ID   ReplyID // row id, or "" for a reply passed through from another server
+	Text string  // one or more lines joined by CRLF
 }
 
 func (r *Reply) Error() string { return r.Text }
@@ -100,17 +105,17 @@ func (r *Reply) Positive() bool { c := r.Code(); return c >= 200 && c < 400 }
 // Render fills row id's template. args are placeholder/value pairs without the angle brackets:
 // Render("R01", "fqdn", "ex01.contoso.test", "date", d). It panics on an unknown id, as a reply
 // that is not in the table is a programming error (STYLE §2).
-func Render(id string, args ...string) *Reply {
+func Render(id ReplyID, args ...string) *Reply {
 	row, ok := rows[id]
 	if !ok {
-		panic("smtpreceive: no reply row " + id)
+		panic("smtpwire: no reply row " + string(id))
 	}
 	return &Reply{ID: id, Text: fill(row.Text, args)}
 }
 
 // fixed holds the rendered rows without placeholders, so hot paths allocate nothing.
-var fixed = func() map[string]*Reply {
-	m := map[string]*Reply{}
+var fixed = func() map[ReplyID]*Reply {
+	m := map[ReplyID]*Reply{}
 	for id, r := range rows {
 		if !strings.Contains(r.Text, "<") || id == "R46" {
 			m[id] = &Reply{ID: id, Text: fill(r.Text, nil)}
@@ -121,7 +126,7 @@ var fixed = func() map[string]*Reply {
 
 // Fixed returns the shared, pre-rendered reply of a row without placeholders. Callers must not
 // modify it.
-func Fixed(id string) *Reply {
+func Fixed(id ReplyID) *Reply {
 	if r, ok := fixed[id]; ok {
 		return r
 	}

@@ -1,4 +1,4 @@
-package smtpreceive
+package smtpwire
 
 import (
 	"path/filepath"
@@ -22,8 +22,8 @@ func TestProtocolLogFormat(t *testing.T) {
 		{'+', "", ""},
 		{'>', "220 ex01 Microsoft ESMTP MAIL Service ready at Tue, 24 Nov 2026 16:00:04 +0000", ""},
 		{'<', `MAIL FROM:<"a,b"@example.org>`, ""},
-		{'>', logReply("250-ex01 Hello [10.1.1.30]\r\n250-SIZE 37748736\r\n250 CHUNKING"), ""},
-		{'>', logReply("334 VXNlcm5hbWU6"), ""},
+		{'>', LogReply("250-ex01 Hello [10.1.1.30]\r\n250-SIZE 37748736\r\n250 CHUNKING"), ""},
+		{'>', LogReply("334 VXNlcm5hbWU6"), ""},
 		{'*', "08DC42C8FF236A1F;2026-11-24T16:00:04.113Z;1", "receiving message"},
 		{'-', "", "Local"},
 	} {
