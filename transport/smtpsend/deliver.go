@@ -145,24 +145,25 @@ func OpenNextHop(ctx context.Context, hosts []string, o SendOptions, from string
 		}
 		lastErr, lastHost = err, host
 	}
-	const failover = "Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, " +
-		"or delivery failed to all alternate hosts. The last endpoint attempted was "
+	ip, port := splitEndpoint(lastHost)
 	var text string
 	var se *smtp.SMTPError
 	var sendErr *sendError
 	var ne net.Error
 	switch {
 	case errors.As(lastErr, &se):
-		text = fmt.Sprintf("451 4.4.0 Primary target IP address responded with: \"%s.\" %s%s", replyLine(se), failover, lastHost)
+		text = smtpwire.Render(smtpwire.R70, "reply", replyLine(se), "ip", ip, "port", port).Text
 	case errors.As(lastErr, &sendErr):
-		text = fmt.Sprintf("451 4.4.0 Primary target IP address responded with: \"%s.\" %s%s", sendErr.text, failover, lastHost)
+		text = smtpwire.Render(smtpwire.R70, "reply", sendErr.text, "ip", ip, "port", port).Text
 	default:
-		winsock := 10061 // WSAECONNREFUSED
+		winsock := "10061" // WSAECONNREFUSED
 		if errors.As(lastErr, &ne) && ne.Timeout() {
-			winsock = 10060 // WSAETIMEDOUT
+			winsock = "10060" // WSAETIMEDOUT
 		}
-		text = fmt.Sprintf("441 4.4.1 Error encountered while communicating with primary target IP address: \"Failed to connect. "+
-			"Winsock error code: %d, Win32 error code: %d.\" %s%s", winsock, winsock, failover, lastHost)
+		text = smtpwire.Render("X20", "winsock", winsock, "ip", ip, "port", port).Text
+		if o.Logger != nil {
+			o.Logger.Debug("next hop unreachable", "connector", o.Connector, "host", lastHost, "err", lastErr)
+		}
 	}
 	code, _ := strconv.Atoi(text[:3])
 	return nil, RcptResult{Code: code, Text: text, Host: lastHost}
@@ -227,7 +228,10 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 		}
 		tc := tls.Client(conn, o.tlsConfig(hostName))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail(&sendError{"TLS negotiation failed with error " + err.Error()})
+			if o.Logger != nil {
+				o.Logger.Debug("TLS negotiation failed", "connector", o.Connector, "host", host, "err", err)
+			}
+			return fail(&sendError{"TLS negotiation failed with error " + tlsErrorName(err)})
 		}
 		next = tc
 		if plog != nil {
@@ -334,7 +338,7 @@ func (nh *NextHop) Rcpt(to string) RcptResult {
 	if err := nh.c.Rcpt(to, nil); err != nil {
 		return nh.failure(err)
 	}
-	return RcptResult{Code: 250, Text: "250 2.1.5 Recipient OK", Host: nh.host}
+	return RcptResult{Code: 250, Text: smtpwire.Fixed(smtpwire.R37).Text, Host: nh.host}
 }
 
 // Data sends the message and returns the next hop's final reply.
@@ -364,8 +368,22 @@ func (nh *NextHop) failure(err error) RcptResult {
 	if errors.As(err, &se) {
 		return RcptResult{Code: se.Code, Text: replyLine(se), Host: nh.host}
 	}
-	return RcptResult{Code: 451, Text: "451 4.4.0 Error encountered while communicating with primary target IP address: \"" + err.Error() +
-		".\" The last endpoint attempted was " + nh.host, Host: nh.host}
+	reason := "SocketError"
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		reason = "TimedOut"
+	}
+	ip, port := splitEndpoint(nh.host)
+	return RcptResult{Code: 451, Text: smtpwire.Render("X21", "reason", reason, "ip", ip, "port", port).Text, Host: nh.host}
+}
+
+// splitEndpoint splits a dialled "host:port" for the "<ip>:<port>" of Exchange's SmtpSend texts.
+func splitEndpoint(hostport string) (ip, port string) {
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport, "25"
+	}
+	return h, p
 }
 
 // Close ends the session with QUIT.
@@ -389,4 +407,24 @@ func tlsVersionName(v uint16) string {
 func replyLine(se *smtp.SMTPError) string {
 	h := hubReply(se)
 	return strconv.Itoa(h.Code) + " " + h.Text
+}
+
+// tlsErrorName names a failed handshake as Schannel's SecurityStatus does in Exchange's
+// "TLS negotiation failed with error …" (Event 2015 and LastError quote it); the Go error goes to
+// the debug log, never into LastError.
+func tlsErrorName(err error) string {
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		return "UntrustedRoot"
+	case errors.As(err, &he):
+		return "CertificateNameMismatch"
+	case errors.As(err, &ci) && ci.Reason == x509.Expired:
+		return "CertificateExpired"
+	case errors.As(err, &ci):
+		return "IllegalMessage"
+	}
+	return "SocketError"
 }

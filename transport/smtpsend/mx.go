@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // DNS finds the next hops of a domain for send connectors with DNSRoutingEnabled: its MX
@@ -20,10 +22,10 @@ type DNS struct {
 }
 
 // Exchange's texts for DNS failures: R81 for a domain that does not exist (Exchange's NDR
-// text); the transient one is Get-Queue's LastError as widely quoted [O], not in the spec.
-const (
-	dnsNonExistent = "550 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain"
-	dnsRetry       = "451 4.4.0 DNS query failed. The error was: DNS query failed with error: ErrorRetry"
+// text); the transient one (X22) is Get-Queue's LastError as widely quoted [O], not in the spec.
+var (
+	dnsNonExistent = smtpwire.Fixed(smtpwire.R81).Text
+	dnsRetry       = smtpwire.Fixed("X22").Text
 )
 
 // NewDNS returns a resolver asking servers ("192.0.2.53", "127.0.0.1:5353"; port 53 when

@@ -49,6 +49,16 @@ var exlabRows = []Row{
 	// A header block larger than MaxHeaderSize, at the end of the data. The on-premises text is
 	// not public (spec §12 gap 2); this is the text Exchange Online NDRs quote for it [O].
 	{ID: "X09", Code: 552, Enhanced: "5.3.4", Text: "552 5.3.4 Message header size exceeds limit", Confidence: "observed (Exchange Online; not in spec)"},
+	// SmtpSend rows (X20…): what a send connector records as LastError and NDR status.
+	// R71 with the Winsock code the failure had: 10061 for a refused connection, 10060 for a
+	// timeout (spec §8.3 quotes the 10060 form; the refused one is Windows' WSAECONNREFUSED).
+	{ID: "X20", Code: 441, Enhanced: "4.4.1", Text: "441 4.4.1 Error encountered while communicating with primary target IP address: \"Failed to connect. Winsock error code: <winsock>, Win32 error code: <winsock>.\" Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, or delivery failed to all alternate hosts. The last endpoint attempted was <ip>:<port>", Confidence: "observed (R71's form)"},
+	// A session to the next hop that broke after it was set up (reset, timeout, closed): Exchange
+	// records the connection drop with its SocketError/TimedOut reason inside the 4.4.0 text, as
+	// Get-Queue LastError captures show ("421 4.4.2 Connection dropped due to SocketError.").
+	{ID: "X21", Code: 451, Enhanced: "4.4.0", Text: "451 4.4.0 Error encountered while communicating with primary target IP address: \"421 4.4.2 Connection dropped due to <reason>.\" Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, or delivery failed to all alternate hosts. The last endpoint attempted was <ip>:<port>", Confidence: "observed (Get-Queue LastError captures; not in spec)"},
+	// A DNS failure of a DNSRoutingEnabled send connector (Get-Queue LastError as widely quoted).
+	{ID: "X22", Code: 451, Enhanced: "4.4.0", Text: "451 4.4.0 DNS query failed. The error was: DNS query failed with error: ErrorRetry", Confidence: "observed (not in spec)"},
 }
 
 var rows = func() map[ReplyID]Row {
