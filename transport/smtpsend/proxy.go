@@ -1,9 +1,12 @@
 // Package smtpsend is exlab's SMTP send side, Exchange's SmtpSend, built on go-smtp's client:
-// the frontend's proxy hop to a hub (inbound proxy, spec §6.1) now, send connectors later. It
-// keeps a pool of authenticated hub sessions, replays the client's envelope with the original
-// client's identity (XPROXYFROM), streams the body, and hands back the hub's own final reply.
-// It renders no replies to clients: failures come back as typed errors that name Exchange's
-// PRX code, and the receiving side turns them into replies. It imports only config and go-smtp.
+// the frontend's proxy hop to a hub (inbound proxy, spec §6.1: a pool of X-EXPS-authenticated
+// hub sessions, the client's envelope replayed with the original client's identity in
+// XPROXYFROM, the body streamed as BDAT, the hub's own final reply handed back), the hub's hop
+// through the Outbound Proxy Frontend (XPROXYTO, spec §6.4), and send connectors' next hops
+// (smart hosts or MX, STARTTLS, basic authentication, failover; deliver.go, mx.go) with the
+// SmtpSend protocol log (protolog.go). It renders no replies to clients: proxy failures come
+// back as typed errors naming Exchange's PRX code, next-hop results as RcptResult lines in
+// Exchange's SmtpSend texts from the reply table. It imports config and transport/smtpwire.
 package smtpsend
 
 import (
