@@ -73,14 +73,15 @@ func main() {
 	repeat := flag.Int("repeat", 3, "runs per point and target (the median is reported)")
 	dur := flag.Duration("duration", 3*time.Second, "length of each run")
 	skipPostfix := flag.Bool("no-postfix", false, "measure exlab only")
+	baseline := flag.String("baseline", "", "a second exlab binary (an earlier build) measured at every point, alternating with -exlab, for an A/B")
 	flag.Parse()
-	if err := run(*exlabBin, *out, *repeat, *dur, *skipPostfix); err != nil {
+	if err := run(*exlabBin, *baseline, *out, *repeat, *dur, *skipPostfix); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(exlabBin, out string, repeat int, dur time.Duration, skipPostfix bool) error {
+func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipPostfix bool) error {
 	tmp, err := os.MkdirTemp("", "exlab-bench")
 	if err != nil {
 		return err
@@ -106,6 +107,19 @@ func run(exlabBin, out string, repeat int, dur time.Duration, skipPostfix bool) 
 		{"exlab hub (2525 → Pebble)", hubAddr, procCPU(ex.Process.Pid)},
 	}
 	notes := []string{}
+	const (
+		baseFE  = "baseline exlab frontend"
+		baseHub = "baseline exlab hub"
+	)
+	if baselineBin != "" {
+		bx, err := startExlabWith(baselineBin, tmp, "exlab-baseline", offset+3000, false, nil)
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, func() { bx.Process.Signal(syscall.SIGTERM); bx.Wait() })
+		targets = append(targets, target{baseFE, fmt.Sprintf("127.0.0.1:%d", 25+offset+3000), procCPU(bx.Process.Pid)},
+			target{baseHub, fmt.Sprintf("127.0.0.1:%d", 2525+offset+3000), procCPU(bx.Process.Pid)})
+	}
 	if !skipPostfix {
 		pf, sink, stop, err := startPostfix(tmp)
 		if err != nil {
@@ -232,6 +246,22 @@ func run(exlabBin, out string, repeat int, dur time.Duration, skipPostfix bool) 
 	fmt.Fprintf(&b, "\nIdle sessions: %d held on port 25 (%d failed, %d refused); exlab RSS %.1f MiB idle, %.1f MiB with them: %.1f KiB per session. New sessions meanwhile: connect to banner p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d).\n",
 		hold.Opened, hold.Failed, hold.Refused, float64(before)/1024, float64(during)/1024, perSession, ms(hold.Probe.P50), ms(hold.Probe.P99), ms(hold.Probe.Max), hold.Probe.N)
 
+	if baselineBin != "" {
+		fmt.Fprintf(&b, "\n## A/B against the baseline binary (%s)\n\nBoth servers ran side by side with the same configuration; their runs alternated at every point.\n\n| point | path | msgs/s (this / baseline) | ratio | CPU s per 1,000 msgs (this / baseline) | ratio |\n|---|---|---:|---:|---:|---:|\n", baselineBin)
+		for _, p := range points {
+			for _, pair := range [][2]string{{targets[0].Name, baseFE}, {targets[1].Name, baseHub}} {
+				a, z := med(p.Name, pair[0]), med(p.Name, pair[1])
+				if z.Rate == 0 {
+					continue
+				}
+				path := "frontend"
+				if pair[1] == baseHub {
+					path = "hub"
+				}
+				fmt.Fprintf(&b, "| %s | %s | %.0f / %.0f | %.2f | %.3f / %.3f | %.2f |\n", p.Name, path, a.Rate, z.Rate, a.Rate/z.Rate, a.CPUMs/1000, z.CPUMs/1000, a.CPUMs/max(z.CPUMs, 1e-9))
+			}
+		}
+	}
 	fmt.Fprintf(&b, "\n## Targets (issue 3)\n\n| requirement | measured | |\n|---|---|---|\n")
 	check := func(name string, ok bool, measured string) {
 		mark := "met"
