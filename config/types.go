@@ -602,5 +602,3 @@ type Fault struct {
 	// RemoteIPRanges limits the fault to these clients (the receive connector's forms).
 	RemoteIPRanges []IPRange
 }
-
-func (f *Fault) setDefaults() { *f = Fault{Probability: 1} }
