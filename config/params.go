@@ -225,16 +225,16 @@ func Objects() []Object {
 				{Name: "ConnectionTimeout", Default: "00:10:00", Min: "00:00:01", Max: "1.00:00:00", Ref: refNRC, Doc: "the longest a session may last"},
 				{Name: "ConnectionInactivityTimeout", Default: "00:05:00", Min: "00:00:01", Max: "1.00:00:00", Ref: refNRC,
 					Doc: "the longest a session may be idle; less than ConnectionTimeout"},
-				{Name: "TarpitInterval", Default: "00:00:05", Min: "00:00:00", Max: "00:10:00", Ref: refNRC, Doc: "delay of replies to suspect sessions"},
+				{Name: "TarpitInterval", Default: "00:00:05", Min: "00:00:00", Max: "00:10:00", Ref: refNRC, Doc: "delay of the error replies to unauthenticated sessions that misbehave (spec §5.3)"},
 				{Name: "AuthTarpitInterval", Default: "00:00:05", Min: "00:00:00", Max: "00:10:00", Ref: refNRC, Doc: "delay after a failed AUTH"},
 				{Name: "MaxAcknowledgementDelay", Default: "00:00:30", Min: "00:00:00", Max: "00:10:00", Ref: refNRC,
-					Doc: "the longest the final reply to a message waits for shadow redundancy"},
+					Doc: "the longest the final reply to a message may be held back (shadow redundancy)"},
 				{Name: "MaxHeaderSize", Default: "256 KB (262,144 bytes)", Min: "1", Max: "2147483647", Ref: refNRC, Doc: "the largest message header accepted"},
 				{Name: "MaxHopCount", Default: "30", DefaultNote: "60 on the connectors setup creates", Min: "1", Max: "500", Ref: refNRC + ", spec §1.1",
 					Doc: "Received: fields a message may carry"},
 				{Name: "MaxLocalHopCount", Default: "8", DefaultNote: "5 on the connectors setup creates", Min: "0", Max: "50", Ref: refNRC + ", spec §1.1",
-					Doc: "Received: fields of this organization a message may carry"},
-				{Name: "MaxLogonFailures", Default: "3", Min: "0", Max: "10", Ref: refNRC, Doc: "failed AUTH attempts before the connection is closed"},
+					Doc: "Received: fields of this organization a message may carry; 0: no check"},
+				{Name: "MaxLogonFailures", Default: "3", Min: "0", Max: "10", Ref: refNRC, Doc: "failed AUTH attempts before the connection is closed; 0: never"},
 				{Name: "MaxProtocolErrors", Default: "5", Min: "0", Max: "2147483647", Ref: refNRC, Doc: "protocol errors before the connection is closed, or Unlimited"},
 				{Name: "RequireTLS", Default: "false", Ref: refNRC, Doc: "refuses mail before STARTTLS; needs the Tls mechanism"},
 				{Name: "RequireEHLODomain", Default: "false", Ref: refNRC, Doc: "refuses EHLO/HELO without a domain"},
@@ -250,7 +250,7 @@ func Objects() []Object {
 				{Name: "SmtpUtf8Enabled", Default: "true", Ref: refNRC, Doc: "offers SMTPUTF8"},
 				{Name: "SuppressXAnonymousTls", Default: "false", Ref: refNRC, Doc: "no X-ANONYMOUSTLS in the EHLO reply"},
 				{Name: "OrarEnabled", Default: "false", Ref: refNRC, Doc: "offers XORAR"},
-				{Name: "LongAddressesEnabled", Default: "false", Ref: refNRC, Doc: "accepts X.400 addresses longer than 255 characters"},
+				{Name: "LongAddressesEnabled", Default: "false", Ref: refNRC, Doc: "offers XLONGADDR"},
 				{Name: "BareLinefeedRejectionEnabled", Default: "false", Ref: refNRC, Doc: "refuses messages with bare line feeds"},
 				{Name: "RejectReservedTopLevelRecipientDomains", Default: "false", Ref: refNRC, Doc: "refuses recipients in reserved top-level domains (RFC 2606)"},
 				{Name: "RejectReservedSecondLevelRecipientDomains", Default: "false", Ref: refNRC, Doc: "refuses recipients in reserved second-level domains (RFC 2606)"},
@@ -552,8 +552,10 @@ func typeName(t reflect.Type) string {
 		return typeName(t.Elem()) + "[]"
 	case reflect.Bool:
 		return "Boolean"
-	case reflect.Int, reflect.Int64:
+	case reflect.Int:
 		return "Int32"
+	case reflect.Int64:
+		return "Int64"
 	case reflect.String:
 		if t.Name() != "string" {
 			return t.Name()
