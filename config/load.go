@@ -116,6 +116,13 @@ func yamlProblem(file string, err error) Problem {
 // would give 30 and 8 (spec §1.1, [D]).
 var setupConnectorNames = []string{"Default Frontend ", "Client Frontend ", "Outbound Proxy Frontend ", "Default ", "Client Proxy "}
 
+// The hop counts of the connectors setup creates (spec §1.1 [D]); the ReceiveConnector table's
+// notes name them.
+const (
+	setupMaxHopCount      = 60
+	setupMaxLocalHopCount = 5
+)
+
 // fill sets the defaults that depend on other values.
 func (o *Organization) fill(lines map[string]int) {
 	o.lines = lines
@@ -155,10 +162,10 @@ func (o *Organization) fill(lines map[string]int) {
 		for _, prefix := range setupConnectorNames {
 			if rc.Name == prefix+rc.Server {
 				if _, given := lines[p+"MaxHopCount"]; !given {
-					rc.MaxHopCount = 60
+					rc.MaxHopCount = setupMaxHopCount
 				}
 				if _, given := lines[p+"MaxLocalHopCount"]; !given {
-					rc.MaxLocalHopCount = 5
+					rc.MaxLocalHopCount = setupMaxLocalHopCount
 				}
 			}
 		}

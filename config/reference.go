@@ -36,7 +36,7 @@ func Reference() []byte {
 		b.WriteString("\n\n| Parameter | Type | Default | Range or values | Reference | Meaning |\n")
 		b.WriteString("|---|---|---|---|---|---|\n")
 		for _, p := range o.Params {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", p.Name, typeName(paramType(o.typ, p.Name)),
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", p.Name, cell(typeName(paramType(o.typ, p.Name))),
 				cell(p.defaultText()), cell(p.rangeText()), cell(p.Ref), cell(p.Doc))
 		}
 	}
