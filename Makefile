@@ -28,3 +28,4 @@ lint:
 
 generate:
 	cd transport/smtpwire && $(GO) run gen_replies.go
+	$(GO) run ./config/gendoc $(CURDIR)/docs/config-reference.md

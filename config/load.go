@@ -4,10 +4,10 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -32,7 +32,8 @@ func Default() *Organization {
 	return o
 }
 
-// Load reads, fills and validates the file at path. The error, if any, is Problems.
+// Load reads the file at path and runs every step on it (Parse): the organization it returns
+// is ready to use. The error, if any, is Problems.
 func Load(path string) (*Organization, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -41,8 +42,39 @@ func Load(path string) (*Organization, error) {
 	return Parse(path, b)
 }
 
-// Parse decodes data (named file in messages), fills Exchange's defaults and validates.
+// Parse decodes data (named file in messages), fills Exchange's defaults, validates, and then
+// reads the files the organization names (LoadFiles, relative to file's directory). It reports
+// the problems of validation and of the files together, in the order of their lines, so that
+// one run shows every problem.
 func Parse(file string, data []byte) (*Organization, error) {
+	o, problems := decode(file, data)
+	if o == nil {
+		return nil, problems
+	}
+	if err := o.LoadFiles(filepath.Dir(file)); err != nil {
+		problems = append(problems, err.(Problems)...)
+	}
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return nil, problems
+	}
+	return o, nil
+}
+
+// Decode decodes data (named file in messages), fills Exchange's defaults and validates,
+// without any I/O: the certificates and DKIM keys the organization names are not read (their
+// KeyPair and Signer stay nil) until LoadFiles.
+func Decode(file string, data []byte) (*Organization, error) {
+	o, problems := decode(file, data)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return o, nil
+}
+
+// decode runs the steps without I/O. It returns a nil organization only when the file could
+// not be decoded at all.
+func decode(file string, data []byte) (*Organization, Problems) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Problems{yamlProblem(file, err)}
@@ -55,11 +87,12 @@ func Parse(file string, data []byte) (*Organization, error) {
 	d.decode("", root.Content[0], reflect.ValueOf(o).Elem())
 	o.fill(d.lines)
 	o.validate(d)
-	sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].Line < d.problems[j].Line })
-	if len(d.problems) > 0 {
-		return nil, d.problems
-	}
-	return o, nil
+	sortProblems(d.problems)
+	return o, d.problems
+}
+
+func sortProblems(ps Problems) {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 }
 
 func yamlProblem(file string, err error) Problem {
@@ -78,95 +111,17 @@ func yamlProblem(file string, err error) Problem {
 	return Problem{File: file, Line: line, Field: "(syntax)", Message: msg}
 }
 
-// setDefaults gives a receive connector New-ReceiveConnector's defaults (PS-NRC, spec §1.1).
-// Parameters the file gives override these.
-func (rc *ReceiveConnector) setDefaults() {
-	*rc = ReceiveConnector{
-		Enabled:                                 true,
-		AuthMechanism:                           []AuthMechanism{AuthTls},
-		MaxMessageSize:                          36 << 20,
-		SizeEnabled:                             SizeEnabledWithValue,
-		MaxRecipientsPerMessage:                 200,
-		MaxInboundConnection:                    N(5000),
-		MaxInboundConnectionPerSource:           N(20),
-		MaxInboundConnectionPercentagePerSource: 2,
-		MessageRateLimit:                        Unlimited,
-		MessageRateSource:                       RateSourceIPAddress,
-		ConnectionTimeout:                       TimeSpan(10 * time.Minute),
-		ConnectionInactivityTimeout:             TimeSpan(5 * time.Minute),
-		TarpitInterval:                          TimeSpan(5 * time.Second),
-		AuthTarpitInterval:                      TimeSpan(5 * time.Second),
-		MaxAcknowledgementDelay:                 TimeSpan(30 * time.Second),
-		MaxHeaderSize:                           256 << 10,
-		MaxHopCount:                             30,
-		MaxLocalHopCount:                        8,
-		MaxLogonFailures:                        3,
-		MaxProtocolErrors:                       N(5),
-		ProtocolLoggingLevel:                    LoggingNone,
-		PipeliningEnabled:                       true,
-		ChunkingEnabled:                         true,
-		EightBitMimeEnabled:                     true,
-		BinaryMimeEnabled:                       true,
-		DeliveryStatusNotificationEnabled:       true,
-		EnhancedStatusCodesEnabled:              true,
-		SmtpUtf8Enabled:                         true,
-	}
-}
-
-func (s *Server) setDefaults() {
-	*s = Server{
-		Roles:                          []TransportRole{FrontendTransport, HubTransport},
-		Version:                        Version2019,
-		BindingConflictMode:            BindingExclusive,
-		ProxyConnectTimeout:            TimeSpan(15 * time.Second),
-		ProxyCommandTimeout:            TimeSpan(60 * time.Second),
-		ProxyPoolSize:                  64,
-		BindRetryInterval:              TimeSpan(10 * time.Second),
-		MaxConcurrentMailboxDeliveries: 20,
-		// spec §8.3; MessageRetryInterval is [D] there, exlab takes 5 minutes.
-		QueueGlitchRetryCount:                  4,
-		QueueGlitchRetryInterval:               TimeSpan(time.Minute),
-		TransientFailureRetryCount:             6,
-		TransientFailureRetryInterval:          TimeSpan(5 * time.Minute),
-		OutboundConnectionFailureRetryInterval: TimeSpan(10 * time.Minute),
-		MessageRetryInterval:                   TimeSpan(5 * time.Minute),
-		MessageExpirationTimeout:               TimeSpan(48 * time.Hour),
-		DelayNotificationTimeout:               TimeSpan(4 * time.Hour),
-		PoisonMessageDetectionEnabled:          true,
-		// spec §7.1
-		ReceiveProtocolLogMaxFileSize:         10 << 20,
-		ReceiveProtocolLogMaxDirectorySize:    250 << 20,
-		ReceiveProtocolLogMaxAge:              TimeSpan(30 * 24 * time.Hour),
-		IntraOrgConnectorProtocolLoggingLevel: LoggingVerbose,
-		SendProtocolLogMaxFileSize:            10 << 20,
-		SendProtocolLogMaxDirectorySize:       250 << 20,
-		SendProtocolLogMaxAge:                 TimeSpan(30 * 24 * time.Hour),
-		// spec §7.2
-		MessageTrackingLogEnabled:               true,
-		MessageTrackingLogMaxFileSize:           10 << 20,
-		MessageTrackingLogMaxDirectorySize:      1000 << 20,
-		MessageTrackingLogMaxAge:                TimeSpan(30 * 24 * time.Hour),
-		MessageTrackingLogSubjectLoggingEnabled: true,
-		PoisonThreshold:                         2,
-		// spec §8.5: Exchange 2019's disk values (CSS-BP); QueueLength is the documented
-		// SubmissionQueue meter applied to exlab's whole queue database.
-		BackPressure: BackPressure{Enabled: true, ResourceMeteringInterval: TimeSpan(2 * time.Second),
-			UsedDiskSpace: PressureThresholds{LowToMedium: 90, MediumToHigh: 99, HighToMedium: 94, MediumToLow: 88},
-			QueueLength:   PressureThresholds{LowToMedium: 9999, MediumToHigh: 15000, HighToMedium: 10000, MediumToLow: 2000}},
-	}
-}
-
-func (a *AcceptedDomain) setDefaults() { *a = AcceptedDomain{DomainType: Authoritative} }
-
-func (s *SendConnector) setDefaults() {
-	*s = SendConnector{Enabled: true, Port: 25, DNSRoutingEnabled: true, MaxMessageSize: 35 << 20, ProtocolLoggingLevel: LoggingNone,
-		SmartHostAuthMechanism: SmartHostNone}
-}
-
 // setupConnectorNames are the connectors Exchange setup creates on a Mailbox server; they carry
 // the values of a real server (MaxHopCount 60, MaxLocalHopCount 5) where New-ReceiveConnector
 // would give 30 and 8 (spec §1.1, [D]).
 var setupConnectorNames = []string{"Default Frontend ", "Client Frontend ", "Outbound Proxy Frontend ", "Default ", "Client Proxy "}
+
+// The hop counts of the connectors setup creates (spec §1.1 [D]); the ReceiveConnector table's
+// notes name them.
+const (
+	setupMaxHopCount      = 60
+	setupMaxLocalHopCount = 5
+)
 
 // fill sets the defaults that depend on other values.
 func (o *Organization) fill(lines map[string]int) {
@@ -204,18 +159,13 @@ func (o *Organization) fill(lines map[string]int) {
 		if s := o.Server(rc.Server); s != nil && rc.Fqdn == "" {
 			rc.Fqdn = s.Fqdn
 		}
-		if len(rc.RemoteIPRanges) == 0 {
-			if _, given := lines[p+"RemoteIPRanges"]; !given {
-				rc.RemoteIPRanges = AllRemoteIPRanges()
-			}
-		}
 		for _, prefix := range setupConnectorNames {
 			if rc.Name == prefix+rc.Server {
 				if _, given := lines[p+"MaxHopCount"]; !given {
-					rc.MaxHopCount = 60
+					rc.MaxHopCount = setupMaxHopCount
 				}
 				if _, given := lines[p+"MaxLocalHopCount"]; !given {
-					rc.MaxLocalHopCount = 5
+					rc.MaxLocalHopCount = setupMaxLocalHopCount
 				}
 			}
 		}
@@ -223,11 +173,17 @@ func (o *Organization) fill(lines map[string]int) {
 }
 
 // AllRemoteIPRanges is Exchange's default RemoteIPRanges: every IPv6 and every IPv4 address.
+// It is RemoteIPRanges' Default in the ReceiveConnector table.
 func AllRemoteIPRanges() []IPRange {
-	var a, b IPRange
-	_ = a.parseExchange("::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
-	_ = b.parseExchange("0.0.0.0-255.255.255.255")
-	return []IPRange{a, b}
+	var out []IPRange
+	for _, s := range strings.Split(allRemoteIPRanges, ",") {
+		var r IPRange
+		if err := r.parseExchange(s); err != nil {
+			panic("config: " + err.Error())
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Line returns the line of the file where the parameter at path (e.g.

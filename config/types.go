@@ -1,10 +1,17 @@
 // Package config owns the exlab organization: Servers, AcceptedDomains, Mailboxes,
-// ReceiveConnectors, ADPermissions and SendConnectors, read from one YAML file whose object and
-// parameter names are Exchange's own (New-/Set-ReceiveConnector, New-AcceptedDomain,
-// New-SendConnector). It loads the file, fills every omitted parameter with Exchange's default
-// (../shared/spec/exchange-transport.md §1.1) and validates the result, reporting every problem as
-// FILE:LINE: field: problem. It does no I/O beyond reading the file and imports nothing from
-// exlab. Its Exchange counterpart is the configuration that the Get-/Set- cmdlets show.
+// ReceiveConnectors, ADPermissions, SendConnectors and Certificates, read from one YAML file
+// whose object and parameter names are Exchange's own (New-/Set-ReceiveConnector,
+// New-AcceptedDomain, New-SendConnector). Each object has one parameter table (params.go,
+// Objects) with every parameter's default, range or values, Exchange reference and meaning;
+// the defaults, the range checks and docs/config-reference.md come from it.
+//
+// Loading runs in steps: parse the YAML strictly, fill every omitted parameter with Exchange's
+// default (../shared/spec/exchange-transport.md §1.1), validate, reporting every problem as
+// FILE:LINE: field: problem, and then read the files the organization names (LoadFiles:
+// certificates and DKIM keys). Decode runs the first three and does no I/O; LoadFiles is the
+// only step that reads files besides the configuration itself; Load and Parse run them all.
+// The package imports nothing from exlab. Its Exchange counterpart is the configuration that
+// the Get-/Set- cmdlets show.
 package config
 
 import (
@@ -332,7 +339,7 @@ type DkimSigningConfig struct {
 	PrivateKeyFile string
 	// HeaderKeys are the signed header fields (default: RFC 6376 §5.4.1's list).
 	HeaderKeys []string
-	// Signer is the loaded key.
+	// Signer is the loaded key (LoadFiles).
 	Signer crypto.Signer `exlab:"-"`
 }
 
@@ -366,15 +373,15 @@ type TransportConfig struct {
 // Certificate is a certificate imported on a server and enabled for services
 // (Import-ExchangeCertificate, Enable-ExchangeCertificate -Services SMTP). Receive connectors
 // use a certificate enabled for SMTP whose names cover their FQDN (or the one TlsCertificateName
-// names) instead of the self-signed certificate. Loaded at validation, so a bad file is
-// reported with the line that names it.
+// names) instead of the self-signed certificate. Its files are read by LoadFiles, after
+// validation; a bad file is reported with the line that names it.
 type Certificate struct {
 	Server          string // the server it is imported on; empty: every server
 	FriendlyName    string
 	CertificateFile string   // PEM: the certificate, then its chain; relative to the configuration file
 	PrivateKeyFile  string   // PEM private key; empty: in CertificateFile
 	Services        []string // None, IIS, SMTP, IMAP, POP, UM, UMCallRouter
-	// KeyPair is the loaded certificate (Leaf set).
+	// KeyPair is the loaded certificate (Leaf set; LoadFiles).
 	KeyPair *tls.Certificate `exlab:"-"`
 }
 
@@ -602,5 +609,3 @@ type Fault struct {
 	// RemoteIPRanges limits the fault to these clients (the receive connector's forms).
 	RemoteIPRanges []IPRange
 }
-
-func (f *Fault) setDefaults() { *f = Fault{Probability: 1} }

@@ -1,22 +1,12 @@
 package config
 
 import (
-	"crypto"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/mail"
 	"net/netip"
-	"os"
-	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Exchange's own error texts for binding conflicts (spec §3). The role conflict is
@@ -39,25 +29,6 @@ func (c checker) fail(path, format string, args ...any) {
 	c.d.problems = append(c.d.problems, Problem{File: c.o.File, Line: c.o.Line(path), Field: path, Message: fmt.Sprintf(format, args...)})
 }
 
-func oneOf[T ~string](c checker, path string, v T, allowed ...T) {
-	for _, a := range allowed {
-		if v == a {
-			return
-		}
-	}
-	names := make([]string, len(allowed))
-	for i, a := range allowed {
-		names[i] = string(a)
-	}
-	c.fail(path, "%q is not one of %s", string(v), strings.Join(names, ", "))
-}
-
-func between(c checker, path string, v, lo, hi int64) {
-	if v < lo || v > hi {
-		c.fail(path, "%d is outside the range %d-%d", v, lo, hi)
-	}
-}
-
 // validate reports every problem of a filled organization (STYLE §5: fill defaults, then
 // validate, reporting all problems with file, line and field).
 func (o *Organization) validate(d *decoder) {
@@ -66,9 +37,7 @@ func (o *Organization) validate(d *decoder) {
 		p := fmt.Sprintf("Faults[%d]", i)
 		o.Faults[i].Check(o, func(field, format string, args ...any) { c.fail(p+"."+field, format, args...) })
 	}
-	if st := o.ServerComponentState.HubTransport; st != "" {
-		oneOf(c, "ServerComponentState.HubTransport", st, ComponentActive, ComponentInactive)
-	}
+	objectTable(reflect.TypeOf(o.ServerComponentState)).checkParams(c, "ServerComponentState", reflect.ValueOf(o.ServerComponentState))
 	if len(o.Servers) == 0 {
 		c.fail("Servers", "at least one server is needed")
 	}
@@ -84,37 +53,8 @@ func (o *Organization) validate(d *decoder) {
 		if !validDomain(s.Fqdn) {
 			c.fail(p+".Fqdn", "%q is not a fully qualified domain name", s.Fqdn)
 		}
-		for j, r := range s.Roles {
-			oneOf(c, fmt.Sprintf("%s.Roles[%d]", p, j), r, FrontendTransport, HubTransport)
-		}
-		oneOf(c, p+".Version", s.Version, Version2013, Version2016, Version2019)
-		oneOf(c, p+".BindingConflictMode", s.BindingConflictMode, BindingExclusive, BindingShared)
-		oneOf(c, p+".IntraOrgConnectorProtocolLoggingLevel", s.IntraOrgConnectorProtocolLoggingLevel, LoggingNone, LoggingVerbose)
-		if s.ProxyConnectTimeout <= 0 {
-			c.fail(p+".ProxyConnectTimeout", "must be above 00:00:00")
-		}
-		if s.ProxyCommandTimeout <= 0 {
-			c.fail(p+".ProxyCommandTimeout", "must be above 00:00:00")
-		}
-		between(c, p+".ProxyPoolSize", int64(s.ProxyPoolSize), 0, 100000)
-		if s.BindRetryInterval < 0 {
-			c.fail(p+".BindRetryInterval", "must not be negative")
-		}
-		between(c, p+".MaxConcurrentMailboxDeliveries", int64(s.MaxConcurrentMailboxDeliveries), 1, 256)
-		between(c, p+".TransientFailureRetryCount", int64(s.TransientFailureRetryCount), 0, 15)
-		between(c, p+".QueueGlitchRetryCount", int64(s.QueueGlitchRetryCount), 0, 15)
-		between(c, p+".PoisonThreshold", int64(s.PoisonThreshold), 1, 10)
-		for _, f := range []struct {
-			name string
-			v    TimeSpan
-		}{{"QueueGlitchRetryInterval", s.QueueGlitchRetryInterval}, {"TransientFailureRetryInterval", s.TransientFailureRetryInterval},
-			{"OutboundConnectionFailureRetryInterval", s.OutboundConnectionFailureRetryInterval}, {"MessageRetryInterval", s.MessageRetryInterval},
-			{"MessageExpirationTimeout", s.MessageExpirationTimeout}, {"DelayNotificationTimeout", s.DelayNotificationTimeout},
-			{"BackPressure.ResourceMeteringInterval", s.BackPressure.ResourceMeteringInterval}} {
-			if f.v <= 0 {
-				c.fail(p+"."+f.name, "must be above 00:00:00")
-			}
-		}
+		objectTable(reflect.TypeOf(s)).checkParams(c, p, reflect.ValueOf(s))
+		objectTable(reflect.TypeOf(s.BackPressure)).checkParams(c, p+".BackPressure", reflect.ValueOf(s.BackPressure))
 		for _, t := range []struct {
 			name string
 			v    PressureThresholds
@@ -144,7 +84,7 @@ func (o *Organization) validate(d *decoder) {
 			c.fail(p+".DomainName", "the accepted domain %q is already defined", ad.DomainName)
 		}
 		domains[name] = true
-		oneOf(c, p+".DomainType", ad.DomainType, Authoritative, InternalRelay, ExternalRelay)
+		objectTable(reflect.TypeOf(ad)).checkParams(c, p, reflect.ValueOf(ad))
 		if ad.Default {
 			defaults++
 			if defaults > 1 {
@@ -176,7 +116,7 @@ func (o *Organization) validate(d *decoder) {
 			}
 			addrs[key] = mb.Name
 			_, dom, _ := strings.Cut(key, "@")
-			if ad := o.acceptedDomain(dom); ad == nil {
+			if ad := o.AcceptedDomainOf(dom); ad == nil {
 				c.fail(fp, "the domain of %s is not an accepted domain", addr)
 			}
 		}
@@ -209,7 +149,7 @@ func (o *Organization) validate(d *decoder) {
 		if sc.Name == "" {
 			c.fail(p+".Name", "%v", errEmpty)
 		}
-		between(c, p+".Port", int64(sc.Port), 1, 65535)
+		objectTable(reflect.TypeOf(sc)).checkParams(c, p, reflect.ValueOf(sc))
 		for j, a := range sc.AddressSpaces {
 			if _, err := ParseAddressSpace(a); err != nil {
 				c.fail(fmt.Sprintf("%s.AddressSpaces[%d]", p, j), "%v", err)
@@ -220,21 +160,15 @@ func (o *Organization) validate(d *decoder) {
 				c.fail(fmt.Sprintf("%s.SmartHosts[%d]", p, j), "%v", err)
 			}
 		}
-		oneOf(c, p+".ProtocolLoggingLevel", sc.ProtocolLoggingLevel, LoggingNone, LoggingVerbose)
 		// New-SendConnector's rules: TlsAuthLevel only with RequireTLS, TlsDomain only with
 		// DomainValidation, smart-host authentication only with smart hosts, and basic
 		// authentication needs a credential.
-		if sc.TlsAuthLevel != "" {
-			oneOf(c, p+".TlsAuthLevel", sc.TlsAuthLevel, TlsEncryptionOnly, TlsCertificateValidation, TlsDomainValidation)
-			if !sc.RequireTLS {
-				c.fail(p+".TlsAuthLevel", "can only be set when RequireTLS is true")
-			}
+		if sc.TlsAuthLevel != "" && !sc.RequireTLS {
+			c.fail(p+".TlsAuthLevel", "can only be set when RequireTLS is true")
 		}
 		if sc.TlsDomain != "" && sc.TlsAuthLevel != TlsDomainValidation {
 			c.fail(p+".TlsDomain", "can only be set when TlsAuthLevel is DomainValidation")
 		}
-		oneOf(c, p+".SmartHostAuthMechanism", sc.SmartHostAuthMechanism, SmartHostNone, SmartHostBasicAuth, SmartHostBasicAuthRequireTLS,
-			SmartHostExchangeServer, SmartHostExternalAuthoritative)
 		if sc.SmartHostAuthMechanism != SmartHostNone && len(sc.SmartHosts) == 0 {
 			c.fail(p+".SmartHostAuthMechanism", "requires SmartHosts")
 		}
@@ -249,13 +183,13 @@ func (o *Organization) validate(d *decoder) {
 			c.fail(p+".SmartHosts", "a connector without DNSRoutingEnabled needs SmartHosts")
 		}
 		if d := &o.SendConnectors[i].DkimSigning; d.Enabled {
-			o.loadDkimKey(c, p+".DkimSigning", d)
+			validateDkim(c, p+".DkimSigning", d)
 		}
 	}
 }
 
-// loadDkimKey checks a send connector's DKIM settings and reads its key.
-func (o *Organization) loadDkimKey(c checker, p string, d *DkimSigningConfig) {
+// validateDkim checks a send connector's DKIM settings; LoadFiles reads its key.
+func validateDkim(c checker, p string, d *DkimSigningConfig) {
 	if !validDomain(d.Domain) {
 		c.fail(p+".Domain", "%q is not a domain name", d.Domain)
 	}
@@ -273,42 +207,11 @@ func (o *Organization) loadDkimKey(c checker, p string, d *DkimSigningConfig) {
 	}
 	if d.PrivateKeyFile == "" {
 		c.fail(p+".PrivateKeyFile", "%v", errEmpty)
-		return
 	}
-	path := d.PrivateKeyFile
-	if !filepath.IsAbs(path) && o.File != "" {
-		path = filepath.Join(filepath.Dir(o.File), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		c.fail(p+".PrivateKeyFile", "%q: %v", d.PrivateKeyFile, err)
-		return
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		c.fail(p+".PrivateKeyFile", "%q holds no PEM block", d.PrivateKeyFile)
-		return
-	}
-	var key any
-	if key, err = x509.ParsePKCS8PrivateKey(blk.Bytes); err != nil {
-		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	}
-	signer, ok := key.(crypto.Signer)
-	_, isRSA := key.(*rsa.PrivateKey)
-	_, isEd := key.(ed25519.PrivateKey)
-	if err != nil || !ok || !(isRSA || isEd) {
-		c.fail(p+".PrivateKeyFile", "%q is not an RSA or Ed25519 private key", d.PrivateKeyFile)
-		return
-	}
-	d.Signer = signer
 }
 
-// validateCertificates loads each certificate (paths relative to the configuration file) and
-// checks it as Import-ExchangeCertificate and Enable-ExchangeCertificate would.
+// validateCertificates checks each certificate as Import-ExchangeCertificate and
+// Enable-ExchangeCertificate would; LoadFiles reads its files.
 func (o *Organization) validateCertificates(c checker) {
 	for i := range o.Certificates {
 		cert := &o.Certificates[i]
@@ -316,46 +219,10 @@ func (o *Organization) validateCertificates(c checker) {
 		if cert.Server != "" && o.Server(cert.Server) == nil {
 			c.fail(p+".Server", "%q is not a server of this organization", cert.Server)
 		}
-		for j, s := range cert.Services {
-			known := false
-			for _, k := range []string{"None", "IIS", "SMTP", "IMAP", "POP", "UM", "UMCallRouter"} {
-				known = known || strings.EqualFold(s, k)
-			}
-			if !known {
-				c.fail(fmt.Sprintf("%s.Services[%d]", p, j), "%q is not one of None, IIS, SMTP, IMAP, POP, UM, UMCallRouter", s)
-			}
-		}
+		objectTable(reflect.TypeOf(*cert)).checkParams(c, p, reflect.ValueOf(*cert))
 		if cert.CertificateFile == "" {
 			c.fail(p+".CertificateFile", "%v", errEmpty)
-			continue
 		}
-		rel := func(f string) string {
-			if f == "" || filepath.IsAbs(f) || o.File == "" {
-				return f
-			}
-			return filepath.Join(filepath.Dir(o.File), f)
-		}
-		certFile, keyFile := rel(cert.CertificateFile), rel(cert.PrivateKeyFile)
-		if keyFile == "" {
-			keyFile = certFile
-		}
-		kp, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			field := ".CertificateFile"
-			if cert.PrivateKeyFile != "" && strings.Contains(err.Error(), "key") {
-				field = ".PrivateKeyFile"
-			}
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = fmt.Errorf("%q: %v", cert.CertificateFile, pe.Err) // the path as written, not as resolved
-				if filepath.Base(pe.Path) == filepath.Base(keyFile) && keyFile != certFile {
-					field, err = ".PrivateKeyFile", fmt.Errorf("%q: %v", cert.PrivateKeyFile, pe.Err)
-				}
-			}
-			c.fail(p+field, "%v", err)
-			continue
-		}
-		cert.KeyPair = &kp
 	}
 }
 
@@ -376,7 +243,7 @@ func (o *Organization) validateConnector(c checker, i int, rc *ReceiveConnector)
 	if srv == nil {
 		c.fail(p+".Server", "%q is not a server of this organization", rc.Server)
 	}
-	oneOf(c, p+".TransportRole", rc.TransportRole, FrontendTransport, HubTransport)
+	objectTable(reflect.TypeOf(*rc)).checkParams(c, p, reflect.ValueOf(*rc))
 	if srv != nil && (rc.TransportRole == FrontendTransport || rc.TransportRole == HubTransport) {
 		has := false
 		for _, r := range srv.Roles {
@@ -394,10 +261,6 @@ func (o *Organization) validateConnector(c checker, i int, rc *ReceiveConnector)
 	}
 	if rc.Banner != "" && !strings.HasPrefix(rc.Banner, "220") {
 		c.fail(p+".Banner", "a banner must start with 220")
-	}
-	for j, m := range rc.AuthMechanism {
-		oneOf(c, fmt.Sprintf("%s.AuthMechanism[%d]", p, j), m, AuthNone, AuthTls, AuthIntegrated, AuthBasicAuth,
-			AuthBasicAuthRequireTLS, AuthExchangeServer, AuthExternalAuthoritative)
 	}
 	// AuthMechanism constraints of PS-NRC (spec §2.3).
 	am := p + ".AuthMechanism"
@@ -424,51 +287,8 @@ func (o *Organization) validateConnector(c checker, i int, rc *ReceiveConnector)
 	if rc.DomainSecureEnabled && (!rc.HasAuth(AuthTls) || rc.HasAuth(AuthExternalAuthoritative)) {
 		c.fail(p+".DomainSecureEnabled", "DomainSecureEnabled requires Tls and cannot be combined with ExternalAuthoritative")
 	}
-	for j, g := range rc.PermissionGroups {
-		oneOf(c, fmt.Sprintf("%s.PermissionGroups[%d]", p, j), g, AnonymousUsers, ExchangeUsers, ExchangeServers,
-			ExchangeLegacyServers, Partners, CustomGroup, NoGroup)
-	}
-	oneOf(c, p+".SizeEnabled", rc.SizeEnabled, SizeDisabled, SizeEnabledWithValue, SizeEnabledWithoutValue)
-	oneOf(c, p+".MessageRateSource", rc.MessageRateSource, RateSourceNone, RateSourceIPAddress, RateSourceUser, RateSourceAll)
-	oneOf(c, p+".ProtocolLoggingLevel", rc.ProtocolLoggingLevel, LoggingNone, LoggingVerbose)
-	// Value ranges of PS-NRC (spec §1.1).
-	between(c, p+".MaxMessageSize", int64(rc.MaxMessageSize), 65536, 2147483647)
-	between(c, p+".MaxRecipientsPerMessage", int64(rc.MaxRecipientsPerMessage), 1, 512000)
-	between(c, p+".MaxHopCount", int64(rc.MaxHopCount), 1, 500)
-	between(c, p+".MaxLocalHopCount", int64(rc.MaxLocalHopCount), 0, 50)
-	between(c, p+".MaxLogonFailures", int64(rc.MaxLogonFailures), 0, 10)
-	between(c, p+".MaxInboundConnectionPercentagePerSource", int64(rc.MaxInboundConnectionPercentagePerSource), 1, 100)
-	between(c, p+".MaxHeaderSize", int64(rc.MaxHeaderSize), 1, 2147483647)
-	if !rc.MaxInboundConnection.Unlimited {
-		between(c, p+".MaxInboundConnection", rc.MaxInboundConnection.Value, 1, 2147483647)
-	}
-	if !rc.MaxInboundConnectionPerSource.Unlimited {
-		between(c, p+".MaxInboundConnectionPerSource", rc.MaxInboundConnectionPerSource.Value, 1, 10000)
-	}
-	if !rc.MessageRateLimit.Unlimited {
-		between(c, p+".MessageRateLimit", rc.MessageRateLimit.Value, 1, 2147483647)
-	}
-	if !rc.MaxProtocolErrors.Unlimited {
-		between(c, p+".MaxProtocolErrors", rc.MaxProtocolErrors.Value, 0, 2147483647)
-	}
-	for _, t := range []struct {
-		name string
-		v    TimeSpan
-	}{{"ConnectionTimeout", rc.ConnectionTimeout}, {"ConnectionInactivityTimeout", rc.ConnectionInactivityTimeout}} {
-		if t.v < TimeSpan(time.Second) || t.v > TimeSpan(24*time.Hour) {
-			c.fail(p+"."+t.name, "%s is outside the range 00:00:01-1.00:00:00", t.v)
-		}
-	}
 	if rc.ConnectionInactivityTimeout >= rc.ConnectionTimeout {
 		c.fail(p+".ConnectionInactivityTimeout", "must be less than ConnectionTimeout (%s)", rc.ConnectionTimeout)
-	}
-	for _, t := range []struct {
-		name string
-		v    TimeSpan
-	}{{"TarpitInterval", rc.TarpitInterval}, {"AuthTarpitInterval", rc.AuthTarpitInterval}, {"MaxAcknowledgementDelay", rc.MaxAcknowledgementDelay}} {
-		if t.v < 0 || t.v > TimeSpan(10*time.Minute) {
-			c.fail(p+"."+t.name, "%s is outside the range 00:00:00-00:10:00", t.v)
-		}
 	}
 }
 
@@ -549,12 +369,29 @@ func (o *Organization) ReceiveConnectorByIdentity(id string) *ReceiveConnector {
 	return found
 }
 
-func (o *Organization) acceptedDomain(domain string) *AcceptedDomain {
+// Matches says whether the accepted domain covers domain: its own name, the subdomains of a
+// wildcard *.d, and the subdomains of d when MatchSubDomains is set (spec §4.1). It is the one
+// rule, used by validation and by routing.
+func (ad *AcceptedDomain) Matches(domain string) bool {
+	domain = strings.ToLower(domain)
+	n := strings.ToLower(ad.DomainName)
+	switch {
+	case n == domain:
+		return true
+	case strings.HasPrefix(n, "*."):
+		return strings.HasSuffix(domain, n[1:])
+	case ad.MatchSubDomains:
+		return strings.HasSuffix(domain, "."+n)
+	}
+	return false
+}
+
+// AcceptedDomainOf returns the first accepted domain that covers domain (Matches), or nil.
+// Routing picks the most specific one among several.
+func (o *Organization) AcceptedDomainOf(domain string) *AcceptedDomain {
 	for i := range o.AcceptedDomains {
-		ad := &o.AcceptedDomains[i]
-		n := strings.ToLower(ad.DomainName)
-		if n == domain || (strings.HasPrefix(n, "*.") && strings.HasSuffix(domain, n[1:])) {
-			return ad
+		if o.AcceptedDomains[i].Matches(domain) {
+			return &o.AcceptedDomains[i]
 		}
 	}
 	return nil
@@ -569,8 +406,10 @@ func StripProxyPrefix(a string) string {
 	return a
 }
 
-// extendedRights lists the rights an ADPermission may grant on a receive connector (spec §2.1).
-var extendedRights = []string{
+// ExtendedRights are the extended rights an ADPermission may grant on a receive connector, in
+// the order of spec §2.1 (routing gives the i-th the bit 1<<i). It is an array so that no
+// caller can change another's copy.
+var ExtendedRights = [...]string{
 	"ms-Exch-SMTP-Submit", "ms-Exch-SMTP-Accept-Any-Recipient", "ms-Exch-SMTP-Accept-Any-Sender",
 	"ms-Exch-SMTP-Accept-Authoritative-Domain-Sender", "ms-Exch-SMTP-Accept-Authentication-Flag",
 	"ms-Exch-SMTP-Accept-Exch50", "ms-Exch-Accept-Headers-Routing", "ms-Exch-Accept-Headers-Organization",
@@ -581,7 +420,7 @@ var extendedRights = []string{
 
 // KnownExtendedRight says whether r names an extended right of a receive connector.
 func KnownExtendedRight(r string) bool {
-	for _, x := range extendedRights {
+	for _, x := range ExtendedRights {
 		if strings.EqualFold(x, r) {
 			return true
 		}

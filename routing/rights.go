@@ -12,6 +12,7 @@ type Right uint32
 // Rights is a set of extended rights.
 type Rights uint32
 
+// The rights, in the order of config.ExtendedRights (bit i is config.ExtendedRights[i]).
 const (
 	Submit Right = 1 << iota
 	AcceptAnyRecipient
@@ -31,29 +32,14 @@ const (
 	AcceptXSysProbe
 )
 
-// rightNames pairs each right with its AD name and the token Exchange's protocol log writes in
-// "Set Session Permissions" lines (spec §2.2).
-var rightNames = []struct {
-	r     Right
-	ad    string
-	token string
-}{
-	{Submit, "ms-Exch-SMTP-Submit", "SMTPSubmit"},
-	{AcceptAnyRecipient, "ms-Exch-SMTP-Accept-Any-Recipient", "SMTPAcceptAnyRecipient"},
-	{AcceptAnySender, "ms-Exch-SMTP-Accept-Any-Sender", "SMTPAcceptAnySender"},
-	{AcceptAuthoritativeDomainSender, "ms-Exch-SMTP-Accept-Authoritative-Domain-Sender", "SMTPAcceptAuthoritativeDomainSender"},
-	{AcceptAuthenticationFlag, "ms-Exch-SMTP-Accept-Authentication-Flag", "SMTPAcceptAuthenticationFlag"},
-	{AcceptExch50, "ms-Exch-SMTP-Accept-Exch50", "SMTPAcceptEXCH50"},
-	{AcceptRoutingHeaders, "ms-Exch-Accept-Headers-Routing", "AcceptRoutingHeaders"},
-	{AcceptOrgHeaders, "ms-Exch-Accept-Headers-Organization", "AcceptOrgHeaders"},
-	{AcceptForestHeaders, "ms-Exch-Accept-Headers-Forest", "AcceptForestHeaders"},
-	{BypassAntiSpam, "ms-Exch-Bypass-Anti-Spam", "BypassAntiSpam"},
-	{BypassMessageSizeLimit, "ms-Exch-Bypass-Message-Size-Limit", "BypassMessageSizeLimit"},
-	{AcceptXProxyFrom, "ms-Exch-SMTP-Accept-XProxyFrom", "SMTPAcceptXProxyFrom"},
-	{AcceptXattr, "ms-Exch-SMTP-Accept-Xattr", "SMTPAcceptXAttr"},
-	{AcceptXSessionParams, "ms-Exch-SMTP-Accept-XSessionParams", "SMTPAcceptXSessionParams"},
-	{AcceptXShadow, "ms-Exch-SMTP-Accept-XShadow", "SMTPAcceptXShadow"},
-	{AcceptXSysProbe, "ms-Exch-SMTP-Accept-XSysProbe", "SMTPAcceptXSysProbe"},
+// rightTokens are the tokens Exchange's protocol log writes for the rights in "Set Session
+// Permissions" lines (spec §2.2), in the order of config.ExtendedRights: the i-th right is
+// bit 1<<i, its AD name config.ExtendedRights[i].
+var rightTokens = [len(config.ExtendedRights)]string{
+	"SMTPSubmit", "SMTPAcceptAnyRecipient", "SMTPAcceptAnySender", "SMTPAcceptAuthoritativeDomainSender",
+	"SMTPAcceptAuthenticationFlag", "SMTPAcceptEXCH50", "AcceptRoutingHeaders", "AcceptOrgHeaders",
+	"AcceptForestHeaders", "BypassAntiSpam", "BypassMessageSizeLimit", "SMTPAcceptXProxyFrom",
+	"SMTPAcceptXAttr", "SMTPAcceptXSessionParams", "SMTPAcceptXShadow", "SMTPAcceptXSysProbe",
 }
 
 // Has says whether the set holds right x.
@@ -71,9 +57,9 @@ func (rs Rights) With(xs ...Right) Rights {
 // "SMTPSubmit SMTPAcceptAnySender SMTPAcceptAuthoritativeDomainSender AcceptRoutingHeaders".
 func (rs Rights) String() string {
 	var out []string
-	for _, n := range rightNames {
-		if rs.Has(n.r) {
-			out = append(out, n.token)
+	for i, token := range rightTokens {
+		if rs.Has(Right(1) << i) {
+			out = append(out, token)
 		}
 	}
 	return strings.Join(out, " ")
@@ -81,9 +67,9 @@ func (rs Rights) String() string {
 
 // RightByName maps an AD extended-right name to the right.
 func RightByName(name string) (Right, bool) {
-	for _, n := range rightNames {
-		if strings.EqualFold(n.ad, name) {
-			return n.r, true
+	for i, ad := range config.ExtendedRights {
+		if strings.EqualFold(ad, name) {
+			return Right(1) << i, true
 		}
 	}
 	return 0, false

@@ -71,13 +71,7 @@ func (r *Resolver) DefaultDomain() string {
 func (r *Resolver) AcceptedDomain(domain string) *config.AcceptedDomain {
 	domain = strings.ToLower(domain)
 	for _, ad := range r.domains {
-		n := strings.ToLower(ad.DomainName)
-		switch {
-		case n == domain:
-			return ad
-		case strings.HasPrefix(n, "*.") && strings.HasSuffix(domain, n[1:]):
-			return ad
-		case ad.MatchSubDomains && strings.HasSuffix(domain, "."+n):
+		if ad.Matches(domain) {
 			return ad
 		}
 	}
