@@ -16,6 +16,7 @@ const module = "github.com/exlab/exlab/"
 // edge fails this test (compare golang/go src/go/build/deps_test.go).
 var allowed = map[string][]string{
 	"transport/smtpwire":    {},
+	"config/gendoc":         {"config"},
 	"config":                {"transport/smtpwire"},
 	"routing":               {"config"},
 	"queue":                 {},
