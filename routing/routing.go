@@ -4,7 +4,7 @@
 // session's principal holds on it (PermissionGroups and ADPermissions, spec §2), which accepted
 // domain and mailbox an address resolves to (spec §4), and so whether a recipient is submitted,
 // relayed or refused. It is pure: no I/O, no SMTP, and it imports only config. Verdicts name
-// the replies.tsv row the SMTP side should send; rendering them is transport/smtpreceive's job.
+// the replies.tsv row the SMTP side should send; the SMTP side renders it from transport/smtpwire's table.
 package routing
 
 import (
