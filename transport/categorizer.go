@@ -20,10 +20,6 @@ import (
 	"github.com/exlab/exlab/transport/smtpwire"
 )
 
-// routingSizeLimit is the NDR status of a message larger than its send connector's
-// MaxMessageSize (Exchange's NDR text, as seen in NDRs of 2010-2019 [O]; not in the spec).
-const routingSizeLimit = "550 5.3.4 ROUTING.SizeLimit; message size exceeds fixed maximum size for route"
-
 // noRouteError is the LastError of a recipient that no connector can route (the Unreachable
 // queue). Exlab's wording [I]; send connectors arrive with issue 5.
 const noRouteError = "There is currently no route to the mail recipient."
@@ -103,7 +99,7 @@ func (c *Categorizer) deliverOut(m *queue.Message, body []byte, u *queue.Update)
 			// text for it).
 			for _, i := range idx {
 				r := &m.Recipients[i]
-				r.Status, r.LastError = queue.StatusFailed, routingSizeLimit
+				r.Status, r.LastError = queue.StatusFailed, smtpwire.Fixed("X10").Text
 				failed = append(failed, *r)
 			}
 			continue
@@ -219,7 +215,7 @@ func (c *Categorizer) viaFrontend(ctx context.Context, d smtpsend.Delivery) []sm
 	}
 	setupFailed := func(r smtpsend.RcptResult) smtpsend.RcptResult {
 		if r.Code/100 == 4 {
-			r.Code, r.Text = 450, "450 4.7.0 Proxy session setup failed on Frontend with '"+r.Text+"'"
+			r.Code, r.Text = 450, smtpwire.Render(smtpwire.R69, "inner reply", r.Text).Text
 		}
 		return r
 	}
@@ -248,7 +244,11 @@ func (c *Categorizer) viaFrontend(ctx context.Context, d smtpsend.Delivery) []sm
 	case errors.As(err, &pe) && pe.Hub != nil:
 		whole = line(pe.Hub)
 	default:
-		whole, reps = setupFailed(smtpsend.RcptResult{Code: 451, Text: "451 4.4.0 " + err.Error()}), nil
+		// No reply from the frontend to pass on: the error's detail goes to the log, never into
+		// a LastError or an NDR (X12 names the endpoint only).
+		endpoint := c.outProxy.Addr()
+		c.log.Warn("SmtpSend via the Outbound Proxy Frontend failed", "endpoint", endpoint, "err", err)
+		whole, reps = setupFailed(smtpsend.RcptResult{Code: 451, Text: smtpwire.Render("X12", "endpoint", endpoint).Text}), nil
 	}
 	out := make([]smtpsend.RcptResult, len(d.Rcpts))
 	for i := range out {
@@ -318,7 +318,7 @@ func (c *Categorizer) categorize(m *queue.Message, body []byte) queue.Update {
 		u.New = append(u.New, *n)
 	}
 	for _, d := range u.Deliveries {
-		c.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: d.To, Status: "250 2.1.5 Recipient OK"})
+		c.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: d.To, Status: smtpwire.Fixed(smtpwire.R37).Text})
 	}
 	return u
 }

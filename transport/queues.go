@@ -19,6 +19,7 @@ import (
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/routing"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // The hub's queues (spec §8). Every message the hub holds is an entry, in memory and in the
@@ -28,12 +29,12 @@ import (
 // the categorizer's workers; an entry's message is replaced after each run, never changed in
 // place, so the queue views may read it under c.mu while a worker runs.
 
-// Exchange's texts (spec replies R79, R80) and the administrative removal text, as Exchange
-// NDRs show it [O]; not in the spec.
-const (
-	expiredError = "550 4.4.7 QUEUE.Expired; message expired"
-	delayedError = "400 4.4.7 Message delayed"
-	removedError = "550 4.3.2 QUEUE.Admin; message deleted by administrative action"
+// The statuses the hub itself gives waiting recipients, from the reply table: expiry (R79),
+// the delay DSN's diagnostic line (R80) and administrative removal (X11).
+var (
+	expiredError = smtpwire.Fixed(smtpwire.R79).Text
+	delayedError = smtpwire.Fixed(smtpwire.R80).Text
+	removedError = smtpwire.Fixed("X11").Text
 )
 
 // entry is one message the hub holds.
