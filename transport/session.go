@@ -134,17 +134,17 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		// DKIM of mail from anonymous senders (Internet mail), stamped at the top.
 		ar := s.st.noDkim
 		if hi.dkimSig {
-			ar = s.h.cat.authenticationResults(body, true, s.st.srv.Fqdn)
+			ar = s.h.keys.authenticationResults(body, true, s.st.srv.Fqdn)
 		}
 		m.HeaderPrefix = ar + m.HeaderPrefix
 	}
-	s.h.cat.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
+	s.h.tracker.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
 	var span trace.Span
 	if t := s.h.opt.Tracer; t != nil {
 		m.TraceParent = smtpreceive.TraceParent(ctx)
 		_, span = t.Start(ctx, "queue.categorize", trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(id))))
 	}
-	u := s.h.cat.categorize(m, body)
+	u := s.h.categorize(m, body)
 	if span != nil {
 		span.SetAttributes(attribute.Int("exlab.mailbox_deliveries", len(u.Deliveries)), attribute.Int("exlab.ndrs", len(u.New)))
 		span.End()
@@ -165,9 +165,9 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		return smtpwire.Fixed("X01")
 	}
 	secs := time.Since(start).Seconds()
-	s.h.cat.queueNDRs(u.New)
+	s.h.sched.queueNDRs(u.New)
 	if !m.Done() {
-		s.h.cat.hold(m) // out through a send connector, or waiting as Unreachable, after the commit
+		s.h.sched.hold(m) // out through a send connector, or waiting as Unreachable, after the commit
 	}
 	host := s.st.srv.Fqdn
 	if s.st.srv.Version == config.Version2013 {
