@@ -10,6 +10,11 @@ import (
 	"github.com/exlab/exlab/transport/smtpwire"
 )
 
+// The DSN writer (Postfix's bounce): NDRs, delay DSNs and success DSNs (delivered, relayed) as
+// Exchange 2016/2019 writes them (spec §9.3). dsnOwed and dsnWriter.write are pure; the
+// pipeline (Hub.report) gives them an InternalMessageId and the clock, and tracks the result.
+// testdata/dsn/*.golden holds one of each kind.
+
 // ndrSenderLocal is the local part of the address Exchange 2013+ NDRs come from (spec §9.3;
 // seen as a real NDR sender).
 const ndrSenderLocal = "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e"

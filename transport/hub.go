@@ -183,8 +183,8 @@ func (h *Hub) Reconfigure(org *config.Organization, srv *config.Server, resolver
 	return h.recv.Reconfigure(h.Connectors(), h.offset, srv.BindingConflictMode == config.BindingShared)
 }
 
-// Start loads the queued messages left by an earlier run into the categorizer, starts it, and
-// starts accepting connections.
+// Start loads the queued messages left by an earlier run into the delivery queues, starts
+// their workers, and starts accepting connections.
 func (h *Hub) Start() error {
 	if err := h.sched.start(); err != nil {
 		return err
@@ -199,7 +199,7 @@ func (h *Hub) Start() error {
 }
 
 // Shutdown stops accepting, lets sessions finish (or answers them with R05), then stops the
-// categorizer after the message it is delivering.
+// delivery queues' workers after the messages they are running.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	err := h.recv.Shutdown(ctx)
 	if h.pressure != nil {
@@ -221,7 +221,7 @@ func (h *Hub) ServeConn(nc net.Conn, rc *config.ReceiveConnector) {
 // Bound lists the hub's endpoints listening now.
 func (h *Hub) Bound() []smtpreceive.Listening { return h.recv.Bound() }
 
-// Drained reports whether the categorizer has nothing left to do (for tests and tools).
+// Drained reports whether the delivery queues have nothing left to do (for tests and tools).
 func (h *Hub) Drained() bool { return h.sched.idle() }
 
 // localAddr is the address printed in Received: headers for the hub end of a session.

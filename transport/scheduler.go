@@ -155,7 +155,7 @@ func (q *scheduler) wake(id uint64) {
 	}
 }
 
-// nextRun is when m needs the categorizer next: now for recipients not yet routed, else the
+// nextRun is when m needs the pipeline next: now for recipients not yet routed, else the
 // earliest of its retry, its delay DSN and its expiry.
 func (q *scheduler) nextRun(m *queue.Message) (time.Time, bool) {
 	var at time.Time
