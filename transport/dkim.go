@@ -23,6 +23,12 @@ import (
 // the hub holds the whole message before its reply. Keys are looked up through the hub's DNS
 // resolver (Server.ExternalDNSServers), so tests answer them from loopback.
 
+// dkimKeys looks up DKIM keys through the hub's resolver, cached (txtCache).
+type dkimKeys struct {
+	dns   *smtpsend.DNS
+	cache txtCache
+}
+
 // defaultDkimHeaders are RFC 6376 §5.4.1's recommended header fields.
 var defaultDkimHeaders = []string{"From", "Reply-To", "Subject", "Date", "To", "Cc", "Resent-Date", "Resent-From",
 	"Resent-To", "Resent-Cc", "In-Reply-To", "References", "List-Id", "List-Help", "List-Unsubscribe", "List-Subscribe",
@@ -31,14 +37,14 @@ var defaultDkimHeaders = []string{"From", "Reply-To", "Subject", "Date", "To", "
 // authenticationResults verifies msg's DKIM signatures (hasSig: the header block has a
 // DKIM-Signature field; without one the result is dkim=none and nothing is looked up) and
 // returns the Authentication-Results field to stamp.
-func (c *Categorizer) authenticationResults(msg []byte, hasSig bool, authservID string) string {
+func (k *dkimKeys) authenticationResults(msg []byte, hasSig bool, authservID string) string {
 	if !hasSig {
 		return authenticationResultsNone(authservID)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	vs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{MaxVerifications: 5,
-		LookupTXT: func(name string) ([]string, error) { return c.dkimKeys.lookup(ctx, c.dns, name) }})
+		LookupTXT: func(name string) ([]string, error) { return k.cache.lookup(ctx, k.dns, name) }})
 	var results []authres.Result
 	if err != nil && len(vs) == 0 {
 		results = append(results, &authres.DKIMResult{Value: authres.ResultPermError, Reason: reason(err)})
@@ -112,7 +118,7 @@ func authenticationResultsNone(authservID string) string {
 
 // dkimSign signs content with the send connector's key; a message that cannot be signed goes
 // out unsigned, with a warning (Exchange Online does the same rather than hold mail).
-func (c *Categorizer) dkimSign(sc *config.SendConnector, m *queue.Message, content []byte) []byte {
+func (s *smtpSend) dkimSign(sc *config.SendConnector, m *queue.Message, content []byte) []byte {
 	d := &sc.DkimSigning
 	keys := d.HeaderKeys
 	if len(keys) == 0 {
@@ -123,7 +129,7 @@ func (c *Categorizer) dkimSign(sc *config.SendConnector, m *queue.Message, conte
 	var out bytes.Buffer
 	out.Grow(len(content) + 600)
 	if err := dkim.Sign(&out, bytes.NewReader(content), opts); err != nil {
-		c.log.Warn("DKIM signing failed; the message goes out unsigned", "connector", sc.Name, "InternalMessageId", m.ID, "err", err)
+		s.log.Warn("DKIM signing failed; the message goes out unsigned", "connector", sc.Name, "InternalMessageId", m.ID, "err", err)
 		return content
 	}
 	return out.Bytes()

@@ -1,7 +1,10 @@
 // Package transport is exlab's Transport service, "the hub": the HubTransport receive
-// connectors (Default <SERVER> on 2525, Client Proxy <SERVER> on 465), submission into the
-// Pebble queue, the categorizer that resolves recipients and delivers them into mailboxes, and
-// the NDRs it generates. It reaches the network through transport/smtpreceive, stores through
+// connectors (Default <SERVER> on 2525, Client Proxy <SERVER> on 465) and submission into the
+// Pebble queue (session.go), then Exchange's stages, each in its own files: the categorizer
+// that resolves recipients and picks next hops (categorizer.go, pure), the delivery queues and
+// their scheduler (scheduler.go), the SmtpSend driver (send.go), the DSN writer (dsn.go, pure),
+// and queue administration (admin.go); pipeline.go runs a message through them and the Hub
+// wires them. It reaches the network through transport/smtpreceive, stores through
 // queue and decides through routing. It does not import the frontend: frontends reach it over
 // SMTP only, proving they are Exchange servers with X-EXPS and carrying the original client
 // with XPROXYFROM. Its Exchange counterpart is the Microsoft Exchange Transport service
@@ -10,12 +13,9 @@ package transport
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,8 +63,11 @@ type Hub struct {
 	state    atomic.Pointer[orgState]
 	offset   int
 	recv     *smtpreceive.Server
-	cat      *Categorizer
-	pressure *pressure // nil when BackPressure is not Enabled
+	sched    *scheduler // the delivery queues
+	send     *smtpSend  // the SmtpSend driver
+	keys     *dkimKeys  // DKIM verification of anonymous mail
+	tracker  *Tracker   // the message tracking log, or nil
+	pressure *pressure  // nil when BackPressure is not Enabled
 }
 
 // orgState is the organization a session decides by; Reconfigure replaces it for new sessions.
@@ -95,17 +98,18 @@ func New(o Options) *Hub {
 	}
 	h := &Hub{opt: o}
 	h.state.Store(newOrgState(o.Org, o.Server, o.Resolver))
-	h.cat = newCategorizer(o.Store, o.Resolver, o.Server, o.Logger)
 	trackDir := o.Server.MessageTrackingLogPath
 	if trackDir == "" {
 		trackDir = o.TrackingDir
 	}
-	h.cat.tracker = NewTracker(trackDir, o.Server, o.Logger)
-	h.cat.sendLog = o.SendProtocolLog
-	h.cat.tracer = o.Tracer
+	h.tracker = NewTracker(trackDir, o.Server, o.Logger)
+	h.sched = newScheduler(o.Store, o.Server, o.Logger, h.tracker, h.process)
+	dns := smtpsend.NewDNS(o.Server.ExternalDNSServers)
+	h.keys = &dkimKeys{dns: dns}
+	h.send = &smtpSend{server: o.Server, log: o.Logger, dns: dns, sendLog: o.SendProtocolLog, tracker: h.tracker}
 	// Send connectors with FrontendProxyEnabled hand their mail to this server's Outbound Proxy
 	// Frontend (717), found in the configuration (spec §6.4).
-	h.cat.outProxy = &smtpsend.Proxy{
+	h.send.outProxy = &smtpsend.Proxy{
 		Addr: func() string {
 			st := h.state.Load()
 			for _, rc := range st.org.ConnectorsOf(st.srv.Name, config.FrontendTransport) {
@@ -176,18 +180,17 @@ func (h *Hub) Listen(portOffset int) ([]smtpreceive.Listening, []*smtpreceive.Bi
 // the categorizer resolves by it from now on.
 func (h *Hub) Reconfigure(org *config.Organization, srv *config.Server, resolver *routing.Resolver) ([]smtpreceive.Listening, []*smtpreceive.BindError) {
 	h.state.Store(newOrgState(org, srv, resolver))
-	h.cat.resolver.Store(resolver)
 	return h.recv.Reconfigure(h.Connectors(), h.offset, srv.BindingConflictMode == config.BindingShared)
 }
 
-// Start loads the queued messages left by an earlier run into the categorizer, starts it, and
-// starts accepting connections.
+// Start loads the queued messages left by an earlier run into the delivery queues, starts
+// their workers, and starts accepting connections.
 func (h *Hub) Start() error {
-	if err := h.cat.start(); err != nil {
+	if err := h.sched.start(); err != nil {
 		return err
 	}
 	if bp := h.opt.Server.BackPressure; bp.Enabled {
-		h.pressure = &pressure{cfg: bp, log: h.opt.Logger, disk: diskUsed(h.opt.Store.Dir()), queue: h.cat.held64,
+		h.pressure = &pressure{cfg: bp, log: h.opt.Logger, disk: diskUsed(h.opt.Store.Dir()), queue: h.sched.held64,
 			stop: make(chan struct{}), done: make(chan struct{})}
 		go h.pressure.run()
 	}
@@ -196,58 +199,17 @@ func (h *Hub) Start() error {
 }
 
 // Shutdown stops accepting, lets sessions finish (or answers them with R05), then stops the
-// categorizer after the message it is delivering.
+// delivery queues' workers after the messages they are running.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	err := h.recv.Shutdown(ctx)
 	if h.pressure != nil {
 		close(h.pressure.stop)
 		<-h.pressure.done
 	}
-	h.cat.stop()
-	h.cat.outProxy.Close()
-	h.cat.tracker.Close()
+	h.sched.stop()
+	h.send.outProxy.Close()
+	h.tracker.Close()
 	return err
-}
-
-// Queues lists the hub's queues (Get-Queue).
-func (h *Hub) Queues() []QueueInfo { return h.cat.Queues(h.state.Load().org) }
-
-// Messages lists the messages of one queue, or of all (Get-Message [-Queue]).
-func (h *Hub) Messages(queueID string) ([]MessageInfo, error) {
-	return h.cat.Messages(h.state.Load().org, queueID)
-}
-
-// RetryQueue attempts a queue's messages now (Retry-Queue [-Resubmit]); it returns how many.
-func (h *Hub) RetryQueue(queueID string, resubmit bool) (int, error) {
-	return h.cat.RetryQueue(h.state.Load().org, queueID, resubmit)
-}
-
-// MessageAction suspends, resumes or removes (with an NDR or without) the message a
-// Get-Message identity names (<SRV>\<queue>\<id>, or the bare InternalMessageId).
-func (h *Hub) MessageAction(action, identity string, withNDR bool) error {
-	id, err := ParseMessageIdentity(identity)
-	if err != nil {
-		return err
-	}
-	switch action {
-	case "suspend":
-		return h.cat.SuspendMessage(id)
-	case "resume":
-		return h.cat.ResumeMessage(id)
-	case "remove":
-		return h.cat.RemoveMessage(id, withNDR)
-	}
-	return fmt.Errorf("unknown message action %q", action)
-}
-
-// ParseMessageIdentity takes the message number from a Get-Message identity.
-func ParseMessageIdentity(identity string) (uint64, error) {
-	last := identity[strings.LastIndexByte(identity, '\\')+1:]
-	id, err := strconv.ParseUint(last, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %q is not a message identity (SERVER\\Queue\\Number, as exlab message get shows)", ErrNoSuchMessage, identity)
-	}
-	return id, nil
 }
 
 // ServeConn serves a connection from an in-process frontend (a smtpreceive.Pipe) on the
@@ -259,8 +221,8 @@ func (h *Hub) ServeConn(nc net.Conn, rc *config.ReceiveConnector) {
 // Bound lists the hub's endpoints listening now.
 func (h *Hub) Bound() []smtpreceive.Listening { return h.recv.Bound() }
 
-// Drained reports whether the categorizer has nothing left to do (for tests and tools).
-func (h *Hub) Drained() bool { return h.cat.idle() }
+// Drained reports whether the delivery queues have nothing left to do (for tests and tools).
+func (h *Hub) Drained() bool { return h.sched.idle() }
 
 // localAddr is the address printed in Received: headers for the hub end of a session.
 func localAddr(ap netip.AddrPort) string { return ap.Addr().Unmap().String() }

@@ -134,17 +134,17 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		// DKIM of mail from anonymous senders (Internet mail), stamped at the top.
 		ar := s.st.noDkim
 		if hi.dkimSig {
-			ar = s.h.cat.authenticationResults(body, true, s.st.srv.Fqdn)
+			ar = s.h.keys.authenticationResults(body, true, s.st.srv.Fqdn)
 		}
 		m.HeaderPrefix = ar + m.HeaderPrefix
 	}
-	s.h.cat.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
+	s.h.tracker.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
 	var span trace.Span
 	if t := s.h.opt.Tracer; t != nil {
 		m.TraceParent = smtpreceive.TraceParent(ctx)
 		_, span = t.Start(ctx, "queue.categorize", trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(id))))
 	}
-	u := s.h.cat.categorize(m, body)
+	u := s.h.categorize(m, body)
 	if span != nil {
 		span.SetAttributes(attribute.Int("exlab.mailbox_deliveries", len(u.Deliveries)), attribute.Int("exlab.ndrs", len(u.New)))
 		span.End()
@@ -165,9 +165,9 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		return smtpwire.Fixed("X01")
 	}
 	secs := time.Since(start).Seconds()
-	s.h.cat.queueNDRs(u.New)
+	s.h.sched.queueNDRs(u.New)
 	if !m.Done() {
-		s.h.cat.hold(m) // out through a send connector, or waiting as Unreachable, after the commit
+		s.h.sched.hold(m) // out through a send connector, or waiting as Unreachable, after the commit
 	}
 	host := s.st.srv.Fqdn
 	if s.st.srv.Version == config.Version2013 {
@@ -178,24 +178,42 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 
 // queuedReply renders R48 ("250 2.6.0 <msgid> [InternalId=<internalid>, Hostname=<hubfqdn>]
 // <bytes> bytes in <secs>, <rate> KB/sec Queued mail for delivery") without the template
-// machinery, as it is sent for every message; TestQueuedReplyIsR48 checks it against the row.
+// machinery, as it is sent for every message: it appends the row's literal pieces (r48, cut from
+// the table at start) and the values in between. TestQueuedReplyIsR48 checks it against Render.
 func queuedReply(msgID string, id uint64, host string, size int, secs float64) *smtpwire.Reply {
 	b := make([]byte, 0, 160+len(msgID)+len(host))
-	b = append(b, "250 2.6.0 "...)
+	b = append(b, r48[0]...)
 	b = append(b, msgID...)
-	b = append(b, " [InternalId="...)
+	b = append(b, r48[1]...)
 	b = strconv.AppendUint(b, id, 10)
-	b = append(b, ", Hostname="...)
+	b = append(b, r48[2]...)
 	b = append(b, host...)
-	b = append(b, "] "...)
+	b = append(b, r48[3]...)
 	b = strconv.AppendInt(b, int64(size), 10)
-	b = append(b, " bytes in "...)
+	b = append(b, r48[4]...)
 	b = strconv.AppendFloat(b, secs, 'f', 3, 64)
-	b = append(b, ", "...)
+	b = append(b, r48[5]...)
 	b = strconv.AppendFloat(b, float64(size)/1024/max(secs, 1e-6), 'f', 3, 64)
-	b = append(b, " KB/sec Queued mail for delivery"...)
-	return &smtpwire.Reply{ID: "R48", Text: string(b)}
+	b = append(b, r48[6]...)
+	return &smtpwire.Reply{ID: smtpwire.R48, Text: string(b)}
 }
+
+// r48 is R48's template cut at its placeholders, in order: <msgid>, <internalid>, <hubfqdn>,
+// <bytes>, <secs>, <rate>. It panics at start if the row no longer has them in that order.
+var r48 = func() [7]string {
+	row, _ := smtpwire.LookupRow(smtpwire.R48)
+	var parts [7]string
+	rest := row.Text
+	for i, ph := range []string{"<msgid>", "<internalid>", "<hubfqdn>", "<bytes>", "<secs>", "<rate>"} {
+		before, after, ok := strings.Cut(rest, ph)
+		if !ok {
+			panic("transport: R48 has no " + ph)
+		}
+		parts[i], rest = before, after
+	}
+	parts[6] = rest
+	return parts
+}()
 
 // record builds the queue record of a message, with the headers the hub stamps: its Received:
 // line in front, and at the end of the header block a Message-ID when the message had none

@@ -95,14 +95,15 @@ func (t *Tracker) Close() {
 	<-t.done
 }
 
-func (c *Categorizer) track(e trackEvent) {
-	if c.tracker == nil {
+// track queues one event for the log (a nil Tracker records nothing).
+func (t *Tracker) track(e trackEvent) {
+	if t == nil {
 		return
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	c.tracker.ch <- e
+	t.ch <- e
 }
 
 func (t *Tracker) run() {

@@ -111,7 +111,11 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *tr
 		writeJSON(w, ms)
 	}))
 	mux.HandleFunc("POST /queues/retry", a.auth(func(w http.ResponseWriter, r *http.Request) {
-		n, err := hub.RetryQueue(r.URL.Query().Get("identity"), r.URL.Query().Get("resubmit") == "true")
+		mode := transport.RetryNow
+		if r.URL.Query().Get("resubmit") == "true" {
+			mode = transport.Resubmit
+		}
+		n, err := hub.RetryQueue(r.URL.Query().Get("identity"), mode)
 		if err != nil {
 			queueError(w, err)
 			return
@@ -119,7 +123,11 @@ func startAdmin(addr string, offset int, dir string, store *queue.Store, hub *tr
 		writeJSON(w, map[string]int{"Messages": n})
 	}))
 	mux.HandleFunc("POST /messages/{action}", a.auth(func(w http.ResponseWriter, r *http.Request) {
-		err := hub.MessageAction(r.PathValue("action"), r.URL.Query().Get("identity"), r.URL.Query().Get("withndr") == "true")
+		ndr := transport.WithoutNDR
+		if r.URL.Query().Get("withndr") == "true" {
+			ndr = transport.WithNDR
+		}
+		err := hub.MessageAction(r.PathValue("action"), r.URL.Query().Get("identity"), ndr)
 		if err != nil {
 			queueError(w, err)
 			return

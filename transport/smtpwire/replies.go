@@ -49,6 +49,17 @@ var exlabRows = []Row{
 	// A header block larger than MaxHeaderSize, at the end of the data. The on-premises text is
 	// not public (spec §12 gap 2); this is the text Exchange Online NDRs quote for it [O].
 	{ID: "X09", Code: 552, Enhanced: "5.3.4", Text: "552 5.3.4 Message header size exceeds limit", Confidence: "observed (Exchange Online; not in spec)"},
+	// The NDR status of a message larger than its send connector's MaxMessageSize (spec §9.3
+	// NDRs; send connectors arrive with issue 5): Exchange's routing text as NDRs of 2010-2019
+	// show it [O].
+	{ID: "X10", Code: 550, Enhanced: "5.3.4", Text: "550 5.3.4 ROUTING.SizeLimit; message size exceeds fixed maximum size for route", Confidence: "observed (not in spec)"},
+	// Remove-Message -WithNDR (spec §11, Remove-Message): the administrative removal status as
+	// Exchange NDRs show it [O].
+	{ID: "X11", Code: 550, Enhanced: "4.3.2", Text: "550 4.3.2 QUEUE.Admin; message deleted by administrative action", Confidence: "observed (not in spec)"},
+	// The hub could not talk to its Outbound Proxy Frontend at all (spec §6.4): Exchange's
+	// SmtpSend wording for a broken session (R70/R71 family) naming the endpoint, without the
+	// error detail, which goes to the log; R69 wraps it in the LastError.
+	{ID: "X12", Code: 451, Enhanced: "4.4.0", Text: "451 4.4.0 Error encountered while communicating with primary target IP address. The last endpoint attempted was <endpoint>", Confidence: "exlab (spec §6.4, R70/R71 wording)"},
 	// SmtpSend rows (X20…): what a send connector records as LastError and NDR status.
 	// R71 with the Winsock code the failure had: 10061 for a refused connection, 10060 for a
 	// timeout (spec §8.3 quotes the 10060 form; the refused one is Windows' WSAECONNREFUSED).

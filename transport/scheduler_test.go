@@ -16,7 +16,7 @@ import (
 // connection-failure or message interval.
 func TestRetryInterval(t *testing.T) {
 	srv := config.Default().Servers[0]
-	c := &Categorizer{server: &srv}
+	q := &scheduler{server: &srv}
 	for _, tc := range []struct {
 		failures    int
 		connFailure bool
@@ -27,7 +27,7 @@ func TestRetryInterval(t *testing.T) {
 		{11, true, 10 * time.Minute}, // OutboundConnectionFailureRetryInterval
 		{11, false, 5 * time.Minute}, // MessageRetryInterval (exlab: 5 min, spec [D])
 	} {
-		if got := c.retryInterval(tc.failures, tc.connFailure); got != tc.want {
+		if got := q.retryInterval(tc.failures, tc.connFailure); got != tc.want {
 			t.Errorf("failure %d (connection failure %v): %v, want %v", tc.failures, tc.connFailure, got, tc.want)
 		}
 	}
@@ -43,19 +43,19 @@ func TestPoisonThreshold(t *testing.T) {
 	srv := &org.Servers[0]
 	srv.MessageExpirationTimeout = config.TimeSpan(time.Millisecond)
 	dir := t.TempDir()
-	run := func(check func(c *Categorizer, st *queue.Store)) string {
+	run := func(check func(h *Hub, st *queue.Store)) string {
 		st, err := queue.Open(dir, queue.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
 		var logs bytes.Buffer
-		c := newCategorizer(st, routing.New(org), srv, slog.New(slog.NewTextHandler(&logs, nil)))
-		if err := c.start(); err != nil {
+		h := New(Options{Org: org, Server: srv, Store: st, Resolver: routing.New(org), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err := h.sched.start(); err != nil {
 			t.Fatal(err)
 		}
-		check(c, st)
-		c.stop()
+		check(h, st)
+		h.sched.stop()
 		return logs.String()
 	}
 	m := &queue.Message{ID: 42, MessageID: "<p@x>", From: "a@example.org", Subject: "crashes", Arrived: time.Now().Add(-time.Hour),
@@ -71,9 +71,9 @@ func TestPoisonThreshold(t *testing.T) {
 	}
 	st.Close()
 
-	logs := run(func(c *Categorizer, st *queue.Store) {
+	logs := run(func(h *Hub, st *queue.Store) {
 		time.Sleep(200 * time.Millisecond) // an expiry or attempt would happen now
-		qs := c.Queues(org)
+		qs := h.Queues()
 		var poison *QueueInfo
 		for i := range qs {
 			if qs[i].Identity == `EX01\Poison` {
@@ -83,11 +83,11 @@ func TestPoisonThreshold(t *testing.T) {
 		if poison == nil || poison.MessageCount != 1 || poison.NextHopDomain != "Poison Message" || poison.DeliveryType != "Undefined" {
 			t.Fatalf("queues: %+v", qs)
 		}
-		ms, _ := c.Messages(org, `EX01\Poison`)
+		ms, _ := h.Messages(`EX01\Poison`)
 		if len(ms) != 1 || ms[0].Status != "Suspended" || !ms[0].ExpirationTime.IsZero() {
 			t.Errorf("poison message: %+v", ms)
 		}
-		if err := c.ResumeMessage(42); err != nil {
+		if err := h.MessageAction("resume", `EX01\Poison\42`, WithoutNDR); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(5 * time.Second)

@@ -10,6 +10,11 @@ import (
 	"github.com/exlab/exlab/transport/smtpwire"
 )
 
+// The DSN writer (Postfix's bounce): NDRs, delay DSNs and success DSNs (delivered, relayed) as
+// Exchange 2016/2019 writes them (spec §9.3). dsnOwed and dsnWriter.write are pure; the
+// pipeline (Hub.report) gives them an InternalMessageId and the clock, and tracks the result.
+// testdata/dsn/*.golden holds one of each kind.
+
 // ndrSenderLocal is the local part of the address Exchange 2013+ NDRs come from (spec §9.3;
 // seen as a real NDR sender).
 const ndrSenderLocal = "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e"
@@ -34,17 +39,10 @@ var dsnKinds = map[dsnKind]struct{ notify, subject, action, track string }{
 	dsnRelayed:   {"SUCCESS", "Relayed: ", "relayed", "Relayed"},
 }
 
-// ndr builds the non-delivery report for the failed recipients of m.
-func (c *Categorizer) ndr(m *queue.Message, body []byte, failed []queue.Recipient) *queue.NewMessage {
-	return c.report(m, body, failed, dsnFailed)
-}
-
-// report builds a DSN for recipients of m as an RFC 3464 multipart/report whose human part
-// follows Exchange 2016/2019's text (spec §9.3). It returns nil when none is owed: a null sender
-// or a DSN never gets one, nor a recipient whose NOTIFY leaves the kind out (without NOTIFY,
-// failures and delays are reported, successes not). RET=FULL returns the whole message with an
-// NDR, RET=HDRS or none the headers; ENVID and ORCPT are echoed (RFC 3461).
-func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipient, kind dsnKind) *queue.NewMessage {
+// dsnOwed lists the recipients of m owed a DSN of kind: none when m has a null sender or is a
+// DSN itself, nor a recipient whose NOTIFY leaves the kind out (without NOTIFY, failures and
+// delays are reported, successes not; RFC 3461).
+func dsnOwed(m *queue.Message, rcpts []queue.Recipient, kind dsnKind) []queue.Recipient {
 	if m.From == "" || m.IsDSN {
 		return nil
 	}
@@ -58,19 +56,36 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 			notify = append(notify, r)
 		}
 	}
-	if len(notify) == 0 {
-		return nil
+	return notify
+}
+
+// dsnWriter is the DSN writer: the facts of the organization a DSN states, and the sources of
+// what differs between two DSNs (GUIDs), so that it is a pure function of its input.
+type dsnWriter struct {
+	Fqdn       string         // the generating server (Reporting-MTA)
+	Domain     string         // the default accepted domain, for the Microsoft Outlook sender
+	Expiration time.Duration  // MessageExpirationTimeout
+	Loc        *time.Location // the server's time zone for the dates (nil: time.Local)
+	NewGUID    func() string  // boundary, Message-ID, Network Message Id (nil: smtpwire.NewGUID)
+}
+
+// write builds the DSN of kind for the recipients notify of m (see dsnOwed) as an RFC 3464
+// multipart/report whose human part follows Exchange 2016/2019's text (spec §9.3), dated now,
+// with InternalMessageId id. RET=FULL returns the whole message with an NDR, RET=HDRS or none the
+// headers; ENVID and ORCPT are echoed (RFC 3461).
+func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipient, kind dsnKind, now time.Time, id uint64) *queue.NewMessage {
+	loc, guid := dw.Loc, dw.NewGUID
+	if loc == nil {
+		loc = time.Local
 	}
-	id, err := c.store.NextID()
-	if err != nil {
-		c.log.Error("categorizer: no id for a DSN", "err", err)
-		return nil
+	if guid == nil {
+		guid = smtpwire.NewGUID
 	}
-	fqdn := c.server.Fqdn
-	domain := c.resolver.Load().DefaultDomain()
-	now := time.Now()
-	boundary := "_000_" + strings.ReplaceAll(smtpwire.NewGUID(), "-", "") + "_"
-	msgID := "<" + smtpwire.NewGUID() + "@" + fqdn + ">"
+	now = now.In(loc)
+	k := dsnKinds[kind]
+	fqdn, domain := dw.Fqdn, dw.Domain
+	boundary := "_000_" + strings.ReplaceAll(guid(), "-", "") + "_"
+	msgID := "<" + guid() + "@" + fqdn + ">"
 	hi := scanHeaders(body)
 	origHeaders := strings.TrimRight(string(body[:hi.end]), "\r\n")
 
@@ -94,7 +109,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 	w("--%s", boundary)
 	w("Content-Type: text/plain; charset=\"us-ascii\"")
 	w("")
-	expires := m.Arrived.Add(c.server.MessageExpirationTimeout.Duration())
+	expires := m.Arrived.Add(dw.Expiration)
 	switch kind {
 	case dsnDelayed:
 		w("Delivery is delayed to these recipients or groups:")
@@ -108,7 +123,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 		w("This message hasn't been delivered yet. Delivery will continue to be attempted.")
 		w("")
 		w("The server will keep trying to deliver this message for the next %s. You'll be notified if the message can't be delivered by that time.",
-			humanSpan(time.Until(expires)))
+			humanSpan(expires.Sub(now)))
 		w("")
 	case dsnDelivered, dsnRelayed:
 		if kind == dsnDelivered {
@@ -146,7 +161,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 				}
 				w("Remote Server returned '%s'", delayedError)
 				if r.LastError != "" {
-					w("%s - Remote Server returned '%s'", smtpreceive.BannerDate(m.LastRetryTime.Local()), r.LastError)
+					w("%s - Remote Server returned '%s'", smtpreceive.BannerDate(m.LastRetryTime.In(loc)), r.LastError)
 				}
 			} else {
 				w("Remote Server returned '%s'", r.LastError)
@@ -166,7 +181,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 		w("Original-Envelope-Id: %s", m.EnvelopeID)
 	}
 	w("Received-From-MTA: dns;%s", m.ClientHostname)
-	w("Arrival-Date: %s", smtpreceive.BannerDate(m.Arrived.Local()))
+	w("Arrival-Date: %s", smtpreceive.BannerDate(m.Arrived.In(loc)))
 	for _, r := range notify {
 		w("")
 		if r.OrcptAddress != "" {
@@ -178,7 +193,7 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 		case dsnDelayed:
 			w("Status: 4.4.7")
 			w("Diagnostic-Code: smtp;%s", delayedError)
-			w("Will-Retry-Until: %s", smtpreceive.BannerDate(expires.Local()))
+			w("Will-Retry-Until: %s", smtpreceive.BannerDate(expires.In(loc)))
 		case dsnDelivered, dsnRelayed:
 			w("Status: 2.0.0")
 			if r.LastHost != "" && kind == dsnRelayed {
@@ -207,17 +222,11 @@ func (c *Categorizer) report(m *queue.Message, body []byte, rcpts []queue.Recipi
 	content := []byte(b.String())
 	h := scanHeaders(content)
 	n := &queue.Message{
-		ID: id, NetworkMessageID: smtpwire.NewGUID(), MessageID: msgID, Subject: subject,
+		ID: id, NetworkMessageID: guid(), MessageID: msgID, Subject: subject,
 		From: "", Recipients: []queue.Recipient{{Address: m.From, Status: queue.StatusPending}},
 		Size: int64(len(content)), Arrived: now.UTC(), ConnectorID: "", ClientIP: "", ClientHostname: fqdn,
 		HeaderEnd: int64(h.end), IsDSN: true,
 	}
-	var addrs []string
-	for _, r := range notify {
-		addrs = append(addrs, r.Address)
-	}
-	c.track(trackEvent{ID: "DSN", Source: "DSN", Msg: n, Recipients: []string{m.From}, Reference: m.MessageID,
-		Status: k.track + ": " + strings.Join(addrs, ";")})
 	return &queue.NewMessage{Message: n, Body: content}
 }
 
