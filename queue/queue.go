@@ -454,9 +454,18 @@ type NewMessage struct {
 	Body    []byte
 }
 
-// Apply commits an update atomically. sync=false is safe for updates that replay after a crash
-// (see the package comment).
-func (s *Store) Apply(u Update, sync bool) error {
+// Durability says whether a commit waits for the disk. Synced is what every acknowledged or
+// irreversible change needs; Unsynced is safe only for updates that replay after a crash (see the
+// package comment).
+type Durability bool
+
+const (
+	Unsynced Durability = false
+	Synced   Durability = true
+)
+
+// Apply commits an update atomically with the given durability.
+func (s *Store) Apply(u Update, d Durability) error {
 	b := s.db.NewBatch()
 	if len(u.Deliveries) > 0 {
 		u.Message.Delivered = true
@@ -478,7 +487,7 @@ func (s *Store) Apply(u Update, sync bool) error {
 		b.Close()
 		return err
 	}
-	return s.commit(b, sync)
+	return s.commit(b, bool(d))
 }
 
 // Body returns a copy of a queued message's body.

@@ -40,11 +40,11 @@ func TestSubmitDeliverReopen(t *testing.T) {
 	m1.HeaderPrefix, m1.HeaderSuffix = "Received: by hub\r\n", "X-Org: 1\r\n"
 	item := MailboxItem{Mailbox: "user1@contoso.test", ID: id1, To: []string{"user1@contoso.test"},
 		HeaderPrefix: m1.HeaderPrefix, HeaderSuffix: m1.HeaderSuffix, HeaderEnd: m1.HeaderEnd}
-	if err := s.Apply(Update{Message: m1, Deliveries: []MailboxItem{item}}, false); err != nil {
+	if err := s.Apply(Update{Message: m1, Deliveries: []MailboxItem{item}}, Unsynced); err != nil {
 		t.Fatal(err)
 	}
 	m2.Recipients[1].Status = StatusUnreachable
-	if err := s.Apply(Update{Message: m2}, false); err != nil {
+	if err := s.Apply(Update{Message: m2}, Unsynced); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

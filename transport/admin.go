@@ -102,7 +102,7 @@ func (h *Hub) removeMessage(id uint64, ndr NDRChoice) error {
 		}
 		u := queue.Update{Message: m}
 		h.failRemaining(m, body, &u, removedError, "ADMIN", ndr)
-		if err := h.opt.Store.Apply(u, true); err != nil {
+		if err := h.opt.Store.Apply(u, queue.Synced); err != nil {
 			return err
 		}
 		e.m = m

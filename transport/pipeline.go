@@ -153,7 +153,7 @@ func (h *Hub) process(orig *queue.Message) *queue.Message {
 	if h.sched.expired(m, now) {
 		u := queue.Update{Message: m}
 		h.failRemaining(m, body, &u, expiredError, "QUEUE", WithNDR)
-		if err := st.Apply(u, true); err != nil {
+		if err := st.Apply(u, queue.Synced); err != nil {
 			log.Error("categorizer: could not record the expiry", "InternalMessageId", m.ID, "err", err)
 			return nil
 		}
@@ -165,7 +165,7 @@ func (h *Hub) process(orig *queue.Message) *queue.Message {
 		// Poison detection: the run is recorded before it starts (RELIABILITY: an update that
 		// replays safely, so no sync) and cleared by the commit after it.
 		m.InFlight = true
-		if err := st.Apply(queue.Update{Message: m}, false); err != nil {
+		if err := st.Apply(queue.Update{Message: m}, queue.Unsynced); err != nil {
 			log.Error("categorizer: could not mark an attempt", "InternalMessageId", m.ID, "err", err)
 			return nil
 		}
@@ -195,7 +195,7 @@ func (h *Hub) process(orig *queue.Message) *queue.Message {
 			u.New = append(u.New, *n)
 		}
 	}
-	if err := st.Apply(u, sent || len(u.New) > 0); err != nil {
+	if err := st.Apply(u, queue.Durability(sent || len(u.New) > 0)); err != nil {
 		log.Error("categorizer: could not record delivery; it will be retried after a restart",
 			"InternalMessageId", m.ID, "err", err)
 		return nil

@@ -66,7 +66,7 @@ func (q *scheduler) start() error {
 				m.Poison = true
 				poisoned = append(poisoned, m)
 			}
-			if err := q.store.Apply(queue.Update{Message: m}, true); err != nil {
+			if err := q.store.Apply(queue.Update{Message: m}, queue.Synced); err != nil {
 				q.log.Error("categorizer: could not record a poison count", "InternalMessageId", m.ID, "err", err)
 			}
 		}
@@ -311,7 +311,7 @@ func (q *scheduler) withIdle(id uint64, f func(e *entry) error) error {
 
 // replaceLocked commits m as e's message and schedules it (q.mu held).
 func (q *scheduler) replaceLocked(e *entry, m *queue.Message, what string) error {
-	if err := q.store.Apply(queue.Update{Message: m}, true); err != nil {
+	if err := q.store.Apply(queue.Update{Message: m}, queue.Synced); err != nil {
 		return err
 	}
 	q.log.Info(what, "InternalMessageId", m.ID, "Source", "ADMIN")
