@@ -77,6 +77,7 @@ type conn struct {
 	msgSpan      trace.Span
 	msgCtx       context.Context
 	transactions int
+	traceParent  trace.SpanContext // the next message span's remote parent (SetTraceParent)
 
 	// The transaction's sender and recipients (fault rules match them).
 	from     string

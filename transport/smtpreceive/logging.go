@@ -73,16 +73,11 @@ func (c *conn) disconnected(err error) {
 	c.plog = nil
 }
 
-// Logging says whether the session writes a protocol log.
-func (ci *ConnInfo) Logging() bool { return ci.logf != nil }
+// Logging says whether the session writes a protocol log (Engine).
+func (c *conn) Logging() bool { return c.plogOn }
 
-// Info writes a '*' line to the session's protocol log (policy sessions use it for the proxy
-// destination line and the like).
-func (ci *ConnInfo) Info(data, context string) {
-	if ci.logf != nil {
-		ci.logf(data, context)
-	}
-}
+// Info writes a '*' line to the session's protocol log (Engine).
+func (c *conn) Info(data, context string) { c.logLine('*', data, context) }
 
 // tlsLogText is the protocol log's TLS line in Exchange's SChannel words (spec §7.1), mapped
 // from what Go negotiated.

@@ -35,10 +35,10 @@ func (c *conn) serve() {
 		}
 	}()
 	c.logLine('+', "", "")
-	if r := c.fault(config.StepConnect, "", ""); r != nil && c.apply(r) {
+	if f, handled := c.atStep(config.StepConnect, "", ""); handled {
 		// An injected reply takes the banner's place; unless it is a 2xx greeting the
 		// session ends with it.
-		if c.closed || r.reply.Code()/100 != 2 {
+		if c.closed || f.reply.Code()/100 != 2 {
 			c.closed = true
 			_ = c.flush()
 			c.disconnected(nil)
@@ -202,8 +202,7 @@ func (c *conn) handle(line string) {
 				c.closed = true
 				return
 			}
-			if _, err := c.br.Discard(int(min(size, 1<<62))); err != nil {
-				c.closed = true
+			if !c.skipChunk(size) {
 				return
 			}
 		}
@@ -213,48 +212,29 @@ func (c *conn) handle(line string) {
 	ctx := c.ctx
 	switch cmd.Verb {
 	case "EHLO", "HELO":
-		if c.inject(config.StepEhlo, "", "") {
-			return
-		}
-		c.hello(ctx, cmd)
+		c.EHLO(ctx, cmd)
 	case "MAIL":
-		c.mail(ctx, cmd.Arg)
+		c.MAIL(ctx, cmd.Arg)
 	case "RCPT":
-		c.rcpt(c.txCtx(), cmd.Arg)
+		c.RCPT(c.txCtx(), cmd.Arg)
 	case "DATA":
-		if c.inject(config.StepData, c.from, "") {
-			return
-		}
-		c.data(c.txCtx(), cmd.Arg)
+		c.DATA(c.txCtx(), cmd.Arg)
 	case "BDAT":
-		c.bdat(c.txCtx(), cmd.Arg)
+		c.BDAT(c.txCtx(), cmd.Arg)
 	case "RSET":
-		c.resetTransaction()
-		c.reply(smtpwire.Fixed("R54"))
+		c.RSET()
 	case "NOOP":
-		c.reply(smtpwire.Fixed("R55"))
+		c.NOOP()
 	case "VRFY":
-		c.reply(smtpwire.Fixed("R56"))
+		c.VRFY()
 	case "QUIT":
-		c.reply(smtpwire.Fixed("R57"))
-		c.closed = true
+		c.QUIT()
 	case "STARTTLS", "X-ANONYMOUSTLS":
-		if c.inject(config.StepStartTls, "", "") {
-			return
-		}
-		if cmd.Verb == "STARTTLS" {
-			c.startTLS(cmd, advertised(c.rc, c.ehloParams()).starttls)
-		} else {
-			c.startTLS(cmd, advertised(c.rc, c.ehloParams()).anonTLS)
-		}
+		c.STARTTLS(cmd)
 	case "AUTH", "X-EXPS":
-		if c.inject(config.StepAuth, "", "") {
-			return
-		}
-		c.auth(ctx, cmd)
+		c.AUTH(ctx, cmd)
 	case "HELP":
-		// No Exchange capture of HELP exists; exlab treats it as unrecognized (spec §5.3).
-		c.fail("R58")
+		c.HELP()
 	default:
 		r, handled := c.sess.Extension(ctx, cmd.Verb, cmd.Arg)
 		if !handled {

@@ -5,6 +5,7 @@ package smtpreceive
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"time"
@@ -12,6 +13,56 @@ import (
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/transport/smtpwire"
 )
+
+// messageSource is the reader of one message's data as the client sends it: DATA's dot reader
+// or the BDAT chunk stream. It yields the body as the Session contract says (Session.Data).
+type messageSource interface {
+	io.Reader
+	// finish consumes what the Session left unread of the transfer and says how it ended: the
+	// octets received, whether they went over the size limit, and the error that broke the
+	// transfer before its end (nil: the data is complete; *interruption: BDAT only, another
+	// command came instead of the next chunk).
+	finish() (size int64, tooLarge bool, err error)
+}
+
+// interruption ends a BDAT transfer when the client sends another command instead of the next
+// chunk: the transaction is abandoned and the command is handled as the next one.
+type interruption struct{ line string }
+
+func (i *interruption) Error() string { return errInterrupted.Error() }
+
+// receive is the one end-of-message path of DATA and BDAT: the data is handed to the Session
+// (or dropped for an EndOfData fault) while the header scan watches MaxHeaderSize and
+// MaxHopCount, the rest of the transfer is consumed, and the final reply is chosen and sent.
+// While it runs, a shutdown lets the message finish (inBody).
+func (c *conn) receive(ctx context.Context, src messageSource) {
+	c.inBody.Store(true)
+	body := newBodyReader(src, c.rc)
+	start := time.Now()
+	r, eod := c.handOver(ctx, body)
+	c.transferred(body, start)
+	size, tooLarge, err := src.finish()
+	c.inBody.Store(false)
+	var intr *interruption
+	switch {
+	case errors.As(err, &intr):
+		c.resetTransaction()
+		if parseCommand(intr.line).Verb == "DATA" {
+			// DATA in the middle of a BDAT transfer (RFC 3030 §3).
+			c.fail("X04")
+			return
+		}
+		c.handle(intr.line)
+		return
+	case err != nil:
+		// The client went away or timed out inside the data: nothing was acknowledged.
+		c.readFailed(err)
+		c.closed = true
+		c.resetTransaction()
+		return
+	}
+	c.finishMessage(r, tooLarge, body, eod, size)
+}
 
 // finishMessage sends a message's final reply: the engine's own for a message too large
 // (R51), a header too large (X09) or too many hops (R52), else the session's; an EndOfData
@@ -36,19 +87,13 @@ func (c *conn) finishMessage(r *smtpwire.Reply, tooLarge bool, body *bodyReader,
 
 // handOver gives the message to the Session, unless an EndOfData fault answers for it: then
 // the message is read to its end and dropped, never handed on (a fault reply must not be
-// followed by a delivery). A Bandwidth fault slows the rest of the transfer.
+// followed by a delivery). A Bandwidth fault has already slowed the rest of the transfer
+// (atStep).
 func (c *conn) handOver(ctx context.Context, body io.Reader) (*smtpwire.Reply, *faultRule) {
-	var eod *faultRule
-	if c.srv.Faults != nil {
-		eod = c.fault(config.StepEndOfData, c.from, "")
-	}
+	eod, _ := c.atStep(config.StepEndOfData, c.from, "")
 	if eod != nil && (eod.Action == config.FaultReply || eod.Action == config.FaultDisconnect) {
 		_, _ = io.Copy(io.Discard, body)
 		return nil, eod
-	}
-	if eod != nil && eod.Action == config.FaultBandwidth {
-		c.apply(eod)
-		eod = nil
 	}
 	return c.sess.Data(ctx, body), eod
 }

@@ -21,7 +21,12 @@ import (
 	"github.com/exlab/exlab/transport/smtpwire"
 )
 
-func (c *conn) hello(ctx context.Context, cmd Command) {
+// EHLO answers EHLO and HELO (RFC 5321 §4.1.1.1): R15 for HELO, the keyword list for EHLO;
+// any transaction is reset.
+func (c *conn) EHLO(ctx context.Context, cmd Command) {
+	if _, handled := c.atStep(config.StepEhlo, "", ""); handled {
+		return
+	}
 	if !validHelo(cmd.Arg) {
 		c.fail("R16")
 		return
@@ -39,7 +44,9 @@ func (c *conn) hello(ctx context.Context, cmd Command) {
 	c.reply(EhloReply(c.rc, c.ehloParams(), ip))
 }
 
-func (c *conn) mail(ctx context.Context, arg string) {
+// MAIL starts a transaction (RFC 5321 §4.1.1.2) once the parser, maintenance mode, the size
+// limit, MessageRateLimit and the Session have let it.
+func (c *conn) MAIL(ctx context.Context, arg string) {
 	if c.rc.RequireTLS && c.info.TLS == nil {
 		c.reply(smtpwire.Fixed("R19"))
 		return
@@ -68,7 +75,7 @@ func (c *conn) mail(ctx context.Context, arg string) {
 		c.reply(smtpwire.Fixed("R32"))
 		return
 	}
-	if c.inject(config.StepMail, from, "") {
+	if _, handled := c.atStep(config.StepMail, from, ""); handled {
 		return
 	}
 	if lim := c.sess.SizeLimit(); lim > 0 && opts.Size > lim {
@@ -103,7 +110,8 @@ func (c *conn) mail(ctx context.Context, arg string) {
 	c.reply(smtpwire.Fixed("R27"))
 }
 
-func (c *conn) rcpt(ctx context.Context, arg string) {
+// RCPT adds a recipient (RFC 5321 §4.1.1.3), up to MaxRecipientsPerMessage.
+func (c *conn) RCPT(ctx context.Context, arg string) {
 	to, params, err := parsePath(arg, "TO:", true)
 	if errors.Is(err, errSyntax) {
 		c.fail("R59")
@@ -118,7 +126,7 @@ func (c *conn) rcpt(ctx context.Context, arg string) {
 		c.fail("R59")
 		return
 	}
-	if c.inject(config.StepRcpt, c.from, to) {
+	if _, handled := c.atStep(config.StepRcpt, c.from, to); handled {
 		return
 	}
 	if c.rcpts >= c.rc.MaxRecipientsPerMessage {
@@ -139,7 +147,12 @@ func (c *conn) rcpt(ctx context.Context, arg string) {
 	c.reply(smtpwire.Fixed("R37"))
 }
 
-func (c *conn) data(ctx context.Context, arg string) {
+// DATA receives a message after 354 (RFC 5321 §4.1.1.4) through the end-of-message path BDAT
+// shares (receive).
+func (c *conn) DATA(ctx context.Context, arg string) {
+	if _, handled := c.atStep(config.StepData, c.from, ""); handled {
+		return
+	}
 	if strings.TrimSpace(arg) != "" {
 		c.fail("R59")
 		return
@@ -154,25 +167,12 @@ func (c *conn) data(ctx context.Context, arg string) {
 		c.closed = true
 		return
 	}
-	c.inBody.Store(true)
-	dr := newDotReader(c.br, c.sess.SizeLimit())
-	body := newBodyReader(dr, c.rc)
-	start := time.Now()
-	r, eod := c.handOver(ctx, body)
-	c.transferred(body, start)
-	err := dr.drain()
-	c.inBody.Store(false)
-	if err != nil {
-		// The client went away or timed out inside DATA: nothing was acknowledged.
-		c.readFailed(err)
-		c.closed = true
-		c.resetTransaction()
-		return
-	}
-	c.finishMessage(r, dr.limit > 0 && dr.n > dr.limit, body, eod, dr.n)
+	c.receive(ctx, newDotReader(c.br, c.sess.SizeLimit()))
 }
 
-func (c *conn) bdat(ctx context.Context, arg string) {
+// BDAT receives a message in chunks (RFC 3030): the first BDAT command starts the transfer,
+// the stream reads the later ones itself, and the message ends through receive as DATA's does.
+func (c *conn) BDAT(ctx context.Context, arg string) {
 	size, last, ok := parseBdatArg(arg)
 	if !ok {
 		// The chunk's end is unknown, so the stream cannot be resynchronised: answer, close.
@@ -180,53 +180,37 @@ func (c *conn) bdat(ctx context.Context, arg string) {
 		c.closed = true
 		return
 	}
-	if c.srv.Faults != nil {
-		if f := c.fault(config.StepData, c.from, ""); f != nil {
-			if f.Action == config.FaultReply {
-				// The chunk follows the command whatever the answer (RFC 3030 §3).
-				if _, err := c.br.Discard(int(min(size, 1<<62))); err != nil {
-					c.closed = true
-					return
-				}
-			}
-			if c.apply(f) {
-				return
-			}
+	if f, handled := c.atStep(config.StepData, c.from, ""); handled {
+		if f.Action == config.FaultReply {
+			// The chunk follows the command whatever the answer (RFC 3030 §3).
+			c.skipChunk(size)
 		}
-	}
-	s := &bdatStream{c: c, chunk: size, remaining: size, last: last, binary: c.body == "BINARYMIME",
-		limit: c.sess.SizeLimit(), raw: make([]byte, 0, 4096)}
-	c.inBody.Store(true)
-	body := newBodyReader(s, c.rc)
-	start := time.Now()
-	r, eod := c.handOver(ctx, body)
-	c.transferred(body, start)
-	c.inBody.Store(false)
-	switch {
-	case s.interrupt != "":
-		c.resetTransaction()
-		next := parseCommand(s.interrupt)
-		if next.Verb == "DATA" {
-			c.fail("X04")
-			return
-		}
-		c.handle(s.interrupt)
-		return
-	case s.err != nil && !s.tooLarge:
-		c.readFailed(s.err)
-		c.closed = true
-		c.resetTransaction()
 		return
 	}
-	if err := s.discardChunk(); err != nil {
-		c.closed = true
-		c.resetTransaction()
-		return
-	}
-	c.finishMessage(r, s.tooLarge, body, eod, s.n)
+	c.receive(ctx, &bdatStream{c: c, chunk: size, remaining: size, last: last, binary: c.body == "BINARYMIME",
+		limit: c.sess.SizeLimit(), raw: make([]byte, 0, 4096)})
 }
 
-func (c *conn) startTLS(cmd Command, offered bool) {
+// skipChunk consumes a BDAT chunk that was refused; a connection that breaks is closed.
+func (c *conn) skipChunk(size int64) bool {
+	if _, err := c.br.Discard(int(min(size, 1<<62))); err != nil {
+		c.closed = true
+		return false
+	}
+	return true
+}
+
+// STARTTLS answers STARTTLS (RFC 3207) and X-ANONYMOUSTLS, each only where the EHLO reply
+// offers it; after the handshake the client must say EHLO again.
+func (c *conn) STARTTLS(cmd Command) {
+	if _, handled := c.atStep(config.StepStartTls, "", ""); handled {
+		return
+	}
+	ext := advertised(c.rc, c.ehloParams())
+	offered := ext.starttls
+	if cmd.Verb == "X-ANONYMOUSTLS" {
+		offered = ext.anonTLS
+	}
 	if !offered {
 		c.fail("R58")
 		return
@@ -270,7 +254,12 @@ func (c *conn) startTLS(cmd Command, offered bool) {
 	c.st = stateConnected
 }
 
-func (c *conn) auth(ctx context.Context, cmd Command) {
+// AUTH runs an authentication exchange (RFC 4954) for AUTH and X-EXPS; the Session supplies
+// the mechanism, the engine the 334 round trips and MaxLogonFailures.
+func (c *conn) AUTH(ctx context.Context, cmd Command) {
+	if _, handled := c.atStep(config.StepAuth, "", ""); handled {
+		return
+	}
 	mech, initial, _ := strings.Cut(strings.TrimSpace(cmd.Arg), " ")
 	if cmd.Verb == "X-EXPS" && !c.rc.HasAuth(config.AuthExchangeServer) {
 		c.fail("R84")
@@ -339,6 +328,27 @@ func (c *conn) auth(ctx context.Context, cmd Command) {
 		}
 		resp = b
 	}
+}
+
+// RSET ends the transaction (RFC 5321 §4.1.1.5).
+func (c *conn) RSET() {
+	c.resetTransaction()
+	c.reply(smtpwire.Fixed("R54"))
+}
+
+// NOOP answers R55 (RFC 5321 §4.1.1.9).
+func (c *conn) NOOP() { c.reply(smtpwire.Fixed("R55")) }
+
+// VRFY answers R56 and verifies nothing, as Exchange does (RFC 5321 §3.5.3).
+func (c *conn) VRFY() { c.reply(smtpwire.Fixed("R56")) }
+
+// HELP is treated as an unrecognized command: no Exchange capture of HELP exists (spec §5.3).
+func (c *conn) HELP() { c.fail("R58") }
+
+// QUIT answers R57 and ends the session (RFC 5321 §4.1.1.10).
+func (c *conn) QUIT() {
+	c.reply(smtpwire.Fixed("R57"))
+	c.closed = true
 }
 
 // tarpit delays a session's 5xx refusal of MAIL or RCPT by the connector's TarpitInterval when
