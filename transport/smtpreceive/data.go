@@ -1,3 +1,6 @@
+// data.go holds the message readers: DATA's dot reader (dot-stuffing, CRLF normalisation,
+// strict end-of-data framing) and the BDAT chunk stream.
+
 package smtpreceive
 
 import (

@@ -1,3 +1,5 @@
+// fault.go holds the fault-injection rules, maintenance mode and the one fault hook (atStep).
+
 package smtpreceive
 
 import (

@@ -98,7 +98,13 @@ func FuzzSession(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	rc := *connector(f, "Default Frontend EX01")
+	check := sessionChecker(f)
+	f.Fuzz(func(t *testing.T, in []byte) { check(t, in) })
+}
+
+// sessionChecker starts the engine FuzzSession drives and returns its check of one input.
+func sessionChecker(tb testing.TB) func(t *testing.T, in []byte) {
+	rc := *connector(tb, "Default Frontend EX01")
 	rc.TarpitInterval = 0
 	rc.AuthTarpitInterval = 0
 	rc.ConnectionInactivityTimeout = config.TimeSpan(150 * time.Millisecond)
@@ -112,30 +118,41 @@ func FuzzSession(f *testing.F) {
 	rc.ProtocolLoggingLevel = config.LoggingVerbose
 	var panics atomic.Int64
 	be := &fakeBackend{refuse: map[string]*smtpwire.Reply{"refused@contoso.test": smtpwire.Fixed("R38")}, sizeLim: int64(rc.MaxMessageSize)}
-	plog := smtpwire.NewProtocolLog(f.TempDir(), false, smtpwire.ProtocolLogOptions{})
+	plog := smtpwire.NewProtocolLog(tb.TempDir(), false, smtpwire.ProtocolLogOptions{})
 	s := &Server{Role: rc.TransportRole, Version: config.Version2019, ProtocolLog: plog,
 		Logger:     panicLogger(&panics),
 		Select:     func(cs []*config.ReceiveConnector, _ netip.Addr) *config.ReceiveConnector { return cs[0] },
 		NewSession: func(ci *ConnInfo) Session { return &fakeSession{srv: be} }}
 	s.Serve()
-	f.Cleanup(plog.Close)
-	m := newReplyMatcher(f, &rc, "250 2.6.0 queued")
+	tb.Cleanup(plog.Close)
+	m := newReplyMatcher(tb, &rc, "250 2.6.0 queued")
 	limit := rc.ConnectionTimeout.Duration() + 2*time.Second
 	var port atomic.Uint32
-	f.Fuzz(func(t *testing.T, in []byte) {
+	return func(t *testing.T, in []byte) {
 		before := panics.Load()
 		client, server := Pipe(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(1024+port.Add(1)%60000)),
 			netip.MustParseAddrPort("127.0.0.1:25"))
-		defer client.Close()
 		_ = client.SetDeadline(time.Now().Add(limit))
 		start := time.Now()
 		s.ServeConn(server, []*config.ReceiveConnector{&rc})
+		// The lines are copied: the fuzzer owns in, and the writer may outlive a failed check
+		// until the deferred Close stops it.
+		lines := bytes.Split(bytes.Clone(in), []byte("\r\n"))
+		wrote := make(chan struct{})
+		defer func() {
+			client.Close()
+			<-wrote
+		}()
 		go func() {
-			for _, line := range bytes.Split(in, []byte("\r\n")) {
-				if _, err := client.Write(append(line, '\r', '\n')); err != nil {
+			defer close(wrote)
+			for _, line := range lines {
+				if _, err := client.Write(append(line[:len(line):len(line)], '\r', '\n')); err != nil {
 					return
 				}
 			}
+			// The client is done: the session ends at the end of its input, as a TCP client's does
+			// when it half-closes.
+			_ = client.(interface{ CloseWrite() error }).CloseWrite()
 		}()
 		br := bufio.NewReader(client)
 		var reply strings.Builder
@@ -169,7 +186,7 @@ func FuzzSession(f *testing.F) {
 		if n := panics.Load(); n != before {
 			t.Fatal("a handler panicked (see the log)")
 		}
-	})
+	}
 }
 
 // panicLogger is a logger that drops everything but counts the engine's "panic in SMTP

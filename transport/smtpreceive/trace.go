@@ -1,3 +1,5 @@
+// trace.go holds the session and message spans and the traceparent across the proxy hop.
+
 package smtpreceive
 
 import (
