@@ -5,7 +5,6 @@ package smtpreceive
 
 import (
 	"context"
-	"errors"
 	"io"
 	"strings"
 	"time"
@@ -43,9 +42,9 @@ func (c *conn) receive(ctx context.Context, src messageSource) {
 	c.transferred(body, start)
 	size, tooLarge, err := src.finish()
 	c.inBody.Store(false)
-	var intr *interruption
+	intr, interrupted := err.(*interruption) // finish returns it unwrapped
 	switch {
-	case errors.As(err, &intr):
+	case interrupted:
 		c.resetTransaction()
 		if parseCommand(intr.line).Verb == "DATA" {
 			// DATA in the middle of a BDAT transfer (RFC 3030 §3).
