@@ -271,7 +271,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	if s.nextHop != nil {
 		return s.relayOut(ctx, r)
 	}
-	if rep, handled := s.ci.InjectFault(config.StepProxy); handled {
+	if rep, handled := s.ci.Engine.InjectFault(config.StepProxy); handled {
 		// A fault in place of the hop to the hub: the message is read and dropped, the
 		// client gets the injected reply (a PRX reply counts as that proxy failure).
 		_, _ = io.Copy(io.Discard, r)
@@ -301,8 +301,8 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	if s.user != "" {
 		proxy = s.f.clientProxy
 	}
-	if s.ci.Logging() {
-		s.ci.Info("", "Proxy destination(s) obtained from OnProxyInboundMessage event. Correlation Id:"+correlationID())
+	if s.ci.Engine.Logging() {
+		s.ci.Engine.Info("", "Proxy destination(s) obtained from OnProxyInboundMessage event. Correlation Id:"+correlationID())
 	}
 	hopStart := time.Now()
 	t, err := proxy.Begin(ctx, &s.env)

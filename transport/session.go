@@ -339,7 +339,7 @@ func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpwire.Re
 	s.proxy = &p
 	s.ci.User = p.User // MessageRateSource User counts the client's user, not the frontend
 	if p.TraceParent != "" {
-		s.ci.SetTraceParent(p.TraceParent)
+		s.ci.Engine.SetTraceParent(p.TraceParent)
 	}
 	return smtpwire.Fixed("X02"), true
 }

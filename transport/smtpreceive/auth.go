@@ -1,3 +1,6 @@
+// auth.go holds the SASL mechanisms the engine offers policy sessions: AUTH PLAIN, AUTH LOGIN
+// and BasicAuth's choice between them.
+
 package smtpreceive
 
 import (

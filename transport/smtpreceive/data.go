@@ -1,3 +1,6 @@
+// data.go holds the message readers: DATA's dot reader (dot-stuffing, CRLF normalisation,
+// strict end-of-data framing) and the BDAT chunk stream.
+
 package smtpreceive
 
 import (
@@ -69,6 +72,13 @@ func (d *dotReader) Read(p []byte) (int, error) {
 
 // Size is the number of decoded bytes read so far.
 func (d *dotReader) Size() int64 { return d.n }
+
+// finish consumes the rest of the data to its end and says how the transfer ended
+// (messageSource).
+func (d *dotReader) finish() (int64, bool, error) {
+	err := d.drain()
+	return d.n, d.limit > 0 && d.n > d.limit, err
+}
 
 // drain consumes the rest of the body up to the terminator. It returns an error only when the
 // connection failed first.
@@ -405,6 +415,21 @@ func (s *bdatStream) nextChunk() error {
 	}
 	s.chunk, s.remaining, s.last = size, size, last
 	return nil
+}
+
+// finish says how the BDAT transfer ended (messageSource): an interrupting command first,
+// then a broken connection, else the rest of the current chunk is consumed.
+func (s *bdatStream) finish() (int64, bool, error) {
+	switch {
+	case s.interrupt != "":
+		return s.n, false, &interruption{s.interrupt}
+	case s.err != nil && !s.tooLarge:
+		return s.n, false, s.err
+	}
+	if err := s.discardChunk(); err != nil {
+		return s.n, s.tooLarge, err
+	}
+	return s.n, s.tooLarge, nil
 }
 
 // discardChunk consumes what is left of the current chunk.

@@ -1,3 +1,5 @@
+// ehlo.go holds the banner and the EHLO keyword list a connector advertises.
+
 package smtpreceive
 
 import (

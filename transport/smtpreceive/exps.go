@@ -1,3 +1,5 @@
+// exps.go holds X-EXPS, the hub's authentication of a frontend, and Event 1035's text.
+
 package smtpreceive
 
 import (

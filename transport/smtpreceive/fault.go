@@ -1,3 +1,5 @@
+// fault.go holds the fault-injection rules, maintenance mode and the one fault hook (atStep).
+
 package smtpreceive
 
 import (
@@ -185,29 +187,66 @@ func match(pattern, s string) bool {
 	return ok
 }
 
-// fault draws the rule that fires at step for this session (nil: none) and records it: the
-// ordinary log, the protocol log and exlab.faults.injected. apply then carries it out.
-func (c *conn) fault(step config.FaultStep, from, rcpt string) *faultRule {
-	r := c.srv.Faults.fire(step, c.rc, &c.info, from, rcpt, c.rcptList)
-	if r == nil {
-		return nil
+// atStep is the one fault hook: every step of a session calls it at one point, where a rule
+// for that step is drawn (Faults.fire), recorded (the "fault injected" log line, the protocol
+// log's "Fault injected: <action> at <step>" line, exlab.faults.injected) and carried out.
+// from and rcpt are what a rule's Sender and Recipient match (rcpt is the RCPT's address; at
+// later steps any recipient of the transaction matches). Where each step fires:
+//
+//	Connect    after the '+' log line, before the banner; a 2xx reply takes the banner's
+//	           place, any other reply (and a disconnect) ends the session with it
+//	Ehlo       EHLO or HELO read and in order, before its argument is checked
+//	StartTls   STARTTLS or X-ANONYMOUSTLS read and in order, before the offer and argument checks
+//	Auth       AUTH or X-EXPS read and in order, before the mechanism is looked up
+//	Mail       MAIL parsed and not refused by maintenance mode, before the size limit,
+//	           MessageRateLimit and the Session
+//	Rcpt       RCPT parsed, before MaxRecipientsPerMessage and the Session
+//	Data       DATA read and in order, before its argument check and 354; the first BDAT's
+//	           argument parsed, before its chunk is read (a reply consumes the chunk)
+//	EndOfData  drawn as the data starts, acting after its last byte, before the final reply:
+//	           a reply takes the final reply's place, a delay holds it back, a disconnect
+//	           ends the session without it; after a reply or a disconnect the message is read
+//	           to its end and never handed to the Session. A Bandwidth limit acts at once and
+//	           slows the transfer itself.
+//	Proxy      where the frontend's hop to a hub starts, asked through ConnInfo.Engine's
+//	           InjectFault; a reply is returned to the Session, which gives it as the
+//	           message's reply
+//
+// Actions: Reply sends the reply instead of the step's own (a 421 closes the session), Delay
+// sends what is waiting and waits, Disconnect closes the connection without a reply, Bandwidth
+// limits what the session reads and writes from then on. handled is true when the fault took
+// the step's place (a reply was sent, or the connection was closed): the caller does nothing
+// more. f is the rule that fired (nil: none); at EndOfData it is returned unapplied for
+// finishFault, unless it was a Bandwidth limit.
+func (c *conn) atStep(step config.FaultStep, from, rcpt string) (f *faultRule, handled bool) {
+	if c.srv.Faults == nil {
+		return nil, false
 	}
-	c.srv.logger().Info("fault injected", "fault", r.Name, "connector", c.rc.Identity(), "session", c.info.SessionID,
-		"step", string(r.Step), "action", string(r.Action), "client", c.info.Remote.Addr().Unmap().String())
-	c.srv.Metrics.fault(c.rc, &r.Fault)
+	f = c.srv.Faults.fire(step, c.rc, &c.info, from, rcpt, c.rcptList)
+	if f == nil {
+		return nil, false
+	}
+	c.srv.logger().Info("fault injected", "fault", f.Name, "connector", c.rc.Identity(), "session", c.info.SessionID,
+		"step", string(f.Step), "action", string(f.Action), "client", c.info.Remote.Addr().Unmap().String())
+	c.srv.Metrics.fault(c.rc, &f.Fault)
 	if c.plogOn {
-		c.logLine('*', r.Name, "Fault injected: "+string(r.Action)+" at "+string(r.Step))
+		c.logLine('*', f.Name, "Fault injected: "+string(f.Action)+" at "+string(f.Step))
 	}
-	return r
+	switch {
+	case step == config.StepEndOfData && f.Action == config.FaultBandwidth:
+		c.apply(f)
+		return nil, false
+	case step == config.StepEndOfData:
+		return f, false
+	case step == config.StepProxy && f.Action == config.FaultReply:
+		return f, true
+	}
+	return f, c.apply(f)
 }
 
-// apply carries out a fault. It returns true when the fault took the command's place (a
-// reply was sent, or the connection was closed): the caller then does nothing more. A 421
-// reply closes the session, as Exchange's 421 replies do.
+// apply carries out a fault's action (atStep's table). It returns true when the fault took
+// the command's place. A 421 reply closes the session, as Exchange's 421 replies do.
 func (c *conn) apply(r *faultRule) bool {
-	if r == nil {
-		return false
-	}
 	switch r.Action {
 	case config.FaultDelay:
 		_ = c.flush()
@@ -229,35 +268,14 @@ func (c *conn) apply(r *faultRule) bool {
 	return false
 }
 
-// inject is fault then apply.
-func (c *conn) inject(step config.FaultStep, from, rcpt string) bool {
-	if c.srv.Faults == nil {
-		return false
-	}
-	return c.apply(c.fault(step, from, rcpt))
-}
-
-// InjectFault applies the fault-injection rule for a step the Session carries out itself (the
-// frontend's proxy hop). It returns the reply to give instead of the step's own, or handled
-// with a nil reply when the connection was closed; handled false means go on.
-func (ci *ConnInfo) InjectFault(step config.FaultStep) (r *smtpwire.Reply, handled bool) {
-	c := ci.conn
-	if c == nil || c.srv.Faults == nil {
-		return nil, false
-	}
-	f := c.fault(step, c.from, "")
-	if f == nil {
-		return nil, false
-	}
-	switch f.Action {
-	case config.FaultReply:
+// InjectFault is the fault hook for a step the Session carries out itself (Engine; the
+// frontend's proxy hop, config.StepProxy).
+func (c *conn) InjectFault(step config.FaultStep) (r *smtpwire.Reply, handled bool) {
+	f, handled := c.atStep(step, c.from, "")
+	if handled && f.Action == config.FaultReply {
 		return f.reply, true
-	case config.FaultDisconnect:
-		c.apply(f)
-		return nil, true
 	}
-	c.apply(f)
-	return nil, false
+	return nil, handled
 }
 
 // sleepCtx waits d, or until the session's context ends.

@@ -1,3 +1,5 @@
+// limits.go holds the per-source connection limit and MessageRateLimit with the keys it counts by.
+
 package smtpreceive
 
 import (

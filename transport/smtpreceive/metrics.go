@@ -1,3 +1,6 @@
+// metrics.go holds the engine's OpenTelemetry metrics: sessions, commands, replies, phases,
+// accepted messages and injected faults.
+
 package smtpreceive
 
 import (

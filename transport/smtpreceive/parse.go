@@ -1,3 +1,5 @@
+// parse.go holds the command parser: verbs, paths and MAIL/RCPT parameters.
+
 package smtpreceive
 
 import (

@@ -1,3 +1,5 @@
+// pipe.go holds Pipe, the in-memory connection for the frontend → hub hop in one process.
+
 package smtpreceive
 
 import (
@@ -152,6 +154,16 @@ func (c *pipeConn) Close() error {
 		c.in.mu.Unlock()
 		signal(c.in.writable)
 	})
+	return nil
+}
+
+// CloseWrite shuts down the writing side, as TCP's half-close does: the peer reads what was
+// written, then io.EOF, and can still write back.
+func (c *pipeConn) CloseWrite() error {
+	c.out.mu.Lock()
+	c.out.eof = true
+	c.out.mu.Unlock()
+	signal(c.out.readable)
 	return nil
 }
 

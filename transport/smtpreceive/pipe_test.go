@@ -55,3 +55,24 @@ func TestPipe(t *testing.T) {
 		t.Error("write to a closed peer succeeded")
 	}
 }
+
+// TestPipeCloseWrite: after CloseWrite the peer reads the data, then io.EOF, and can still
+// answer.
+func TestPipeCloseWrite(t *testing.T) {
+	a, b := Pipe(netip.MustParseAddrPort("127.0.0.1:1"), netip.MustParseAddrPort("127.0.0.1:2"))
+	defer a.Close()
+	defer b.Close()
+	_, _ = a.Write([]byte("hello"))
+	_ = a.(interface{ CloseWrite() error }).CloseWrite()
+	got, err := io.ReadAll(b)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if _, err := b.Write([]byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(a, buf); err != nil || string(buf) != "back" {
+		t.Fatalf("read back %q, %v", buf, err)
+	}
+}

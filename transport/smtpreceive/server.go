@@ -425,13 +425,12 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	defer release()
 	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release,
 		tlsConf: s.tlsFor(rc)}
-	c.info = ConnInfo{Connector: rc, SessionID: smtpwire.NewSessionID(), Local: local, Remote: remote, Started: time.Now(), conn: c}
+	c.info = ConnInfo{Connector: rc, SessionID: smtpwire.NewSessionID(), Local: local, Remote: remote, Started: time.Now(), Engine: c}
 	if s.Metrics != nil {
 		s.Metrics.session(rc)
 	}
 	if s.ProtocolLog != nil && rc.ProtocolLoggingLevel == config.LoggingVerbose {
 		c.plogOn = true
-		c.info.logf = func(data, context string) { c.logLine('*', data, context) }
 	}
 	c.deadline = c.info.Started.Add(rc.ConnectionTimeout.Duration())
 	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)

@@ -5,7 +5,18 @@
 // DATA/BDAT readers with strict end-of-data framing, pipelining, timeouts, STARTTLS, the
 // EHLO keyword list and the reply table built from ../shared/spec/replies.tsv. It owns no
 // policy: who may send what is decided by the Session a role gives it (frontend or
-// transport), and it imports only config. It writes nothing durable.
+// transport), and it imports only config and transport/smtpwire (the reply table, the
+// protocol-log line, XPROXYFROM). It writes nothing durable.
+//
+// The engine's files, one job each: server.go and bind*.go listen and admit connections
+// (limits.go: the connection and message-rate limits); conn.go holds a connection's state;
+// io.go the I/O adapters (timeouts, shutdown, a Bandwidth fault's limit, replies and flushes);
+// loop.go the command loop and the state table (check); verbs.go one handler per verb;
+// message.go the one end-of-message path DATA and BDAT share; data.go the DATA and BDAT
+// readers; headerscan.go the MaxHeaderSize/MaxHopCount scan; fault.go the fault rules and
+// their one hook (atStep, with the table of when each step fires); logging.go the protocol-log
+// hooks; trace.go and metrics.go the spans and metrics. A Session reaches back into the engine
+// only through ConnInfo.Engine.
 package smtpreceive
 
 import (
@@ -14,8 +25,6 @@ import (
 	"io"
 	"net/netip"
 	"time"
-
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/transport/smtpwire"
@@ -36,9 +45,29 @@ type ConnInfo struct {
 	// authenticates or a proxied session names one; MessageRateSource User counts it.
 	User string
 
-	logf        func(data, context string) // the protocol log's '*' lines, when it is on
-	conn        *conn                      // the engine's connection (fault injection)
-	traceParent trace.SpanContext          // the next message span's remote parent
+	// Engine is the engine running the session, for what a Session asks of it beyond these
+	// fields; the engine sets it before it calls NewSession.
+	Engine Engine
+}
+
+// Engine is what a Session may ask of the engine that runs it: the fault hook of a step the
+// Session carries out itself, the session's protocol log and its trace. The frontend's proxy
+// hop uses InjectFault, Logging and Info; the hub's session SetTraceParent. Like the Session's
+// own methods, these are called from the session's goroutine only.
+type Engine interface {
+	// InjectFault applies the fault-injection rule for a step the Session carries out itself
+	// (config.StepProxy: the frontend's hop to a hub). It returns the reply to give instead
+	// of the step's own, or handled with a nil reply when the connection was closed; handled
+	// false means go on (after a Delay has been waited, or with a Bandwidth limit set).
+	InjectFault(step config.FaultStep) (r *smtpwire.Reply, handled bool)
+	// Logging says whether the session writes a protocol log (ProtocolLoggingLevel Verbose).
+	Logging() bool
+	// Info writes a '*' line to the session's protocol log (the proxy destination line and
+	// the like); nothing when the log is off.
+	Info(data, context string)
+	// SetTraceParent makes the session's next message span a child of the span a W3C
+	// traceparent names (the frontend's proxy hop, carried in XPROXYFROM).
+	SetTraceParent(traceparent string)
 }
 
 // Session is the policy side of one SMTP session, shaped like go-smtp's backend Session.

@@ -1,3 +1,5 @@
+// stamp.go holds the Received: header exlab stamps and its build number and TLS wording.
+
 package smtpreceive
 
 import (

@@ -1,3 +1,6 @@
+// tlscert.go holds the certificates for STARTTLS: self-signed ones, TlsCertificateName and
+// DomainSecure.
+
 package smtpreceive
 
 import (

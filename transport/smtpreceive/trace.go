@@ -1,3 +1,5 @@
+// trace.go holds the session and message spans and the traceparent across the proxy hop.
+
 package smtpreceive
 
 import (
@@ -34,11 +36,11 @@ func ContextWithTraceParent(ctx context.Context, traceparent string) context.Con
 }
 
 // SetTraceParent makes the session's next message span a child of the span a traceparent names
-// (the frontend's proxy hop, carried in XPROXYFROM).
-func (ci *ConnInfo) SetTraceParent(traceparent string) {
+// (the frontend's proxy hop, carried in XPROXYFROM); Engine.
+func (c *conn) SetTraceParent(traceparent string) {
 	sc := trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.MapCarrier{"traceparent": traceparent}))
 	if sc.IsValid() {
-		ci.traceParent = sc
+		c.traceParent = sc
 	}
 }
 
@@ -53,11 +55,11 @@ func (c *conn) startMessage(from string) {
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
 		attribute.String("smtp.connector", c.rc.Identity()), attribute.String("smtp.session_id", c.info.SessionID),
 		attribute.String("smtp.mail_from", from), attribute.Int("smtp.transaction", c.transactions))}
-	if c.info.traceParent.IsValid() {
+	if c.traceParent.IsValid() {
 		// One trace across the hop; the local session stays linked.
 		opts = append(opts, trace.WithLinks(trace.LinkFromContext(c.ctx)))
-		parent = trace.ContextWithRemoteSpanContext(c.ctx, c.info.traceParent)
-		c.info.traceParent = trace.SpanContext{}
+		parent = trace.ContextWithRemoteSpanContext(c.ctx, c.traceParent)
+		c.traceParent = trace.SpanContext{}
 	}
 	c.msgCtx, c.msgSpan = t.Start(parent, "smtp.message", opts...)
 }

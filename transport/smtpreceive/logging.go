@@ -1,0 +1,103 @@
+// logging.go holds the protocol-log hooks (spec §7.1) and the ordinary logger.
+
+package smtpreceive
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/exlab/exlab/transport/smtpwire"
+)
+
+// logger returns the server's logger or a discarding one.
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// Protocol log hooks (spec §7.1).
+
+// logLine adds one line to the session's protocol log.
+func (c *conn) logLine(event byte, data, context string) {
+	if !c.plogOn {
+		return
+	}
+	if c.plogLocal == "" {
+		c.plogLocal, c.plogRemote, c.plogID = smtpwire.LogEndpoint(c.info.Local), smtpwire.LogEndpoint(c.info.Remote), c.rc.Identity()
+	}
+	if c.plog == nil {
+		c.plog = make([]smtpwire.LogLine, 0, 8)
+	}
+	c.plog = append(c.plog, smtpwire.LogLine{Time: time.Now(), Connector: c.plogID, Session: c.info.SessionID, Seq: c.plogSeq,
+		Local: c.plogLocal, Remote: c.plogRemote, Event: event, Data: data, Context: context})
+	c.plogSeq++
+}
+
+// logCommand logs a command line; AUTH's initial response is not written.
+func (c *conn) logCommand(line string) {
+	if !c.plogOn {
+		return
+	}
+	if v := strings.ToUpper(line[:min(len(line), 6)]); v == "AUTH P" || v == "AUTH L" || strings.HasPrefix(v, "AUTH ") || strings.HasPrefix(v, "X-EXPS") {
+		if f := strings.Fields(line); len(f) > 2 {
+			line = f[0] + " " + f[1] + " <authentication response>"
+		}
+	}
+	c.logLine('<', line, "")
+}
+
+// disconnected writes the '-' line: Local when exlab ended the session, Remote when the client
+// did, Remote(SocketError) when the connection broke.
+func (c *conn) disconnected(err error) {
+	if !c.plogOn {
+		return
+	}
+	ctx := "Local"
+	switch {
+	case err == nil, errors.Is(err, errIdleTimeout), errors.Is(err, errSessionTimout), errors.Is(err, errShutdown):
+	case errors.Is(err, io.EOF):
+		ctx = "Remote"
+	default:
+		ctx = "Remote(SocketError)"
+	}
+	c.logLine('-', "", ctx)
+	c.srv.ProtocolLog.Write(c.plog)
+	c.plog = nil
+}
+
+// Logging says whether the session writes a protocol log (Engine).
+func (c *conn) Logging() bool { return c.plogOn }
+
+// Info writes a '*' line to the session's protocol log (Engine).
+func (c *conn) Info(data, context string) { c.logLine('*', data, context) }
+
+// tlsLogText is the protocol log's TLS line in Exchange's SChannel words (spec §7.1), mapped
+// from what Go negotiated.
+func tlsLogText(st tls.ConnectionState) string {
+	proto := map[uint16]string{tls.VersionTLS12: "SP_PROT_TLS1_2_SERVER", tls.VersionTLS13: "SP_PROT_TLS1_3_SERVER"}[st.Version]
+	if proto == "" {
+		proto = "SP_PROT_TLS1_0_SERVER"
+	}
+	name := tls.CipherSuiteName(st.CipherSuite)
+	bulk, strength := "CALG_AES_128", 128
+	switch {
+	case strings.Contains(name, "AES_256"):
+		bulk, strength = "CALG_AES_256", 256
+	case strings.Contains(name, "CHACHA20"):
+		bulk, strength = "CALG_CHACHA20", 256
+	}
+	mac := "CALG_SHA_256"
+	if strings.HasSuffix(name, "SHA384") {
+		mac = "CALG_SHA_384"
+	}
+	return fmt.Sprintf("TLS protocol %s negotiation succeeded using bulk encryption algorithm %s with strength %d bits, "+
+		"MAC hash algorithm %s with strength 0 bits and key exchange algorithm CALG_ECDH_EPHEM with strength 256 bits", proto, bulk, strength, mac)
+}
