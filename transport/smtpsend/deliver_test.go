@@ -14,8 +14,8 @@ import (
 )
 
 // fakeHop is a scripted SMTP server on 127.0.0.1:0: greeting is its first line, reply answers
-// each command (by its upper-cased verb, or by the whole line for RCPT), and it records what
-// it was sent, body included.
+// each command (by the whole line, else by its upper-cased verb; "." is the reply to the
+// body), and it records what it was sent, body included.
 type fakeHop struct {
 	l        net.Listener
 	greeting string
@@ -102,7 +102,9 @@ func (f *fakeHop) serve(c net.Conn) {
 			f.mu.Lock()
 			f.bodies = append(f.bodies, body.String())
 			f.mu.Unlock()
-			r = "250 2.6.0 <q1@fake.test> Queued mail for delivery"
+			if r, ok = f.reply["."]; !ok {
+				r = "250 2.6.0 <q1@fake.test> Queued mail for delivery"
+			}
 		default:
 			r = "250 2.0.0 OK"
 		}
