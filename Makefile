@@ -5,7 +5,7 @@ BIN     := bin/exlab
 # Root binds the real ports; anyone else gets them shifted by 10000 (25 -> 10025).
 ARGS    ?= $(if $(filter 0,$(shell id -u)),,--port-offset 10000)
 
-.PHONY: build run test bench lint fmt generate
+.PHONY: build run test bench lint fmt generate cross
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/exlab
@@ -20,6 +20,15 @@ test:
 
 bench: build
 	./bench/run.sh $(BENCHFLAGS)
+
+# The six platforms exlab ships for: each must build and vet (tests included) without cgo.
+CROSS ?= linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64
+cross:
+	@set -e; for p in $(CROSS); do \
+		echo "cross $$p"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./...; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./...; \
+	done
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -125,7 +125,22 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(time.Duration(20+rng.IntN(50)) * time.Millisecond)
+		// The power cut comes after a random number of acknowledged messages (at least one, so
+		// the round has something to lose), not after a fixed time.
+		target := 1 + rng.IntN(40)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n >= target {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("seed %d: only %d of %d messages acknowledged in 30s", seed, n, target)
+			}
+			time.Sleep(time.Millisecond)
+		}
 		mu.Lock()
 		snapshot := append([]uint64(nil), acked...)
 		clone := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(100), RNG: rng})

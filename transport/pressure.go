@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/exlab/exlab/config"
@@ -35,22 +34,6 @@ type pressure struct {
 	queue func() int64          // messages held
 	stop  chan struct{}
 	done  chan struct{}
-}
-
-// diskUsed is the used space of the volume holding dir, in percent as df shows it.
-func diskUsed(dir string) func() (int64, error) {
-	return func() (int64, error) {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(dir, &st); err != nil {
-			return 0, err
-		}
-		used := float64(st.Blocks - st.Bfree)
-		avail := float64(st.Bavail)
-		if used+avail == 0 {
-			return 0, nil
-		}
-		return int64(used*100/(used+avail) + 0.5), nil
-	}
 }
 
 // next moves one resource's level by its transitions.

@@ -72,7 +72,10 @@ func TestPoisonThreshold(t *testing.T) {
 	st.Close()
 
 	logs := run(func(h *Hub, st *queue.Store) {
-		time.Sleep(200 * time.Millisecond) // an expiry or attempt would happen now
+		// A fixed wait on purpose: the test proves that nothing happens to a poison message
+		// (no attempt, no expiry), and an absence has no condition to wait on; 200ms gives a
+		// wrongly scheduled attempt or expiry the time to show.
+		time.Sleep(200 * time.Millisecond)
 		qs := h.Queues()
 		var poison *QueueInfo
 		for i := range qs {

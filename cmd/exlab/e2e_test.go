@@ -458,7 +458,9 @@ func TestShutdownLetsTheMessageFinish(t *testing.T) {
 	}
 	fmt.Fprintf(c, "Subject: during shutdown\r\n\r\nfirst half\r\n")
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(300 * time.Millisecond)
+	waitUntil(t, 10*time.Second, "the server to begin stopping", func() bool {
+		return strings.Contains(s.stderr(), "stopping; sessions receiving a message may finish")
+	})
 	fmt.Fprintf(c, "second half\r\n.\r\n")
 	if got := read(); !strings.HasPrefix(got, "250 2.6.0 ") {
 		t.Errorf("message in flight at shutdown got %q", got)
@@ -1315,7 +1317,8 @@ SendConnectors:
 		"Subject: later\r\n\r\nx\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond) // at least one failed attempt and one retry
+	// At least one failed attempt and one retry, each logged as DEFER.
+	waitUntil(t, 15*time.Second, "a failed attempt and a retry", func() bool { return strings.Count(s.stderr(), "DEFER") >= 2 })
 	// Now the next hop comes up on the connector's port.
 	l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {

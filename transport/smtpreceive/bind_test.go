@@ -14,7 +14,7 @@ import (
 func TestBindErrorCauses(t *testing.T) {
 	rc := &config.ReceiveConnector{Name: "Default Frontend EX01", TransportRole: config.FrontendTransport}
 	b := config.Binding{Addr: netip.MustParseAddr("0.0.0.0"), Port: 25}
-	wrap := func(errno syscall.Errno) error {
+	wrap := func(errno error) error {
 		return &net.OpError{Op: "listen", Net: "tcp4", Err: os.NewSyscallError("bind", errno)}
 	}
 	tests := []struct {
@@ -22,9 +22,10 @@ func TestBindErrorCauses(t *testing.T) {
 		cause BindCause
 		text  string
 	}{
-		{wrap(syscall.EADDRINUSE), CauseInUse, `The receive connector "Default Frontend EX01" could not bind to 0.0.0.0:25 because the address is already in use. Verify no other application is using this IP address and port.`},
-		{wrap(syscall.EADDRNOTAVAIL), CauseNotLocal, "because the address is not valid on this server"},
-		{wrap(syscall.EACCES), CausePermission, "CAP_NET_BIND_SERVICE"},
+		// The platform's own errnos (sockopt_*.go): Winsock's on Windows.
+		{wrap(errAddrInUse), CauseInUse, `The receive connector "Default Frontend EX01" could not bind to 0.0.0.0:25 because the address is already in use. Verify no other application is using this IP address and port.`},
+		{wrap(errAddrNotAvail), CauseNotLocal, "because the address is not valid on this server"},
+		{wrap(errAccess), CausePermission, "because access to the port was denied. " + permissionHint},
 		{wrap(syscall.EINVAL), CauseOther, "because of an error: invalid argument."},
 	}
 	for _, tt := range tests {

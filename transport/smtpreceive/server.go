@@ -109,7 +109,7 @@ func (e *BindError) Error() string {
 }
 
 // AddressInUse says whether the bind failed because another socket holds the endpoint.
-func (e *BindError) AddressInUse() bool { return errors.Is(e.Err, syscall.EADDRINUSE) }
+func (e *BindError) AddressInUse() bool { return errors.Is(e.Err, errAddrInUse) }
 
 // Listen binds every binding of the given connectors, port shifted by portOffset (except port
 // 0, which stays ephemeral). A binding that fails is reported and the others still bind: one
@@ -251,7 +251,7 @@ func (s *Server) Bound() []Listening {
 }
 
 // logBindError logs Event 1020 for each connector of a failed binding, naming the process that
-// holds the port when /proc shows it.
+// holds the port when the system shows it (portowner_*.go).
 func (s *Server) logBindError(e *BindError) {
 	for _, rc := range e.Connectors {
 		attrs := []any{"EventID", 1020, "Source", eventSource(rc), "Connector", rc.Identity(), "Binding", e.Binding.String(),
@@ -259,6 +259,8 @@ func (s *Server) logBindError(e *BindError) {
 		if e.Cause() == CauseInUse {
 			if o := FindPortOwner(e.Binding); o != nil {
 				attrs = append(attrs, "OwnerPID", o.PID, "OwnerProgram", o.Program, "OwnerCommandLine", o.Cmdline)
+			} else if why := PortOwnerUnavailable(); why != "" {
+				attrs = append(attrs, "OwnerLookup", why)
 			}
 		}
 		if s.RetryInterval > 0 {
@@ -318,16 +320,7 @@ func (s *Server) retryBindings() {
 func listen(b config.Binding, shared bool) (net.Listener, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) {
-			if b.Addr.Is6() {
-				// [::]:25 and 0.0.0.0:25 are two bindings, as on Windows: the IPv6 socket
-				// must not take IPv4 too.
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
-			}
-			if serr == nil && shared {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
-			}
-		})
+		err := c.Control(func(fd uintptr) { serr = setSockopts(fd, b.Addr.Is6(), shared) }) // sockopt_*.go
 		if err != nil {
 			return err
 		}
