@@ -9,8 +9,6 @@ import (
 	"github.com/exlab/exlab/transport/smtpwire"
 )
 
-const specReplies = "../../../shared/spec/replies.tsv"
-
 func TestBanner(t *testing.T) {
 	rc := connector(t, "Default Frontend EX01")
 	at := time.Date(2024, 3, 13, 10, 1, 17, 0, time.FixedZone("", 3600))
