@@ -97,16 +97,18 @@ func (c *Client) do(method, path string, q url.Values, body []byte, out any) ([]
 	return b, nil
 }
 
-// MailboxItems lists every delivered message.
-func (c *Client) MailboxItems() ([]queue.MailboxItem, error) {
+// MailboxItems lists the delivered messages (every mailbox's: the listener filters none, and
+// mailbox is there to match queue.Store, so both are a Mailboxes).
+func (c *Client) MailboxItems(mailbox string) ([]queue.MailboxItem, error) {
 	var items []queue.MailboxItem
 	_, err := c.do(http.MethodGet, PathMailbox, nil, nil, &items)
 	return items, err
 }
 
-// MailboxContent is one delivered message as stored.
-func (c *Client) MailboxContent(mailbox string, id uint64) ([]byte, error) {
-	return c.do(http.MethodGet, PathMailboxContent, url.Values{"mailbox": {mailbox}, "id": {strconv.FormatUint(id, 10)}}, nil, nil)
+// MailboxContent is one delivered message as stored (the item is not sent: only its content).
+func (c *Client) MailboxContent(mailbox string, id uint64) (queue.MailboxItem, []byte, error) {
+	b, err := c.do(http.MethodGet, PathMailboxContent, url.Values{"mailbox": {mailbox}, "id": {strconv.FormatUint(id, 10)}}, nil, nil)
+	return queue.MailboxItem{}, b, err
 }
 
 // Queues is Get-Queue.
@@ -150,6 +152,15 @@ func (c *Client) Faults() ([]Fault, error) {
 	var fs []Fault
 	_, err := c.do(http.MethodGet, PathFaults, nil, nil, &fs)
 	return fs, err
+}
+
+// SetFault adds one rule.
+func (c *Client) SetFault(r FaultRule) (int, error) {
+	b, err := r.Body()
+	if err != nil {
+		return 0, err
+	}
+	return c.SetFaults(b)
 }
 
 // SetFaults adds rules written as the configuration's Faults entries (YAML or JSON, one or a

@@ -11,7 +11,10 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 
 	"github.com/exlab/exlab/queue"
 )
@@ -102,4 +105,52 @@ type Fault struct {
 func (f Fault) Column(name string) string {
 	return map[string]string{"Action": f.Action, "Connector": f.Connector, "Count": f.Count, "Detail": f.Detail,
 		"Fired": f.Fired, "Match": f.Match, "Name": f.Name, "Probability": f.Probability, "Remaining": f.Remaining, "Step": f.Step}[name]
+}
+
+// FaultRule is one rule for POST /faults as exlab fault set's flags give it; Body writes it as
+// the configuration's Faults entry, which the server checks (config.ParseFaults).
+type FaultRule struct {
+	Step                                                           string // Connect, Ehlo, StartTls, Auth, Mail, Rcpt, Data, EndOfData, Proxy
+	Reply, ReplyId, Delay, BytesPerSecond                          string // the action: exactly one of these or Disconnect
+	Disconnect                                                     bool
+	Name, Connector, Probability, Sender, Recipient, RemoteIPRange string
+	Count                                                          int
+}
+
+// Body is the rule as JSON; an error when Step is missing or not exactly one action is given.
+func (r FaultRule) Body() ([]byte, error) {
+	if r.Step == "" {
+		return nil, fmt.Errorf("fault set: --step is required (or --file)")
+	}
+	m := map[string]any{"Step": r.Step}
+	actions := 0
+	for _, a := range []struct {
+		on        bool
+		action, k string
+		v         string
+	}{{r.Reply != "", "Reply", "Reply", r.Reply}, {r.ReplyId != "", "Reply", "ReplyId", r.ReplyId}, {r.Delay != "", "Delay", "Delay", r.Delay},
+		{r.Disconnect, "Disconnect", "", ""}, {r.BytesPerSecond != "", "Bandwidth", "BytesPerSecond", r.BytesPerSecond}} {
+		if a.on {
+			actions++
+			m["Action"] = a.action
+			if a.k != "" {
+				m[a.k] = a.v
+			}
+		}
+	}
+	if actions != 1 {
+		return nil, fmt.Errorf("fault set: give exactly one of --reply, --reply-id, --delay, --disconnect, --bandwidth")
+	}
+	for k, v := range map[string]string{"Name": r.Name, "Connector": r.Connector, "Probability": r.Probability, "Sender": r.Sender, "Recipient": r.Recipient} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if r.Count != 0 {
+		m["Count"] = strconv.Itoa(r.Count)
+	}
+	if r.RemoteIPRange != "" {
+		m["RemoteIPRanges"] = []string{r.RemoteIPRange}
+	}
+	return json.Marshal(m)
 }
