@@ -24,7 +24,12 @@ var allowed = map[string][]string{
 	"transport":             {"transport/smtpreceive", "transport/smtpsend", "queue", "routing", "config"},
 	"bench":                 {},
 	"bench/compare":         {"bench"},
-	"cmd/exlab":             {"config", "routing", "queue", "transport", "transport/smtpreceive", "transport/smtpsend", "frontend", "bench"},
+	"cmd/adminapi":          {"config", "queue", "transport", "transport/smtpreceive"},
+	"cmd/probe":             {"bench", "config", "routing", "transport/smtpreceive"},
+	"cmd/format":            {"cmd/adminapi", "cmd/probe", "queue", "routing", "transport"},
+	"cmd/server":            {"cmd/adminapi", "config", "routing", "queue", "transport", "transport/smtpreceive", "transport/smtpsend", "frontend"},
+	"cmd/exlab": {"cmd/server", "cmd/adminapi", "cmd/probe", "cmd/format", "config", "routing", "queue", "transport",
+		"transport/smtpreceive", "transport/smtpsend", "frontend", "bench"},
 }
 
 func TestImportGraph(t *testing.T) {
