@@ -58,7 +58,9 @@ func TestReadmeCommands(t *testing.T) {
 	}
 	root := newRoot(&bytes.Buffer{}, &bytes.Buffer{})
 	anyFlag := map[string]bool{}
+	root.InitDefaultVersionFlag()
 	for _, c := range commands(root) {
+		c.InitDefaultHelpFlag() // cobra adds --help (and --version) when it runs a command
 		c.Flags().VisitAll(func(f *pflag.Flag) { anyFlag[f.Name] = true })
 	}
 	documented := map[*cobra.Command]bool{}
