@@ -196,6 +196,25 @@ func (c *Client) SetMaintenance(on bool) (ComponentState, error) {
 	return st, err
 }
 
+// Ready is exlab readyz: Readyz at addr, or (addr "") at the address the server running on
+// dataDir wrote there.
+func Ready(dataDir, addr string) (string, bool, error) {
+	if addr == "" {
+		b, err := os.ReadFile(filepath.Join(dataDir, AddrFile))
+		if err != nil {
+			return "", false, fmt.Errorf("no running server found for %s: %v", dataDir, err)
+		}
+		addr = strings.TrimSpace(string(b))
+	} else if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", false, fmt.Errorf("--admin: %v", err)
+	}
+	text, ok, err := Readyz(addr)
+	if err != nil {
+		return "", false, fmt.Errorf("not ready: %v", err)
+	}
+	return text, ok, nil
+}
+
 // Readyz asks /readyz at addr (no token needed): the answer's text, and whether every enabled
 // connector listens.
 func Readyz(addr string) (string, bool, error) {

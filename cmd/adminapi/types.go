@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/exlab/exlab/queue"
@@ -110,6 +111,7 @@ func (f Fault) Column(name string) string {
 // FaultRule is one rule for POST /faults as exlab fault set's flags give it; Body writes it as
 // the configuration's Faults entry, which the server checks (config.ParseFaults).
 type FaultRule struct {
+	File                                                           string // a YAML or JSON file of Faults entries instead of the fields below
 	Step                                                           string // Connect, Ehlo, StartTls, Auth, Mail, Rcpt, Data, EndOfData, Proxy
 	Reply, ReplyId, Delay, BytesPerSecond                          string // the action: exactly one of these or Disconnect
 	Disconnect                                                     bool
@@ -119,6 +121,9 @@ type FaultRule struct {
 
 // Body is the rule as JSON; an error when Step is missing or not exactly one action is given.
 func (r FaultRule) Body() ([]byte, error) {
+	if r.File != "" {
+		return os.ReadFile(r.File)
+	}
 	if r.Step == "" {
 		return nil, fmt.Errorf("fault set: --step is required (or --file)")
 	}

@@ -38,8 +38,7 @@ func (a *app) benchCmd() *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(a.stdout).Encode(res)
 			}
-			fmt.Fprintf(a.stdout, "held %d idle sessions (%d failed, %d refused); open p50 %s p99 %s; new sessions meanwhile: n=%d p50 %s p99 %s max %s\n",
-				res.Opened, res.Failed, res.Refused, res.Open.P50, res.Open.P99, res.Probe.N, res.Probe.P50, res.Probe.P99, res.Probe.Max)
+			format.Hold(a.stdout, res)
 			return nil
 		}
 		if st, err := os.Stdout.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && a.stdout == os.Stdout && !asJSON {

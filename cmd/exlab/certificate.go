@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	svc "github.com/exlab/exlab/cmd/server"
-	"github.com/exlab/exlab/transport/smtpreceive"
 )
 
 // certificateCmd is exlab certificate new, exlab's New-ExchangeCertificate: it (re)makes the
@@ -19,29 +17,7 @@ func (a *app) certificateCmd() *cobra.Command {
 	var cfgPath, serverName, dataDir, notBefore, notAfter string
 	nc := &cobra.Command{Use: "new", Short: "(re)make the server's self-signed certificate in the data directory", Args: cobra.NoArgs,
 		RunE: runE(func([]string) error {
-			_, srv, err := svc.LoadServer(cfgPath, serverName)
-			if err != nil {
-				return err
-			}
-			from, to := time.Now().UTC(), time.Now().UTC().AddDate(5, 0, 0)
-			for _, d := range []struct {
-				flag, val string
-				dst       *time.Time
-			}{{"--not-before", notBefore, &from}, {"--not-after", notAfter, &to}} {
-				if d.val == "" {
-					continue
-				}
-				t, err := time.Parse(time.DateOnly, d.val)
-				if err != nil {
-					return fmt.Errorf("%s: %q is not a date (YYYY-MM-DD)", d.flag, d.val)
-				}
-				*d.dst = t
-			}
-			if !to.After(from) {
-				return fmt.Errorf("--not-after must be after --not-before")
-			}
-			path := filepath.Join(dataDir, svc.CertDir, "Exchange Certificate.pem")
-			cert, err := smtpreceive.WriteSelfSigned(path, srv.Fqdn, from, to)
+			path, cert, err := svc.NewCertificate(dataDir, cfgPath, serverName, notBefore, notAfter)
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"bench/compare":         {"bench"},
 	"cmd/adminapi":          {"config", "queue", "transport", "transport/smtpreceive"},
 	"cmd/probe":             {"bench", "config", "routing", "transport/smtpreceive"},
-	"cmd/format":            {"cmd/adminapi", "cmd/probe", "queue", "routing", "transport"},
+	"cmd/format":            {"bench", "cmd/adminapi", "cmd/probe", "queue", "routing", "transport"},
 	"cmd/server":            {"cmd/adminapi", "config", "routing", "queue", "transport", "transport/smtpreceive", "transport/smtpsend", "frontend"},
 	"cmd/exlab": {"cmd/server", "cmd/adminapi", "cmd/probe", "cmd/format", "config", "routing", "queue", "transport",
 		"transport/smtpreceive", "transport/smtpsend", "frontend", "bench"},

@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/exlab/exlab/cmd/adminapi"
 	"github.com/exlab/exlab/cmd/format"
+	svc "github.com/exlab/exlab/cmd/server"
 )
 
 // exlab fault set|list|clear and exlab maintenance on|off|status: fault injection and the
@@ -18,24 +18,13 @@ func (a *app) faultCmd() *cobra.Command {
 	c := group("fault", "fault injection on the running server")
 	var dataDir string
 	var r adminapi.FaultRule
-	var file string
 	set := &cobra.Command{Use: "set", Short: "add a fault-injection rule (a rule of the same --name is replaced)", Args: cobra.NoArgs,
 		Long: "STEP is one of Connect, Ehlo, StartTls, Auth, Mail, Rcpt, Data, EndOfData, Proxy.", RunE: runE(func([]string) error {
-			var body []byte
-			var err error
-			if file != "" {
-				body, err = os.ReadFile(file)
-			} else {
-				body, err = r.Body()
-			}
+			cl, err := svc.Running(dataDir, "")
 			if err != nil {
 				return err
 			}
-			cl, err := running(dataDir, "")
-			if err != nil {
-				return err
-			}
-			n, err := cl.SetFaults(body)
+			n, err := cl.SetFault(r)
 			if err != nil {
 				return err
 			}
@@ -43,7 +32,7 @@ func (a *app) faultCmd() *cobra.Command {
 			return nil
 		})}
 	f := set.Flags()
-	f.StringVar(&file, "file", "", "read the rules from a YAML or JSON file (the configuration's Faults entries)")
+	f.StringVar(&r.File, "file", "", "read the rules from a YAML or JSON file (the configuration's Faults entries)")
 	f.StringVar(&r.Name, "name", "", "the rule's name (a rule of the same name is replaced)")
 	f.StringVar(&r.Connector, "connector", "", "receive connector name or identity (default: every connector)")
 	f.StringVar(&r.Step, "step", "", "Connect, Ehlo, StartTls, Auth, Mail, Rcpt, Data, EndOfData or Proxy")
@@ -60,7 +49,7 @@ func (a *app) faultCmd() *cobra.Command {
 	var form string
 	list := &cobra.Command{Use: "list", Short: "the rules with how often each fired and may still fire", Args: cobra.NoArgs}
 	list.RunE = runE(func([]string) error {
-		cl, err := running(dataDir, "")
+		cl, err := svc.Running(dataDir, "")
 		if err != nil {
 			return err
 		}
@@ -73,7 +62,7 @@ func (a *app) faultCmd() *cobra.Command {
 	formatFlags(list, &form, "table", "table or json")
 	clear := &cobra.Command{Use: "clear [NAME]", Short: "remove the rule NAME, or every rule", Args: cobra.MaximumNArgs(1),
 		RunE: runE(func(args []string) error {
-			cl, err := running(dataDir, "")
+			cl, err := svc.Running(dataDir, "")
 			if err != nil {
 				return err
 			}
@@ -101,7 +90,7 @@ func (a *app) maintenanceCmd() *cobra.Command {
 	var dataDir string
 	for _, x := range []struct{ use, short string }{{"on", "HubTransport Inactive"}, {"off", "HubTransport Active"}, {"status", "the HubTransport state"}} {
 		sub := &cobra.Command{Use: x.use, Short: x.short, Args: cobra.NoArgs, RunE: runE(func([]string) error {
-			cl, err := running(dataDir, "")
+			cl, err := svc.Running(dataDir, "")
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,33 +13,6 @@ import (
 	"github.com/exlab/exlab/queue"
 )
 
-// mailboxes reads the delivered messages from a running server (admin listener) or, when none
-// runs, from the data directory itself; close releases the store.
-func mailboxes(dir string) (adminapi.Mailboxes, func(), error) {
-	if c := adminapi.Dial(dir); c != nil {
-		return c, func() {}, nil
-	}
-	st, err := queue.Open(filepath.Join(dir, svc.QueueDir), queue.Options{ReadOnly: true})
-	if err != nil {
-		return nil, nil, fmt.Errorf("no running server answers for %s and its queue database cannot be read: %v", dir, err)
-	}
-	return st, func() { _ = st.Close() }, nil
-}
-
-// matches says whether an item belongs to the mailbox named by addr (its primary address or
-// an address the message was sent to).
-func matches(it queue.MailboxItem, addr string) bool {
-	if addr == "" || strings.EqualFold(it.Mailbox, addr) {
-		return true
-	}
-	for _, t := range it.To {
-		if strings.EqualFold(t, addr) {
-			return true
-		}
-	}
-	return false
-}
-
 func (a *app) mailboxCmd() *cobra.Command {
 	c := group("mailbox", "the delivered messages")
 	var dataDir string
@@ -48,7 +20,7 @@ func (a *app) mailboxCmd() *cobra.Command {
 	var asJSON bool
 	// each runs f on the messages of addr ("" for all) with the given --id (0 for any).
 	each := func(addr string, f func(mb adminapi.Mailboxes, items []queue.MailboxItem) error) error {
-		mb, closeFn, err := mailboxes(dataDir)
+		mb, closeFn, err := svc.Mailboxes(dataDir)
 		if err != nil {
 			return err
 		}
@@ -59,7 +31,7 @@ func (a *app) mailboxCmd() *cobra.Command {
 		}
 		var out []queue.MailboxItem
 		for _, it := range all {
-			if matches(it, addr) && (id == 0 || it.ID == id) {
+			if svc.InMailbox(it, addr) && (id == 0 || it.ID == id) {
 				out = append(out, it)
 			}
 		}

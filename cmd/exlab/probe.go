@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,11 +21,6 @@ func (a *app) probeCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{Use: "probe", Short: "check every binding: listening, owner, banner and EHLO against the connector (exit 1 when anything is wrong)",
 		Args: cobra.NoArgs, RunE: runE(func([]string) error {
-			for _, p := range ports {
-				if p < 1 || p > 65535 {
-					return fmt.Errorf("--port: %d is not a port", p)
-				}
-			}
 			org, srv, err := svc.LoadServer(cfgPath, serverName)
 			if err != nil {
 				return err

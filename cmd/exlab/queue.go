@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -27,31 +26,6 @@ func (s *stored) flags(c *cobra.Command) {
 	c.Flags().StringVar(&s.serverName, "server", "", "server of the organization, when the server is stopped")
 }
 
-// queues reads the queues of a stopped server from its data directory.
-func (s *stored) queues(queueID string) ([]transport.QueueInfo, []transport.MessageInfo, error) {
-	org, srv, err := svc.LoadServer(s.cfgPath, s.serverName)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := queue.Open(filepath.Join(s.dataDir, svc.QueueDir), queue.Options{ReadOnly: true})
-	if err != nil {
-		return nil, nil, fmt.Errorf("no running server answers for %s and its queue database cannot be read: %v", s.dataDir, err)
-	}
-	defer st.Close()
-	return transport.StoredQueues(st, org, srv, queueID)
-}
-
-// running is the admin client of the server running on dataDir, or an error saying what needs it.
-func running(dataDir, what string) (*adminapi.Client, error) {
-	if c := adminapi.Dial(dataDir); c != nil {
-		return c, nil
-	}
-	if what != "" {
-		what = " (" + what + " needs the running hub)"
-	}
-	return nil, fmt.Errorf("no running server answers for %s%s", dataDir, what)
-}
-
 // adminError words a refusal of the admin listener: a 404 names what was not found.
 func adminError(err error, identity string) error {
 	if errors.Is(err, queue.ErrNotFound) {
@@ -71,7 +45,7 @@ func (a *app) queueCmd() *cobra.Command {
 		if cl := adminapi.Dial(s.dataDir); cl != nil {
 			qs, err = cl.Queues()
 		} else {
-			qs, _, err = s.queues("")
+			qs, _, err = svc.StoredQueues(s.dataDir, s.cfgPath, s.serverName, "")
 		}
 		if err != nil {
 			return err
@@ -84,7 +58,7 @@ func (a *app) queueCmd() *cobra.Command {
 	var resubmit bool
 	retry := &cobra.Command{Use: "retry IDENTITY", Short: "Retry-Queue: attempt the queue's messages now", Args: cobra.ExactArgs(1),
 		RunE: runE(func(args []string) error {
-			cl, err := running(dataDir, "queue retry")
+			cl, err := svc.Running(dataDir, "queue retry")
 			if err != nil {
 				return err
 			}
@@ -114,7 +88,7 @@ func (a *app) messageCmd() *cobra.Command {
 				err = adminError(err, queueID)
 			}
 		} else {
-			_, ms, err = s.queues(queueID)
+			_, ms, err = svc.StoredQueues(s.dataDir, s.cfgPath, s.serverName, queueID)
 		}
 		if err != nil {
 			return err
@@ -130,7 +104,7 @@ func (a *app) messageCmd() *cobra.Command {
 		var dataDir string
 		var withNDR bool
 		sub := &cobra.Command{Use: x.verb + " IDENTITY", Short: x.short, Args: cobra.ExactArgs(1), RunE: runE(func(args []string) error {
-			cl, err := running(dataDir, "message "+x.verb)
+			cl, err := svc.Running(dataDir, "message "+x.verb)
 			if err != nil {
 				return err
 			}

@@ -2,14 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/exlab/exlab/cmd/adminapi"
-	svc "github.com/exlab/exlab/cmd/server"
 )
 
 // readyzCmd is the container health check: the admin listener's /readyz (found through the
@@ -18,18 +14,9 @@ func (a *app) readyzCmd() *cobra.Command {
 	var dataDir, addr string
 	c := &cobra.Command{Use: "readyz", Short: "health check: exit 0 when every enabled connector listens, 1 otherwise", Args: cobra.NoArgs,
 		RunE: runE(func([]string) error {
-			if addr == "" {
-				b, err := os.ReadFile(filepath.Join(dataDir, adminapi.AddrFile))
-				if err != nil {
-					return fmt.Errorf("no running server found for %s: %v", dataDir, err)
-				}
-				addr = strings.TrimSpace(string(b))
-			} else if _, err := svc.ShiftPort(addr, 0); err != nil {
-				return fmt.Errorf("--admin: %v", err)
-			}
-			text, ok, err := adminapi.Readyz(addr)
+			text, ok, err := adminapi.Ready(dataDir, addr)
 			if err != nil {
-				return fmt.Errorf("not ready: %v", err)
+				return err
 			}
 			if !ok {
 				fmt.Fprint(a.stderr, text)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,19 +17,13 @@ func (a *app) trackingCmd() *cobra.Command {
 	var dataDir, path, sender, recipient, start, end, eventID, messageID, form string
 	search := &cobra.Command{Use: "search", Short: "Get-MessageTrackingLog over the tracking log files (no server needed)", Args: cobra.NoArgs}
 	search.RunE = runE(func([]string) error {
-		var t0, t1 time.Time
-		for _, x := range []struct {
-			flag, in string
-			out      *time.Time
-		}{{"--start", start, &t0}, {"--end", end, &t1}} {
-			if x.in == "" {
-				continue
-			}
-			t, err := parseTime(x.in)
-			if err != nil {
-				return fmt.Errorf("%s: %v", x.flag, err)
-			}
-			*x.out = t
+		t0, err := svc.ParseTime(start)
+		if err != nil {
+			return fmt.Errorf("--start: %v", err)
+		}
+		t1, err := svc.ParseTime(end)
+		if err != nil {
+			return fmt.Errorf("--end: %v", err)
 		}
 		dir := path
 		if dir == "" {
@@ -54,13 +47,4 @@ func (a *app) trackingCmd() *cobra.Command {
 	formatFlags(search, &form, "table", "table, list (every field) or json")
 	c.AddCommand(search)
 	return c
-}
-
-func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time (2006-01-02, 2006-01-02 15:04:05 or RFC 3339)", s)
 }

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/exlab/exlab/bench"
 	"github.com/exlab/exlab/cmd/adminapi"
 	"github.com/exlab/exlab/cmd/probe"
 	"github.com/exlab/exlab/queue"
@@ -199,4 +200,10 @@ func Relays(w io.Writer, findings []routing.RelayFinding) {
 		rows[i] = []string{f.Connector, strings.Join(f.Bindings, ","), strings.Join(f.RemoteIPRanges, ","), f.How, verdict}
 	}
 	table(w, []string{"Connector", "Bindings", "RemoteIPRanges", "How", "Verdict"}, rows)
+}
+
+// Hold prints what exlab bench --idle saw.
+func Hold(w io.Writer, res *bench.HoldResult) {
+	fmt.Fprintf(w, "held %d idle sessions (%d failed, %d refused); open p50 %s p99 %s; new sessions meanwhile: n=%d p50 %s p99 %s max %s\n",
+		res.Opened, res.Failed, res.Refused, res.Open.P50, res.Open.P99, res.Probe.N, res.Probe.P50, res.Probe.P99, res.Probe.Max)
 }

@@ -52,6 +52,11 @@ type Listener struct {
 // the same connector is probed and IPv6 may be off), or, with ports, those ports on host
 // (default 127.0.0.1), each with the connector whose shifted binding port it is.
 func Targets(org *config.Organization, srv *config.Server, host string, ports []int, offset int) ([]Target, error) {
+	for _, p := range ports {
+		if p < 1 || p > 65535 {
+			return nil, fmt.Errorf("--port: %d is not a port", p)
+		}
+	}
 	var targets []Target
 	byAddr := map[netip.AddrPort]int{}
 	add := func(b config.Binding, rc *config.ReceiveConnector) {

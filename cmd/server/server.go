@@ -249,7 +249,7 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 			len(listening), len(listening)+failed, srv.BindRetryInterval)
 	}
 	runErr := s.loop(ctx, applies, storeFailed)
-	s.shutdown(adm, runErr == nil)
+	s.shutdown(adm)
 	if runErr == nil && s.store != nil {
 		if err := s.store.Close(); err != nil {
 			return fmt.Errorf("closing the queue database: %v", err)
@@ -286,7 +286,7 @@ func (s *services) loop(ctx context.Context, applies chan applyRequest, storeFai
 
 // shutdown stops the frontend first, so nothing new reaches the hub; then the hub, which
 // finishes what it is receiving and the delivery in progress; then the admin listener.
-func (s *services) shutdown(adm *admin, clean bool) {
+func (s *services) shutdown(adm *admin) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if s.fe != nil {
