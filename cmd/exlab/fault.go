@@ -20,11 +20,15 @@ func (a *app) faultCmd() *cobra.Command {
 	var r adminapi.FaultRule
 	set := &cobra.Command{Use: "set", Short: "add a fault-injection rule (a rule of the same --name is replaced)", Args: cobra.NoArgs,
 		Long: "STEP is one of Connect, Ehlo, StartTls, Auth, Mail, Rcpt, Data, EndOfData, Proxy.", RunE: runE(func([]string) error {
+			body, err := r.Body() // a rule that is not one is refused before the server is asked
+			if err != nil {
+				return err
+			}
 			cl, err := svc.Running(dataDir, "")
 			if err != nil {
 				return err
 			}
-			n, err := cl.SetFault(r)
+			n, err := cl.SetFaults(body)
 			if err != nil {
 				return err
 			}
