@@ -16,8 +16,8 @@ const module = "github.com/exlab/exlab/"
 // edge fails this test (compare golang/go src/go/build/deps_test.go).
 var allowed = map[string][]string{
 	"transport/smtpwire":    {},
-	"config/gendoc":         {"config"},
 	"config":                {"transport/smtpwire"},
+	"config/gendoc":         {"config"},
 	"routing":               {"config"},
 	"queue":                 {},
 	"transport/smtpreceive": {"transport/smtpwire", "config"},
@@ -26,7 +26,12 @@ var allowed = map[string][]string{
 	"transport":             {"transport/smtpreceive", "transport/smtpsend", "transport/smtpwire", "queue", "routing", "config"},
 	"bench":                 {},
 	"bench/compare":         {"bench"},
-	"cmd/exlab":             {"config", "routing", "queue", "transport", "transport/smtpreceive", "transport/smtpsend", "transport/smtpwire", "frontend", "bench"},
+	"cmd/adminapi":          {"config", "queue", "transport", "transport/smtpreceive", "transport/smtpwire"},
+	"cmd/probe":             {"bench", "config", "routing", "transport/smtpreceive"},
+	"cmd/format":            {"bench", "cmd/adminapi", "cmd/probe", "queue", "routing", "transport"},
+	"cmd/server":            {"cmd/adminapi", "config", "routing", "queue", "transport", "transport/smtpreceive", "transport/smtpsend", "transport/smtpwire", "frontend"},
+	"cmd/exlab": {"cmd/server", "cmd/adminapi", "cmd/probe", "cmd/format", "config", "routing", "queue", "transport",
+		"transport/smtpreceive", "transport/smtpsend", "transport/smtpwire", "frontend", "bench"},
 }
 
 func TestImportGraph(t *testing.T) {

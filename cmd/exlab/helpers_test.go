@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/exlab/exlab/cmd/adminapi"
+	"github.com/exlab/exlab/cmd/probe"
+	svc "github.com/exlab/exlab/cmd/server"
 	"github.com/exlab/exlab/queue"
 )
 
@@ -23,3 +26,14 @@ func queueDirect(dir, rcpt, body string) error {
 		Arrived: time.Now().UTC(), HeaderEnd: int64(len("Subject: left behind\r\n"))}
 	return st.Submit(queue.Submission{Message: m, Body: []byte(body)})
 }
+
+// probeResult is what the end-to-end tests decode exlab probe --json into.
+type probeResult = probe.Result
+
+// The data directory layout and admin files under the names the end-to-end tests use.
+const (
+	queueDir    = svc.QueueDir
+	trackingDir = svc.TrackingDir
+	certDir     = svc.CertDir
+	adminAddr   = adminapi.AddrFile
+)

@@ -1,153 +1,134 @@
-// Command exlab is the one exlab binary: the Exchange transport services (serve), the
-// configuration tools (config), the mailbox viewer (mailbox) and the load generator (bench).
-// It parses flags and wires packages together; it holds no logic of its own.
+// Command exlab is the one exlab binary: the Exchange transport services (serve, frontend,
+// hub), the tools that talk to a running server through its admin listener (config apply,
+// queue, message, fault, maintenance, readyz) or read a stopped one's data directory (mailbox,
+// queue get, message get, tracking), the configuration tools (config, connector audit,
+// certificate), the probe and the load generator (bench).
+//
+// It is wiring only: one file per command turns flags into calls of cmd/server (Run), the
+// typed admin API client (cmd/adminapi), cmd/probe, routing.AuditRelays and bench, and prints
+// their answers. The command tree is cobra's, which gives every command --help and
+// `exlab completion bash|zsh|fish|powershell`.
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/exlab/exlab/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-const usage = `exlab emulates the SMTP transport of Microsoft Exchange 2013-2019.
-
-Usage:
-  exlab serve [--config FILE] [--data DIR] [--port-offset N] [--server NAME] [--admin ADDR]
-  exlab frontend [same flags]   the Front End Transport service alone
-  exlab hub [same flags]        the Transport service alone
-  exlab config default
-  exlab config validate FILE
-  exlab config apply FILE [--data DIR]
-  exlab mailbox list [--data DIR] [ADDRESS]
-  exlab mailbox show ADDRESS [--data DIR] [--id N]
-  exlab queue get [--data DIR] [--format table|list|json]
-  exlab queue retry IDENTITY [--resubmit] [--data DIR]
-  exlab message get [--queue IDENTITY] [--data DIR] [--format table|list|json]
-  exlab message suspend|resume|remove IDENTITY [--with-ndr] [--data DIR]
-  exlab tracking search [--data DIR] [--sender A] [--recipient A] [--start T] [--end T] [--event-id ID] [--message-id ID]
-  exlab fault set --step STEP (--reply TEXT | --reply-id ID | --delay T | --disconnect | --bandwidth B) [--connector C] [--probability P] [--count N] [--sender P] [--recipient P] [--client R] [--name N] [--data DIR]
-  exlab fault set --file RULES.yaml [--data DIR]
-  exlab fault list [--data DIR] [--format table|json]
-  exlab fault clear [NAME] [--data DIR]
-  exlab maintenance on|off|status [--data DIR]   Set-ServerComponentState HubTransport Inactive|Active
-  exlab probe [--config FILE] [--host H] [--port P …] [--port-offset N] [--connections N] [--json]
-  exlab bench --target HOST:PORT [flags]   (exlab bench --help for its flags)
-  exlab connector audit [--config FILE] [--json]
-  exlab certificate new [--data DIR] [--not-before DATE] [--not-after DATE]
-  exlab readyz [--data DIR | --admin ADDR]   exit 0 when every connector listens (health check)
-  exlab version
-
-Run "exlab COMMAND --help" for a command's flags.
-`
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// app is what every command writes to.
+type app struct{ stdout, stderr io.Writer }
+
+// run executes the command line args and returns the exit status: 0, 1 when the command
+// failed, 2 for a command line that is wrong (unknown command or flag, stray arguments).
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "serve":
-		return cmdServe(args[1:], stdout, stderr)
-	case "frontend":
-		return cmdFrontend(args[1:], stdout, stderr)
-	case "hub":
-		return cmdHub(args[1:], stdout, stderr)
-	case "config":
-		return cmdConfig(args[1:], stdout, stderr)
-	case "readyz":
-		return cmdReadyz(args[1:], stdout, stderr)
-	case "queue":
-		return cmdQueue(args[1:], stdout, stderr)
-	case "message":
-		return cmdMessage(args[1:], stdout, stderr)
-	case "tracking":
-		return cmdTracking(args[1:], stdout, stderr)
-	case "mailbox":
-		return cmdMailbox(args[1:], stdout, stderr)
-	case "bench":
-		return cmdBench(args[1:], stdout, stderr)
-	case "connector":
-		return cmdConnector(args[1:], stdout, stderr)
-	case "certificate":
-		return cmdCertificate(args[1:], stdout, stderr)
-	case "probe":
-		return cmdProbe(args[1:], stdout, stderr)
-	case "fault":
-		return cmdFault(args[1:], stdout, stderr)
-	case "maintenance":
-		return cmdMaintenance(args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "exlab", version)
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	var code exitCode
+	var failed runError
+	switch {
+	case err == nil:
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	case errors.As(err, &code):
+		return int(code)
+	case errors.As(err, &failed):
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			fmt.Fprintln(stderr, err) // FILE:LINE: field: problem, as config validate prints them
+		} else {
+			fmt.Fprintf(stderr, "exlab: %v\n", failed.error)
+		}
+		return 1
 	}
-	fmt.Fprintf(stderr, "exlab: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "exlab: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
 	return 2
 }
 
-// parseInterspersed parses flags that may come before, between or after positional
-// arguments (exlab mailbox show ADDRESS --data DIR) and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := group("exlab", "exlab emulates the SMTP transport of Microsoft Exchange 2013-2019")
+	root.Version = version
+	root.SetVersionTemplate("exlab {{.Version}}\n")
+	root.SilenceErrors, root.SilenceUsage = true, true
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return err })
+	root.AddCommand(a.serviceCmd("serve", "run the server's Front End Transport and Transport services", true, true),
+		a.serviceCmd("frontend", "run the Front End Transport service alone (MSExchangeFrontEndTransport)", true, false),
+		a.serviceCmd("hub", "run the Transport service alone (MSExchangeTransport)", false, true),
+		a.configCmd(), a.mailboxCmd(), a.queueCmd(), a.messageCmd(), a.trackingCmd(), a.faultCmd(), a.maintenanceCmd(),
+		a.probeCmd(), a.benchCmd(), a.connectorCmd(), a.certificateCmd(), a.readyzCmd(),
+		&cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs,
+			Run: func(*cobra.Command, []string) { fmt.Fprintln(stdout, "exlab", version) }})
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	return root
+}
+
+// group is a command that only holds subcommands: without one it prints its usage and exits 2.
+func group(use, short string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())
+			}
+			c.SetOut(c.ErrOrStderr())
+			_ = c.Usage()
+			return exitCode(2)
+		}}
+}
+
+// exitCode ends a command with that status; what to say has been said.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// runError is a command that failed (exit 1), as opposed to a command line that is wrong.
+type runError struct{ error }
+
+func (e runError) Unwrap() error { return e.error }
+
+// runE wraps a command's work: its errors are failures (exit 1).
+func runE(f func(args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		err := f(args)
+		var code exitCode
+		if err == nil || errors.As(err, &code) {
+			return err
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		return runError{err}
 	}
 }
 
-func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: exlab %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+// dataFlag is --data, the data directory of the server, on the commands that read it.
+func dataFlag(c *cobra.Command, p *string, usage string) {
+	c.Flags().StringVar(p, "data", "./exlab-data", usage)
 }
 
-func cmdConfig(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "Usage: exlab config default | exlab config validate FILE | exlab config apply FILE [--data DIR]\n")
-		return 2
-	}
-	switch args[0] {
-	case "default":
-		return configDefault(stdout)
-	case "validate":
-		return configValidate(args[1:], stdout, stderr)
-	case "apply":
-		return configApply(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "exlab config: unknown subcommand %q (default, validate, apply)\n", args[0])
-	return 2
+// formatFlags are --format (table, list or json where a command has them) and --json, the
+// same as --format json on every command that prints records.
+func formatFlags(c *cobra.Command, format *string, def, usage string) {
+	c.Flags().StringVar(format, "format", def, usage)
+	c.Flags().Bool("json", false, "print JSON (the same as --format json)")
 }
 
-func errorf(stderr io.Writer, format string, args ...any) int {
-	msg := fmt.Sprintf(format, args...)
-	if !strings.HasSuffix(msg, "\n") {
-		msg += "\n"
+// outputFormat is the command's --format after --json.
+func outputFormat(c *cobra.Command, format string) string {
+	if j, _ := c.Flags().GetBool("json"); j {
+		return "json"
 	}
-	fmt.Fprint(stderr, "exlab: "+msg)
-	return 1
+	return format
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set (and OTEL_TRACES_EXPORTER
 // not "none") spans go out with OTLP over HTTP, batched; service.name is exlab unless
 // OTEL_SERVICE_NAME says otherwise. Without them it returns a nil tracer: nothing is recorded.
-func startTracing() (trace.Tracer, func(), error) {
+func startTracing(version string) (trace.Tracer, func(), error) {
 	if os.Getenv("OTEL_TRACES_EXPORTER") == "none" ||
 		(os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "") {
 		return nil, func() {}, nil

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/exlab/exlab/cmd/format"
+	svc "github.com/exlab/exlab/cmd/server"
+	"github.com/exlab/exlab/transport"
+)
+
+// exlab tracking search: Get-MessageTrackingLog over the message tracking log files.
+func (a *app) trackingCmd() *cobra.Command {
+	c := group("tracking", "the message tracking log")
+	var dataDir, path, sender, recipient, start, end, eventID, messageID, form string
+	search := &cobra.Command{Use: "search", Short: "Get-MessageTrackingLog over the tracking log files (no server needed)", Args: cobra.NoArgs}
+	search.RunE = runE(func([]string) error {
+		t0, err := svc.ParseTime(start)
+		if err != nil {
+			return fmt.Errorf("--start: %v", err)
+		}
+		t1, err := svc.ParseTime(end)
+		if err != nil {
+			return fmt.Errorf("--end: %v", err)
+		}
+		dir := path
+		if dir == "" {
+			dir = filepath.Join(dataDir, svc.TrackingDir)
+		}
+		entries, err := transport.SearchTracking(dir, sender, recipient, eventID, messageID, t0, t1)
+		if err != nil {
+			return err
+		}
+		return format.Tracking(a.stdout, outputFormat(search, form), entries)
+	})
+	f := search.Flags()
+	dataFlag(search, &dataDir, "data directory of the server (its TransportRoles/Logs/MessageTracking)")
+	f.StringVar(&path, "path", "", "the tracking log directory, when MessageTrackingLogPath moved it")
+	f.StringVar(&sender, "sender", "", "sender address")
+	f.StringVar(&recipient, "recipient", "", "recipient address")
+	f.StringVar(&start, "start", "", "from this time (2006-01-02, 2006-01-02 15:04:05 local, or RFC 3339)")
+	f.StringVar(&end, "end", "", "until this time (same forms)")
+	f.StringVar(&eventID, "event-id", "", "RECEIVE, DELIVER, SEND, FAIL, DEFER, DSN, POISONMESSAGE …")
+	f.StringVar(&messageID, "message-id", "", "Message-ID header (with <>) or InternalMessageId")
+	formatFlags(search, &form, "table", "table, list (every field) or json")
+	c.AddCommand(search)
+	return c
+}
