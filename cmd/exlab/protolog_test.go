@@ -23,19 +23,9 @@ func TestProtocolLog(t *testing.T) {
 	if err := sendMail(t, fe, "a@example.org", []string{"user1@contoso.test"}, "Subject: logged\r\n\r\nsecret body\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	// The client closed without QUIT; wait until the session's end is in the log (the writer
-	// flushes every second) so that stopping the server cannot end the session first (R05).
-	glob := filepath.Join(s.data, "TransportRoles/Logs/FrontEnd/ProtocolLog/SmtpReceive/RECV*.LOG")
-	waitUntil(t, 10*time.Second, "the session's end in the protocol log", func() bool {
-		files, _ := filepath.Glob(glob)
-		if len(files) != 1 {
-			return false
-		}
-		ls, err := smtpwire.ParseProtocolLog(files[0])
-		return err == nil && len(ls) > 0 && ls[len(ls)-1].Event == '-'
-	})
-	s.stop() // flushes the logs
-	files, _ := filepath.Glob(glob)
+	waitSessionEnded(t, s.data) // the client closed without QUIT
+	s.stop()                    // flushes the logs
+	files, _ := filepath.Glob(frontendReceiveLog(s.data))
 	if len(files) != 1 || !regexp.MustCompile(`RECV\d{10}-1\.LOG$`).MatchString(files[0]) {
 		t.Fatalf("protocol log files: %v", files)
 	}

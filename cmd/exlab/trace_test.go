@@ -54,8 +54,8 @@ func TestTraces(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); len(sh.messages()) == 0 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond) // the session span ends when the connection closes
-	s.stop()                           // the exporter flushes at shutdown
+	waitSessionEnded(t, s.data) // the session span ends when the server sees the connection close
+	s.stop()                    // the exporter flushes at shutdown
 
 	mu.Lock()
 	defer mu.Unlock()
