@@ -202,16 +202,23 @@ func TestDeliverSendsTheMessage(t *testing.T) {
 	if got[0].Code != 250 {
 		t.Fatalf("%+v", got)
 	}
+	h.received(t, []string{"EHLO ex01.contoso.test", "MAIL FROM:<a@contoso.test>", "RCPT TO:<b@fabrikam.test>", "DATA"},
+		"Subject: dots\r\n\r\n..leading dot\r\nend\r\n")
+}
+
+// received checks that the fake got each of the commands and exactly one body, as on the wire.
+func (h *fakeHop) received(t *testing.T, commands []string, body string) {
+	t.Helper()
 	cmds := strings.Join(h.commands(), "\n")
-	for _, want := range []string{"EHLO ex01.contoso.test", "MAIL FROM:<a@contoso.test>", "RCPT TO:<b@fabrikam.test>", "DATA"} {
+	for _, want := range commands {
 		if !strings.Contains(cmds, want) {
-			t.Errorf("next hop did not get %q:\n%s", want, cmds)
+			t.Errorf("the fake did not get %q:\n%s", want, cmds)
 		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.bodies) != 1 || h.bodies[0] != "Subject: dots\r\n\r\n..leading dot\r\nend\r\n" {
-		t.Errorf("bodies %q", h.bodies)
+	if len(h.bodies) != 1 || h.bodies[0] != body {
+		t.Errorf("bodies %q, want [%q]", h.bodies, body)
 	}
 }
 
