@@ -138,7 +138,7 @@ S: 554 5.4.6 Hop count exceeded - possible mail loop
 		{"MaxProtocolErrors (2): the third error closes the session", hello + `C: RCPT TO:<user1@contoso.test>
 S: 503 5.5.2 Need mail command
 C: FOO
-S: 500 5.3.3 Unrecognized command
+S: 500 5.3.3 Unrecognized command 'FOO'
 C: BAR
 S: 421 4.7.0 Too many errors on this connection, closing transmission channel
 S. 

@@ -143,7 +143,11 @@ func TestParsePath(t *testing.T) {
 		{"TO:<a@[192.0.2.1]>", "a@[192.0.2.1]", "", nil},
 		{"TO:<a\x00b@contoso.test>", "", "", errInvalidAddress},
 		{"TO:<a@b..c>", "", "", errInvalidAddress},
-		{"TO:user1@contoso.test", "", "", errSyntax},
+		// Without angle brackets, as Exchange takes it (spec §13.2).
+		{"TO:user1@contoso.test", "user1@contoso.test", "", nil},
+		{"to: user1@contoso.test NOTIFY=NEVER", "user1@contoso.test", "NOTIFY=NEVER", nil},
+		{"TO: a@@contoso.test", "", "", errInvalidAddress},
+		{"TO: ", "", "", errSyntax},
 		{"TO:<user1@contoso.test", "", "", errSyntax},
 		{"FROM:<a@b>", "", "", errSyntax},
 		{"TO:<>", "", "", nil},

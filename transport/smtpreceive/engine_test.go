@@ -210,16 +210,28 @@ func TestSessionStateAndReplies(t *testing.T) {
 			C: EHLO bad domain
 			S: 501 5.5.4 Invalid domain name
 			C: FOO
-			S: 500 5.3.3 Unrecognized command
+			S: 500 5.3.3 Unrecognized command 'FOO'
 			C: HELP
-			S: 500 5.3.3 Unrecognized command
+			S: 214-This server supports the following commands:
+			S: 214 HELO EHLO STARTTLS RCPT DATA RSET MAIL QUIT HELP AUTH BDAT
+			C: fOo bar
+			S: 500 5.3.3 Unrecognized command 'fOo'
 			C: QUIT
 			S: 221 2.0.0 Service closing transmission channel`},
+		{"paths without angle brackets, as Exchange takes them (spec §13.2)", banner + `
+			C: HELO client.example
+			S: 250 ex01.contoso.test Hello [127.0.0.1]
+			C: MAIL FROM: info@example.org
+			S: 250 2.1.0 Sender OK
+			C: rcpt to:user1@contoso.test
+			S: 250 2.1.5 Recipient OK
+			C: RSET
+			S: 250 2.0.0 Resetting
+			C: MAIL FROM:a@example.org SIZE=10
+			S: 250 2.1.0 Sender OK`},
 		{"bad arguments keep the session usable", banner + `
 			C: HELO client.example
 			S: 250 ex01.contoso.test Hello [127.0.0.1]
-			C: MAIL FROM:a@example.org
-			S: 501 5.5.4 Invalid arguments
 			C: MAIL FROM:<a@@example.org>
 			S: 550 5.1.7 Invalid address
 			C: MAIL FROM:<a@example.org> FOO=BAR
@@ -345,9 +357,9 @@ func TestTimeoutsAndProtocolErrors(t *testing.T) {
 	}
 	transcript(t, ts.addr, banner+`
 		C: FOO
-		S: 500 5.3.3 Unrecognized command
+		S: 500 5.3.3 Unrecognized command 'FOO'
 		C: BAR
-		S: 500 5.3.3 Unrecognized command
+		S: 500 5.3.3 Unrecognized command 'BAR'
 		C: BAZ
 		S: 421 4.7.0 Too many errors on this connection, closing transmission channel`)
 }

@@ -238,7 +238,7 @@ func (c *conn) handle(line string) {
 	default:
 		r, handled := c.sess.Extension(ctx, cmd.Verb, cmd.Arg)
 		if !handled {
-			c.fail("R58")
+			c.unrecognized(cmd.Word)
 			return
 		}
 		c.reply(r)

@@ -14,13 +14,14 @@ import (
 // Command is one parsed command line.
 type Command struct {
 	Verb string // upper-cased
+	Word string // the verb as the client wrote it (the token of R90's reply)
 	Arg  string // the rest of the line after one space, untrimmed on the right
 }
 
 // parseCommand splits a command line (without CRLF) into verb and argument.
 func parseCommand(line string) Command {
 	verb, arg, _ := strings.Cut(line, " ")
-	return Command{Verb: strings.ToUpper(verb), Arg: arg}
+	return Command{Verb: strings.ToUpper(verb), Word: verb, Arg: arg}
 }
 
 // MailOptions are the parameters of MAIL FROM the engine understands (RFC 1870, 6152, 3030,
@@ -56,7 +57,14 @@ func parsePath(arg, prefix string, utf8OK bool) (addr, params string, err error)
 	}
 	rest := strings.TrimLeft(arg[len(prefix):], " ")
 	if !strings.HasPrefix(rest, "<") {
-		return "", "", errSyntax
+		// Exchange takes a path without angle brackets ("MAIL FROM: info@example.ru", "mail
+		// from:user@contoso.com"), with or without the space, as the address up to the first
+		// space (spec §13.2: pastebin HTZgbKXd, KB 2866822, Microsoft's telnet doc until 2018).
+		path, params, _ := strings.Cut(rest, " ")
+		if path == "" {
+			return "", "", errSyntax
+		}
+		rest = "<" + path + ">" + " " + params
 	}
 	// Find the closing bracket outside a quoted string.
 	end := -1

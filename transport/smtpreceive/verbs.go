@@ -212,7 +212,7 @@ func (c *conn) STARTTLS(cmd Command) {
 		offered = ext.anonTLS
 	}
 	if !offered {
-		c.fail("R58")
+		c.unrecognized(cmd.Word)
 		return
 	}
 	if strings.TrimSpace(cmd.Arg) != "" {
@@ -342,8 +342,31 @@ func (c *conn) NOOP() { c.reply(smtpwire.Fixed("R55")) }
 // VRFY answers R56 and verifies nothing, as Exchange does (RFC 5321 §3.5.3).
 func (c *conn) VRFY() { c.reply(smtpwire.Fixed("R56")) }
 
-// HELP is treated as an unrecognized command: no Exchange capture of HELP exists (spec §5.3).
-func (c *conn) HELP() { c.fail("R58") }
+// HELP answers R88, the two-line 214 list nmap's smtp-commands shows for Exchange 2019, 2016
+// and 2010 servers on every port (spec §13.3).
+func (c *conn) HELP() { c.reply(smtpwire.Fixed(smtpwire.R88)) }
+
+// unrecognized answers a command this connector does not know, counting toward
+// MaxProtocolErrors: Exchange 2019 quotes the command word (R90, spec §13.6: SANS SEC560's masscan
+// of a 2019 server; Exchange Online sends the same form), 2013 and 2016 send R58 without it. The
+// word is quoted as received, cut to 64 bytes and with control and non-ASCII bytes as '?', so the
+// reply stays one printable line whatever the client sent.
+func (c *conn) unrecognized(word string) {
+	if c.protocolError() {
+		return
+	}
+	if c.srv.Version != config.Version2019 {
+		c.reply(smtpwire.Fixed(smtpwire.R58))
+		return
+	}
+	b := []byte(word[:min(len(word), 64)])
+	for i, ch := range b {
+		if ch < 0x20 || ch > 0x7e {
+			b[i] = '?'
+		}
+	}
+	c.reply(smtpwire.Render(smtpwire.R90, "token", string(b)))
+}
 
 // QUIT answers R57 and ends the session (RFC 5321 §4.1.1.10).
 func (c *conn) QUIT() {
