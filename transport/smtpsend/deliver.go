@@ -409,9 +409,11 @@ func replyLine(se *smtp.SMTPError) string {
 	return strconv.Itoa(h.Code) + " " + h.Text
 }
 
-// tlsErrorName names a failed handshake as Schannel's SecurityStatus does in Exchange's
-// "TLS negotiation failed with error …" (Event 2015 and LastError quote it); the Go error goes to
-// the debug log, never into LastError.
+// tlsErrorName names a failed handshake the way Exchange's "TLS negotiation failed with error …"
+// does (Event 2015 and LastError quote it): by the SSPI status .NET's SecurityStatusPalErrorCode
+// gives it (UntrustedRoot, WrongPrincipal, CertExpired, IllegalMessage; SocketError for a broken
+// connection). Which status a given failure has on Windows is inferred, not captured [I]; the Go
+// error goes to the debug log, never into LastError.
 func tlsErrorName(err error) string {
 	var ua x509.UnknownAuthorityError
 	var he x509.HostnameError
@@ -420,9 +422,9 @@ func tlsErrorName(err error) string {
 	case errors.As(err, &ua):
 		return "UntrustedRoot"
 	case errors.As(err, &he):
-		return "CertificateNameMismatch"
+		return "WrongPrincipal"
 	case errors.As(err, &ci) && ci.Reason == x509.Expired:
-		return "CertificateExpired"
+		return "CertExpired"
 	case errors.As(err, &ci):
 		return "IllegalMessage"
 	}

@@ -3,7 +3,10 @@ package smtpsend
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -109,6 +112,9 @@ func (f *fakeHop) serve(c net.Conn) {
 		default:
 			r = "250 2.0.0 OK"
 		}
+		if r == "DROP" { // the next hop goes away mid-session
+			return
+		}
 		fmt.Fprintf(c, "%s\r\n", r)
 	}
 }
@@ -155,6 +161,11 @@ func TestDeliver(t *testing.T) {
 		{"a refusing greeting refuses the message", func(t *testing.T) []string {
 			return []string{newFakeHop(t, "554 5.3.2 not now", nil).addr(), newFakeHop(t, "220 b", nil).addr()}
 		}, nil, []string{"a@fabrikam.test"}, []string{"554 5.3.2 not now"}, 0},
+		{"the session drops after MAIL: Exchange's connection-dropped text, no Go error (X21)", func(t *testing.T) []string {
+			return []string{newFakeHop(t, "220 fake", map[string]string{"RCPT": "DROP"}).addr()}
+		}, nil, []string{"a@fabrikam.test"},
+			[]string{`451 4.4.0 Error encountered while communicating with primary target IP address: "421 4.4.2 Connection dropped due to SocketError." ` +
+				`Attempted failover to alternate host, but that did not succeed.`}, 0},
 		{"TLS required, not offered", func(t *testing.T) []string { return []string{newFakeHop(t, "220 fake", nil).addr()} },
 			func(o *SendOptions) { o.RequireTLS = true }, []string{"a@fabrikam.test"},
 			[]string{`451 4.4.0 Primary target IP address responded with: "TLS is required by send connector To Fabrikam, but the remote server did not offer STARTTLS."`}, -1},
@@ -258,5 +269,24 @@ func TestSmartHostsOf(t *testing.T) {
 	got := SmartHostsOf(sc)
 	if strings.Join(got, ",") != "127.0.0.1:2526,relay.fabrikam.test:25" {
 		t.Errorf("%q", got)
+	}
+}
+
+// TestTLSErrorName: a failed handshake is named by its SSPI status, never by Go's text.
+func TestTLSErrorName(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, "UntrustedRoot"},
+		{&tls.CertificateVerificationError{Err: x509.HostnameError{Host: "x"}}, "WrongPrincipal"},
+		{fmt.Errorf("verify: %w", x509.CertificateInvalidError{Reason: x509.Expired}), "CertExpired"},
+		{x509.CertificateInvalidError{Reason: x509.NotAuthorizedToSign}, "IllegalMessage"},
+		{io.ErrUnexpectedEOF, "SocketError"},
+	}
+	for _, tt := range tests {
+		if got := tlsErrorName(tt.err); got != tt.want {
+			t.Errorf("tlsErrorName(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }
