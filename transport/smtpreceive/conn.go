@@ -36,6 +36,8 @@ var (
 	errIdleTimeout   = errors.New("ConnectionInactivityTimeout")
 	errSessionTimout = errors.New("ConnectionTimeout")
 	errShutdown      = errors.New("shutting down")
+	// errProtocolErrors ends a command read after MaxProtocolErrors was passed (R26 was sent).
+	errProtocolErrors = errors.New("MaxProtocolErrors")
 )
 
 // conn is one client connection.
@@ -52,6 +54,8 @@ type conn struct {
 	rcpts         int
 	errors        int64
 	authed        bool
+	noTarpit      bool // the AUTH exchange is answering: its replies wait AuthTarpitInterval, not TarpitInterval
+	skipLine      bool // binary input was answered: discard up to the next line end
 	logonFailures int
 	body          string // BODY= of the transaction
 	closed        bool
@@ -87,7 +91,7 @@ type conn struct {
 }
 
 func (c *conn) ehloParams() EhloParams {
-	return EhloParams{Version: c.srv.Version, TLS: c.info.TLS != nil, HasCert: c.tlsConf != nil, Shadow: c.srv.Shadow}
+	return EhloParams{Version: c.srv.Version, TLS: c.info.TLS != nil, HasCert: c.tlsConf != nil}
 }
 
 func (c *conn) resetTransaction() {

@@ -22,7 +22,6 @@ type EhloParams struct {
 	Version config.ExchangeVersion
 	TLS     bool // the session is already encrypted
 	HasCert bool // a certificate is available for STARTTLS (spec §5.4: no cert, no STARTTLS)
-	Shadow  bool // offer XSHADOWREQUEST: another hub exists for shadow redundancy (spec §5.2 [D])
 }
 
 func advertised(rc *config.ReceiveConnector, p EhloParams) extensions {
@@ -102,23 +101,31 @@ func ehloKeywords(rc *config.ReceiveConnector, p EhloParams) []string {
 	if x.chunking {
 		k = append(k, "CHUNKING")
 	}
-	// Where 2019 puts SMTPUTF8 on a hub is not captured; exlab: after CHUNKING (spec §5.2 [I]).
+	hub := rc.TransportRole == config.HubTransport && x.exps
+	// A hub puts XEXCH50 right after CHUNKING and SMTPUTF8 after it (spec §13.12: "CHUNKING,
+	// XEXCH50, SMTPUTF8, XRDST, XSHADOWREQUEST" in an nmap scan of a 2019 hub, R92/R93; 2013's
+	// "CHUNKING, XEXCH50, XRDST, XSHADOWREQUEST", §13.13, KB 2866822). A frontend has no XEXCH50
+	// and puts SMTPUTF8 after CHUNKING (R06-R11).
+	if hub {
+		k = append(k, "XEXCH50")
+	}
 	if x.utf8 {
 		k = append(k, "SMTPUTF8")
 	}
+	// Where XORAR and XLONGADDR go is not captured; exlab [I]: before XRDST.
 	if rc.OrarEnabled {
 		k = append(k, "XORAR")
 	}
 	if rc.LongAddressesEnabled {
 		k = append(k, "XLONGADDR")
 	}
-	if rc.TransportRole == config.HubTransport && x.exps {
-		k = append(k, "XEXCH50")
-	}
 	if x.exps {
 		k = append(k, "XRDST")
 	}
-	if rc.TransportRole == config.HubTransport && x.exps && p.Shadow {
+	// XSHADOWREQUEST is offered by every 2013+ hub, also in a single-server organization where
+	// no shadow peer exists (spec §13.12, §13.13: the AD-RTS scan of a one-server 2019
+	// organization and KB 2866822 both show it; this replaces §5.2's [D] guess).
+	if hub {
 		k = append(k, "XSHADOWREQUEST")
 	}
 	return k

@@ -84,7 +84,12 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 	}
 }
 
+// reply is the one way a reply reaches the client; every 5xx to an anonymous client waits
+// TarpitInterval here first (tarpit).
 func (c *conn) reply(r *smtpwire.Reply) {
+	if len(r.Text) > 0 && r.Text[0] == '5' {
+		c.tarpit(r)
+	}
 	_, _ = c.bw.WriteString(r.Text)
 	_, _ = c.bw.WriteString("\r\n")
 	if m := c.srv.Metrics; m != nil {

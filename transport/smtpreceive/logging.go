@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/exlab/exlab/transport/smtpwire"
 )
@@ -37,8 +38,35 @@ func (c *conn) logLine(event byte, data, context string) {
 		c.plog = make([]smtpwire.LogLine, 0, 8)
 	}
 	c.plog = append(c.plog, smtpwire.LogLine{Time: time.Now(), Connector: c.plogID, Session: c.info.SessionID, Seq: c.plogSeq,
-		Local: c.plogLocal, Remote: c.plogRemote, Event: event, Data: data, Context: context})
+		Local: c.plogLocal, Remote: c.plogRemote, Event: event, Data: logSafe(data), Context: logSafe(context)})
 	c.plogSeq++
+}
+
+// logSafe is s as the protocol log may hold it: raw binary never goes into a log. Control
+// bytes (NUL, a TLS record's 0x16, CR, LF, TAB …), DEL and bytes that are not UTF-8 become '?',
+// as .NET's encoders write an unencodable character; printable ASCII and valid UTF-8 (an
+// SMTPUTF8 address) stay as they are. Exchange's own rendering of such bytes is not captured
+// (exlab [I]). Lines that need nothing cost one scan.
+func logSafe(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for _, r := range s[i:] {
+		// range yields utf8.RuneError for each byte that is not UTF-8.
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			b.WriteByte('?')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // logCommand logs a command line; AUTH's initial response is not written.
@@ -62,7 +90,8 @@ func (c *conn) disconnected(err error) {
 	}
 	ctx := "Local"
 	switch {
-	case err == nil, errors.Is(err, errIdleTimeout), errors.Is(err, errSessionTimout), errors.Is(err, errShutdown):
+	case err == nil, errors.Is(err, errIdleTimeout), errors.Is(err, errSessionTimout), errors.Is(err, errShutdown),
+		errors.Is(err, errProtocolErrors):
 	case errors.Is(err, io.EOF):
 		ctx = "Remote"
 	default:

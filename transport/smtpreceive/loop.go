@@ -5,9 +5,11 @@ package smtpreceive
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
-	"io"
+	"fmt"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -69,16 +71,20 @@ func (c *conn) serve() {
 	c.flush()
 }
 
-// readFailed answers a failed command read: the timeout replies R60/R61, the shutdown reply R05,
-// a too-long line R58; a client that went away gets nothing.
+// readFailed answers a failed command read: the timeout replies R60/R91, the shutdown reply R05;
+// a client that went away gets nothing.
 func (c *conn) readFailed(err error) {
 	switch {
 	case errors.Is(err, errIdleTimeout):
 		c.reply(smtpwire.Fixed("R60"))
 	case errors.Is(err, errSessionTimout):
-		c.reply(smtpwire.Fixed("R61"))
+		// ConnectionTimeout's reply names how long the session lasted, as a .NET TimeSpan
+		// (spec §13.11: "… Total session duration: 00:05:00.7054661", zone-eu/zone-mta#161).
+		c.reply(smtpwire.Render(smtpwire.R91, "duration", timeSpan(time.Since(c.info.Started))))
 	case errors.Is(err, errShutdown):
 		c.reply(smtpwire.Fixed("R05"))
+	case errors.Is(err, errProtocolErrors):
+		// R26 is written already; it only needs sending.
 	default:
 		return
 	}
@@ -86,13 +92,32 @@ func (c *conn) readFailed(err error) {
 }
 
 // readLine reads one command line without its line ending. Replies waiting in the writer are
-// flushed first unless more pipelined input is already buffered (RFC 2920 §3.2).
+// flushed first unless more pipelined input is already buffered (RFC 2920 §3.2). Input that is
+// not a command line at all (binaryInput) is answered once at once and skipped.
 func (c *conn) readLine() (string, error) {
 	for {
 		if c.br.Buffered() == 0 {
 			if err := c.flush(); err != nil {
 				return "", err
 			}
+		}
+		if c.skipLine {
+			// The rest of binary input, up to the next line end, is not a command.
+			_, err := c.br.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			c.skipLine = false
+			continue
+		}
+		if c.binaryInput() {
+			if c.closed {
+				return "", errProtocolErrors
+			}
+			continue
 		}
 		b, err := c.br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -104,7 +129,7 @@ func (c *conn) readLine() (string, error) {
 				return "", err
 			}
 			if c.protocolError() {
-				return "", io.EOF
+				return "", errProtocolErrors
 			}
 			c.reply(smtpwire.Fixed("R58"))
 			continue
@@ -118,6 +143,64 @@ func (c *conn) readLine() (string, error) {
 		}
 		return string(b), nil
 	}
+}
+
+// binaryInput answers input that cannot be the start of a command and has no line end in what
+// has arrived: a TLS ClientHello sent to a plain port (a record starts 0x16 0x03), an SSLv2
+// hello, NUL or other control bytes. Exchange answers such input with one 500 at once instead
+// of waiting for a line end that never comes (spec §13.7: SANS SEC560's masscan of a 2019
+// server, whose TLS probe got "500 5.3.3 Unrecognized command"); the reply is unrecognized's,
+// tarpitted as every 5xx to an anonymous client is. What arrived is logged with its
+// non-printable bytes as '?' and discarded, and so is what follows up to the next line end
+// (skipLine), so the client gets one reply, not one per segment. It reports whether it
+// answered; c.closed is set when that was past MaxProtocolErrors.
+func (c *conn) binaryInput() bool {
+	first, err := c.br.Peek(1)
+	if err != nil || !binaryByte(first[0]) {
+		return false // a read error is ReadSlice's to report
+	}
+	buf, _ := c.br.Peek(c.br.Buffered())
+	if bytes.IndexByte(buf, '\n') >= 0 {
+		return false // a line after all: parsed, and refused, as any other
+	}
+	word, _, _ := bytes.Cut(buf, []byte{' '})
+	c.logLine('<', string(buf), "")
+	c.unrecognized(string(word))
+	_, _ = c.br.Discard(len(buf))
+	c.skipLine = true
+	return true
+}
+
+// binaryByte says whether b cannot start a command line typed or sent by an SMTP client:
+// controls other than TAB, CR and LF, DEL, and bytes that never start a UTF-8 sequence.
+func binaryByte(b byte) bool {
+	switch {
+	case b == '\t' || b == '\r' || b == '\n':
+		return false
+	case b < 0x20 || b == 0x7f:
+		return true
+	case b >= 0x80 && b < 0xc2, b >= 0xf5:
+		return true
+	}
+	return false
+}
+
+// timeSpan formats d as .NET's TimeSpan.ToString() does ("c": [d.]hh:mm:ss[.fffffff], seven
+// fraction digits when there is a fraction), the form of R91's session duration.
+func timeSpan(d time.Duration) string {
+	ticks := int64(d / 100) // .NET ticks are 100 ns
+	if ticks < 0 {
+		ticks = 0
+	}
+	secs, frac := ticks/1e7, ticks%1e7
+	s := fmt.Sprintf("%02d:%02d:%02d", secs/3600%24, secs/60%60, secs%60)
+	if days := secs / 86400; days > 0 {
+		s = strconv.FormatInt(days, 10) + "." + s
+	}
+	if frac > 0 {
+		s += fmt.Sprintf(".%07d", frac)
+	}
+	return s
 }
 
 // protocolError counts an error toward MaxProtocolErrors; past the limit it sends R26 and marks
@@ -232,7 +315,11 @@ func (c *conn) handle(line string) {
 	case "STARTTLS", "X-ANONYMOUSTLS":
 		c.STARTTLS(cmd)
 	case "AUTH", "X-EXPS":
+		// What the AUTH exchange answers waits AuthTarpitInterval in the mechanism (BasicAuth),
+		// never TarpitInterval as well (tarpit).
+		c.noTarpit = true
 		c.AUTH(ctx, cmd)
+		c.noTarpit = false
 	case "HELP":
 		c.HELP()
 	default:

@@ -181,11 +181,16 @@ func checkDomain(d string, utf8OK bool) error {
 	return nil
 }
 
-// validHelo checks the EHLO/HELO argument: a domain or an address literal (RFC 5321 §4.1.1.1).
-// Exchange answers 501 5.5.4 Invalid domain name otherwise (R16).
+// validHelo checks the EHLO/HELO argument: a domain or an address literal (RFC 5321 §4.1.1.1),
+// or nothing at all: Exchange answers a bare EHLO/HELO with its full reply (spec §13.1: SANS
+// SEC560's netcat session with a 2019 server, Microsoft Q&A 1193037, KB 2866822). Anything else
+// gets 501 5.5.4 Invalid domain name (R16).
 func validHelo(s string) bool {
 	s = strings.TrimSpace(s)
-	if s == "" || strings.ContainsAny(s, " \t") {
+	if s == "" {
+		return true
+	}
+	if strings.ContainsAny(s, " \t") {
 		return false
 	}
 	if strings.HasPrefix(s, "[") {

@@ -57,9 +57,13 @@ func TestEhloMatchesSpec(t *testing.T) {
 		{"R09", connector(t, "Client Frontend EX01"), EhloParams{Version: config.Version2019, HasCert: true}, ""},
 		{"R10", connector(t, "Client Frontend EX01"), EhloParams{Version: config.Version2019, HasCert: true, TLS: true}, ""},
 		{"R11", connector(t, "Outbound Proxy Frontend EX01"), EhloParams{Version: config.Version2019, HasCert: true}, ""},
-		// R12 and R13 are 2013/2016 captures (no SMTPUTF8) of a server with a shadow peer.
-		{"R12", connector(t, "Default EX01"), EhloParams{Version: config.Version2016, HasCert: true, Shadow: true}, ""},
-		{"R13", connector(t, "Client Proxy EX01"), EhloParams{Version: config.Version2016, HasCert: true, Shadow: true}, ""},
+		// R12 and R13 are the 2013/2016 lists (no SMTPUTF8), R92 and R93 2019's (spec §13.12,
+		// §13.13): XSHADOWREQUEST on every hub, a single-server organization included.
+		{"R12", connector(t, "Default EX01"), EhloParams{Version: config.Version2016, HasCert: true}, ""},
+		{"R12", connector(t, "Default EX01"), EhloParams{Version: config.Version2013, HasCert: true}, ""},
+		{"R13", connector(t, "Client Proxy EX01"), EhloParams{Version: config.Version2016, HasCert: true}, ""},
+		{"R92", connector(t, "Default EX01"), EhloParams{Version: config.Version2019, HasCert: true}, ""},
+		{"R93", connector(t, "Client Proxy EX01"), EhloParams{Version: config.Version2019, HasCert: true}, ""},
 		{"R14", &custom, EhloParams{Version: config.Version2019, HasCert: true}, ""},
 	}
 	for _, tt := range tests {

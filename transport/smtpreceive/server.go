@@ -31,7 +31,7 @@ type Server struct {
 	TLSConfig *tls.Config // nil: STARTTLS is not offered (spec §5.4)
 	// TLS, when set, decides per connector instead of TLSConfig (certificate checks, Event 12014).
 	TLS    *TLSPolicy
-	Shadow bool // advertise XSHADOWREQUEST on hub connectors
+	Shadow bool // another hub exists for shadow redundancy; EHLO offers XSHADOWREQUEST on every hub (spec §13.12)
 	// Select picks the connector for a client among those bound to one local endpoint.
 	Select     func(conns []*config.ReceiveConnector, remote netip.Addr) *config.ReceiveConnector
 	NewSession NewSessionFunc

@@ -33,10 +33,17 @@ func (c *conn) EHLO(ctx context.Context, cmd Command) {
 	}
 	c.resetTransaction()
 	c.st = stateReady
+	ip := c.info.Remote.Addr().Unmap().String()
 	c.info.Helo = strings.TrimSpace(cmd.Arg)
+	if c.info.Helo == "" {
+		// A bare EHLO/HELO is accepted (spec §13.1). What Exchange then writes where the HELO
+		// name goes (Received: from, XPROXYFROM's HELO, the tracking log's client-hostname)
+		// is not captured; exlab [I] uses the client's address literal, as RFC 5321 §4.1.3
+		// lets a client name itself.
+		c.info.Helo = "[" + ip + "]"
+	}
 	c.info.Ehlo = cmd.Verb == "EHLO"
 	c.sess.Hello(ctx)
-	ip := c.info.Remote.Addr().Unmap().String()
 	if cmd.Verb == "HELO" {
 		c.reply(smtpwire.Render("R15", "fqdn", c.rc.Fqdn, "ip", ip))
 		return
@@ -57,7 +64,10 @@ func (c *conn) MAIL(ctx context.Context, arg string) {
 		return
 	}
 	if err != nil {
-		c.reply(smtpwire.Fixed("R28"))
+		// 501, not MS-TEL's 550 (R28), on every version we emulate: an on-premises RECV log of
+		// "MAIL FROM:<NAME <x@y>>" shows 501 5.1.7 after the tarpit (spec §13.8,
+		// keepalived#2365); no capture shows 550 from a 2013+ server.
+		c.reply(smtpwire.Fixed(smtpwire.R89))
 		return
 	}
 	ext := advertised(c.rc, c.ehloParams())
@@ -67,7 +77,7 @@ func (c *conn) MAIL(ctx context.Context, arg string) {
 		return
 	}
 	if !opts.SMTPUTF8 && !isASCII(from) {
-		c.reply(smtpwire.Fixed("R28"))
+		c.reply(smtpwire.Fixed(smtpwire.R89))
 		return
 	}
 	if c.srv.Faults.Maintenance() {
@@ -95,7 +105,6 @@ func (c *conn) MAIL(ctx context.Context, arg string) {
 	}
 	if r := c.sess.Mail(ctx, from, &opts); r != nil {
 		refund(taken, time.Now())
-		c.tarpit(r)
 		c.reply(r)
 		return
 	}
@@ -135,7 +144,6 @@ func (c *conn) RCPT(ctx context.Context, arg string) {
 		return
 	}
 	if r := c.sess.Rcpt(ctx, to, &opts); r != nil {
-		c.tarpit(r)
 		c.reply(r)
 		return
 	}
@@ -374,20 +382,41 @@ func (c *conn) QUIT() {
 	c.closed = true
 }
 
-// tarpit delays a session's 5xx refusal of MAIL or RCPT by the connector's TarpitInterval when
-// the client has not authenticated (spec §5.3: authenticated sessions are never tarpitted),
-// with the protocol log's "Tarpit for '0.00:00:05'" line before the reply.
+// tarpit holds back a 5xx reply to a client that has not authenticated by the connector's
+// TarpitInterval, whatever the command: 500, 501, 503 and 504 as much as a refused MAIL or RCPT
+// (spec §13.10: keepalived#2365's 501 5.1.7, the Graylog/nxlog RECV log, email-oauth2-proxy#232's
+// two 500s five seconds apart; skynet/monit#2 shows Exchange's "501 5.1.3 Invalid address" five
+// seconds after the connection). reply calls it for every 5xx, so no handler has to. Before the
+// wait the protocol log gets 2013+'s line "Tarpit for '0.00:00:05' due to '<reply>'" in the
+// data column (spec §13.8), and the replies already written are flushed, so pipelined answers
+// before the refusal are not held back with it. Authenticated sessions, Exchange servers among
+// them (X-EXPS), are never tarpitted (spec §5.3); nor is anything the AUTH exchange answers
+// (noTarpit), which waits AuthTarpitInterval on its own. The wait ends early at shutdown.
 func (c *conn) tarpit(r *smtpwire.Reply) {
 	d := c.rc.TarpitInterval.Duration()
-	if d <= 0 || c.authed || r.Code()/100 != 5 {
+	if d <= 0 || c.authed || c.noTarpit || r.Code()/100 != 5 {
 		return
 	}
 	if c.plogOn {
 		secs := int64(d / time.Second)
-		c.logLine('*', fmt.Sprintf("Tarpit for '%d.%02d:%02d:%02d'", secs/86400, secs/3600%24, secs/60%60, secs%60), "")
+		c.logLine('*', fmt.Sprintf("Tarpit for '%d.%02d:%02d:%02d' due to '%s'", secs/86400, secs/3600%24, secs/60%60, secs%60,
+			smtpwire.LogReply(r.Text)), "")
 	}
 	_ = c.flush()
-	sleepCtx(c.ctx, d)
+	c.wait(d)
+}
+
+// wait sleeps d, or less when the session ends or the server shuts down (a tarpit must not
+// hold a shutdown up for its whole interval).
+func (c *conn) wait(d time.Duration) {
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 || c.srv.shutting.Load() || c.ctx.Err() != nil {
+			return
+		}
+		sleepCtx(c.ctx, min(left, 50*time.Millisecond))
+	}
 }
 
 func isASCII(s string) bool {
