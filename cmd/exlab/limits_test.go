@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -251,8 +252,9 @@ func TestTimeoutsAndTarpit(t *testing.T) {
 		time.Sleep(400 * time.Millisecond)
 		_, _ = c.Write([]byte("NOOP\r\n"))
 	}
-	if last != "421 4.4.1 Connection timed out\r\n" {
-		t.Errorf("last reply %q, want 421 4.4.1 Connection timed out", last)
+	// R91 with the session's duration as a .NET TimeSpan (spec §13.11).
+	if !regexp.MustCompile(`^421 4\.4\.1 Connection timed out\. Total session duration: 00:00:0[3-6]\.\d{7}\r\n$`).MatchString(last) {
+		t.Errorf("last reply %q, want 421 4.4.1 Connection timed out. Total session duration: 00:00:03.nnnnnnn", last)
 	}
 	if d := time.Since(start); d < 3*time.Second || d > 6*time.Second {
 		t.Errorf("session ended after %v, ConnectionTimeout is 3 s", d)

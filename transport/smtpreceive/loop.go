@@ -113,10 +113,11 @@ func (c *conn) readLine() (string, error) {
 			c.skipLine = false
 			continue
 		}
-		if c.binaryInput() {
-			if c.closed {
-				return "", errProtocolErrors
-			}
+		answered, err := c.binaryInput()
+		if err != nil {
+			return "", err
+		}
+		if answered {
 			continue
 		}
 		b, err := c.br.ReadSlice('\n')
@@ -146,29 +147,61 @@ func (c *conn) readLine() (string, error) {
 }
 
 // binaryInput answers input that cannot be the start of a command and has no line end in what
-// has arrived: a TLS ClientHello sent to a plain port (a record starts 0x16 0x03), an SSLv2
-// hello, NUL or other control bytes. Exchange answers such input with one 500 at once instead
-// of waiting for a line end that never comes (spec §13.7: SANS SEC560's masscan of a 2019
-// server, whose TLS probe got "500 5.3.3 Unrecognized command"); the reply is unrecognized's,
-// tarpitted as every 5xx to an anonymous client is. What arrived is logged with its
-// non-printable bytes as '?' and discarded, and so is what follows up to the next line end
-// (skipLine), so the client gets one reply, not one per segment. It reports whether it
-// answered; c.closed is set when that was past MaxProtocolErrors.
-func (c *conn) binaryInput() bool {
+// has arrived: a TLS ClientHello sent to a plain port (a record starts 0x16 0x03), NUL or other
+// control bytes. Exchange answers such input with one 500 at once instead of waiting for a
+// line end that never comes (spec §13.7: SANS SEC560's masscan of a 2019 server, whose TLS
+// probe got "500 5.3.3 Unrecognized command"); the reply is unrecognized's, tarpitted as every
+// 5xx to an anonymous client is. What arrived is logged with its non-printable bytes as '?' and
+// discarded: a TLS record to its announced length (a ClientHello may hold LF bytes of its own),
+// other input up to the next line end (skipLine), so the client gets one reply, not one per
+// segment. It reports whether it answered, and the error that ends the session:
+// errProtocolErrors past MaxProtocolErrors, or a read error while discarding.
+func (c *conn) binaryInput() (bool, error) {
 	first, err := c.br.Peek(1)
-	if err != nil || !binaryByte(first[0]) {
-		return false // a read error is ReadSlice's to report
+	if err != nil {
+		return false, err // bufio hands a read error out once: pass it on
+	}
+	if !binaryByte(first[0]) {
+		return false, nil
 	}
 	buf, _ := c.br.Peek(c.br.Buffered())
-	if bytes.IndexByte(buf, '\n') >= 0 {
-		return false // a line after all: parsed, and refused, as any other
+	record := len(buf) >= 5 && buf[0] == 0x16 && buf[1] == 0x03
+	if !record && bytes.IndexByte(buf, '\n') >= 0 {
+		return false, nil // a line after all: parsed, and refused, as any other
 	}
-	word, _, _ := bytes.Cut(buf, []byte{' '})
-	c.logLine('<', string(buf), "")
+	n := len(buf)
+	if record {
+		n = 5 + (int(buf[3])<<8 | int(buf[4])) // TLS record header: type, version, length (RFC 8446 §5.1)
+	}
+	seen := buf[:min(n, len(buf))]
+	word, _, _ := bytes.Cut(seen, []byte{' '})
+	c.logLine('<', asciiSafe(seen), "")
 	c.unrecognized(string(word))
-	_, _ = c.br.Discard(len(buf))
-	c.skipLine = true
-	return true
+	if c.closed {
+		return true, errProtocolErrors
+	}
+	// Answer before reading on: the client has sent its hello and waits for a reply.
+	if err := c.flush(); err != nil {
+		return true, err
+	}
+	if _, err := c.br.Discard(n); err != nil {
+		return true, err
+	}
+	c.skipLine = !record
+	return true, nil
+}
+
+// asciiSafe is binary input as the protocol log shows it: printable ASCII kept, every other
+// byte '?' (random bytes can look like UTF-8 by chance; they are not text).
+func asciiSafe(b []byte) string {
+	out := make([]byte, len(b))
+	for i, ch := range b {
+		if ch < 0x20 || ch > 0x7e {
+			ch = '?'
+		}
+		out[i] = ch
+	}
+	return string(out)
 }
 
 // binaryByte says whether b cannot start a command line typed or sent by an SMTP client:

@@ -367,13 +367,7 @@ func (c *conn) unrecognized(word string) {
 		c.reply(smtpwire.Fixed(smtpwire.R58))
 		return
 	}
-	b := []byte(word[:min(len(word), 64)])
-	for i, ch := range b {
-		if ch < 0x20 || ch > 0x7e {
-			b[i] = '?'
-		}
-	}
-	c.reply(smtpwire.Render(smtpwire.R90, "token", string(b)))
+	c.reply(smtpwire.Render(smtpwire.R90, "token", asciiSafe([]byte(word[:min(len(word), 64)]))))
 }
 
 // QUIT answers R57 and ends the session (RFC 5321 §4.1.1.10).
