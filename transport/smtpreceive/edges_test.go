@@ -203,15 +203,25 @@ func TestBareHello(t *testing.T) {
 		cl.cmd("QUIT")
 	}
 	es.mu.Lock()
-	defer es.mu.Unlock()
-	for _, h := range es.helos {
+	helos := append([]string(nil), es.helos...)
+	es.mu.Unlock()
+	for _, h := range helos {
 		if h != "[127.0.0.1]" {
 			t.Errorf("HELO name after a bare hello %q, want [127.0.0.1]", h)
 		}
 	}
-	if len(es.helos) != 5 {
-		t.Errorf("%d hellos reached the session, want 5", len(es.helos))
+	if len(helos) != 5 {
+		t.Errorf("%d hellos reached the session, want 5", len(helos))
 	}
+	// RequireEHLODomain refuses it.
+	strict := startEdgeServer(t, config.Version2019, func(rc *config.ReceiveConnector) { rc.RequireEHLODomain = true })
+	transcript(t, strict.addr, banner+`
+		C: EHLO
+		S: 501 5.5.4 Invalid domain name
+		C: HELO
+		S: 501 5.5.4 Invalid domain name
+		C: EHLO client.example
+		S+ 250 XRDST`)
 }
 
 // TestPathsAsExchangeTakesThem: MAIL FROM and RCPT TO with or without brackets and the space

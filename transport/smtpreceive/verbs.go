@@ -27,7 +27,9 @@ func (c *conn) EHLO(ctx context.Context, cmd Command) {
 	if _, handled := c.atStep(config.StepEhlo, "", ""); handled {
 		return
 	}
-	if !validHelo(cmd.Arg) {
+	// RequireEHLODomain (Set-ReceiveConnector, default false) refuses a bare EHLO/HELO, which
+	// is otherwise accepted (spec §13.1); with R16, as an invalid domain is [I].
+	if !validHelo(cmd.Arg) || c.rc.RequireEHLODomain && strings.TrimSpace(cmd.Arg) == "" {
 		c.fail("R16")
 		return
 	}
