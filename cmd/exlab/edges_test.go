@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"net"
 	"os"
@@ -258,5 +259,29 @@ func TestNmapSmtpCommands(t *testing.T) {
 				t.Errorf("%s: nmap output lacks %q:\n%s", c.connector, want, out)
 			}
 		}
+	}
+}
+
+// TestOpensslOnPlainPort: openssl s_client speaking TLS at once to a plain SMTP port (an
+// implicit-TLS client misconfigured, or a scanner) gets the 500 without waiting for a line end,
+// so the handshake fails at once on a reply that is no TLS record instead of hanging until
+// ConnectionInactivityTimeout (spec §13.7).
+func TestOpensslOnPlainPort(t *testing.T) {
+	openssl := edgesNeedTool(t, "openssl")
+	s := startServer(t, labConfig(nil), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", s.address("Default EX01"), "-servername", "ex01.contoso.test")
+	cmd.Stdin = strings.NewReader("")
+	out, _ := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("openssl s_client hangs: the ClientHello got no reply\n%s", out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("openssl took %v", d)
+	}
+	if strings.Contains(string(out), "BEGIN CERTIFICATE") || !strings.Contains(string(out), "wrong version number") {
+		t.Errorf("openssl did not fail on the plain reply:\n%s", out)
 	}
 }
