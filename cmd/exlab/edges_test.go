@@ -170,7 +170,7 @@ func TestEdges(t *testing.T) {
 		if r, d := e.cmd("MAIL FROM:<a@example.org>\r\n"); r != "503 5.5.2 Send hello first" || d < time.Second {
 			t.Errorf("%q after %v", r, d)
 		}
-		if r, d := e.cmd("EHLO client.example\r\n"); !strings.HasSuffix(r, "250 XRDST") || d > 500*time.Millisecond {
+		if r, d := e.cmd("EHLO client.example\r\n"); !strings.HasSuffix(r, "250 XRDST") || d > 900*time.Millisecond {
 			t.Errorf("EHLO %q after %v: a 2xx is never tarpitted", r, d)
 		}
 		for _, c := range []struct{ cmd, reply string }{

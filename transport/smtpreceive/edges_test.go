@@ -457,7 +457,7 @@ func TestTarpitEvery5xx(t *testing.T) {
 				switch {
 				case tt.delayed && d < time.Second:
 					t.Errorf("%q answered after %v, TarpitInterval is 1 s", r, d)
-				case !tt.delayed && d > 500*time.Millisecond:
+				case !tt.delayed && d > 900*time.Millisecond:
 					t.Errorf("%q answered after %v: only 5xx replies are tarpitted", r, d)
 				}
 				cl.cmd("QUIT")
@@ -498,8 +498,8 @@ func TestTarpitPipelined(t *testing.T) {
 		reply    string
 		min, max time.Duration
 	}{
-		{smtpwire.Render("R06", "fqdn", "ex01.contoso.test", "ip", "127.0.0.1").Text, 0, 500 * time.Millisecond},
-		{"250 2.1.0 Sender OK", 0, 500 * time.Millisecond},
+		{smtpwire.Render("R06", "fqdn", "ex01.contoso.test", "ip", "127.0.0.1").Text, 0, 900 * time.Millisecond},
+		{"250 2.1.0 Sender OK", 0, 900 * time.Millisecond},
 		{smtpwire.Fixed("R38").Text, time.Second, 3 * time.Second},
 		{"250 2.1.5 Recipient OK", time.Second, 3 * time.Second},
 	} {
