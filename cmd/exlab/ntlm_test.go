@@ -142,10 +142,20 @@ func TestCurlNTLM(t *testing.T) {
 	}
 	waitMailbox(t, s.data, "administrator@contoso.test", 2)
 	shown, _, _ := exlab(t, "mailbox", "show", "administrator@contoso.test", "--data", s.data)
-	if !strings.Contains(shown, "Subject: curl NTLM") || !strings.Contains(shown, "X-MS-Exchange-Organization-AuthAs: Internal") {
+	// As after AUTH LOGIN: the session went to the hub's Client Proxy (465) carrying the user.
+	if !strings.Contains(shown, "Subject: curl NTLM") || !strings.Contains(shown, "X-MS-Exchange-Organization-AuthAs: Internal") ||
+		!strings.Contains(shown, "X-ClientProxiedBy: ex01.contoso.test (127.0.0.1) To ex01.contoso.test (127.0.0.1)") ||
+		!strings.Contains(shown, "X-MS-Exchange-Organization-AuthMechanism: 06") {
 		t.Errorf("delivered message:\n%s", shown)
 	}
+	// Send-as is checked against the NTLM user's mailbox, as after AUTH LOGIN.
 	out, _ := runClient(t, "curl", "-sS", "-v", "--max-time", "30", "smtp://"+s.address("Client Frontend EX01"),
+		"--login-options", "AUTH=NTLM", "--user", "user1@contoso.test:P@ssw0rd",
+		"--mail-from", "administrator@contoso.test", "--mail-rcpt", "administrator@contoso.test", "-T", msg)
+	if !strings.Contains(out, "< 235 2.7.0 Authentication successful") || !strings.Contains(out, "< 550 5.7.60 SMTP; Client does not have permissions to send as this sender") {
+		t.Errorf("send-as another mailbox:\n%s", out)
+	}
+	out, _ = runClient(t, "curl", "-sS", "-v", "--max-time", "30", "smtp://"+s.address("Client Frontend EX01"),
 		"--login-options", "AUTH=NTLM", "--user", "user1@contoso.test:wrong",
 		"--mail-from", "user1@contoso.test", "--mail-rcpt", "administrator@contoso.test", "-T", msg)
 	if !strings.Contains(out, "< 535 5.7.3 Authentication unsuccessful") {
