@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // realClient returns the path of an installed client, or skips the test; with CI set (where
@@ -102,7 +104,7 @@ func TestSwaksNTLM(t *testing.T) {
 		}
 	}
 	waitMailbox(t, s.data, "administrator@contoso.test", 1)
-	host, port := hostPort(t, s.address("Client Frontend EX01"))
+	host, port := hostPort(t, s.address("Default Frontend EX01"))
 	out, _ := runClient(t, "swaks", "--server", host, "--port", port, "--ehlo", "client.example", "--timeout", "20",
 		"--auth", "NTLM", "--auth-user", "user1", "--auth-password", "wrong", "--auth-extra", "domain=CONTOSO",
 		"--from", "user1@contoso.test", "--to", "administrator@contoso.test")
@@ -111,6 +113,51 @@ func TestSwaksNTLM(t *testing.T) {
 	}
 	if !strings.Contains(s.stderr(), "The authentication mechanism is Ntlm.") {
 		t.Errorf("no Event 1035 for the NTLM failure:\n%s", s.stderr())
+	}
+
+	// Default Frontend's protocol log (Verbose by default) has both exchanges as Exchange writes
+	// an AUTH (spec §13.18): the command alone, "334 <authentication response>" for each
+	// challenge, none of the client's lines, and on failure two LogonDenied lines and the user
+	// name under one sequence number.
+	waitSessionEnded(t, s.data)
+	s.stop()
+	files, _ := filepath.Glob(frontendReceiveLog(s.data))
+	if len(files) != 1 {
+		t.Fatalf("protocol log files: %v", files)
+	}
+	lines, err := smtpwire.ParseProtocolLog(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	seqs := map[string]map[int]bool{}
+	for _, l := range lines {
+		got = append(got, string(l.Event)+","+l.Data+","+l.Context)
+		if seqs[l.Session] == nil {
+			seqs[l.Session] = map[int]bool{}
+		}
+		if l.Event == '*' && (strings.HasPrefix(l.Context, "Inbound AUTH NTLM failed") || strings.HasPrefix(l.Context, "User Name:")) {
+			seqs[l.Session][l.Seq] = true
+		}
+	}
+	text := strings.Join(got, "\n")
+	for _, want := range []string{
+		"<,AUTH NTLM,\n>,334 <authentication response>,\n>,334 <authentication response>,\n>,235 2.7.0 Authentication successful,",
+		"<,AUTH NTLM,\n>,334 <authentication response>,\n>,334 <authentication response>,\n" +
+			"*,,Inbound AUTH NTLM failed because of LogonDenied\n*,,Inbound AUTH NTLM failed because of LogonDenied\n" +
+			"*,,User Name: CONTOSO\\user1\n>,535 5.7.3 Authentication unsuccessful,",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no\n%s\nin the protocol log:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "TlRMTVNT") || strings.Contains(text, "<authentication response>,\n<") {
+		t.Errorf("a client's SASL line is in the protocol log:\n%s", text)
+	}
+	for session, seq := range seqs {
+		if len(seq) > 1 {
+			t.Errorf("session %s: the failure lines have sequence numbers %v, want one", session, seq)
+		}
 	}
 }
 
