@@ -212,11 +212,12 @@ func TestCurlNTLM(t *testing.T) {
 
 // TestNmapNTLMInfo: nmap's smtp-ntlm-info decodes exlab's challenge as it does a real
 // Exchange 2019's (spec §13.4, the AD-RTS scan): the organization's names and Windows Server
-// 2019's version, on the frontend's 25 and 587.
+// 2019's version, on the frontend's 25 and 587 and on the hub's 2525 and 465 (the capture shows
+// 25 and 465; every connector with Integrated offers NTLM).
 func TestNmapNTLMInfo(t *testing.T) {
 	realClient(t, "nmap")
 	s := startServer(t, labConfig(nil), "")
-	for _, c := range []string{"Default Frontend EX01", "Client Frontend EX01"} {
+	for _, c := range []string{"Default Frontend EX01", "Client Frontend EX01", "Client Proxy EX01", "Default EX01"} {
 		host, port := hostPort(t, s.address(c))
 		out, err := runClient(t, "nmap", "-Pn", "-n", "--script", "+smtp-ntlm-info", "--script-args", "smtp-ntlm-info.domain=client.example",
 			"-p", port, host)
