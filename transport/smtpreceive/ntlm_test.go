@@ -468,3 +468,25 @@ func TestAuthProtocolLog(t *testing.T) {
 		t.Log(text)
 	}
 }
+
+// FuzzNTLMMessages feeds arbitrary NEGOTIATE and AUTHENTICATE messages to the NTLM server: it
+// must never panic and never authenticate without the password.
+func FuzzNTLMMessages(f *testing.F) {
+	f.Add(ntlmNegotiate(0xe20882b7), []byte("NTLMSSP\x00\x03\x00\x00\x00"))
+	f.Add([]byte("NTLMSSP\x00\x01\x00\x00\x00\x07\x82\x08\xa2"), bytes.Repeat([]byte{0xff}, 80))
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, negotiate, authenticate []byte) {
+		accounts := func(user, domain string) (string, string, bool) { return "user1@contoso.test", "P@ssw0rd", true }
+		n := NewNTLMServer(NTLMTarget{NetBIOSDomain: "CONTOSO"}, accounts, func(id string, ok bool) *smtpwire.Reply {
+			if ok {
+				t.Errorf("authenticated %q with a fuzzed message", id)
+			}
+			return smtpwire.Fixed("R23")
+		})
+		if _, final := n.Next(negotiate, true); final != nil && final.Code() != 334 {
+			return
+		}
+		n.Next(authenticate, false)
+		n.Next(authenticate, false)
+	})
+}
