@@ -39,17 +39,20 @@ type NTLMTarget struct {
 }
 
 // NTLMTargetFor derives the target information from the organization as a domain-joined
-// Exchange server would report it: the NetBIOS domain is the first label of the default accepted
-// domain upper-cased, the computer name the server's Name upper-cased, the DNS domain the server's
-// FQDN without its first label (also the forest), the DNS computer name the FQDN. The Windows
-// version follows the profile: Exchange 2019 runs on Windows Server 2019 (10.0.17763), 2013 and
-// 2016 labs report Windows Server 2012 R2 (6.3.9600), the server of the published 2012 R2 captures
-// of "334 NTLM supported" sessions (type-2 version bytes 06 03 80 25).
+// Exchange server reports it: the NetBIOS domain is the first label of the default accepted
+// domain upper-cased, the computer name the server's Name upper-cased, the DNS computer name the
+// server's FQDN as configured, the DNS domain that FQDN without its first label, and the forest
+// (DNS_Tree_Name) the same domain, as nmap's smtp-ntlm-info shows them for an Exchange server
+// (HTB "Rabbit", Exchange 2010: Target_Name HTB, NetBIOS_Computer_Name RABBIT, DNS_Computer_Name
+// Rabbit.htb.local, DNS_Domain_Name and DNS_Tree_Name htb.local). The Windows version follows the
+// profile: Exchange 2019 runs on Windows Server 2019 (10.0.17763); 2013 and 2016 labs report
+// Windows Server 2012 R2, whose NTLM version nmap prints as 6.3.9600 (rdp-ntlm-info captures of
+// 2012 R2 hosts; type-2 version bytes 06 03 80 25 in "334 NTLM supported" telnet sessions).
 func NTLMTargetFor(srv *config.Server, defaultDomain string) NTLMTarget {
 	if srv == nil {
 		srv = &config.Server{}
 	}
-	t := NTLMTarget{NetBIOSComputer: strings.ToUpper(srv.Name), DNSComputer: strings.ToLower(srv.Fqdn), Major: 10, Minor: 0, Build: 17763}
+	t := NTLMTarget{NetBIOSComputer: strings.ToUpper(srv.Name), DNSComputer: srv.Fqdn, Major: 10, Minor: 0, Build: 17763}
 	if _, rest, ok := strings.Cut(t.DNSComputer, "."); ok {
 		t.DNSDomain = rest
 	}

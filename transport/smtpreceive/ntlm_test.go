@@ -251,7 +251,7 @@ func TestNTLMChallengeTargetInfo(t *testing.T) {
 		{config.Version2019, []byte{10, 0, 0x63, 0x45, 0, 0, 0, 0x0f}}, // 10.0.17763, NTLM revision 15
 		{config.Version2016, []byte{6, 3, 0x80, 0x25, 0, 0, 0, 0x0f}},  // 6.3.9600
 	} {
-		n := NewNTLMServer(NTLMTargetFor(&config.Server{Name: "ex01", Fqdn: "EX01.contoso.test", Version: tt.version}, "contoso.test"),
+		n := NewNTLMServer(NTLMTargetFor(&config.Server{Name: "ex01", Fqdn: "Ex01.contoso.test", Version: tt.version}, "contoso.test"),
 			nil, nil).(*ntlmServer)
 		before := time.Now()
 		raw, final := n.Next(ntlmNegotiate(0xe20882b7), true)
@@ -265,7 +265,7 @@ func TestNTLMChallengeTargetInfo(t *testing.T) {
 		if ch.targetName != "CONTOSO" {
 			t.Errorf("TargetName %q", ch.targetName)
 		}
-		for id, want := range map[uint16]string{2: "CONTOSO", 1: "EX01", 4: "contoso.test", 3: "ex01.contoso.test", 5: "contoso.test"} {
+		for id, want := range map[uint16]string{2: "CONTOSO", 1: "EX01", 4: "contoso.test", 3: "Ex01.contoso.test", 5: "contoso.test"} {
 			if got := fromUTF16le(ch.avs[id]); got != want {
 				t.Errorf("AV pair %d = %q, want %q", id, got, want)
 			}
