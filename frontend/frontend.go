@@ -384,13 +384,13 @@ func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc
 		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user, AuthDomain: authDomain, TraceParent: traceParent}.Format()
 }
 
-// Auth: AUTH LOGIN and NTLM check the Mailboxes' lab passwords (smtpreceive.Authenticate
-// applies the connector's mechanisms and tarpits; NTLM's target information comes from the
-// organization); X-EXPS from another Exchange server (the hub's outbound proxy to 717) uses the
-// organization key.
+// Auth: AUTH LOGIN and NTLM, and X-EXPS NTLM, check the Mailboxes' lab passwords
+// (smtpreceive.Authenticate applies the connector's mechanisms and tarpits; NTLM's target
+// information comes from the organization); X-EXPS GSSAPI from another Exchange server (the
+// hub's outbound proxy to 717) uses the organization key.
 func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpwire.Reply) {
-	if verb == "AUTH" {
-		return smtpreceive.Authenticate(s.rc, mech, smtpreceive.AuthOptions{TLS: s.ci.TLS != nil,
+	if verb == "AUTH" || mech == "NTLM" {
+		return smtpreceive.Authenticate(s.rc, mech, smtpreceive.AuthOptions{Verb: verb, TLS: s.ci.TLS != nil,
 			Check: s.st.resolver.Authenticate, Accounts: s.st.resolver.NTLMAccount,
 			Target: smtpreceive.NTLMTargetFor(s.st.srv, s.st.resolver.DefaultDomain()),
 			Done: func(id string, ok bool) {

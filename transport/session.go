@@ -289,12 +289,13 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	return m
 }
 
-// Auth answers AUTH LOGIN and NTLM against the Mailboxes (smtpreceive.Authenticate), and X-EXPS
-// with exlab's ExchangeServer authentication: an HMAC-SHA256 challenge over the organization's
-// key (spec §6.1 leaves the mechanism to exlab; Exchange uses Kerberos).
+// Auth answers AUTH LOGIN and NTLM and X-EXPS NTLM against the Mailboxes
+// (smtpreceive.Authenticate), and X-EXPS GSSAPI with exlab's ExchangeServer authentication: an
+// HMAC-SHA256 challenge over the organization's key (spec §6.1 leaves the mechanism to exlab;
+// Exchange uses Kerberos).
 func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpwire.Reply) {
-	if verb == "AUTH" {
-		return smtpreceive.Authenticate(s.rc, mech, smtpreceive.AuthOptions{TLS: s.ci.TLS != nil,
+	if verb == "AUTH" || mech == "NTLM" {
+		return smtpreceive.Authenticate(s.rc, mech, smtpreceive.AuthOptions{Verb: verb, TLS: s.ci.TLS != nil,
 			Check: s.st.resolver.Authenticate, Accounts: s.st.resolver.NTLMAccount,
 			Target: smtpreceive.NTLMTargetFor(s.st.srv, s.st.resolver.DefaultDomain()),
 			Done: func(id string, ok bool) {

@@ -51,6 +51,11 @@ func (l *loginServer) User() string { return string(l.user) }
 // LOGIN, the account lookup and target information of NTLM (NTLM is refused when Accounts is
 // nil), and done, told the outcome of an exchange before its final reply.
 type AuthOptions struct {
+	// Verb is "AUTH" (also when empty) or "X-EXPS": X-EXPS offers GSSAPI and NTLM wherever
+	// the connector has ExchangeServer (spec §5.2, "X-EXPS GSSAPI NTLM"); of these Authenticate
+	// runs NTLM, which then works as AUTH NTLM does (issue 13 point 1). X-EXPS GSSAPI is exlab's
+	// server-to-server proof (NewExpsServer), not Authenticate's.
+	Verb     string
 	TLS      bool
 	Check    Credentials
 	Accounts NTLMAccounts
@@ -67,7 +72,14 @@ type AuthOptions struct {
 // KDC): see gssapiServer.
 func Authenticate(rc *config.ReceiveConnector, mech string, o AuthOptions) (SASL, *smtpwire.Reply) {
 	offered := false
-	for _, m := range authMechanisms(rc, o.TLS) {
+	mechs := authMechanisms(rc, o.TLS)
+	if o.Verb == "X-EXPS" {
+		mechs = nil
+		if rc.HasAuth(config.AuthExchangeServer) {
+			mechs = []string{"NTLM"}
+		}
+	}
+	for _, m := range mechs {
 		offered = offered || m == mech
 	}
 	finish := func(id string, ok bool) *smtpwire.Reply {

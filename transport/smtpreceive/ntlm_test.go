@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,11 +24,12 @@ import (
 // (Name "user1", password "P@ssw0rd"), as the frontend and hub sessions wire it.
 type authSession struct {
 	fakeSession
-	authed *string
+	rc     *config.ReceiveConnector
+	authed *atomic.Value // string: the identity Done was given
 }
 
 func (a *authSession) Auth(ctx context.Context, verb, mech string) (SASL, *smtpwire.Reply) {
-	if verb != "AUTH" {
+	if verb != "AUTH" && mech != "NTLM" {
 		return a.fakeSession.Auth(ctx, verb, mech)
 	}
 	check := func(user, password string) (string, bool) {
@@ -38,35 +40,37 @@ func (a *authSession) Auth(ctx context.Context, verb, mech string) (SASL, *smtpw
 		return "user1@contoso.test", "P@ssw0rd", ok
 	}
 	target := NTLMTargetFor(&config.Server{Name: "EX01", Fqdn: "ex01.contoso.test", Version: config.Version2019}, "contoso.test")
-	return Authenticate(a.rc(), mech, AuthOptions{TLS: false, Check: check, Accounts: accounts, Target: target,
+	return Authenticate(a.rc, mech, AuthOptions{Verb: verb, TLS: false, Check: check, Accounts: accounts, Target: target,
 		Done: func(id string, ok bool) {
 			if ok {
-				*a.authed = id
+				a.authed.Store(id)
 			}
 		}})
 }
 
-var authConnector *config.ReceiveConnector
-
-func (a *authSession) rc() *config.ReceiveConnector { return authConnector }
-
 // startAuthServer runs the engine on a copy of the named default connector with LOGIN allowed
-// before TLS and the protocol log on; it returns the address and the log's directory.
-func startAuthServer(t *testing.T, name string) (addr, logDir string, authed *string) {
+// before TLS and the protocol log on, edited by edit; it returns the address, the log's
+// directory and where the session records the identity it authenticated.
+func startAuthServer(t *testing.T, name string, edit ...func(*config.ReceiveConnector)) (addr, logDir string, authed *atomic.Value) {
 	t.Helper()
 	rc := *connector(t, name)
 	rc.Bindings = []config.Binding{{Addr: netip.MustParseAddr("127.0.0.1"), Port: 0}}
 	rc.TarpitInterval, rc.AuthTarpitInterval = 0, 0
 	rc.AuthMechanism = []config.AuthMechanism{config.AuthTls, config.AuthIntegrated, config.AuthBasicAuth}
 	rc.ProtocolLoggingLevel = config.LoggingVerbose
-	authConnector = &rc
+	for _, e := range edit {
+		e(&rc)
+	}
 	logDir = t.TempDir()
 	plog := smtpwire.NewProtocolLog(logDir, false, smtpwire.ProtocolLogOptions{})
-	authed = new(string)
+	authed = new(atomic.Value)
+	authed.Store("")
 	be := &fakeBackend{refuse: map[string]*smtpwire.Reply{}}
 	s := &Server{Role: rc.TransportRole, Version: config.Version2019, ProtocolLog: plog,
-		Select:     func(cs []*config.ReceiveConnector, _ netip.Addr) *config.ReceiveConnector { return cs[0] },
-		NewSession: func(ci *ConnInfo) Session { return &authSession{fakeSession: fakeSession{srv: be}, authed: authed} }}
+		Select: func(cs []*config.ReceiveConnector, _ netip.Addr) *config.ReceiveConnector { return cs[0] },
+		NewSession: func(ci *ConnInfo) Session {
+			return &authSession{fakeSession: fakeSession{srv: be}, rc: &rc, authed: authed}
+		}}
 	ls, errs := s.Listen([]*config.ReceiveConnector{&rc}, 0, false)
 	if len(errs) > 0 {
 		t.Fatal(errs[0])
@@ -217,16 +221,20 @@ func ntlmAuthenticateMsg(ch challengeMsg, kind, domain, user, password string) [
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-// ntlmLogin runs AUTH NTLM with the initial NEGOTIATE on the command line or (initial false)
+// ntlmLogin runs AUTH NTLM (or, with verb, X-EXPS NTLM) with the initial NEGOTIATE on the command line or (initial false)
 // after "334 NTLM supported", and returns the final reply.
 func ntlmLogin(t *testing.T, k *smtpTalk, initial bool, kind, domain, user, password string) string {
+	return ntlmVerbLogin(t, k, "AUTH", initial, kind, domain, user, password)
+}
+
+func ntlmVerbLogin(t *testing.T, k *smtpTalk, verb string, initial bool, kind, domain, user, password string) string {
 	t.Helper()
 	neg := b64(ntlmNegotiate(0xe20882b7))
 	var r string
 	if initial {
-		r = k.cmd("AUTH NTLM " + neg)
+		r = k.cmd(verb + " NTLM " + neg)
 	} else {
-		if r = k.cmd("AUTH NTLM"); r != "334 NTLM supported" {
+		if r = k.cmd(verb + " NTLM"); r != "334 NTLM supported" {
 			t.Fatalf("AUTH NTLM: %q, want 334 NTLM supported (MS-SMTPNTLM §2.2.1.2)", r)
 		}
 		r = k.cmd(neg)
@@ -313,15 +321,15 @@ func TestAuthNTLMTranscripts(t *testing.T) {
 		{"other domain", true, "v2", "FABRIKAM", "user1", "P@ssw0rd", "535 5.7.3 Authentication unsuccessful"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			*authed = ""
+			authed.Store("")
 			k := dialTalk(t, addr)
 			k.cmd("EHLO client.example")
 			if got := ntlmLogin(t, k, tt.initial, tt.kind, tt.domain, tt.user, tt.pw); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 			ok := strings.HasPrefix(tt.want, "235")
-			if ok != (*authed == "user1@contoso.test") {
-				t.Errorf("session told %q", *authed)
+			if ok != (authed.Load() == "user1@contoso.test") {
+				t.Errorf("session told %q", authed.Load())
 			}
 			if ok {
 				k.expect("AUTH NTLM", "503 5.5.2 Already authenticated")
@@ -329,6 +337,30 @@ func TestAuthNTLMTranscripts(t *testing.T) {
 			k.expect("NOOP", "250 2.0.0 OK")
 		})
 	}
+}
+
+// TestExpsNTLM: NTLM inside X-EXPS GSSAPI NTLM, where Exchange offers it (ExchangeServer on the
+// connector), is the same exchange as AUTH NTLM (issue 13 point 1); a connector without
+// ExchangeServer does not know X-EXPS.
+func TestExpsNTLM(t *testing.T) {
+	addr, _, authed := startAuthServer(t, "Default Frontend EX01", func(rc *config.ReceiveConnector) {
+		rc.AuthMechanism = append(rc.AuthMechanism, config.AuthExchangeServer)
+	})
+	k := dialTalk(t, addr)
+	k.cmd("EHLO client.example")
+	if got := ntlmVerbLogin(t, k, "X-EXPS", false, "v2", "CONTOSO", "user1", "nope"); got != "535 5.7.3 Authentication unsuccessful" {
+		t.Fatalf("wrong password: %q", got)
+	}
+	if got := ntlmVerbLogin(t, k, "X-EXPS", true, "v2", "CONTOSO", "user1", "P@ssw0rd"); got != "235 2.7.0 Authentication successful" || authed.Load() != "user1@contoso.test" {
+		t.Fatalf("got %q, session told %q", got, *authed)
+	}
+
+	addr, _, _ = startAuthServer(t, "Client Frontend EX01")
+	transcript(t, addr, banner+`
+		C: EHLO client.example
+		S+ 250 SMTPUTF8
+		C: X-EXPS NTLM
+		S: 500 5.3.3 Unrecognized command`)
 }
 
 // TestAuthRefusalsAndBadLines: AUTH PLAIN as on Exchange (spec §13.5), GSSAPI without a KDC, and
