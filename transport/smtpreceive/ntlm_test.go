@@ -522,3 +522,20 @@ func FuzzNTLMMessages(f *testing.F) {
 		n.Next(authenticate, false)
 	})
 }
+
+// TestNTLMMaxLogonFailures: NTLM failures count toward MaxLogonFailures like LOGIN's; the last one
+// is answered R26 and ends the session.
+func TestNTLMMaxLogonFailures(t *testing.T) {
+	addr, _, _ := startAuthServer(t, "Default Frontend EX01", func(rc *config.ReceiveConnector) { rc.MaxLogonFailures = 2 })
+	k := dialTalk(t, addr)
+	k.cmd("EHLO client.example")
+	if got := ntlmLogin(t, k, true, "v2", "CONTOSO", "user1", "nope"); got != "535 5.7.3 Authentication unsuccessful" {
+		t.Fatal(got)
+	}
+	if got := ntlmLogin(t, k, false, "v1", "CONTOSO", "user1", "nope"); got != "421 4.7.0 Too many errors on this connection, closing transmission channel" {
+		t.Fatal(got)
+	}
+	if l, err := k.br.ReadString('\n'); err == nil {
+		t.Errorf("the session is still open: %q", l)
+	}
+}
