@@ -39,7 +39,7 @@ type Options struct {
 	To         string // recipient pattern; {n} is replaced by a running number
 	Helo       string
 	StartTLS   bool
-	Auth       string // USER:PASS for AUTH PLAIN
+	Auth       string // USER:PASS for AUTH LOGIN (Exchange refuses PLAIN)
 	Chunking   bool   // BDAT instead of DATA
 	Rate       float64
 	Timeout    time.Duration // per command
@@ -302,7 +302,7 @@ func (s *sessionRun) run(ctx context.Context, t ticket) (int, error) {
 	if o.Auth != "" {
 		t0 = time.Now()
 		user, pass, _ := strings.Cut(o.Auth, ":")
-		if err := c.Auth(sasl.NewPlainClient("", user, pass)); err != nil {
+		if err := c.Auth(sasl.NewLoginClient(user, pass)); err != nil {
 			s.refused(err, "auth")
 			return 0, err
 		}

@@ -384,21 +384,25 @@ func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc
 		Helo: ci.Helo, Seq: seq, Perms: uint32(rights), AuthSrc: authSrc, User: user, AuthDomain: authDomain, TraceParent: traceParent}.Format()
 }
 
-// Auth: AUTH PLAIN and LOGIN check the Mailboxes' lab passwords (smtpreceive.BasicAuth applies
-// the connector's mechanisms and tarpits); X-EXPS from another Exchange server (the hub's
-// outbound proxy to 717) uses the organization key.
+// Auth: AUTH LOGIN and NTLM, and X-EXPS NTLM, check the Mailboxes' lab passwords
+// (smtpreceive.Authenticate applies the connector's mechanisms and tarpits; NTLM's target
+// information comes from the organization); X-EXPS GSSAPI from another Exchange server (the
+// hub's outbound proxy to 717) uses the organization key.
 func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpwire.Reply) {
-	if verb == "AUTH" {
-		return smtpreceive.BasicAuth(s.rc, s.ci.TLS != nil, mech, s.st.resolver.Authenticate, func(id string, ok bool) {
-			if !ok {
-				s.f.opt.Logger.Warn(smtpreceive.Event1035(s.rc, "Login", s.ci.Remote.Addr()), "EventID", 1035,
-					"Source", smtpreceive.EventSource(s.rc.TransportRole))
-				return
-			}
-			s.user, s.principal = id, routing.AuthenticatedUser
-			s.ci.User = id
-			s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
-		})
+	if verb == "AUTH" || mech == "NTLM" {
+		return smtpreceive.Authenticate(s.rc, mech, smtpreceive.AuthOptions{Verb: verb, TLS: s.ci.TLS != nil,
+			Check: s.st.resolver.Authenticate, Accounts: s.st.resolver.NTLMAccount,
+			Target: smtpreceive.NTLMTargetFor(s.st.srv, s.st.resolver.DefaultDomain()),
+			Done: func(id string, ok bool) {
+				if !ok {
+					s.f.opt.Logger.Warn(smtpreceive.Event1035(s.rc, smtpreceive.EventMechanism(mech), s.ci.Remote.Addr()), "EventID", 1035,
+						"Source", smtpreceive.EventSource(s.rc.TransportRole))
+					return
+				}
+				s.user, s.principal = id, routing.AuthenticatedUser
+				s.ci.User = id
+				s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
+			}})
 	}
 	if mech != "GSSAPI" || len(s.f.opt.AuthKey) == 0 {
 		return nil, smtpwire.Fixed("R24")

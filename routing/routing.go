@@ -215,6 +215,47 @@ func (r *Resolver) Authenticate(user, password string) (string, bool) {
 	return mb.PrimarySmtpAddress, true
 }
 
+// NTLMAccount finds the mailbox an NTLM AUTHENTICATE message names, and returns its identity
+// (the primary address) and lab password, against which the response is checked (NTLM never
+// sends the password). user matches as in Authenticate (any address, or the Name); a bare user
+// also matches the local part of an address in the domain the client named, by its DNS name or
+// its NetBIOS name (the first label upper-cased, CONTOSO for contoso.test), or in the default
+// accepted domain when it named none. "DOMAIN\user" in user is split as Windows does.
+func (r *Resolver) NTLMAccount(user, domain string) (identity, password string, ok bool) {
+	if d, u, found := strings.Cut(user, `\`); found && domain == "" {
+		domain, user = d, u
+	}
+	mb := r.Mailbox(user)
+	for i := range r.org.Mailboxes {
+		if mb == nil && strings.EqualFold(r.org.Mailboxes[i].Name, user) {
+			mb = &r.org.Mailboxes[i]
+		}
+	}
+	if mb == nil && !strings.Contains(user, "@") {
+		inDomain := func(d string) bool {
+			label, _, _ := strings.Cut(d, ".")
+			if domain == "" {
+				return strings.EqualFold(d, r.DefaultDomain())
+			}
+			return strings.EqualFold(d, domain) || strings.EqualFold(label, domain)
+		}
+		for i := range r.org.Mailboxes {
+			m := &r.org.Mailboxes[i]
+			for _, a := range append([]string{m.PrimarySmtpAddress}, m.EmailAddresses...) {
+				a = config.StripProxyPrefix(a)
+				local, d, _ := strings.Cut(a, "@")
+				if mb == nil && strings.EqualFold(local, user) && inDomain(d) {
+					mb = m
+				}
+			}
+		}
+	}
+	if mb == nil || mb.Password == "" {
+		return "", "", false
+	}
+	return mb.PrimarySmtpAddress, mb.Password, true
+}
+
 // SendConnectorFor picks the send connector for a recipient domain as Exchange's router does:
 // among the enabled connectors whose source servers include server (or name none), the most
 // specific matching address space wins, then the lowest cost (spec §6.4, New-SendConnector).

@@ -294,21 +294,25 @@ func (s *session) record(id uint64, hi headerInfo, arrived time.Time, size int64
 	return m
 }
 
-// Auth answers AUTH PLAIN and LOGIN against the Mailboxes (smtpreceive.BasicAuth), and X-EXPS
-// with exlab's ExchangeServer authentication: an HMAC-SHA256 challenge over the organization's
-// key (spec §6.1 leaves the mechanism to exlab; Exchange uses Kerberos).
+// Auth answers AUTH LOGIN and NTLM and X-EXPS NTLM against the Mailboxes
+// (smtpreceive.Authenticate), and X-EXPS GSSAPI with exlab's ExchangeServer authentication: an
+// HMAC-SHA256 challenge over the organization's key (spec §6.1 leaves the mechanism to exlab;
+// Exchange uses Kerberos).
 func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpwire.Reply) {
-	if verb == "AUTH" {
-		return smtpreceive.BasicAuth(s.rc, s.ci.TLS != nil, mech, s.st.resolver.Authenticate, func(id string, ok bool) {
-			if !ok {
-				s.h.opt.Logger.Warn(smtpreceive.Event1035(s.rc, "Login", s.ci.Remote.Addr()), "EventID", 1035,
-					"Source", smtpreceive.EventSource(s.rc.TransportRole))
-				return
-			}
-			s.user, s.principal = id, routing.AuthenticatedUser
-			s.ci.User = id
-			s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
-		})
+	if verb == "AUTH" || mech == "NTLM" {
+		return smtpreceive.Authenticate(s.rc, mech, smtpreceive.AuthOptions{Verb: verb, TLS: s.ci.TLS != nil,
+			Check: s.st.resolver.Authenticate, Accounts: s.st.resolver.NTLMAccount,
+			Target: smtpreceive.NTLMTargetFor(s.st.srv, s.st.resolver.DefaultDomain()),
+			Done: func(id string, ok bool) {
+				if !ok {
+					s.h.opt.Logger.Warn(smtpreceive.Event1035(s.rc, smtpreceive.EventMechanism(mech), s.ci.Remote.Addr()), "EventID", 1035,
+						"Source", smtpreceive.EventSource(s.rc.TransportRole))
+					return
+				}
+				s.user, s.principal = id, routing.AuthenticatedUser
+				s.ci.User = id
+				s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
+			}})
 	}
 	if mech != "GSSAPI" || len(s.h.opt.AuthKey) == 0 {
 		return nil, smtpwire.Fixed("R24")

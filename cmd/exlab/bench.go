@@ -83,7 +83,7 @@ func (a *app) benchCmd() *cobra.Command {
 	f.StringVar(&o.To, "to", "user1@contoso.test", "recipient pattern; {n} becomes a running number (user{n}@contoso.test)")
 	f.StringVar(&o.Helo, "helo", "bench.test", "EHLO name")
 	f.BoolVar(&o.StartTLS, "starttls", false, "STARTTLS after EHLO (certificates are not verified)")
-	f.StringVar(&o.Auth, "auth", "", "USER:PASS: AUTH PLAIN after EHLO (and STARTTLS)")
+	f.StringVar(&o.Auth, "auth", "", "USER:PASS: AUTH LOGIN after EHLO (and STARTTLS)")
 	f.BoolVar(&o.Chunking, "chunking", false, "send the body with BDAT instead of DATA")
 	f.Float64Var(&o.Rate, "rate", 0, "open loop: start messages at this many per second, whatever the server's pace")
 	f.DurationVar(&o.Timeout, "timeout", 0, "per-command timeout (default 30s)")

@@ -45,3 +45,17 @@ func Event1035(rc *config.ReceiveConnector, mechanism string, ip netip.Addr) str
 		"The authentication mechanism is %s. The source IP address of the client who tried to authenticate to "+
 		"Microsoft Exchange is [%s].", rc.Name, mechanism, ip)
 }
+
+// EventMechanism is the mechanism as Event 1035 names it (spec §10: "Login", "Gssapi",
+// "ExchangeAuth"; "Ntlm" is inferred from the same spelling).
+func EventMechanism(mech string) string {
+	switch mech {
+	case "LOGIN":
+		return "Login"
+	case "NTLM":
+		return "Ntlm"
+	case "GSSAPI":
+		return "Gssapi"
+	}
+	return mech
+}

@@ -69,14 +69,15 @@ func logSafe(s string) string {
 	return b.String()
 }
 
-// logCommand logs a command line; AUTH's initial response is not written.
+// logCommand logs a command line; of AUTH and X-EXPS only the verb and the mechanism are
+// written, never an initial response (spec §13.18: "<,AUTH LOGIN,").
 func (c *conn) logCommand(line string) {
 	if !c.plogOn {
 		return
 	}
-	if v := strings.ToUpper(line[:min(len(line), 6)]); v == "AUTH P" || v == "AUTH L" || strings.HasPrefix(v, "AUTH ") || strings.HasPrefix(v, "X-EXPS") {
+	if v := strings.ToUpper(line[:min(len(line), 6)]); strings.HasPrefix(v, "AUTH ") || strings.HasPrefix(v, "X-EXPS") {
 		if f := strings.Fields(line); len(f) > 2 {
-			line = f[0] + " " + f[1] + " <authentication response>"
+			line = f[0] + " " + f[1]
 		}
 	}
 	c.logLine('<', line, "")

@@ -265,12 +265,18 @@ func (c *conn) STARTTLS(cmd Command) {
 }
 
 // AUTH runs an authentication exchange (RFC 4954) for AUTH and X-EXPS; the Session supplies
-// the mechanism, the engine the 334 round trips and MaxLogonFailures.
+// the mechanism, the engine the 334 round trips and MaxLogonFailures. A mechanism may answer
+// with a fixed 334 row (X30, "334 NTLM supported") instead of a base64 challenge. A response
+// line that cannot be used (over-long, not base64, "*") ends the exchange with one X06 and the
+// session is back in the command state (issue 13 point 9). The protocol log has the command
+// without any initial response, "334 <authentication response>" for each challenge and none of
+// the client's lines (spec §13.18).
 func (c *conn) AUTH(ctx context.Context, cmd Command) {
 	if _, handled := c.atStep(config.StepAuth, "", ""); handled {
 		return
 	}
 	mech, initial, _ := strings.Cut(strings.TrimSpace(cmd.Arg), " ")
+	mech = strings.ToUpper(mech)
 	if cmd.Verb == "X-EXPS" && !c.rc.HasAuth(config.AuthExchangeServer) {
 		c.fail("R84")
 		return
@@ -279,14 +285,14 @@ func (c *conn) AUTH(ctx context.Context, cmd Command) {
 		c.fail("X07")
 		return
 	}
-	sasl, refuse := c.sess.Auth(ctx, cmd.Verb, strings.ToUpper(mech))
+	sasl, refuse := c.sess.Auth(ctx, cmd.Verb, mech)
 	if refuse != nil {
 		c.reply(refuse)
 		return
 	}
 	var resp []byte
 	first := true
-	if initial != "" {
+	if initial = strings.TrimSpace(initial); initial != "" {
 		if initial != "=" {
 			b, err := base64.StdEncoding.DecodeString(initial)
 			if err != nil {
@@ -301,12 +307,15 @@ func (c *conn) AUTH(ctx context.Context, cmd Command) {
 	for {
 		challenge, final := sasl.Next(resp, first)
 		first = false
-		if final != nil {
+		switch {
+		case final != nil && final.Code() == 334:
+			c.reply(final)
+		case final != nil:
 			switch final.Code() {
 			case 235:
 				c.authed = true
 			case 535:
-				c.logLine('*', "", "Inbound AUTH "+strings.ToUpper(mech)+" failed because of LogonDenied")
+				c.logAuthFailure(mech, sasl)
 				// The MaxLogonFailures-th failure (0: never) closes the session, answered with
 				// R26 instead of 535 so the command still gets one reply (Event 1012's
 				// situation; R26 is exlab's text, the real one is not public).
@@ -319,21 +328,17 @@ func (c *conn) AUTH(ctx context.Context, cmd Command) {
 			}
 			c.reply(final)
 			return
+		default:
+			c.reply(smtpwire.Render("X03", "challenge", base64.StdEncoding.EncodeToString(challenge)))
 		}
-		c.reply(smtpwire.Render("X03", "challenge", base64.StdEncoding.EncodeToString(challenge)))
-		line, err := c.readLine()
+		b, err := c.readSASLLine()
+		if errors.Is(err, errSASLLine) {
+			c.reply(smtpwire.Fixed("X06"))
+			return
+		}
 		if err != nil {
+			c.readFailed(err)
 			c.closed = true
-			return
-		}
-		c.logLine('<', "<authentication response>", "")
-		if line == "*" {
-			c.reply(smtpwire.Fixed("X06"))
-			return
-		}
-		b, err := base64.StdEncoding.DecodeString(line)
-		if err != nil {
-			c.reply(smtpwire.Fixed("X06"))
 			return
 		}
 		resp = b

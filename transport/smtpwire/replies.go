@@ -70,6 +70,10 @@ var exlabRows = []Row{
 	{ID: "X21", Code: 451, Enhanced: "4.4.0", Text: "451 4.4.0 Error encountered while communicating with primary target IP address: \"421 4.4.2 Connection dropped due to <reason>.\" Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, or delivery failed to all alternate hosts. The last endpoint attempted was <ip>:<port>", Confidence: "observed (Get-Queue LastError captures; not in spec)"},
 	// A DNS failure of a DNSRoutingEnabled send connector (Get-Queue LastError as widely quoted).
 	{ID: "X22", Code: 451, Enhanced: "4.4.0", Text: "451 4.4.0 DNS query failed. The error was: DNS query failed with error: ErrorRetry", Confidence: "observed (not in spec)"},
+	// AUTH rows (X30…). AUTH NTLM without an initial response: MS-SMTPNTLM §2.2.1.2
+	// (SMTP_NTLM_Supported_Response; Microsoft's example writes it in lower case) and published
+	// telnet sessions against Microsoft SMTP servers on 587 ("334 NTLM supported").
+	{ID: "X30", Code: 334, Text: "334 NTLM supported", Confidence: "observed (MS-SMTPNTLM; telnet captures, not in spec)"},
 }
 
 var rows = func() map[ReplyID]Row {
