@@ -236,7 +236,12 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 		next = tc
 		if plog != nil {
 			st := tc.ConnectionState()
-			plog.add('*', "", fmt.Sprintf("TLS protocol %s negotiation succeeded using %s", tlsVersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
+			// SmtpSend's line in Schannel's words, SP_PROT_TLS1_2_CLIENT (spec §7.1, §13.15).
+			var leaf *x509.Certificate
+			if len(st.PeerCertificates) > 0 {
+				leaf = st.PeerCertificates[0]
+			}
+			plog.add('*', "", smtpwire.SchannelNegotiation(st, true, leaf))
 			next = &logConn{Conn: tc, l: plog}
 		}
 	case o.RequireTLS:
@@ -290,7 +295,10 @@ type greeted struct {
 func (g *greeted) Read(p []byte) (int, error) { return g.r.Read(p) }
 
 func (o SendOptions) tlsConfig(hostName string) *tls.Config {
-	cfg := &tls.Config{ServerName: hostName, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	// Exchange sends with Schannel on Windows Server 2019: TLS 1.0 to 1.2, Schannel's suites
+	// (RSA key exchange included) and curves (spec §13.15).
+	cfg := &tls.Config{ServerName: hostName, InsecureSkipVerify: true, MinVersion: smtpwire.SchannelMinVersion,
+		MaxVersion: smtpwire.SchannelMaxVersion, CipherSuites: smtpwire.SchannelCipherSuites, CurvePreferences: smtpwire.SchannelCurves}
 	level := o.TLSAuthLevel
 	if !o.RequireTLS || level == "" {
 		level = config.TlsEncryptionOnly
@@ -392,16 +400,6 @@ func (nh *NextHop) Close() {
 	_ = nh.c.Close()
 	nh.log.end()
 	nh.log = nil
-}
-
-func tlsVersionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS13:
-		return "TLS1_3"
-	case tls.VersionTLS12:
-		return "TLS1_2"
-	}
-	return fmt.Sprintf("0x%04x", v)
 }
 
 func replyLine(se *smtp.SMTPError) string {
