@@ -999,7 +999,7 @@ func TestClientSubmission(t *testing.T) {
 	}
 	waitMailbox(t, s.data, "administrator@contoso.test", 1)
 	out, _, _ := exlab(t, "mailbox", "show", "administrator@contoso.test", "--data", s.data)
-	if !strings.Contains(out, "X-MS-Exchange-Organization-AuthAs: Internal") || !strings.Contains(out, "(version=TLS1_3") ||
+	if !strings.Contains(out, "X-MS-Exchange-Organization-AuthAs: Internal") || !strings.Contains(out, "(version=TLS1_2,") || !strings.Contains(out, "cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)") ||
 		!strings.Contains(out, "X-ClientProxiedBy: ex01.contoso.test (127.0.0.1) To ex01.contoso.test (127.0.0.1)") ||
 		!strings.Contains(out, "X-MS-Exchange-Organization-AuthMechanism: 06") {
 		t.Errorf("delivered message:\n%s", out)
