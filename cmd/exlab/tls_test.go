@@ -244,6 +244,27 @@ func TestOpenSSLNegotiation(t *testing.T) {
 		})
 	}
 
+	// The refused TLS 1.3 client is in the protocol log as Schannel's SEC_E_ALGORITHM_MISMATCH.
+	waitSessionEnded(t, s.data)
+	s.stop()
+	files, _ := filepath.Glob(frontendReceiveLog(s.data))
+	if len(files) != 1 {
+		t.Fatalf("protocol logs: %v", files)
+	}
+	lines, err := smtpwire.ParseProtocolLog(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, l := range lines {
+		if l.Event == '*' && l.Context == "TLS negotiation failed with error AlgorithmMismatch" {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d 'TLS negotiation failed with error AlgorithmMismatch' lines, want 1 (the TLS 1.3 client)", failed)
+	}
+
 	// The certificate, as openssl x509 prints it.
 	bin := needTool(t, "openssl")
 	out, err := exec.Command(bin, "x509", "-noout", "-text", "-in", filepath.Join(s.data, certDir, "Exchange Certificate.pem")).CombinedOutput()

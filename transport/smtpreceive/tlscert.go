@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // SelfSignedCertificate loads the server's self-signed certificate from dir, making it on first
@@ -110,9 +111,11 @@ func WriteExchangeCertificate(path, fqdn string, v config.ExchangeVersion, notBe
 }
 
 // CertificateName is the certificate's name in a connector's TlsCertificateName form,
-// "<I>issuer<S>subject" (PS-NRC).
+// "<I>issuer<S>subject" (PS-NRC), with the names as .NET writes them (Exchange's admins build it
+// from $cert.Issuer and $cert.Subject); a configured name matches it with
+// smtpwire.SameDistinguishedName, so Go's "CN=a,O=b" form matches too.
 func CertificateName(c *x509.Certificate) string {
-	return "<I>" + c.Issuer.String() + "<S>" + c.Subject.String()
+	return "<I>" + smtpwire.DistinguishedName(c.Issuer) + "<S>" + smtpwire.DistinguishedName(c.Subject)
 }
 
 // TLSPolicy decides which connectors offer STARTTLS, and with which certificate (spec §5.4):
@@ -148,11 +151,11 @@ func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
 	if rc.TlsCertificateName != "" {
 		for i := range p.Certificates {
 			c := &p.Certificates[i]
-			if strings.EqualFold(rc.TlsCertificateName, CertificateName(c.Leaf)) && (chosen == nil || better(c.Leaf, chosen.Leaf)) {
+			if smtpwire.SameDistinguishedName(rc.TlsCertificateName, CertificateName(c.Leaf)) && (chosen == nil || better(c.Leaf, chosen.Leaf)) {
 				chosen = c
 			}
 		}
-		if chosen == nil && p.Leaf != nil && !strings.EqualFold(rc.TlsCertificateName, CertificateName(p.Leaf)) {
+		if chosen == nil && p.Leaf != nil && !smtpwire.SameDistinguishedName(rc.TlsCertificateName, CertificateName(p.Leaf)) {
 			p.once(rc, fmt.Sprintf("Microsoft Exchange could not find a certificate that contains the domain name %s in the personal store on the local computer.",
 				rc.TlsCertificateName))
 			return nil

@@ -9,9 +9,13 @@ import (
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/exlab/exlab/transport/smtpwire"
 )
@@ -113,7 +117,7 @@ func (c *conn) logTLSStarted(st *tls.ConnectionState, leaf *x509.Certificate) {
 // certificateLogData is the data field of the certificate line: a leading space, subject,
 // issuer, serial and SHA-1 thumbprint in upper-case hex, validity and the DNS names.
 func certificateLogData(l *x509.Certificate) string {
-	return fmt.Sprintf(" %s %s %X %X %s %s %s", l.Subject, l.Issuer, l.SerialNumber.Bytes(), sha1.Sum(l.Raw),
+	return fmt.Sprintf(" %s %s %X %X %s %s %s", smtpwire.DistinguishedName(l.Subject), smtpwire.DistinguishedName(l.Issuer), l.SerialNumber.Bytes(), sha1.Sum(l.Raw),
 		l.NotBefore.UTC().Format("2006-01-02T15:04:05.000Z"), l.NotAfter.UTC().Format("2006-01-02T15:04:05.000Z"), strings.Join(l.DNSNames, ";"))
 }
 
@@ -143,4 +147,27 @@ func (c *conn) logTLSAfterEhlo() {
 	}
 	c.logLine('*', "", "Client certificate chain validation status: '"+chain+"'")
 	c.logLine('*', "", "TlsDomainCapabilities='None'; Status='"+status+"'")
+}
+
+// tlsFailureName names a failed inbound handshake as Exchange's "TLS negotiation failed with
+// error …" line does (the form of KB 4495258's SmtpSend log; the receive side writes the same
+// line): by the SSPI status .NET gives Schannel's error. No version or suite in common is
+// SEC_E_ALGORITHM_MISMATCH, "AlgorithmMismatch" (Schannel's Event 36874/36888 case); a client
+// that goes away is "SocketError"; anything else a malformed handshake, "IllegalMessage". Which
+// status Windows gives each Go error is inferred [I].
+func tlsFailureName(err error) string {
+	var ne net.Error
+	var re tls.RecordHeaderError
+	msg := err.Error()
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET),
+		errors.As(err, &ne) && ne.Timeout():
+		return "SocketError"
+	case strings.Contains(msg, "unsupported versions"), strings.Contains(msg, "no cipher suite supported"),
+		strings.Contains(msg, "no mutually supported"), strings.Contains(msg, "protocol version"):
+		return "AlgorithmMismatch"
+	case errors.As(err, &re):
+		return "IllegalMessage"
+	}
+	return "IllegalMessage"
 }

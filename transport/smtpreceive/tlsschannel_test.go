@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -170,7 +171,10 @@ func TestSchannelChoice(t *testing.T) {
 					t.Fatalf("handshake succeeded with %s", tls.CipherSuiteName(srv.ConnectionState().CipherSuite))
 				}
 				cc.Close()
-				<-done
+				// Nothing in common: Schannel's SEC_E_ALGORITHM_MISMATCH in the protocol log.
+				if serr := <-done; serr == nil || tlsFailureName(serr) != "AlgorithmMismatch" {
+					t.Errorf("server error %v is named %q, want AlgorithmMismatch", serr, tlsFailureName(serr))
+				}
 				return
 			}
 			if err != nil {
@@ -220,5 +224,38 @@ func TestSchannelFollowsCertificate(t *testing.T) {
 	<-done
 	if got := srv.ConnectionState().CipherSuite; got != tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 {
 		t.Errorf("ECDSA certificate: %s", tls.CipherSuiteName(got))
+	}
+}
+
+// TestTLSFailureName: a client that goes away and one that sends no TLS get the SSPI names of
+// the protocol log's "TLS negotiation failed with error …" line.
+func TestTLSFailureName(t *testing.T) {
+	cert, err := SelfSignedCertificate(t.TempDir(), "ex01.contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, send string
+		want       string
+	}{
+		{"the client goes away", "", "SocketError"},
+		{"plain text instead of a ClientHello", "EHLO client.example\r\n", "IllegalMessage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc, sc := net.Pipe()
+			defer sc.Close()
+			_ = sc.SetDeadline(time.Now().Add(5 * time.Second))
+			done := make(chan error, 1)
+			go func() { done <- tls.Server(sc, SchannelConfig(cert)).Handshake() }()
+			if tc.send != "" {
+				go func() { _, _ = cc.Write([]byte(tc.send)); _, _ = io.Copy(io.Discard, cc) }()
+			} else {
+				cc.Close()
+			}
+			if got := tlsFailureName(<-done); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			cc.Close()
+		})
 	}
 }

@@ -231,6 +231,7 @@ func (c *conn) STARTTLS(cmd Command) {
 	_ = tc.SetDeadline(time.Now().Add(c.idle))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.srv.logger().Info("TLS negotiation failed", "connector", c.rc.Identity(), "session", c.info.SessionID, "err", err)
+		c.logLine('*', "", "TLS negotiation failed with error "+tlsFailureName(err))
 		c.closed = true
 		return
 	}

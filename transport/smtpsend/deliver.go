@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -231,17 +232,29 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 			if o.Logger != nil {
 				o.Logger.Debug("TLS negotiation failed", "connector", o.Connector, "host", host, "err", err)
 			}
+			// The SmtpSend log's line as KB 4495258 shows it: "*,,TLS negotiation failed with
+			// error UnknownCredentials".
+			if plog != nil {
+				plog.add('*', "", "TLS negotiation failed with error "+tlsErrorName(err))
+			}
 			return fail(&sendError{"TLS negotiation failed with error " + tlsErrorName(err)})
 		}
 		next = tc
 		if plog != nil {
 			st := tc.ConnectionState()
-			// SmtpSend's line in Schannel's words, SP_PROT_TLS1_2_CLIENT (spec §7.1, §13.15).
+			// SmtpSend's lines after the handshake, as an Exchange 2013 SEND log shows them
+			// (kbgitbook "AD-Trust" case 17388217, 2019): the negotiation in Schannel's words
+			// (SP_PROT_TLS1_2_CLIENT; spec §7.1, §13.15), then the next hop's certificate by its
+			// thumbprint.
 			var leaf *x509.Certificate
 			if len(st.PeerCertificates) > 0 {
 				leaf = st.PeerCertificates[0]
 			}
 			plog.add('*', "", smtpwire.SchannelNegotiation(st, true, leaf))
+			if leaf != nil {
+				plog.add('*', "", "Received certificate")
+				plog.add('*', fmt.Sprintf("%X", sha1.Sum(leaf.Raw)), "Certificate thumbprint")
+			}
 			next = &logConn{Conn: tc, l: plog}
 		}
 	case o.RequireTLS:

@@ -10,7 +10,10 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"regexp"
+	"strings"
 )
 
 // SchannelCipherSuites is the default cipher-suite priority of Schannel on Windows 10 1809 /
@@ -156,7 +159,13 @@ func SchannelNegotiation(st tls.ConnectionState, client bool, server *x509.Certi
 			s = SchannelSuite{"CALG_CHACHA20_POLY1305", 256, "CALG_SHA_256", 0, true}
 		}
 	}
+	// SmtpReceive names ephemeral ECDH CALG_ECDH_EPHEM (the 2016 CU23 RECV capture), SmtpSend
+	// CALG_ECDHE (an Exchange 2013 SEND log: "… key exchange algorithm CALG_ECDHE with strength
+	// 256 bits").
 	kex, strength := "CALG_ECDH_EPHEM", curveStrength(st.CurveID)
+	if client {
+		kex = "CALG_ECDHE"
+	}
 	if !s.ECDHE {
 		kex, strength = "CALG_RSA_KEYX", KeyBits(server)
 	}
@@ -177,3 +186,50 @@ func KeyBits(c *x509.Certificate) int {
 	}
 	return 2048
 }
+
+// DistinguishedName writes a certificate name as .NET's X500DistinguishedName.Name does, which
+// is what Exchange prints (protocol logs, TlsCertificateName, Get-ExchangeCertificate): most
+// specific first, ", " between RDNs, Windows' short names (S for the state, E for e-mail), and
+// values with special characters in double quotes ("CN=xxxxxx, OU=xxxxxx, O=xxxx, L=xxxx,
+// S=xxxxx, C=xx" in the SmtpSend log of KB 4495258).
+func DistinguishedName(n pkix.Name) string {
+	rdns := n.ToRDNSequence()
+	parts := make([]string, 0, len(rdns))
+	for i := len(rdns) - 1; i >= 0; i-- {
+		var atvs []string
+		for _, atv := range rdns[i] {
+			key, ok := dnShortNames[atv.Type.String()]
+			if !ok {
+				key = "OID." + atv.Type.String()
+			}
+			v := fmt.Sprint(atv.Value)
+			if v == "" || strings.ContainsAny(v, `,+="<>#;`+"\n") || strings.TrimSpace(v) != v {
+				v = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+			}
+			atvs = append(atvs, key+"="+v)
+		}
+		parts = append(parts, strings.Join(atvs, " + "))
+	}
+	return strings.Join(parts, ", ")
+}
+
+var dnShortNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.11": "OU", "2.5.4.10": "O", "2.5.4.7": "L", "2.5.4.8": "S", "2.5.4.6": "C",
+	"2.5.4.9": "STREET", "2.5.4.5": "SERIALNUMBER", "2.5.4.4": "SN", "2.5.4.42": "G", "2.5.4.12": "T",
+	"2.5.4.17": "PostalCode", "1.2.840.113549.1.9.1": "E", "0.9.2342.19200300.100.1.25": "DC",
+}
+
+// SameDistinguishedName compares two names as written by an admin and by DistinguishedName:
+// case and the spaces after the separators do not count, and ST is S.
+func SameDistinguishedName(a, b string) bool {
+	norm := func(s string) string {
+		s = dnSpace.ReplaceAllString(strings.ToUpper(strings.TrimSpace(s)), "$1")
+		return dnState.ReplaceAllString(s, "${1}S=")
+	}
+	return norm(a) == norm(b)
+}
+
+var (
+	dnSpace = regexp.MustCompile(`\s*([,+>])\s*`)
+	dnState = regexp.MustCompile(`(^|[,+>])ST=`)
+)

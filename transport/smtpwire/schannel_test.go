@@ -2,6 +2,7 @@ package smtpwire
 
 import (
 	"crypto/tls"
+	"crypto/x509/pkix"
 	"testing"
 )
 
@@ -32,9 +33,12 @@ func TestSchannelNegotiation(t *testing.T) {
 		{"CBC with SHA-256", tls.VersionTLS12, tls.TLS_RSA_WITH_AES_128_CBC_SHA256, 0, false,
 			"TLS protocol SP_PROT_TLS1_2_SERVER negotiation succeeded using bulk encryption algorithm CALG_AES_128 with strength 128 bits, MAC hash algorithm CALG_SHA_256 with strength 256 bits and key exchange algorithm CALG_RSA_KEYX with strength 2048 bits"},
 		{"SmtpSend", tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, tls.CurveP256, true,
-			"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDH_EPHEM with strength 256 bits"},
+			"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDHE with strength 256 bits"},
+		// An Exchange 2013 SEND log (kbgitbook case 17388217, 2019), byte for byte.
+		{"capture: SmtpSend, TLS 1.0", tls.VersionTLS10, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, tls.CurveP256, true,
+			"TLS protocol SP_PROT_TLS1_0_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA1 with strength 160 bits and key exchange algorithm CALG_ECDHE with strength 256 bits"},
 		{"SmtpSend to a TLS 1.3 next hop", tls.VersionTLS13, tls.TLS_AES_256_GCM_SHA384, tls.X25519, true,
-			"TLS protocol SP_PROT_TLS1_3_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDH_EPHEM with strength 255 bits"},
+			"TLS protocol SP_PROT_TLS1_3_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDHE with strength 255 bits"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := SchannelNegotiation(tls.ConnectionState{Version: tc.version, CipherSuite: tc.suite, CurveID: tc.curve}, tc.client, nil)
@@ -59,5 +63,39 @@ func TestSchannelSuitesKnown(t *testing.T) {
 	}
 	if SchannelCipherSuites[2] != tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 {
 		t.Error("ECDHE-RSA-AES256-GCM-SHA384 is not Schannel's first RSA suite")
+	}
+}
+
+// TestDistinguishedName: names as .NET (and so Exchange) writes them, and the comparison of a
+// configured TlsCertificateName with them.
+func TestDistinguishedName(t *testing.T) {
+	for _, tc := range []struct {
+		name pkix.Name
+		want string
+	}{
+		{pkix.Name{CommonName: "EX01"}, "CN=EX01"},
+		// KB 4495258's issuer line: "CN=Trusted Secure Certificate Authority 5, O=Corporation
+		// Service Company, L=Wilmington, S=DE, C=US".
+		{pkix.Name{CommonName: "Trusted Secure Certificate Authority 5", Organization: []string{"Corporation Service Company"},
+			Locality: []string{"Wilmington"}, Province: []string{"DE"}, Country: []string{"US"}},
+			"CN=Trusted Secure Certificate Authority 5, O=Corporation Service Company, L=Wilmington, S=DE, C=US"},
+		{pkix.Name{CommonName: "mail.contoso.com", Organization: []string{"Contoso, Ltd"}, OrganizationalUnit: []string{"IT"}},
+			`CN=mail.contoso.com, OU=IT, O="Contoso, Ltd"`},
+	} {
+		if got := DistinguishedName(tc.name); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"<I>CN=Contoso CA, O=Contoso, S=WA<S>CN=mail.contoso.com", "<I>CN=Contoso CA,O=Contoso,ST=WA<S>CN=mail.contoso.com", true},
+		{"<i>cn=contoso ca<s>cn=mail.contoso.com", "<I>CN=Contoso CA<S>CN=mail.contoso.com", true},
+		{"<I>CN=Contoso CA<S>CN=mail.contoso.com", "<I>CN=Contoso CA<S>CN=smtp.contoso.com", false},
+	} {
+		if got := SameDistinguishedName(tc.a, tc.b); got != tc.same {
+			t.Errorf("SameDistinguishedName(%q, %q) = %v", tc.a, tc.b, got)
+		}
 	}
 }
