@@ -340,3 +340,46 @@ func TestNmapSSLScripts(t *testing.T) {
 		t.Log(text)
 	}
 }
+
+// TestRSAOnlyClientsSendMail: real clients restricted to RSA key exchange (what old printers and
+// scanners offer, the classic relay senders) complete STARTTLS on Default Frontend and deliver
+// (issue 13 point 2): swaks with --tls-cipher and curl with --ciphers.
+func TestRSAOnlyClientsSendMail(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	fe := s.address("Default Frontend EX01")
+	host, port, _ := strings.Cut(fe, ":")
+	body := filepath.Join(t.TempDir(), "scan.eml")
+	if err := os.WriteFile(body, []byte("From: printer@example.org\r\nTo: user1@contoso.test\r\nSubject: scanned\r\n\r\npage 1\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	delivered := 0
+	for _, tc := range []struct {
+		tool string
+		args []string
+		want []string // in the tool's output
+	}{
+		{"swaks", []string{"--server", host, "--port", port, "--from", "printer@example.org", "--to", "user1@contoso.test",
+			"--tls", "--tls-protocol", "tlsv1_2", "--tls-cipher", "AES128-SHA", "--helo", "printer.example.org", "--header", "Subject: swaks scan"},
+			[]string{"TLS started with cipher TLSv1.2:AES128-SHA:128", "<~  250 2.6.0 "}},
+		{"curl", []string{"--silent", "--show-error", "--verbose", "--ssl-reqd", "--insecure", "--tlsv1.2", "--tls-max", "1.2", "--ciphers", "AES256-SHA",
+			"--mail-from", "printer@example.org", "--mail-rcpt", "user1@contoso.test", "--upload-file", body, "smtp://" + fe},
+			[]string{"SSL connection using TLSv1.2 / AES256-SHA", "< 250 2.6.0 "}},
+	} {
+		t.Run(tc.tool, func(t *testing.T) {
+			bin := needTool(t, tc.tool)
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = append(os.Environ(), "OPENSSL_CONF=/dev/null")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", tc.tool, err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("%s output lacks %q:\n%s", tc.tool, w, out)
+				}
+			}
+			delivered++
+			waitMailbox(t, s.data, "user1@contoso.test", delivered)
+		})
+	}
+}
