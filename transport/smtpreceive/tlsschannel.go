@@ -40,7 +40,6 @@ func schannel(cfg *tls.Config) {
 	cfg.MinVersion, cfg.MaxVersion = smtpwire.SchannelMinVersion, smtpwire.SchannelMaxVersion
 	cfg.CipherSuites = smtpwire.SchannelCipherSuites
 	cfg.CurvePreferences = smtpwire.SchannelCurves
-	cfg.PreferServerCipherSuites = true //nolint:staticcheck // documents the intent; Go ignores it
 	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		var cert *tls.Certificate
 		if len(cfg.Certificates) > 0 {
