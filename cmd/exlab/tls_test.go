@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/tls"
 	"fmt"
@@ -381,5 +382,40 @@ func TestRSAOnlyClientsSendMail(t *testing.T) {
 			delivered++
 			waitMailbox(t, s.data, "user1@contoso.test", delivered)
 		})
+	}
+}
+
+// TestCertificateNew: exlab certificate new makes the certificate New-ExchangeCertificate makes
+// (spec §13.16): from now to five years later to the second, RSA 2048, the thumbprint printed as
+// the protocol log shows it; --not-before/--not-after give the dates of a lab's choice (the
+// capture's 2020-01-17 → 2025-01-17 here).
+func TestCertificateNew(t *testing.T) {
+	data := t.TempDir()
+	path := filepath.Join(data, certDir, "Exchange Certificate.pem")
+	out, errOut, code := exlab(t, "certificate", "new", "--data", data)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	cert, err := tls.LoadX509KeyPair(path, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cert.Leaf
+	if key, ok := l.PublicKey.(*rsa.PublicKey); !ok || key.N.BitLen() != 2048 || l.Subject.String() != "CN=EX01" ||
+		!l.NotAfter.Equal(l.NotBefore.AddDate(5, 0, 0)) || time.Since(l.NotBefore) > time.Minute || time.Since(l.NotBefore) < 0 {
+		t.Errorf("certificate: %T %s valid %s to %s", l.PublicKey, l.Subject, l.NotBefore, l.NotAfter)
+	}
+	if want := fmt.Sprintf("subject CN=EX01, valid %s to %s, thumbprint %X", l.NotBefore.Format(time.DateOnly), l.NotAfter.Format(time.DateOnly), sha1.Sum(l.Raw)); !strings.Contains(out, want) {
+		t.Errorf("output %q lacks %q", out, want)
+	}
+
+	if out, errOut, code = exlab(t, "certificate", "new", "--data", data, "--not-before", "2020-01-17", "--not-after", "2025-01-17"); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	if cert, err = tls.LoadX509KeyPair(path, path); err != nil {
+		t.Fatal(err)
+	}
+	if got := cert.Leaf.NotBefore.Format(time.RFC3339) + " " + cert.Leaf.NotAfter.Format(time.RFC3339); got != "2020-01-17T00:00:00Z 2025-01-17T00:00:00Z" {
+		t.Errorf("validity %s", got)
 	}
 }
