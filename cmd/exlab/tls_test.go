@@ -18,9 +18,9 @@ import (
 	"github.com/exlab/exlab/transport/smtpwire"
 )
 
-// needTool returns the path of a real client, skipping the test when it is not installed,
+// tlsTestTool returns the path of a real client, skipping the test when it is not installed,
 // unless CI is set (CI installs them, .ci/run), where a missing tool fails the test.
-func needTool(t *testing.T, name string) string {
+func tlsTestTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -45,7 +45,7 @@ type sClient struct {
 
 func startSClient(t *testing.T, addr string, args ...string) *sClient {
 	t.Helper()
-	bin := needTool(t, "openssl")
+	bin := tlsTestTool(t, "openssl")
 	all := append([]string{"s_client", "-starttls", "smtp", "-connect", addr, "-name", "client.example", "-crlf", "-ign_eof"}, args...)
 	c := &sClient{t: t, cmd: exec.Command(bin, all...), lines: make(chan string, 256), exit: make(chan error, 1)}
 	c.cmd.Env = append(os.Environ(), "OPENSSL_CONF=/dev/null") // the distribution's SECLEVEL does not decide for Exchange's suites
@@ -267,7 +267,7 @@ func TestOpenSSLNegotiation(t *testing.T) {
 	}
 
 	// The certificate, as openssl x509 prints it.
-	bin := needTool(t, "openssl")
+	bin := tlsTestTool(t, "openssl")
 	out, err := exec.Command(bin, "x509", "-noout", "-text", "-in", filepath.Join(s.data, certDir, "Exchange Certificate.pem")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("openssl x509: %v\n%s", err, out)
@@ -296,7 +296,7 @@ func TestOpenSSLNegotiation(t *testing.T) {
 // the RSA key-exchange suites, and the certificate's subject and names (nmap 7.93 names the
 // curve it offered itself, secp256r1).
 func TestNmapSSLScripts(t *testing.T) {
-	bin := needTool(t, "nmap")
+	bin := tlsTestTool(t, "nmap")
 	s := startServer(t, labConfig(nil), "")
 	fe := s.address("Default Frontend EX01")
 	host, port, _ := strings.Cut(fe, ":")
@@ -367,7 +367,7 @@ func TestRSAOnlyClientsSendMail(t *testing.T) {
 			[]string{"SSL connection using TLSv1.2 / AES256-SHA", "< 250 2.6.0 "}},
 	} {
 		t.Run(tc.tool, func(t *testing.T) {
-			bin := needTool(t, tc.tool)
+			bin := tlsTestTool(t, tc.tool)
 			cmd := exec.Command(bin, tc.args...)
 			cmd.Env = append(os.Environ(), "OPENSSL_CONF=/dev/null")
 			out, err := cmd.CombinedOutput()
