@@ -1,17 +1,20 @@
 package main
 
 import (
+	"crypto/sha1"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	svc "github.com/exlab/exlab/cmd/server"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // certificateCmd is exlab certificate new, exlab's New-ExchangeCertificate: it (re)makes the
-// server's self-signed certificate in the data directory, with chosen validity dates so a lab
-// can reproduce an expired certificate (Event 12014, no STARTTLS).
+// server's self-signed certificate in the data directory as Exchange makes it (RSA 2048, CN =
+// host name, five years to the second; spec §13.16), with chosen validity dates so a lab can
+// reproduce an expired certificate (Event 12014, no STARTTLS).
 func (a *app) certificateCmd() *cobra.Command {
 	c := group("certificate", "the server's certificate")
 	var cfgPath, serverName, dataDir, notBefore, notAfter string
@@ -21,7 +24,10 @@ func (a *app) certificateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s: subject %s, valid %s to %s\n", path, cert.Leaf.Subject, cert.Leaf.NotBefore.Format(time.DateOnly), cert.Leaf.NotAfter.Format(time.DateOnly))
+			// The thumbprint is how Exchange's cmdlets name a certificate (Get-ExchangeCertificate
+			// -Thumbprint), and what the protocol log's certificate line shows.
+			fmt.Fprintf(a.stdout, "%s: subject %s, valid %s to %s, thumbprint %X\n", path, smtpwire.DistinguishedName(cert.Leaf.Subject),
+				cert.Leaf.NotBefore.Format(time.DateOnly), cert.Leaf.NotAfter.Format(time.DateOnly), sha1.Sum(cert.Leaf.Raw))
 			return nil
 		})}
 	f := nc.Flags()

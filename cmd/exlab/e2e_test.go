@@ -1003,7 +1003,7 @@ func TestClientSubmission(t *testing.T) {
 	}
 	waitMailbox(t, s.data, "administrator@contoso.test", 1)
 	out, _, _ := exlab(t, "mailbox", "show", "administrator@contoso.test", "--data", s.data)
-	if !strings.Contains(out, "X-MS-Exchange-Organization-AuthAs: Internal") || !strings.Contains(out, "(version=TLS1_3") ||
+	if !strings.Contains(out, "X-MS-Exchange-Organization-AuthAs: Internal") || !strings.Contains(out, "(version=TLS1_2,") || !strings.Contains(out, "cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)") ||
 		!strings.Contains(out, "X-ClientProxiedBy: ex01.contoso.test (127.0.0.1) To ex01.contoso.test (127.0.0.1)") ||
 		!strings.Contains(out, "X-MS-Exchange-Organization-AuthMechanism: 06") {
 		t.Errorf("delivered message:\n%s", out)
@@ -1514,7 +1514,7 @@ func TestSendConnectorTLSAndAuth(t *testing.T) {
 			got = append(got, string(l.Event)+" "+l.Data+l.Context)
 		}
 		all := strings.Join(got, "\n")
-		for _, want := range []string{"+ ", "< 220 relay.fabrikam.test ESMTP", "> EHLO ex01.contoso.test", "> STARTTLS", "* TLS protocol TLS1_3 negotiation succeeded",
+		for _, want := range []string{"+ ", "< 220 relay.fabrikam.test ESMTP", "> EHLO ex01.contoso.test", "> STARTTLS", "* TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_", "* Received certificate",
 			"> AUTH LOGIN <authentication response>", "> <authentication response>", "< 235 2.7.0 Authentication successful",
 			"> MAIL FROM:<user1@contoso.test>", "> DATA", "< 354 go", "< 250 2.6.0 queued as 42", "> QUIT", "- Local"} {
 			if !strings.Contains(all, want) {

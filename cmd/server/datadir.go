@@ -86,7 +86,9 @@ func NewCertificate(dataDir, cfgPath, serverName, notBefore, notAfter string) (s
 	if err != nil {
 		return "", tls.Certificate{}, err
 	}
-	from, to := time.Now().UTC(), time.Now().UTC().AddDate(5, 0, 0)
+	// New-ExchangeCertificate: from now to five years later, to the second (spec §13.16).
+	now := time.Now().UTC().Truncate(time.Second)
+	from, to := now, now.AddDate(5, 0, 0)
 	for _, d := range []struct {
 		flag, val string
 		dst       *time.Time
@@ -104,7 +106,7 @@ func NewCertificate(dataDir, cfgPath, serverName, notBefore, notAfter string) (s
 		return "", tls.Certificate{}, fmt.Errorf("--not-after must be after --not-before")
 	}
 	path := filepath.Join(dataDir, CertDir, "Exchange Certificate.pem")
-	cert, err := smtpreceive.WriteSelfSigned(path, srv.Fqdn, from, to)
+	cert, err := smtpreceive.WriteExchangeCertificate(path, srv.Fqdn, srv.Version, from, to)
 	return path, cert, err
 }
 

@@ -9,7 +9,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -149,11 +148,12 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 	if err != nil {
 		return fmt.Errorf("ExchangeServer auth key: %v", err)
 	}
-	cert, err := smtpreceive.SelfSignedCertificate(filepath.Join(o.DataDir, CertDir), srv.Fqdn)
+	cert, err := smtpreceive.SelfSignedCertificateFor(filepath.Join(o.DataDir, CertDir), srv.Fqdn, srv.Version)
 	if err != nil {
 		return fmt.Errorf("certificate: %v", err)
 	}
-	tlsConf := &smtpreceive.TLSPolicy{Config: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	// Schannel's negotiation on Windows Server 2019 (spec §13.15).
+	tlsConf := &smtpreceive.TLSPolicy{Config: smtpreceive.SchannelConfig(cert),
 		Leaf: cert.Leaf, Logger: s.log, Certificates: smtpCertificates(org, srv)}
 	resolver := routing.New(org)
 

@@ -3,9 +3,7 @@
 package smtpreceive
 
 import (
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -108,26 +106,3 @@ func (c *conn) Logging() bool { return c.plogOn }
 
 // Info writes a '*' line to the session's protocol log (Engine).
 func (c *conn) Info(data, context string) { c.logLine('*', data, context) }
-
-// tlsLogText is the protocol log's TLS line in Exchange's SChannel words (spec §7.1), mapped
-// from what Go negotiated.
-func tlsLogText(st tls.ConnectionState) string {
-	proto := map[uint16]string{tls.VersionTLS12: "SP_PROT_TLS1_2_SERVER", tls.VersionTLS13: "SP_PROT_TLS1_3_SERVER"}[st.Version]
-	if proto == "" {
-		proto = "SP_PROT_TLS1_0_SERVER"
-	}
-	name := tls.CipherSuiteName(st.CipherSuite)
-	bulk, strength := "CALG_AES_128", 128
-	switch {
-	case strings.Contains(name, "AES_256"):
-		bulk, strength = "CALG_AES_256", 256
-	case strings.Contains(name, "CHACHA20"):
-		bulk, strength = "CALG_CHACHA20", 256
-	}
-	mac := "CALG_SHA_256"
-	if strings.HasSuffix(name, "SHA384") {
-		mac = "CALG_SHA_384"
-	}
-	return fmt.Sprintf("TLS protocol %s negotiation succeeded using bulk encryption algorithm %s with strength %d bits, "+
-		"MAC hash algorithm %s with strength 0 bits and key exchange algorithm CALG_ECDH_EPHEM with strength 256 bits", proto, bulk, strength, mac)
-}

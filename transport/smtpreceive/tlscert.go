@@ -4,9 +4,8 @@
 package smtpreceive
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -22,34 +21,71 @@ import (
 	"time"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // SelfSignedCertificate loads the server's self-signed certificate from dir, making it on first
-// use the way Exchange setup does: subject CN = the host name, SAN = host name and FQDN, valid
-// five years (spec §5.4). The PEM file holds certificate and key and is readable by its owner
-// only.
+// use the way Exchange 2016/2019 setup does (see WriteExchangeCertificate). The PEM file holds
+// certificate and key and is readable by its owner only; it is kept and reused, except that one
+// without an RSA key (made by exlab before issue 13) is made again, since RSA-only clients could
+// not use it.
 func SelfSignedCertificate(dir, fqdn string) (tls.Certificate, error) {
+	return SelfSignedCertificateFor(dir, fqdn, config.Version2019)
+}
+
+// SelfSignedCertificateFor is SelfSignedCertificate for an Exchange version (2013 signs with
+// SHA-1, see WriteExchangeCertificate).
+func SelfSignedCertificateFor(dir, fqdn string, v config.ExchangeVersion) (tls.Certificate, error) {
 	path := filepath.Join(dir, "Exchange Certificate.pem")
 	if b, err := os.ReadFile(path); err == nil {
-		return tls.X509KeyPair(b, b)
+		cert, err := tls.X509KeyPair(b, b)
+		if err != nil {
+			return cert, err
+		}
+		if _, isRSA := cert.PrivateKey.(*rsa.PrivateKey); isRSA {
+			return cert, nil
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return tls.Certificate{}, err
 	}
-	now := time.Now().UTC()
-	return WriteSelfSigned(path, fqdn, now.Add(-time.Hour), now.AddDate(5, 0, 0))
+	now := time.Now().UTC().Truncate(time.Second)
+	return WriteExchangeCertificate(path, fqdn, v, now, now.AddDate(5, 0, 0))
 }
 
-// WriteSelfSigned makes a self-signed certificate for fqdn valid from notBefore to notAfter and
-// writes it with its key to path (labs reproduce an expired certificate with it).
+// WriteSelfSigned makes a self-signed certificate for fqdn valid from notBefore to notAfter, as
+// Exchange 2016/2019 makes it, and writes it with its key to path (labs reproduce an expired
+// certificate with it).
 func WriteSelfSigned(path, fqdn string, notBefore, notAfter time.Time) (tls.Certificate, error) {
+	return WriteExchangeCertificate(path, fqdn, config.Version2019, notBefore, notAfter)
+}
+
+// WriteExchangeCertificate makes the certificate New-ExchangeCertificate (and setup) makes and
+// writes it with its key to path (spec §13.16, from the X.509 dump in the SANS SEC560 masscan
+// write-up and nmap ssl-cert of the AD-RTS lab): an RSA 2048 key; subject and issuer CN = the
+// host name; SANs the host name and the FQDN; EKU serverAuth; valid from notBefore to notAfter
+// (setup: now and five years later to the second, no backdating); a 16-byte random serial;
+// signed with sha256WithRSAEncryption, or sha1WithRSAEncryption on Exchange 2013, whose builds
+// the captures show with SHA-1.
+func WriteExchangeCertificate(path, fqdn string, v config.ExchangeVersion, notBefore, notAfter time.Time) (tls.Certificate, error) {
 	host, _, _ := strings.Cut(fqdn, ".")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	// 16 random bytes, the first one 0x01-0x7F so that the DER integer is positive and exactly
+	// 16 bytes long and the log's serial has 32 hex digits as in the capture.
+	sb := make([]byte, 16)
+	if _, err := rand.Read(sb); err != nil {
+		return tls.Certificate{}, err
+	}
+	sb[0] = sb[0]&0x7f | 0x01
+	sig := x509.SHA256WithRSA
+	if v == config.Version2013 {
+		sig = x509.SHA1WithRSA
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+		SerialNumber:          new(big.Int).SetBytes(sb),
+		SignatureAlgorithm:    sig,
 		Subject:               pkix.Name{CommonName: strings.ToUpper(host)},
 		Issuer:                pkix.Name{CommonName: strings.ToUpper(host)},
 		NotBefore:             notBefore,
@@ -63,12 +99,8 @@ func WriteSelfSigned(path, fqdn string, notBefore, notAfter time.Time) (tls.Cert
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
 	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})...)
+	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})...)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return tls.Certificate{}, err
 	}
@@ -79,9 +111,11 @@ func WriteSelfSigned(path, fqdn string, notBefore, notAfter time.Time) (tls.Cert
 }
 
 // CertificateName is the certificate's name in a connector's TlsCertificateName form,
-// "<I>issuer<S>subject" (PS-NRC).
+// "<I>issuer<S>subject" (PS-NRC), with the names as .NET writes them (Exchange's admins build it
+// from $cert.Issuer and $cert.Subject); a configured name matches it with
+// smtpwire.SameDistinguishedName, so Go's "CN=a,O=b" form matches too.
 func CertificateName(c *x509.Certificate) string {
-	return "<I>" + c.Issuer.String() + "<S>" + c.Subject.String()
+	return "<I>" + smtpwire.DistinguishedName(c.Issuer) + "<S>" + smtpwire.DistinguishedName(c.Subject)
 }
 
 // TLSPolicy decides which connectors offer STARTTLS, and with which certificate (spec §5.4):
@@ -117,11 +151,11 @@ func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
 	if rc.TlsCertificateName != "" {
 		for i := range p.Certificates {
 			c := &p.Certificates[i]
-			if strings.EqualFold(rc.TlsCertificateName, CertificateName(c.Leaf)) && (chosen == nil || better(c.Leaf, chosen.Leaf)) {
+			if smtpwire.SameDistinguishedName(rc.TlsCertificateName, CertificateName(c.Leaf)) && (chosen == nil || better(c.Leaf, chosen.Leaf)) {
 				chosen = c
 			}
 		}
-		if chosen == nil && p.Leaf != nil && !strings.EqualFold(rc.TlsCertificateName, CertificateName(p.Leaf)) {
+		if chosen == nil && p.Leaf != nil && !smtpwire.SameDistinguishedName(rc.TlsCertificateName, CertificateName(p.Leaf)) {
 			p.once(rc, fmt.Sprintf("Microsoft Exchange could not find a certificate that contains the domain name %s in the personal store on the local computer.",
 				rc.TlsCertificateName))
 			return nil
@@ -162,6 +196,9 @@ func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
 		cfg = p.Config.Clone()
 		if chosen != nil {
 			cfg.Certificates = []tls.Certificate{*chosen}
+		}
+		if p.Config.GetConfigForClient != nil {
+			schannel(cfg) // the choice follows the new certificate's key
 		}
 		if rc.DomainSecureEnabled {
 			cfg.ClientAuth = tls.RequestClientCert

@@ -6,8 +6,8 @@ package smtpreceive
 import (
 	"bufio"
 	"context"
-	"crypto/sha1"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -33,6 +33,7 @@ func (c *conn) EHLO(ctx context.Context, cmd Command) {
 		c.fail("R16")
 		return
 	}
+	c.logTLSAfterEhlo()
 	c.resetTransaction()
 	c.st = stateReady
 	ip := c.info.Remote.Addr().Unmap().String()
@@ -240,6 +241,7 @@ func (c *conn) STARTTLS(cmd Command) {
 	_ = tc.SetDeadline(time.Now().Add(c.idle))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.srv.logger().Info("TLS negotiation failed", "connector", c.rc.Identity(), "session", c.info.SessionID, "err", err)
+		c.logLine('*', "", "TLS negotiation failed with error "+tlsFailureName(err))
 		c.closed = true
 		return
 	}
@@ -248,15 +250,11 @@ func (c *conn) STARTTLS(cmd Command) {
 	st := tc.ConnectionState()
 	c.nc = tc
 	c.info.TLS = &st
-	if c.plogOn {
-		if len(c.tlsConf.Certificates) > 0 && c.tlsConf.Certificates[0].Leaf != nil {
-			l := c.tlsConf.Certificates[0].Leaf
-			c.logLine('*', fmt.Sprintf(" %s %s %X %X %s %s %s", l.Subject, l.Issuer, l.SerialNumber, sha1.Sum(l.Raw),
-				l.NotBefore.UTC().Format("2006-01-02T15:04:05.000Z"), l.NotAfter.UTC().Format("2006-01-02T15:04:05.000Z"), strings.Join(l.DNSNames, ";")),
-				"Sending certificate Subject Issuer name Serial number Thumbprint Not before Not after Subject alternate names")
-		}
-		c.logLine('*', "", tlsLogText(st))
+	var leaf *x509.Certificate
+	if len(c.tlsConf.Certificates) > 0 {
+		leaf = c.tlsConf.Certificates[0].Leaf
 	}
+	c.logTLSStarted(&st, leaf)
 	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
 	c.bw.Reset(connWriter{c})
 	// The client must say EHLO again (RFC 3207 §4.2).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -231,12 +232,29 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 			if o.Logger != nil {
 				o.Logger.Debug("TLS negotiation failed", "connector", o.Connector, "host", host, "err", err)
 			}
+			// The SmtpSend log's line as KB 4495258 shows it: "*,,TLS negotiation failed with
+			// error UnknownCredentials".
+			if plog != nil {
+				plog.add('*', "", "TLS negotiation failed with error "+tlsErrorName(err))
+			}
 			return fail(&sendError{"TLS negotiation failed with error " + tlsErrorName(err)})
 		}
 		next = tc
 		if plog != nil {
 			st := tc.ConnectionState()
-			plog.add('*', "", fmt.Sprintf("TLS protocol %s negotiation succeeded using %s", tlsVersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
+			// SmtpSend's lines after the handshake, as an Exchange 2013 SEND log shows them
+			// (kbgitbook "AD-Trust" case 17388217, 2019): the negotiation in Schannel's words
+			// (SP_PROT_TLS1_2_CLIENT; spec §7.1, §13.15), then the next hop's certificate by its
+			// thumbprint.
+			var leaf *x509.Certificate
+			if len(st.PeerCertificates) > 0 {
+				leaf = st.PeerCertificates[0]
+			}
+			plog.add('*', "", smtpwire.SchannelNegotiation(st, true, leaf))
+			if leaf != nil {
+				plog.add('*', "", "Received certificate")
+				plog.add('*', fmt.Sprintf("%X", sha1.Sum(leaf.Raw)), "Certificate thumbprint")
+			}
 			next = &logConn{Conn: tc, l: plog}
 		}
 	case o.RequireTLS:
@@ -290,7 +308,10 @@ type greeted struct {
 func (g *greeted) Read(p []byte) (int, error) { return g.r.Read(p) }
 
 func (o SendOptions) tlsConfig(hostName string) *tls.Config {
-	cfg := &tls.Config{ServerName: hostName, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	// Exchange sends with Schannel on Windows Server 2019: TLS 1.0 to 1.2, Schannel's suites
+	// (RSA key exchange included) and curves (spec §13.15).
+	cfg := &tls.Config{ServerName: hostName, InsecureSkipVerify: true, MinVersion: smtpwire.SchannelMinVersion,
+		MaxVersion: smtpwire.SchannelMaxVersion, CipherSuites: smtpwire.SchannelCipherSuites, CurvePreferences: smtpwire.SchannelCurves}
 	level := o.TLSAuthLevel
 	if !o.RequireTLS || level == "" {
 		level = config.TlsEncryptionOnly
@@ -392,16 +413,6 @@ func (nh *NextHop) Close() {
 	_ = nh.c.Close()
 	nh.log.end()
 	nh.log = nil
-}
-
-func tlsVersionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS13:
-		return "TLS1_3"
-	case tls.VersionTLS12:
-		return "TLS1_2"
-	}
-	return fmt.Sprintf("0x%04x", v)
 }
 
 func replyLine(se *smtp.SMTPError) string {
