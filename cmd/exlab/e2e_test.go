@@ -1515,7 +1515,7 @@ func TestSendConnectorTLSAndAuth(t *testing.T) {
 		}
 		all := strings.Join(got, "\n")
 		for _, want := range []string{"+ ", "< 220 relay.fabrikam.test ESMTP", "> EHLO ex01.contoso.test", "> STARTTLS", "* TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_", "* Received certificate",
-			"> AUTH LOGIN <authentication response>", "> <authentication response>", "< 235 2.7.0 Authentication successful",
+			"> AUTH LOGIN\n< 334 <authentication response>\n< 235 2.7.0 Authentication successful",
 			"> MAIL FROM:<user1@contoso.test>", "> DATA", "< 354 go", "< 250 2.6.0 queued as 42", "> QUIT", "- Local"} {
 			if !strings.Contains(all, want) {
 				t.Errorf("%s SmtpSend log lacks %q:\n%s", role, want, all)
