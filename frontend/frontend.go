@@ -390,9 +390,10 @@ func proxyFrom(ci *smtpreceive.ConnInfo, seq int, rights routing.Rights, authSrc
 // hub's outbound proxy to 717) uses the organization key.
 func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL, *smtpwire.Reply) {
 	if verb == "AUTH" || mech == "NTLM" {
+		target := smtpreceive.NTLMTargetFor(s.st.srv, s.st.resolver.DefaultDomain())
 		return smtpreceive.Authenticate(s.rc, mech, smtpreceive.AuthOptions{Verb: verb, TLS: s.ci.TLS != nil,
 			Check: s.st.resolver.Authenticate, Accounts: s.st.resolver.NTLMAccount,
-			Target: smtpreceive.NTLMTargetFor(s.st.srv, s.st.resolver.DefaultDomain()),
+			Target: target,
 			Done: func(id string, ok bool) {
 				if !ok {
 					s.f.opt.Logger.Warn(smtpreceive.Event1035(s.rc, smtpreceive.EventMechanism(mech), s.ci.Remote.Addr()), "EventID", 1035,
@@ -402,6 +403,7 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 				s.user, s.principal = id, routing.AuthenticatedUser
 				s.ci.User = id
 				s.rights = routing.SessionRights(s.rc, s.principal, s.st.org.ADPermissions)
+				smtpreceive.LogAuthenticated(s.ci.Engine, s.rights.String(), target, id)
 			}})
 	}
 	if mech != "GSSAPI" || len(s.f.opt.AuthKey) == 0 {

@@ -142,7 +142,10 @@ func TestSwaksNTLM(t *testing.T) {
 	}
 	text := strings.Join(got, "\n")
 	for _, want := range []string{
-		"<,AUTH NTLM,\n>,334 <authentication response>,\n>,334 <authentication response>,\n>,235 2.7.0 Authentication successful,",
+		// A success: the session's rights and the account before the 235, as the Exchange 2013
+		// RECV log of Veritas article 100038601 shows them.
+		"<,AUTH NTLM,\n>,334 <authentication response>,\n>,334 <authentication response>,\n*,",
+		",Set Session Permissions\n*,CONTOSO\\user1,authenticated\n>,235 2.7.0 Authentication successful,",
 		"<,AUTH NTLM,\n>,334 <authentication response>,\n>,334 <authentication response>,\n" +
 			"*,,Inbound AUTH NTLM failed because of LogonDenied\n*,,Inbound AUTH NTLM failed because of LogonDenied\n" +
 			"*,,User Name: CONTOSO\\user1\n>,535 5.7.3 Authentication unsuccessful,",
