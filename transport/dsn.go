@@ -2,6 +2,8 @@ package transport
 
 import (
 	"fmt"
+	"mime/quotedprintable"
+	"net"
 	"strings"
 	"time"
 
@@ -69,10 +71,21 @@ type dsnWriter struct {
 	NewGUID    func() string  // boundary, Message-ID, Network Message Id (nil: smtpwire.NewGUID)
 }
 
+// ndrBlankLines is how many empty lines Exchange leaves between the user information section
+// and "Diagnostic information for administrators:" (the rows of its HTML table that have no
+// text): 8 in an NDR (NDR-E16: an on-premises 15.1.2507.16 NDR), 7 in a delay DSN (DSN-E13:
+// 15.0.1497.42, and the same text from a 2023 mailgun capture, code index id 66703895642).
+const (
+	ndrBlankLines   = 8
+	delayBlankLines = 7
+)
+
 // write builds the DSN of kind for the recipients notify of m (see dsnOwed) as an RFC 3464
-// multipart/report whose human part follows Exchange 2016/2019's text (spec §9.3), dated now,
-// with InternalMessageId id. RET=FULL returns the whole message with an NDR, RET=HDRS or none the
-// headers; ENVID and ORCPT are echoed (RFC 3461).
+// multipart/report whose human part follows Exchange 2016/2019's text (spec §9.3) with the
+// explanation of each recipient's cause (ndrCauseOf), dated now, with InternalMessageId id.
+// RET=FULL returns the whole message with an NDR, RET=HDRS or none the headers; ENVID and
+// ORCPT are echoed (RFC 3461). The subject is the original's, decoded, behind the kind's
+// prefix, RFC 2047-encoded when it is not ASCII (smtpwire.EncodeSubject).
 func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipient, kind dsnKind, now time.Time, id uint64) *queue.NewMessage {
 	loc, guid := dw.Loc, dw.NewGUID
 	if loc == nil {
@@ -88,13 +101,14 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	msgID := "<" + guid() + "@" + fqdn + ">"
 	hi := scanHeaders(body)
 	origHeaders := strings.TrimRight(string(body[:hi.end]), "\r\n")
+	origSubject := smtpwire.DecodeSubject(m.Subject)
+	subject := smtpwire.EncodeSubject(k.subject + origSubject)
 
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...); b.WriteString("\r\n") }
 	w("From: Microsoft Outlook <%s@%s>", ndrSenderLocal, domain)
 	w("To: <%s>", m.From)
 	w("Date: %s", smtpreceive.BannerDate(now))
-	subject := k.subject + m.Subject
 	w("Subject: %s", subject)
 	w("Message-ID: %s", msgID)
 	w("In-Reply-To: %s", m.MessageID)
@@ -107,72 +121,24 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	}
 	w("")
 	w("--%s", boundary)
-	w("Content-Type: text/plain; charset=\"us-ascii\"")
-	w("")
+	human := dw.humanText(m, notify, kind, now, loc, origSubject, origHeaders)
+	if isASCII(human) {
+		w("Content-Type: text/plain; charset=\"us-ascii\"")
+		w("")
+		b.WriteString(human)
+	} else {
+		// A subject or an original header that is not ASCII: UTF-8, quoted-printable [I].
+		w("Content-Type: text/plain; charset=\"utf-8\"")
+		w("Content-Transfer-Encoding: quoted-printable")
+		w("")
+		qp := quotedprintable.NewWriter(&b)
+		_, _ = qp.Write([]byte(human))
+		_ = qp.Close()
+		if !strings.HasSuffix(b.String(), "\r\n") {
+			b.WriteString("\r\n")
+		}
+	}
 	expires := m.Arrived.Add(dw.Expiration)
-	switch kind {
-	case dsnDelayed:
-		w("Delivery is delayed to these recipients or groups:")
-		w("")
-		for _, r := range notify {
-			w("%s<mailto:%s>", r.Address, r.Address)
-		}
-		w("")
-		w("Subject: %s", m.Subject)
-		w("")
-		w("This message hasn't been delivered yet. Delivery will continue to be attempted.")
-		w("")
-		w("The server will keep trying to deliver this message for the next %s. You'll be notified if the message can't be delivered by that time.",
-			humanSpan(expires.Sub(now)))
-		w("")
-	case dsnDelivered, dsnRelayed:
-		if kind == dsnDelivered {
-			w("Your message has been delivered to the following recipients:")
-		} else {
-			w("Delivery to these recipients or groups is complete, but no delivery notification was sent by the destination server:")
-		}
-		w("")
-		for _, r := range notify {
-			w("%s (%s)", r.Address, r.Address)
-		}
-		w("")
-		w("Subject: %s", m.Subject)
-		w("")
-	default:
-		w("Delivery has failed to these recipients or groups:")
-		w("")
-		for _, r := range notify {
-			w("%s<mailto:%s>", r.Address, r.Address)
-			w("The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message. If the problem continues, please contact your email admin.")
-			w("")
-		}
-		w("")
-	}
-	if kind == dsnFailed || kind == dsnDelayed {
-		w("Diagnostic information for administrators:")
-		w("")
-		w("Generating server: %s", fqdn)
-		w("")
-		for _, r := range notify {
-			w("%s", r.Address)
-			if kind == dsnDelayed {
-				if r.LastHost != "" {
-					w("Receiving server: %s", r.LastHost)
-				}
-				w("Remote Server returned '%s'", delayedError)
-				if r.LastError != "" {
-					w("%s - Remote Server returned '%s'", smtpreceive.BannerDate(m.LastRetryTime.In(loc)), r.LastError)
-				}
-			} else {
-				w("Remote Server returned '%s'", r.LastError)
-			}
-			w("")
-		}
-		w("Original message headers:")
-		w("")
-		b.WriteString(origHeaders)
-		b.WriteString("\r\n\r\n")
-	}
 	w("--%s", boundary)
 	w("Content-Type: message/delivery-status")
 	w("")
@@ -192,6 +158,9 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 		switch kind {
 		case dsnDelayed:
 			w("Status: 4.4.7")
+			if host := remoteHost(r); host != "" {
+				w("Remote-MTA: dns;%s", host)
+			}
 			w("Diagnostic-Code: smtp;%s", delayedError)
 			w("Will-Retry-Until: %s", smtpreceive.BannerDate(expires.In(loc)))
 		case dsnDelivered, dsnRelayed:
@@ -201,6 +170,9 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 			}
 		default:
 			w("Status: %s", statusOf(r.LastError))
+			if host := rejectedBy(r); host != "" {
+				w("Remote-MTA: dns;%s", host)
+			}
 			w("Diagnostic-Code: smtp;%s", r.LastError)
 		}
 	}
@@ -222,12 +194,265 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	content := []byte(b.String())
 	h := scanHeaders(content)
 	n := &queue.Message{
-		ID: id, NetworkMessageID: guid(), MessageID: msgID, Subject: subject,
+		ID: id, NetworkMessageID: guid(), MessageID: msgID, Subject: h.subject,
 		From: "", Recipients: []queue.Recipient{{Address: m.From, Status: queue.StatusPending}},
 		Size: int64(len(content)), Arrived: now.UTC(), ConnectorID: "", ClientIP: "", ClientHostname: fqdn,
 		HeaderEnd: int64(h.end), IsDSN: true,
 	}
 	return &queue.NewMessage{Message: n, Body: content}
+}
+
+// humanText is the DSN's text/plain part (CRLF lines, ending with a blank line): the user
+// information section and, for NDRs and delay DSNs, the diagnostic information for
+// administrators with the original message headers.
+func (dw dsnWriter) humanText(m *queue.Message, notify []queue.Recipient, kind dsnKind, now time.Time, loc *time.Location, subject, origHeaders string) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...); b.WriteString("\r\n") }
+	blank := func(n int) {
+		for range n {
+			b.WriteString("\r\n")
+		}
+	}
+	switch kind {
+	case dsnDelayed:
+		w("Delivery is delayed to these recipients or groups:")
+		w("")
+		for _, r := range notify {
+			w("%s<mailto:%s>", r.Address, r.Address)
+		}
+		w("")
+		w("Subject: %s", subject)
+		w("")
+		w("This message hasn't been delivered yet. Delivery will continue to be attempted.")
+		w("")
+		w("The server will keep trying to deliver this message for the next %s. You'll be notified if the message can't be delivered by that time.",
+			humanSpan(m.Arrived.Add(dw.Expiration).Sub(now)))
+		blank(delayBlankLines)
+	case dsnDelivered, dsnRelayed:
+		if kind == dsnDelivered {
+			w("Your message has been delivered to the following recipients:")
+		} else {
+			w("Delivery to these recipients or groups is complete, but no delivery notification was sent by the destination server:")
+		}
+		w("")
+		for _, r := range notify {
+			w("%s (%s)", r.Address, r.Address)
+		}
+		w("")
+		w("Subject: %s", subject)
+		w("")
+		return b.String()
+	default:
+		dw.failedText(&b, notify)
+		blank(ndrBlankLines - 1)
+	}
+	w("Diagnostic information for administrators:")
+	w("")
+	w("Generating server: %s", dw.Fqdn)
+	if kind == dsnDelayed {
+		// DSN-E13: the server the message waits for, right under the generating server.
+		for _, r := range notify {
+			if host := remoteHost(r); host != "" {
+				w("Receiving server: %s", remoteAt(host))
+				break
+			}
+		}
+	}
+	w("")
+	for _, r := range notify {
+		w("%s", r.Address)
+		switch host := remoteHost(r); {
+		case kind == dsnDelayed && host != "":
+			// DSN-E13: "Remote Server at mdb27 (172.24.16.149) returned '400 4.4.7 Message
+			// delayed'", then the last attempt's error with its local time.
+			w("Remote Server at %s returned '%s'", remoteAt(host), delayedError)
+			if r.LastError != "" {
+				w("%s - Remote Server at %s returned '%s'", historyDate(m.LastRetryTime.In(loc)), remoteAt(host), r.LastError)
+			}
+		case kind == dsnDelayed:
+			w("Remote Server returned '%s'", delayedError)
+		default:
+			// QA-RELAY (15.2.1118): the server that refused on a line of its own.
+			if host := rejectedBy(r); host != "" {
+				w("%s", host)
+			}
+			w("Remote Server returned '%s'", r.LastError)
+		}
+		w("")
+	}
+	w("Original message headers:")
+	w("")
+	b.WriteString(origHeaders)
+	b.WriteString("\r\n\r\n")
+	return b.String()
+}
+
+// failedText writes an NDR's user information section. Recipients that this server failed
+// itself (not found, too large for the route, expired, removed) are listed under "Delivery has
+// failed to these recipients or groups:", each with its explanation (NDR-E16); recipients that
+// another server refused come in a block naming that server and its error, as Exchange 2019
+// writes them (QA-RELAY: "EXCHANGE.local-domain.local rejected your message to the following
+// email addresses: … gave this error: SMTP; Unable to relay recipient in non-accepted domain").
+func (dw dsnWriter) failedText(b *strings.Builder, notify []queue.Recipient) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...); b.WriteString("\r\n") }
+	var local []queue.Recipient
+	for _, r := range notify {
+		if rejectedBy(r) == "" {
+			local = append(local, r)
+		}
+	}
+	if len(local) > 0 {
+		w("Delivery has failed to these recipients or groups:")
+		w("")
+		for _, r := range local {
+			w("%s<mailto:%s>", r.Address, r.Address)
+			w("%s", ndrCauseOf(r).explain)
+			w("")
+		}
+	}
+	// One block per refusing server and error, recipients in their order.
+	for i := 0; i < len(notify); i++ {
+		r := notify[i]
+		host := rejectedBy(r)
+		if host == "" {
+			continue
+		}
+		group := []queue.Recipient{r}
+		for j := i + 1; j < len(notify); j++ {
+			if x := notify[j]; rejectedBy(x) == host && x.LastError == r.LastError {
+				group = append(group, x)
+				notify = append(notify[:j:j], notify[j+1:]...)
+				j--
+			}
+		}
+		w("%s rejected your message to the following email addresses:", host)
+		w("")
+		for _, x := range group {
+			w("%s (%s)", x.Address, x.Address)
+		}
+		w("")
+		w("%s", ndrCauseOf(r).explain)
+		w("")
+		w("%s gave this error:", host)
+		w("%s", replyDetail(r.LastError))
+		w("")
+	}
+}
+
+// ndrCause is why a recipient failed, as an NDR's user information section explains it.
+type ndrCause struct {
+	name    string
+	explain string
+}
+
+// The explanations of Exchange 2016/2019 NDRs, by cause. Each names where its text was seen;
+// where no published NDR shows the text, it says so.
+var (
+	// NDR-E16 (on-premises 15.1.2507.16, 550 5.1.10) and many quoted Exchange 2013+ NDRs.
+	causeNotFound = ndrCause{"recipient-not-found", "The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message. If the problem continues, please contact your email admin."}
+	// The "User information section" of 550 4.4.7 QUEUE.Expired in Microsoft's NDR articles
+	// (MicrosoftDocs/SupportArticles-docs: fix-error-code-5-1-0 and -4-4-7 quote it, the
+	// latter as "Try sending"); Exchange 2007 had "… has been trying to deliver this message
+	// without success and has stopped trying. Please try sending this message again".
+	causeExpired = ndrCause{"expired", "The server has tried to deliver this message, without success, and has stopped trying. Please try sending this message again. If the problem continues, contact your help desk."}
+	// A 2021 on-premises NDR quoted on Microsoft Q&A (code index id 57425207748) shows this
+	// text where Exchange has no explanation of its own; that QUEUE.Admin (Remove-Message
+	// -WithNDR) gets it is inferred [I]: no published NDR of an administrative removal has one.
+	causeGeneric = ndrCause{"generic", "A problem occurred during the delivery of this message. Please try to resend the message later. If the problem continues, please contact your email admin."}
+	causeAdmin   = ndrCause{"admin-removal", causeGeneric.explain}
+	// A 2026 capture of a 550 5.2.3 RESOLVER.RST.RecipSizeLimit NDR begins "Your message is too
+	// large to send" (code index id 70849044225, which elides what follows before the limits);
+	// exlab writes the sentence it shows, for ROUTING.SizeLimit too.
+	causeSize = ndrCause{"size-limit", "Your message is too large to send."}
+	// QA-RELAY: a 2019 (15.2.1118) NDR of 550 5.7.54.
+	causeRelay = ndrCause{"relay-denied", "Your message couldn't be sent because the mail server is not ready to accept your message."}
+	// No published Exchange 2013+ NDR of 5.4.6/5.4.14 shows its text [I]: the wording of the
+	// 2007/2010 NDRs, with 2016's "email admin".
+	causeLoop = ndrCause{"loop", "A configuration error in the email system caused the message to bounce between two servers or to be forwarded between two recipients. Please contact your email admin."}
+	// Another server refused for a reason without a text of its own: the sentence of Exchange
+	// NDRs for a remote rejection (an NDR's bodyPreview in a Microsoft Graph capture, code index
+	// id 71377741835; quoted in NDR guides such as sistemitec.com).
+	causeRejected = ndrCause{"rejected", "Your message wasn't delivered because the recipient's email provider rejected it."}
+)
+
+// ndrCauseOf classifies a failed recipient by its LastError: Exchange's component tokens
+// first (RESOLVER.ADR.RecipNotFound, QUEUE.Expired …), then the enhanced status code, so
+// that a next hop's own wording of the same cause gets the same explanation.
+func ndrCauseOf(r queue.Recipient) ndrCause {
+	e, text := statusOf(r.LastError), strings.ToLower(r.LastError)
+	switch {
+	case strings.Contains(text, "queue.expired"):
+		return causeExpired
+	case strings.Contains(text, "queue.admin"), strings.Contains(text, "queue.ddadmin"), strings.Contains(text, "queue.poisonadmin"):
+		return causeAdmin
+	case strings.Contains(text, "resolver.adr.recipnotfound"), strings.Contains(text, "resolver.adr.recipientnotfound"),
+		e == "5.1.1", e == "5.1.10":
+		return causeNotFound
+	case strings.Contains(text, "sizelimit"), e == "5.3.4", e == "5.2.3":
+		return causeSize
+	case e == "5.7.54", e == "5.7.1" && strings.Contains(text, "relay"):
+		return causeRelay
+	case strings.Contains(text, "hop count exceeded"), e == "5.4.6", e == "5.4.14", e == "5.3.5":
+		return causeLoop
+	case e == "4.4.7":
+		return causeExpired
+	case rejectedBy(r) != "":
+		return causeRejected
+	}
+	return causeGeneric
+}
+
+// remoteHost is the host of the next hop a recipient was last tried at ("[127.0.0.1]:2500" →
+// "127.0.0.1"), or "".
+func remoteHost(r queue.Recipient) string {
+	if r.LastHost == "" {
+		return ""
+	}
+	if h, _, err := net.SplitHostPort(r.LastHost); err == nil {
+		return h
+	}
+	return strings.Trim(r.LastHost, "[]")
+}
+
+// rejectedBy is the server that refused a failed recipient, or "" when this server failed it
+// itself: expiry and removal keep the host of the last attempt but are the hub's own verdict.
+func rejectedBy(r queue.Recipient) string {
+	switch r.LastError {
+	case expiredError, removedError, smtpwire.Fixed("X10").Text, smtpwire.Fixed(smtpwire.R74).Text:
+		return ""
+	}
+	return remoteHost(r)
+}
+
+// remoteAt writes a next hop as Exchange's diagnostic lines do, "<host> (<ip>)". exlab keeps
+// only the address it connected to, so both are the address.
+func remoteAt(host string) string { return host + " (" + host + ")" }
+
+// replyDetail is a reply without its codes, as the "gave this error:" line shows it
+// ("550 5.7.54 SMTP; Unable to relay …" → "SMTP; Unable to relay …").
+func replyDetail(reply string) string {
+	f := strings.SplitN(reply, " ", 3)
+	if len(f) == 3 && statusOf(reply) == f[1] {
+		return f[2]
+	}
+	if len(f) >= 2 && len(f[0]) == 3 {
+		return strings.Join(f[1:], " ")
+	}
+	return reply
+}
+
+// historyDate is the local time of a diagnostic history line. Its form follows the server's
+// culture (DSN-E13 "11/01/2023 04:20:14" from an en-GB server, sisimai's "3/09/2016 8:05:56 PM");
+// exlab's servers are en-US [I].
+func historyDate(t time.Time) string { return t.Format("1/2/2006 3:04:05 PM") }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // humanSpan renders a remaining time as the delay DSN does: "1 days, 19 hours and 56 minutes".

@@ -1,8 +1,14 @@
 package transport
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,30 +40,44 @@ func TestDSNGolden(t *testing.T) {
 	}
 	fabrikam5xx := "550 5.1.1 <b@fabrikam.example>: Recipient address rejected: User unknown in virtual mailbox table"
 	for _, tc := range []struct {
-		name  string
-		kind  dsnKind
-		ret   string
-		rcpts []queue.Recipient
+		name    string
+		kind    dsnKind
+		ret     string
+		rcpts   []queue.Recipient
+		subject string // the original's Subject field when not "Quarterly figures"
 	}{
-		{"ndr-recipient-not-found", dsnFailed, "", []queue.Recipient{rcpt("nobody@contoso.test", smtpwire.Fixed(smtpwire.R74).Text, "")}},
-		{"ndr-size-limit", dsnFailed, "HDRS", []queue.Recipient{rcpt("b@fabrikam.example", smtpwire.Fixed("X10").Text, "")}},
+		{"ndr-recipient-not-found", dsnFailed, "", []queue.Recipient{rcpt("nobody@contoso.test", smtpwire.Fixed(smtpwire.R74).Text, "")}, ""},
+		{"ndr-size-limit", dsnFailed, "HDRS", []queue.Recipient{rcpt("b@fabrikam.example", smtpwire.Fixed("X10").Text, "")}, ""},
 		{"ndr-expired", dsnFailed, "", []queue.Recipient{rcpt("b@fabrikam.example", expiredError, "[127.0.0.1]:2500"),
-			rcpt("c@fabrikam.example", expiredError, "[127.0.0.1]:2500")}},
-		{"ndr-admin-removal", dsnFailed, "", []queue.Recipient{rcpt("b@fabrikam.example", removedError, "")}},
+			rcpt("c@fabrikam.example", expiredError, "[127.0.0.1]:2500")}, ""},
+		{"ndr-admin-removal", dsnFailed, "", []queue.Recipient{rcpt("b@fabrikam.example", removedError, "")}, ""},
 		{"ndr-next-hop-5xx", dsnFailed, "FULL", []queue.Recipient{
 			{Address: "b@fabrikam.example", Status: queue.StatusFailed, LastError: fabrikam5xx, LastHost: "[127.0.0.1]:2500",
-				OrcptType: "RFC822", OrcptAddress: "B@fabrikam.example"}}},
+				OrcptType: "RFC822", OrcptAddress: "B@fabrikam.example"}}, ""},
+		{"ndr-relay-denied", dsnFailed, "", []queue.Recipient{rcpt("b@fabrikam.example", smtpwire.Fixed(smtpwire.R38).Text, "[127.0.0.1]:717"),
+			rcpt("c@fabrikam.example", smtpwire.Fixed(smtpwire.R38).Text, "[127.0.0.1]:717")}, ""},
+		{"ndr-loop", dsnFailed, "", []queue.Recipient{rcpt("b@fabrikam.example", smtpwire.Fixed(smtpwire.R52).Text, "[127.0.0.1]:2500")}, ""},
+		// A subject that arrived encoded: decoded, prefixed, encoded again (UTF-8 B); the text
+		// part that quotes the headers stays ASCII.
+		{"ndr-encoded-subject", dsnFailed, "", []queue.Recipient{rcpt("nobody@contoso.test", smtpwire.Fixed(smtpwire.R74).Text, "")},
+			"=?iso-8859-1?Q?R=E9sum=E9_f=FCr_M=E4rz?="},
+		// A raw UTF-8 subject (SMTPUTF8) in a delay DSN: its text part quotes it, so it is UTF-8.
+		{"delay-utf8-subject", dsnDelayed, "", []queue.Recipient{{Address: "b@fabrikam.example", Status: queue.StatusPending}}, "Grüße aus Köln"},
 		{"delay", dsnDelayed, "", []queue.Recipient{{Address: "b@fabrikam.example", Status: queue.StatusPending, RetryCount: 3,
 			LastHost: "[127.0.0.1]:2500", LastError: "451 4.4.0 Primary target IP address responded with: \"421 4.3.2 Service not available.\" " +
 				"Attempted failover to alternate host, but that did not succeed. Either there are no alternate hosts, or delivery failed to " +
-				"all alternate hosts. The last endpoint attempted was [127.0.0.1]:2500"}}},
+				"all alternate hosts. The last endpoint attempted was [127.0.0.1]:2500"}}, ""},
 		{"delivered", dsnDelivered, "", []queue.Recipient{{Address: "user1@contoso.test", Status: queue.StatusDelivered,
-			Mailbox: "user1@contoso.test", Notify: []string{"SUCCESS"}}}},
+			Mailbox: "user1@contoso.test", Notify: []string{"SUCCESS"}}}, ""},
 		{"relayed", dsnRelayed, "", []queue.Recipient{{Address: "b@fabrikam.example", Status: queue.StatusDelivered,
-			LastHost: "[127.0.0.1]:2500", Notify: []string{"SUCCESS", "FAILURE"}}}},
+			LastHost: "[127.0.0.1]:2500", Notify: []string{"SUCCESS", "FAILURE"}}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := msg(tc.ret, tc.rcpts...)
+			m, body := msg(tc.ret, tc.rcpts...), body
+			if tc.subject != "" {
+				m.Subject = tc.subject
+				body = []byte(strings.Replace(string(body), "Subject: Quarterly figures", "Subject: "+tc.subject, 1))
+			}
 			notify := dsnOwed(m, tc.rcpts, tc.kind)
 			if len(notify) != len(tc.rcpts) {
 				t.Fatalf("owed to %d of %d recipients", len(notify), len(tc.rcpts))
@@ -68,7 +88,7 @@ func TestDSNGolden(t *testing.T) {
 			got := dw.write(m, body, notify, tc.kind, now, 200)
 			if got.Message.ID != 200 || !got.Message.IsDSN || got.Message.From != "" ||
 				len(got.Message.Recipients) != 1 || got.Message.Recipients[0].Address != "sender@example.org" ||
-				got.Message.Size != int64(len(got.Body)) || got.Message.Subject != dsnKinds[tc.kind].subject+"Quarterly figures" {
+				got.Message.Size != int64(len(got.Body)) || smtpwire.DecodeSubject(got.Message.Subject) != dsnKinds[tc.kind].subject+smtpwire.DecodeSubject(m.Subject) {
 				t.Errorf("message %+v", got.Message)
 			}
 			path := filepath.Join("testdata", "dsn", tc.name+".golden")
@@ -135,4 +155,115 @@ func TestDSNOwed(t *testing.T) {
 			t.Errorf("from %q dsn %v notify %v kind %d: owed %v, want %v", tc.from, tc.isDSN, tc.rcpt.Notify, tc.kind, got, tc.owed)
 		}
 	}
+}
+
+// TestNDRCauses renders an NDR for each cause the hub reports and reads it back as a client
+// does (net/mail, mime/multipart): the subject, the cause's explanation in the text part, the
+// block the recipient is listed in (this server's "Delivery has failed …" or the refusing
+// server's "… rejected your message …"), and the RFC 3464 fields of the recipient.
+func TestNDRCauses(t *testing.T) {
+	notFound, tooBig := smtpwire.Fixed(smtpwire.R74).Text, smtpwire.Fixed("X10").Text
+	for _, tc := range []struct {
+		name      string
+		lastError string
+		lastHost  string
+		cause     ndrCause
+		status    string
+		remote    bool
+	}{
+		{"recipient not found (categorizer, R74)", notFound, "", causeNotFound, "5.1.10", false},
+		{"recipient not found, 2010 text", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found", "", causeNotFound, "5.1.1", false},
+		{"user unknown at the next hop", "550 5.1.1 <b@fabrikam.example>: Recipient address rejected: User unknown", "[192.0.2.5]:25", causeNotFound, "5.1.1", true},
+		{"too large for the route (X10)", tooBig, "", causeSize, "5.3.4", false},
+		{"too large for the next hop", "552 5.3.4 Message size exceeds fixed maximum message size", "[192.0.2.5]:25", causeSize, "5.3.4", true},
+		{"too large for the recipient", "550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient", "", causeSize, "5.2.3", false},
+		{"expired (R79) after attempts", expiredError, "[192.0.2.5]:25", causeExpired, "4.4.7", false},
+		{"removed by an administrator (X11)", removedError, "", causeAdmin, "4.3.2", false},
+		{"relay denied by the next hop (R38)", smtpwire.Fixed(smtpwire.R38).Text, "[192.0.2.5]:717", causeRelay, "5.7.54", true},
+		{"relay denied, 2010 wording (R39)", smtpwire.Fixed(smtpwire.R39).Text, "[192.0.2.5]:25", causeRelay, "5.7.1", true},
+		{"loop (R52)", smtpwire.Fixed(smtpwire.R52).Text, "[192.0.2.5]:25", causeLoop, "5.4.6", true},
+		{"loop, 5.4.14", "554 5.4.14 Hop count exceeded - possible mail loop ATTR34", "[192.0.2.5]:25", causeLoop, "5.4.14", true},
+		{"other refusal", "550 5.7.1 Message rejected as spam by Content Filtering.", "[192.0.2.5]:25", causeRejected, "5.7.1", true},
+		{"unknown local failure", "550 5.6.0 CAT.InvalidContent.Exception", "", causeGeneric, "5.6.0", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := queue.Recipient{Address: "b@fabrikam.example", Status: queue.StatusFailed, LastError: tc.lastError, LastHost: tc.lastHost}
+			if got := ndrCauseOf(r); got != tc.cause {
+				t.Fatalf("cause %q, want %q", got.name, tc.cause.name)
+			}
+			body := []byte("From: <s@example.org>\r\nSubject: =?utf-8?Q?caf=C3=A9?=\r\nMessage-ID: <m1@example.org>\r\n\r\nhi\r\n")
+			m := &queue.Message{ID: 1, From: "s@example.org", Subject: "=?utf-8?Q?caf=C3=A9?=", MessageID: "<m1@example.org>",
+				Arrived: time.Unix(1700000000, 0), ClientHostname: "mta.example", Recipients: []queue.Recipient{r}}
+			dw := dsnWriter{Fqdn: "ex01.contoso.test", Domain: "contoso.test", Expiration: 48 * time.Hour, Loc: time.UTC}
+			n := dw.write(m, body, []queue.Recipient{r}, dsnFailed, time.Unix(1700003600, 0), 2)
+			text, status := readReport(t, n.Body, "Undeliverable: café")
+			if !strings.Contains(text, "\r\n"+tc.cause.explain+"\r\n") {
+				t.Errorf("text part lacks %q:\n%s", tc.cause.explain, text)
+			}
+			local := strings.Contains(text, "Delivery has failed to these recipients or groups:\r\n\r\nb@fabrikam.example<mailto:b@fabrikam.example>\r\n")
+			remote := strings.Contains(text, "192.0.2.5 rejected your message to the following email addresses:\r\n\r\nb@fabrikam.example (b@fabrikam.example)\r\n") &&
+				strings.Contains(text, "192.0.2.5 gave this error:\r\n"+replyDetail(tc.lastError)+"\r\n") &&
+				strings.Contains(text, "b@fabrikam.example\r\n192.0.2.5\r\nRemote Server returned '"+tc.lastError+"'\r\n")
+			if local == tc.remote || remote != tc.remote {
+				t.Errorf("listed locally %v, as refused by 192.0.2.5 %v; want refused %v:\n%s", local, remote, tc.remote, text)
+			}
+			for _, f := range []string{"Final-Recipient: rfc822;b@fabrikam.example", "Action: failed", "Status: " + tc.status,
+				"Diagnostic-Code: smtp;" + tc.lastError} {
+				if !strings.Contains(status, "\r\n"+f+"\r\n") {
+					t.Errorf("delivery-status lacks %q:\n%s", f, status)
+				}
+			}
+			if got := strings.Contains(status, "Remote-MTA: dns;192.0.2.5\r\n"); got != tc.remote {
+				t.Errorf("Remote-MTA present %v, want %v", got, tc.remote)
+			}
+		})
+	}
+}
+
+// readReport parses a DSN as a mail client would and returns its decoded text part and its
+// message/delivery-status part, checking the subject and the three parts of the report.
+func readReport(t *testing.T, raw []byte, subject string) (text, status string) {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil || got != subject {
+		t.Errorf("Subject %q (%v), want %q", got, err, subject)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/report" || params["report-type"] != "delivery-status" {
+		t.Fatalf("Content-Type %q %v (%v)", mt, params, err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var types []string
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := p.Header.Get("Content-Type")
+		types = append(types, strings.SplitN(ct, ";", 2)[0])
+		var r io.Reader = p
+		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
+			r = quotedprintable.NewReader(p)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case strings.HasPrefix(ct, "text/plain"):
+			text = string(b)
+		case ct == "message/delivery-status":
+			status = "\r\n" + string(b)
+		}
+	}
+	if want := "text/plain message/delivery-status text/rfc822-headers"; strings.Join(types, " ") != want {
+		t.Errorf("parts %v, want %s", types, want)
+	}
+	return text, status
 }
