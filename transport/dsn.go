@@ -271,11 +271,20 @@ func (dw dsnWriter) humanText(m *queue.Message, notify []queue.Recipient, kind d
 			}
 		case kind == dsnDelayed:
 			w("Remote Server returned '%s'", delayedError)
-		default:
+		case rejectedBy(r) != "":
 			// QA-RELAY (15.2.1118): the server that refused on a line of its own.
-			if host := rejectedBy(r); host != "" {
-				w("%s", host)
+			w("%s", rejectedBy(r))
+			w("Remote Server returned '%s'", r.LastError)
+		case host != "" && ndrCauseOf(r) == causeExpired:
+			// Expired after attempts at a next hop: the hub's verdict at that server, then the
+			// last attempt's error, as the delay DSN writes them (DSN-E13; sisimai quotes
+			// "3/09/2016 8:05:56 PM - Remote Server at mydomain.com (10.1.1.3) returned '550
+			// 4.4.7 QUEUE.Expired; message expired'").
+			w("Remote Server at %s returned '%s'", remoteAt(host), r.LastError)
+			if r.AttemptError != "" {
+				w("%s - Remote Server at %s returned '%s'", historyDate(m.LastRetryTime.In(loc)), remoteAt(host), r.AttemptError)
 			}
+		default:
 			w("Remote Server returned '%s'", r.LastError)
 		}
 		w("")

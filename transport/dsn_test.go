@@ -48,7 +48,8 @@ func TestDSNGolden(t *testing.T) {
 	}{
 		{"ndr-recipient-not-found", dsnFailed, "", []queue.Recipient{rcpt("nobody@contoso.test", smtpwire.Fixed(smtpwire.R74).Text, "")}, ""},
 		{"ndr-size-limit", dsnFailed, "HDRS", []queue.Recipient{rcpt("b@fabrikam.example", smtpwire.Fixed("X10").Text, "")}, ""},
-		{"ndr-expired", dsnFailed, "", []queue.Recipient{rcpt("b@fabrikam.example", expiredError, "[127.0.0.1]:2500"),
+		{"ndr-expired", dsnFailed, "", []queue.Recipient{{Address: "b@fabrikam.example", Status: queue.StatusFailed, LastError: expiredError,
+			LastHost: "[127.0.0.1]:2500", AttemptError: smtpwire.Render("X20", "winsock", "10061", "ip", "127.0.0.1", "port", "2500").Text},
 			rcpt("c@fabrikam.example", expiredError, "[127.0.0.1]:2500")}, ""},
 		{"ndr-admin-removal", dsnFailed, "", []queue.Recipient{rcpt("b@fabrikam.example", removedError, "")}, ""},
 		{"ndr-next-hop-5xx", dsnFailed, "FULL", []queue.Recipient{

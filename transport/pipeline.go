@@ -123,6 +123,7 @@ func (h *Hub) failRemaining(m *queue.Message, body []byte, u *queue.Update, repl
 	for i := range m.Recipients {
 		r := &m.Recipients[i]
 		if r.Status == queue.StatusPending || r.Status == queue.StatusUnreachable {
+			r.AttemptError = r.LastError // the NDR's history line (DSN-E13, SISIMAI)
 			r.Status, r.LastError = queue.StatusFailed, reply
 			failed = append(failed, *r)
 		}
