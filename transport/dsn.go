@@ -385,8 +385,16 @@ var (
 )
 
 // ndrCauseOf classifies a failed recipient by its LastError: Exchange's component tokens
-// first (RESOLVER.ADR.RecipNotFound, QUEUE.Expired …), then the enhanced status code, so
-// that a next hop's own wording of the same cause gets the same explanation.
+// first, then the enhanced status code, so that a next hop's own wording of the same cause
+// gets the same explanation. The tokens and their codes are Exchange's AckReason table
+// (decompiled Exchange 2013+ transport, evilashz/exchange-server-27065:
+// Microsoft.Exchange.Transport/Exchange/Transport/AckReason.cs): MessageExpired "550 4.4.7
+// QUEUE.Expired; message expired", MessageDeletedByAdmin "550 4.3.2 QUEUE.Admin; message
+// deleted by administrative action" (also QUEUE.DDAdmin, QUEUE.PoisonAdmin),
+// LocalRecipientAddressUnknown "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found",
+// MessageTooLargeForRoute "550 5.3.4 ROUTING.SizeLimit; …", the RESOLVER.RST.*SizeLimit 5.2.3
+// family and SMTPSEND.*OverAdvertisedSize 5.3.4, ExpansionLoopDetected "550 5.4.6
+// RESOLVER.FWD.Loop; there is a forwarding loop configured in the directory".
 func ndrCauseOf(r queue.Recipient) ndrCause {
 	e, text := statusOf(r.LastError), strings.ToLower(r.LastError)
 	switch {
@@ -401,7 +409,8 @@ func ndrCauseOf(r queue.Recipient) ndrCause {
 		return causeSize
 	case e == "5.7.54", e == "5.7.1" && strings.Contains(text, "relay"):
 		return causeRelay
-	case strings.Contains(text, "hop count exceeded"), e == "5.4.6", e == "5.4.14", e == "5.3.5":
+	case strings.Contains(text, "hop count exceeded"), strings.Contains(text, "resolver.fwd.loop"),
+		e == "5.4.6", e == "5.4.14", e == "5.3.5":
 		return causeLoop
 	case e == "4.4.7":
 		return causeExpired

@@ -183,6 +183,8 @@ func TestNDRCauses(t *testing.T) {
 		{"relay denied by the next hop (R38)", smtpwire.Fixed(smtpwire.R38).Text, "[192.0.2.5]:717", causeRelay, "5.7.54", true},
 		{"relay denied, 2010 wording (R39)", smtpwire.Fixed(smtpwire.R39).Text, "[192.0.2.5]:25", causeRelay, "5.7.1", true},
 		{"loop (R52)", smtpwire.Fixed(smtpwire.R52).Text, "[192.0.2.5]:25", causeLoop, "5.4.6", true},
+		{"forwarding loop in the directory", "550 5.4.6 RESOLVER.FWD.Loop; there is a forwarding loop configured in the directory", "", causeLoop, "5.4.6", false},
+		{"too large, SMTPSEND", "550 5.3.4 SMTPSEND.OverAdvertisedSize; message size exceeds fixed maximum size", "", causeSize, "5.3.4", false},
 		{"loop, 5.4.14", "554 5.4.14 Hop count exceeded - possible mail loop ATTR34", "[192.0.2.5]:25", causeLoop, "5.4.14", true},
 		{"other refusal", "550 5.7.1 Message rejected as spam by Content Filtering.", "[192.0.2.5]:25", causeRejected, "5.7.1", true},
 		{"unknown local failure", "550 5.6.0 CAT.InvalidContent.Exception", "", causeGeneric, "5.6.0", false},
