@@ -249,43 +249,38 @@ func (dw dsnWriter) humanText(m *queue.Message, notify []queue.Recipient, kind d
 	w("Diagnostic information for administrators:")
 	w("")
 	w("Generating server: %s", dw.Fqdn)
-	if kind == dsnDelayed {
-		// DSN-E13: the server the message waits for, right under the generating server.
-		for _, r := range notify {
-			if host := remoteHost(r); host != "" {
-				w("Receiving server: %s", remoteAt(host))
-				break
-			}
+	// Exchange's diagnostic block (DsnHumanReadableWriter.WriteDiagnosticBlock in the decompiled
+	// transport, evilashz/exchange-server-27065): the first recipient's receiving server under
+	// the generating server; per recipient its address, the refusing server when another server
+	// refused, "Remote Server [at <receiving server>] returned '<status>'" and the last
+	// transient error. DSN-E13 shows it for a delay DSN ("Receiving server: mdb27
+	// (172.24.16.149)", "Remote Server at mdb27 (172.24.16.149) returned '400 4.4.7 Message
+	// delayed'", "11/01/2023 04:20:14 - Remote Server at … returned '441 4.4.1 …'"), QA-RELAY
+	// for a refusal, sisimai for an expiry ("3/09/2016 8:05:56 PM - Remote Server at
+	// mydomain.com (10.1.1.3) returned …").
+	if len(notify) > 0 {
+		if rs := receivingServer(notify[0], kind); rs != "" {
+			w("Receiving server: %s", rs)
 		}
 	}
 	w("")
 	for _, r := range notify {
 		w("%s", r.Address)
-		switch host := remoteHost(r); {
-		case kind == dsnDelayed && host != "":
-			// DSN-E13: "Remote Server at mdb27 (172.24.16.149) returned '400 4.4.7 Message
-			// delayed'", then the last attempt's error with its local time.
-			w("Remote Server at %s returned '%s'", remoteAt(host), delayedError)
-			if r.LastError != "" {
-				w("%s - Remote Server at %s returned '%s'", historyDate(m.LastRetryTime.In(loc)), remoteAt(host), r.LastError)
-			}
-		case kind == dsnDelayed:
-			w("Remote Server returned '%s'", delayedError)
-		case rejectedBy(r) != "":
-			// QA-RELAY (15.2.1118): the server that refused on a line of its own.
-			w("%s", rejectedBy(r))
-			w("Remote Server returned '%s'", r.LastError)
-		case host != "" && ndrCauseOf(r) == causeExpired:
-			// Expired after attempts at a next hop: the hub's verdict at that server, then the
-			// last attempt's error, as the delay DSN writes them (DSN-E13; sisimai quotes
-			// "3/09/2016 8:05:56 PM - Remote Server at mydomain.com (10.1.1.3) returned '550
-			// 4.4.7 QUEUE.Expired; message expired'").
-			w("Remote Server at %s returned '%s'", remoteAt(host), r.LastError)
-			if r.AttemptError != "" {
-				w("%s - Remote Server at %s returned '%s'", historyDate(m.LastRetryTime.In(loc)), remoteAt(host), r.AttemptError)
-			}
-		default:
-			w("Remote Server returned '%s'", r.LastError)
+		status, history := r.LastError, r.AttemptError
+		if kind == dsnDelayed {
+			status, history = delayedError, r.LastError
+		}
+		if host := rejectedBy(r); kind == dsnFailed && host != "" {
+			w("%s", host)
+		}
+		rs := receivingServer(r, kind)
+		if rs != "" {
+			w("Remote Server at %s returned '%s'", rs, status)
+		} else {
+			w("Remote Server returned '%s'", status)
+		}
+		if rs != "" && history != "" {
+			w("%s - Remote Server at %s returned '%s'", historyDate(m.LastRetryTime.In(loc)), rs, history)
 		}
 		w("")
 	}
@@ -302,6 +297,9 @@ func (dw dsnWriter) humanText(m *queue.Message, notify []queue.Recipient, kind d
 // another server refused come in a block naming that server and its error, as Exchange 2019
 // writes them (QA-RELAY: "EXCHANGE.local-domain.local rejected your message to the following
 // email addresses: … gave this error: SMTP; Unable to relay recipient in non-accepted domain").
+// A recipient is its mailto link, which the text part writes "<address><mailto:<address>>"
+// (NDR-E16); QA-RELAY's "@gmail.com (@gmail.com)" is Outlook showing a recipient with a
+// display name, which exlab's recipients do not have.
 func (dw dsnWriter) failedText(b *strings.Builder, notify []queue.Recipient) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...); b.WriteString("\r\n") }
 	var local []queue.Recipient
@@ -319,32 +317,29 @@ func (dw dsnWriter) failedText(b *strings.Builder, notify []queue.Recipient) {
 			w("")
 		}
 	}
-	// One block per refusing server and error, recipients in their order.
-	for i := 0; i < len(notify); i++ {
-		r := notify[i]
+	// One block per refusing server, its recipients in their order, each with its explanation
+	// and the server's error (WriteEachRecipient: the recipient's link, the explanation, then
+	// "<host> gave this error:" and the reply without its codes).
+	done := map[string]bool{}
+	for _, r := range notify {
 		host := rejectedBy(r)
-		if host == "" {
+		if host == "" || done[host] {
 			continue
 		}
-		group := []queue.Recipient{r}
-		for j := i + 1; j < len(notify); j++ {
-			if x := notify[j]; rejectedBy(x) == host && x.LastError == r.LastError {
-				group = append(group, x)
-				notify = append(notify[:j:j], notify[j+1:]...)
-				j--
-			}
-		}
+		done[host] = true
 		w("%s rejected your message to the following email addresses:", host)
 		w("")
-		for _, x := range group {
-			w("%s (%s)", x.Address, x.Address)
+		for _, x := range notify {
+			if rejectedBy(x) != host {
+				continue
+			}
+			w("%s<mailto:%s>", x.Address, x.Address)
+			w("%s", ndrCauseOf(x).explain)
+			w("")
+			w("%s gave this error:", host)
+			w("%s", replyDetail(x.LastError))
+			w("")
 		}
-		w("")
-		w("%s", ndrCauseOf(r).explain)
-		w("")
-		w("%s gave this error:", host)
-		w("%s", replyDetail(r.LastError))
-		w("")
 	}
 }
 
@@ -440,6 +435,18 @@ func rejectedBy(r queue.Recipient) string {
 		return ""
 	}
 	return remoteHost(r)
+}
+
+// receivingServer is Exchange's ReceivingServerDetails of a recipient: the next hop it was
+// last tried at, "<host> (<ip>)", when the verdict is this server's own after attempts there
+// (a delay, an expiry, a removal); "" when another server refused it (that server is named on
+// a line of its own) or it was never tried.
+func receivingServer(r queue.Recipient, kind dsnKind) string {
+	h := remoteHost(r)
+	if h == "" || kind == dsnFailed && rejectedBy(r) != "" {
+		return ""
+	}
+	return remoteAt(h)
 }
 
 // remoteAt writes a next hop as Exchange's diagnostic lines do, "<host> (<ip>)". exlab keeps

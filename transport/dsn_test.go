@@ -204,7 +204,8 @@ func TestNDRCauses(t *testing.T) {
 				t.Errorf("text part lacks %q:\n%s", tc.cause.explain, text)
 			}
 			local := strings.Contains(text, "Delivery has failed to these recipients or groups:\r\n\r\nb@fabrikam.example<mailto:b@fabrikam.example>\r\n")
-			remote := strings.Contains(text, "192.0.2.5 rejected your message to the following email addresses:\r\n\r\nb@fabrikam.example (b@fabrikam.example)\r\n") &&
+			remote := strings.Contains(text, "192.0.2.5 rejected your message to the following email addresses:\r\n\r\nb@fabrikam.example<mailto:b@fabrikam.example>\r\n"+
+				tc.cause.explain+"\r\n\r\n") &&
 				strings.Contains(text, "192.0.2.5 gave this error:\r\n"+replyDetail(tc.lastError)+"\r\n") &&
 				strings.Contains(text, "b@fabrikam.example\r\n192.0.2.5\r\nRemote Server returned '"+tc.lastError+"'\r\n")
 			if local == tc.remote || remote != tc.remote {
