@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"mime/quotedprintable"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport/smtpreceive"
 	"github.com/exlab/exlab/transport/smtpwire"
@@ -69,6 +71,9 @@ type dsnWriter struct {
 	Expiration time.Duration  // MessageExpirationTimeout
 	Loc        *time.Location // the server's time zone for the dates (nil: time.Local)
 	NewGUID    func() string  // boundary, Message-ID, Network Message Id (nil: smtpwire.NewGUID)
+	// DNSRouted reports whether a recipient left through a send connector with
+	// DNSRoutingEnabled (Exchange's DnsConnectorDelivery, an "external" NDR); nil: none did.
+	DNSRouted func(r queue.Recipient) bool
 }
 
 // ndrBlankLines is how many empty lines Exchange leaves between the user information section
@@ -291,46 +296,59 @@ func (dw dsnWriter) humanText(m *queue.Message, notify []queue.Recipient, kind d
 	return b.String()
 }
 
-// failedText writes an NDR's user information section. Recipients that this server failed
-// itself (not found, too large for the route, expired, removed) are listed under "Delivery has
-// failed to these recipients or groups:", each with its explanation (NDR-E16); recipients that
-// another server refused come in a block naming that server and its error, as Exchange 2019
-// writes them (QA-RELAY: "EXCHANGE.local-domain.local rejected your message to the following
-// email addresses: … gave this error: SMTP; Unable to relay recipient in non-accepted domain").
-// A recipient is its mailto link, which the text part writes "<address><mailto:<address>>"
-// (NDR-E16); QA-RELAY's "@gmail.com (@gmail.com)" is Outlook showing a recipient with a
-// display name, which exlab's recipients do not have.
+// failedText writes an NDR's user information section as Exchange's DsnHumanReadableWriter
+// does (decompiled transport, evilashz/exchange-server-27065): under "Delivery has failed to
+// these recipients or groups:" each recipient is its mailto link, which the text part writes
+// "<address><mailto:<address>>" (NDR-E16), and the explanation of its status; when a next hop
+// refused, "The following organization rejected your message: <host>." follows (an on-premises
+// 2013 NDR of 554 5.4.14 on Microsoft Q&A 301350, a 2010 one of 5.7.64 on Q&A 304252, a 2013
+// one of 554 5.7.1 quoted by mailroute.net). Recipients a send connector with
+// DNSRoutingEnabled delivered to are an "external" NDR: "<host> rejected your message to the
+// following email addresses:", and under each recipient "<host> gave this error:" with the
+// reply without its codes (QA-RELAY, 15.2.1118: "EXCHANGE.local-domain.local rejected your
+// message … gave this error: SMTP; Unable to relay recipient in non-accepted domain"; its
+// "@gmail.com (@gmail.com)" is Outlook showing a recipient with a display name, which exlab's
+// recipients do not have).
 func (dw dsnWriter) failedText(b *strings.Builder, notify []queue.Recipient) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...); b.WriteString("\r\n") }
-	var local []queue.Recipient
+	external := func(r queue.Recipient) bool {
+		return rejectedBy(r) != "" && dw.DNSRouted != nil && dw.DNSRouted(r)
+	}
+	var internal []queue.Recipient
+	var hosts []string // the next hops that refused, in order
 	for _, r := range notify {
-		if rejectedBy(r) == "" {
-			local = append(local, r)
+		if external(r) {
+			continue
+		}
+		internal = append(internal, r)
+		if h := rejectedBy(r); h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
 		}
 	}
-	if len(local) > 0 {
+	if len(internal) > 0 {
 		w("Delivery has failed to these recipients or groups:")
 		w("")
-		for _, r := range local {
+		for _, r := range internal {
 			w("%s<mailto:%s>", r.Address, r.Address)
 			w("%s", ndrCauseOf(r).explain)
 			w("")
 		}
+		for _, h := range hosts {
+			w("The following organization rejected your message: %s.", h)
+			w("")
+		}
 	}
-	// One block per refusing server, its recipients in their order, each with its explanation
-	// and the server's error (WriteEachRecipient: the recipient's link, the explanation, then
-	// "<host> gave this error:" and the reply without its codes).
 	done := map[string]bool{}
 	for _, r := range notify {
 		host := rejectedBy(r)
-		if host == "" || done[host] {
+		if !external(r) || done[host] {
 			continue
 		}
 		done[host] = true
 		w("%s rejected your message to the following email addresses:", host)
 		w("")
 		for _, x := range notify {
-			if rejectedBy(x) != host {
+			if !external(x) || rejectedBy(x) != host {
 				continue
 			}
 			w("%s<mailto:%s>", x.Address, x.Address)
@@ -349,68 +367,74 @@ type ndrCause struct {
 	explain string
 }
 
-// The explanations of Exchange 2016/2019 NDRs, by cause. Each names where its text was seen;
-// where no published NDR shows the text, it says so.
+// The explanations of Exchange 2016/2019 NDRs. Exchange picks one by the recipient's enhanced
+// status code (DsnHumanReadableWriter.GetNDRHumanReadableExplanation): the code itself, then a
+// 4.x.y as 5.x.y, then 5.x.0, then 5.0.0. Each text names where it was seen; where no published
+// NDR shows it, it says so.
 var (
-	// NDR-E16 (on-premises 15.1.2507.16, 550 5.1.10) and many quoted Exchange 2013+ NDRs.
+	// 5.1.1, 5.1.10: NDR-E16 (on-premises 15.1.2507.16, 550 5.1.10) and many quoted 2013+ NDRs.
 	causeNotFound = ndrCause{"recipient-not-found", "The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message. If the problem continues, please contact your email admin."}
-	// The "User information section" of 550 4.4.7 QUEUE.Expired in Microsoft's NDR articles
-	// (MicrosoftDocs/SupportArticles-docs: fix-error-code-5-1-0 and -4-4-7 quote it, the
-	// latter as "Try sending"); Exchange 2007 had "… has been trying to deliver this message
+	// 5.4.7 (QUEUE.Expired's 4.4.7): the "User information section" of 550 4.4.7 in Microsoft's
+	// NDR articles (MicrosoftDocs/SupportArticles-docs: fix-error-code-5-1-0 quotes it so,
+	// -4-4-7 with "Try sending"); Exchange 2007 had "… has been trying to deliver this message
 	// without success and has stopped trying. Please try sending this message again".
 	causeExpired = ndrCause{"expired", "The server has tried to deliver this message, without success, and has stopped trying. Please try sending this message again. If the problem continues, contact your help desk."}
-	// A 2021 on-premises NDR quoted on Microsoft Q&A (code index id 57425207748) shows this
-	// text where Exchange has no explanation of its own; that QUEUE.Admin (Remove-Message
-	// -WithNDR) gets it is inferred [I]: no published NDR of an administrative removal has one.
-	causeGeneric = ndrCause{"generic", "A problem occurred during the delivery of this message. Please try to resend the message later. If the problem continues, please contact your email admin."}
-	causeAdmin   = ndrCause{"admin-removal", causeGeneric.explain}
-	// A 2026 capture of a 550 5.2.3 RESOLVER.RST.RecipSizeLimit NDR begins "Your message is too
-	// large to send" (code index id 70849044225, which elides what follows before the limits);
-	// exlab writes the sentence it shows, for ROUTING.SizeLimit too.
+	// 5.0.0, the last fallback: a 2021 on-premises NDR with an empty status on Microsoft Q&A
+	// (code index id 57425207748). QUEUE.Admin's 4.3.2 falls back to it (5.3.2, 5.3.0: no
+	// published NDR shows a text for either [I]).
+	causeGeneric = ndrCause{"generic", "A problem occurred during the delivery of this message. Please try to resend the message later."}
+	// 5.3.4, 5.2.3: a 2026 capture of a 550 5.2.3 RESOLVER.RST.RecipSizeLimit NDR begins "Your
+	// message is too large to send" (code index id 70849044225, which elides the limits that
+	// follow); exlab writes the sentence it shows.
 	causeSize = ndrCause{"size-limit", "Your message is too large to send."}
-	// QA-RELAY: a 2019 (15.2.1118) NDR of 550 5.7.54.
+	// 5.7.1: an Exchange NDR in Microsoft's "How to interpret an Exchange NDR" (code index id
+	// 3501418619); a 2013 one quoted by mailroute.net has "may" and "e-mail".
+	causePermission = ndrCause{"permission", "Your message wasn't delivered due to a permission or security issue. It might have been rejected by a moderator, the address might only accept email from certain senders, or another restriction might be preventing delivery."}
+	// 5.7.54: QA-RELAY, a 2019 (15.2.1118) NDR of 550 5.7.54 SMTP; Unable to relay.
 	causeRelay = ndrCause{"relay-denied", "Your message couldn't be sent because the mail server is not ready to accept your message."}
-	// No published Exchange 2013+ NDR of 5.4.6/5.4.14 shows its text [I]: the wording of the
-	// 2007/2010 NDRs, with 2016's "email admin".
+	// 5.4.6, 5.4.14: no published Exchange 2013+ NDR of a loop shows its text [I]: the wording
+	// of the 2007/2010 NDRs, with 2016's "email admin".
 	causeLoop = ndrCause{"loop", "A configuration error in the email system caused the message to bounce between two servers or to be forwarded between two recipients. Please contact your email admin."}
-	// Another server refused for a reason without a text of its own: the sentence of Exchange
-	// NDRs for a remote rejection (an NDR's bodyPreview in a Microsoft Graph capture, code index
-	// id 71377741835; quoted in NDR guides such as sistemitec.com).
+	// 5.7.0, so every other 5.7.x: an Exchange 2010 NDR of 550 5.7.64 (Q&A 304252) and an
+	// Exchange Online one of 550 5.7.501 (a Microsoft Graph capture, code index id 71377741835).
 	causeRejected = ndrCause{"rejected", "Your message wasn't delivered because the recipient's email provider rejected it."}
 )
 
-// ndrCauseOf classifies a failed recipient by its LastError: Exchange's component tokens
-// first, then the enhanced status code, so that a next hop's own wording of the same cause
-// gets the same explanation. The tokens and their codes are Exchange's AckReason table
-// (decompiled Exchange 2013+ transport, evilashz/exchange-server-27065:
-// Microsoft.Exchange.Transport/Exchange/Transport/AckReason.cs): MessageExpired "550 4.4.7
-// QUEUE.Expired; message expired", MessageDeletedByAdmin "550 4.3.2 QUEUE.Admin; message
-// deleted by administrative action" (also QUEUE.DDAdmin, QUEUE.PoisonAdmin),
-// LocalRecipientAddressUnknown "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found",
-// MessageTooLargeForRoute "550 5.3.4 ROUTING.SizeLimit; …", the RESOLVER.RST.*SizeLimit 5.2.3
-// family and SMTPSEND.*OverAdvertisedSize 5.3.4, ExpansionLoopDetected "550 5.4.6
-// RESOLVER.FWD.Loop; there is a forwarding loop configured in the directory".
+// ndrExplanations maps the enhanced codes that have an explanation of their own.
+var ndrExplanations = map[string]ndrCause{
+	"5.1.1": causeNotFound, "5.1.10": causeNotFound,
+	"5.4.7": causeExpired,
+	"5.3.4": causeSize, "5.2.3": causeSize,
+	"5.7.1": causePermission, "5.7.54": causeRelay, "5.7.0": causeRejected,
+	"5.4.6": causeLoop, "5.4.14": causeLoop,
+	"5.0.0": causeGeneric,
+}
+
+// ndrCauseOf is the explanation of a failed recipient's status, looked up as Exchange does:
+// the enhanced code, a 4.x.y as 5.x.y, 5.x.0, 5.0.0. The status texts behind the codes are
+// Exchange's AckReason table (decompiled Exchange 2013+ transport,
+// evilashz/exchange-server-27065: Microsoft.Exchange.Transport/Exchange/Transport/AckReason.cs):
+// MessageExpired "550 4.4.7 QUEUE.Expired; message expired", MessageDeletedByAdmin "550 4.3.2
+// QUEUE.Admin; message deleted by administrative action", LocalRecipientAddressUnknown "550
+// 5.1.1 RESOLVER.ADR.RecipNotFound; not found", MessageTooLargeForRoute "550 5.3.4
+// ROUTING.SizeLimit; …", the RESOLVER.RST.*SizeLimit 5.2.3 family, SMTPSEND.*OverAdvertisedSize
+// 5.3.4, ExpansionLoopDetected "550 5.4.6 RESOLVER.FWD.Loop; …".
 func ndrCauseOf(r queue.Recipient) ndrCause {
-	e, text := statusOf(r.LastError), strings.ToLower(r.LastError)
-	switch {
-	case strings.Contains(text, "queue.expired"):
-		return causeExpired
-	case strings.Contains(text, "queue.admin"), strings.Contains(text, "queue.ddadmin"), strings.Contains(text, "queue.poisonadmin"):
-		return causeAdmin
-	case strings.Contains(text, "resolver.adr.recipnotfound"), strings.Contains(text, "resolver.adr.recipientnotfound"),
-		e == "5.1.1", e == "5.1.10":
-		return causeNotFound
-	case strings.Contains(text, "sizelimit"), e == "5.3.4", e == "5.2.3":
-		return causeSize
-	case e == "5.7.54", e == "5.7.1" && strings.Contains(text, "relay"):
-		return causeRelay
-	case strings.Contains(text, "hop count exceeded"), strings.Contains(text, "resolver.fwd.loop"),
-		e == "5.4.6", e == "5.4.14", e == "5.3.5":
-		return causeLoop
-	case e == "4.4.7":
-		return causeExpired
-	case rejectedBy(r) != "":
-		return causeRejected
+	code := (&smtpwire.Reply{Text: r.LastError}).Enhanced()
+	if code == "" {
+		return causeGeneric
+	}
+	if c, ok := ndrExplanations[code]; ok {
+		return c
+	}
+	code = "5" + code[1:]
+	if c, ok := ndrExplanations[code]; ok {
+		return c
+	}
+	if i := strings.LastIndexByte(code, '.'); i > 0 {
+		if c, ok := ndrExplanations[code[:i]+".0"]; ok {
+			return c
+		}
 	}
 	return causeGeneric
 }
@@ -435,6 +459,19 @@ func rejectedBy(r queue.Recipient) string {
 		return ""
 	}
 	return remoteHost(r)
+}
+
+// dnsRoutedIn is dsnWriter.DNSRouted for an organization: whether the send connector a
+// recipient left through (its NextHop) routes by DNS.
+func dnsRoutedIn(org *config.Organization) func(queue.Recipient) bool {
+	return func(r queue.Recipient) bool {
+		for _, sc := range org.SendConnectors {
+			if sc.Name == r.NextHop {
+				return sc.DNSRoutingEnabled
+			}
+		}
+		return false
+	}
 }
 
 // receivingServer is Exchange's ReceivingServerDetails of a recipient: the next hop it was

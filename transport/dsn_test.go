@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport/smtpwire"
 )
@@ -85,7 +86,9 @@ func TestDSNGolden(t *testing.T) {
 			}
 			n := 0
 			dw := dsnWriter{Fqdn: "ex01.contoso.test", Domain: "contoso.test", Expiration: 48 * time.Hour, Loc: loc,
-				NewGUID: func() string { n++; return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }}
+				NewGUID: func() string { n++; return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) },
+				// The relay-denied NDR is QA-RELAY's: a DNS-routed send connector's.
+				DNSRouted: func(queue.Recipient) bool { return tc.name == "ndr-relay-denied" }}
 			got := dw.write(m, body, notify, tc.kind, now, 200)
 			if got.Message.ID != 200 || !got.Message.IsDSN || got.Message.From != "" ||
 				len(got.Message.Recipients) != 1 || got.Message.Recipients[0].Address != "sender@example.org" ||
@@ -159,9 +162,11 @@ func TestDSNOwed(t *testing.T) {
 }
 
 // TestNDRCauses renders an NDR for each cause the hub reports and reads it back as a client
-// does (net/mail, mime/multipart): the subject, the cause's explanation in the text part, the
-// block the recipient is listed in (this server's "Delivery has failed …" or the refusing
-// server's "… rejected your message …"), and the RFC 3464 fields of the recipient.
+// does (net/mail, mime/multipart): the subject, the explanation Exchange picks for the status
+// (by enhanced code, with its fallbacks), the block the recipient is listed in, and the RFC 3464
+// fields of the recipient. A status a next hop gave is shown once as an internal NDR ("The
+// following organization rejected your message: …", a smart host) and once as an external one
+// ("… rejected your message to the following email addresses: …", a DNS-routed connector).
 func TestNDRCauses(t *testing.T) {
 	notFound, tooBig := smtpwire.Fixed(smtpwire.R74).Text, smtpwire.Fixed("X10").Text
 	for _, tc := range []struct {
@@ -170,57 +175,78 @@ func TestNDRCauses(t *testing.T) {
 		lastHost  string
 		cause     ndrCause
 		status    string
-		remote    bool
 	}{
-		{"recipient not found (categorizer, R74)", notFound, "", causeNotFound, "5.1.10", false},
-		{"recipient not found, 2010 text", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found", "", causeNotFound, "5.1.1", false},
-		{"user unknown at the next hop", "550 5.1.1 <b@fabrikam.example>: Recipient address rejected: User unknown", "[192.0.2.5]:25", causeNotFound, "5.1.1", true},
-		{"too large for the route (X10)", tooBig, "", causeSize, "5.3.4", false},
-		{"too large for the next hop", "552 5.3.4 Message size exceeds fixed maximum message size", "[192.0.2.5]:25", causeSize, "5.3.4", true},
-		{"too large for the recipient", "550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient", "", causeSize, "5.2.3", false},
-		{"expired (R79) after attempts", expiredError, "[192.0.2.5]:25", causeExpired, "4.4.7", false},
-		{"removed by an administrator (X11)", removedError, "", causeAdmin, "4.3.2", false},
-		{"relay denied by the next hop (R38)", smtpwire.Fixed(smtpwire.R38).Text, "[192.0.2.5]:717", causeRelay, "5.7.54", true},
-		{"relay denied, 2010 wording (R39)", smtpwire.Fixed(smtpwire.R39).Text, "[192.0.2.5]:25", causeRelay, "5.7.1", true},
-		{"loop (R52)", smtpwire.Fixed(smtpwire.R52).Text, "[192.0.2.5]:25", causeLoop, "5.4.6", true},
-		{"forwarding loop in the directory", "550 5.4.6 RESOLVER.FWD.Loop; there is a forwarding loop configured in the directory", "", causeLoop, "5.4.6", false},
-		{"too large, SMTPSEND", "550 5.3.4 SMTPSEND.OverAdvertisedSize; message size exceeds fixed maximum size", "", causeSize, "5.3.4", false},
-		{"loop, 5.4.14", "554 5.4.14 Hop count exceeded - possible mail loop ATTR34", "[192.0.2.5]:25", causeLoop, "5.4.14", true},
-		{"other refusal", "550 5.7.1 Message rejected as spam by Content Filtering.", "[192.0.2.5]:25", causeRejected, "5.7.1", true},
-		{"unknown local failure", "550 5.6.0 CAT.InvalidContent.Exception", "", causeGeneric, "5.6.0", false},
+		{"recipient not found (categorizer, R74)", notFound, "", causeNotFound, "5.1.10"},
+		{"recipient not found, 2010 text", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found", "", causeNotFound, "5.1.1"},
+		{"user unknown at the next hop", "550 5.1.1 <b@fabrikam.example>: Recipient address rejected: User unknown", "[192.0.2.5]:25", causeNotFound, "5.1.1"},
+		{"too large for the route (X10)", tooBig, "", causeSize, "5.3.4"},
+		{"too large for the next hop", "552 5.3.4 Message size exceeds fixed maximum message size", "[192.0.2.5]:25", causeSize, "5.3.4"},
+		{"too large for the recipient", "550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient", "", causeSize, "5.2.3"},
+		{"too large, SMTPSEND", "550 5.3.4 SMTPSEND.OverAdvertisedSize; message size exceeds fixed maximum size", "", causeSize, "5.3.4"},
+		{"expired (R79) after attempts", expiredError, "[192.0.2.5]:25", causeExpired, "4.4.7"},
+		{"removed by an administrator (X11): 4.3.2 falls back to 5.0.0", removedError, "", causeGeneric, "4.3.2"},
+		{"relay denied by the next hop (R38)", smtpwire.Fixed(smtpwire.R38).Text, "[192.0.2.5]:717", causeRelay, "5.7.54"},
+		{"relay denied, 2010 wording (R39): 5.7.1", smtpwire.Fixed(smtpwire.R39).Text, "[192.0.2.5]:25", causePermission, "5.7.1"},
+		{"refused as spam: 5.7.1", "550 5.7.1 Message rejected as spam by Content Filtering.", "[192.0.2.5]:25", causePermission, "5.7.1"},
+		{"other 5.7.x falls back to 5.7.0", "550 5.7.64 TenantAttribution; Relay Access Denied", "[192.0.2.5]:25", causeRejected, "5.7.64"},
+		{"loop (R52)", smtpwire.Fixed(smtpwire.R52).Text, "[192.0.2.5]:25", causeLoop, "5.4.6"},
+		{"forwarding loop in the directory", "550 5.4.6 RESOLVER.FWD.Loop; there is a forwarding loop configured in the directory", "", causeLoop, "5.4.6"},
+		{"loop, 5.4.14", "554 5.4.14 Hop count exceeded - possible mail loop ATTR34", "[192.0.2.5]:25", causeLoop, "5.4.14"},
+		{"unknown local failure", "550 5.6.0 CAT.InvalidContent.Exception", "", causeGeneric, "5.6.0"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := queue.Recipient{Address: "b@fabrikam.example", Status: queue.StatusFailed, LastError: tc.lastError, LastHost: tc.lastHost}
-			if got := ndrCauseOf(r); got != tc.cause {
-				t.Fatalf("cause %q, want %q", got.name, tc.cause.name)
+		remote := rejectedBy(queue.Recipient{LastError: tc.lastError, LastHost: tc.lastHost}) != ""
+		for _, dns := range []bool{false, true} {
+			if dns && !remote {
+				continue
 			}
-			body := []byte("From: <s@example.org>\r\nSubject: =?utf-8?Q?caf=C3=A9?=\r\nMessage-ID: <m1@example.org>\r\n\r\nhi\r\n")
-			m := &queue.Message{ID: 1, From: "s@example.org", Subject: "=?utf-8?Q?caf=C3=A9?=", MessageID: "<m1@example.org>",
-				Arrived: time.Unix(1700000000, 0), ClientHostname: "mta.example", Recipients: []queue.Recipient{r}}
-			dw := dsnWriter{Fqdn: "ex01.contoso.test", Domain: "contoso.test", Expiration: 48 * time.Hour, Loc: time.UTC}
-			n := dw.write(m, body, []queue.Recipient{r}, dsnFailed, time.Unix(1700003600, 0), 2)
-			text, status := readReport(t, n.Body, "Undeliverable: café")
-			if !strings.Contains(text, "\r\n"+tc.cause.explain+"\r\n") {
-				t.Errorf("text part lacks %q:\n%s", tc.cause.explain, text)
+			name := tc.name
+			if dns {
+				name += ", DNS-routed"
 			}
-			local := strings.Contains(text, "Delivery has failed to these recipients or groups:\r\n\r\nb@fabrikam.example<mailto:b@fabrikam.example>\r\n")
-			remote := strings.Contains(text, "192.0.2.5 rejected your message to the following email addresses:\r\n\r\nb@fabrikam.example<mailto:b@fabrikam.example>\r\n"+
-				tc.cause.explain+"\r\n\r\n") &&
-				strings.Contains(text, "192.0.2.5 gave this error:\r\n"+replyDetail(tc.lastError)+"\r\n") &&
-				strings.Contains(text, "b@fabrikam.example\r\n192.0.2.5\r\nRemote Server returned '"+tc.lastError+"'\r\n")
-			if local == tc.remote || remote != tc.remote {
-				t.Errorf("listed locally %v, as refused by 192.0.2.5 %v; want refused %v:\n%s", local, remote, tc.remote, text)
-			}
-			for _, f := range []string{"Final-Recipient: rfc822;b@fabrikam.example", "Action: failed", "Status: " + tc.status,
-				"Diagnostic-Code: smtp;" + tc.lastError} {
-				if !strings.Contains(status, "\r\n"+f+"\r\n") {
-					t.Errorf("delivery-status lacks %q:\n%s", f, status)
+			t.Run(name, func(t *testing.T) {
+				r := queue.Recipient{Address: "b@fabrikam.example", Status: queue.StatusFailed, LastError: tc.lastError, LastHost: tc.lastHost, NextHop: "Internet"}
+				if got := ndrCauseOf(r); got != tc.cause {
+					t.Fatalf("cause %q, want %q", got.name, tc.cause.name)
 				}
-			}
-			if got := strings.Contains(status, "Remote-MTA: dns;192.0.2.5\r\n"); got != tc.remote {
-				t.Errorf("Remote-MTA present %v, want %v", got, tc.remote)
-			}
-		})
+				body := []byte("From: <s@example.org>\r\nSubject: =?utf-8?Q?caf=C3=A9?=\r\nMessage-ID: <m1@example.org>\r\n\r\nhi\r\n")
+				m := &queue.Message{ID: 1, From: "s@example.org", Subject: "=?utf-8?Q?caf=C3=A9?=", MessageID: "<m1@example.org>",
+					Arrived: time.Unix(1700000000, 0), ClientHostname: "mta.example", Recipients: []queue.Recipient{r}}
+				dw := dsnWriter{Fqdn: "ex01.contoso.test", Domain: "contoso.test", Expiration: 48 * time.Hour, Loc: time.UTC,
+					DNSRouted: func(x queue.Recipient) bool { return dns && x.NextHop == "Internet" }}
+				n := dw.write(m, body, []queue.Recipient{r}, dsnFailed, time.Unix(1700003600, 0), 2)
+				text, status := readReport(t, n.Body, "Undeliverable: café")
+				link := "b@fabrikam.example<mailto:b@fabrikam.example>\r\n" + tc.cause.explain + "\r\n\r\n"
+				want := []string{"Delivery has failed to these recipients or groups:\r\n\r\n" + link}
+				switch {
+				case dns:
+					want = []string{"192.0.2.5 rejected your message to the following email addresses:\r\n\r\n" + link +
+						"192.0.2.5 gave this error:\r\n" + replyDetail(tc.lastError) + "\r\n"}
+				case remote:
+					want = append(want, "\r\nThe following organization rejected your message: 192.0.2.5.\r\n")
+				}
+				if remote {
+					want = append(want, "b@fabrikam.example\r\n192.0.2.5\r\nRemote Server returned '"+tc.lastError+"'\r\n")
+				}
+				for _, w := range want {
+					if !strings.Contains(text, w) {
+						t.Errorf("text part lacks %q:\n%s", w, text)
+					}
+				}
+				if strings.Contains(text, "rejected your message to the following") != dns || strings.Contains(text, "Delivery has failed") == dns ||
+					strings.Contains(text, "The following organization rejected") != (remote && !dns) {
+					t.Errorf("wrong form (remote %v, DNS-routed %v):\n%s", remote, dns, text)
+				}
+				for _, f := range []string{"Final-Recipient: rfc822;b@fabrikam.example", "Action: failed", "Status: " + tc.status,
+					"Diagnostic-Code: smtp;" + tc.lastError} {
+					if !strings.Contains(status, "\r\n"+f+"\r\n") {
+						t.Errorf("delivery-status lacks %q:\n%s", f, status)
+					}
+				}
+				if got := strings.Contains(status, "Remote-MTA: dns;192.0.2.5\r\n"); got != remote {
+					t.Errorf("Remote-MTA present %v, want %v", got, remote)
+				}
+			})
+		}
 	}
 }
 
@@ -270,4 +296,16 @@ func readReport(t *testing.T, raw []byte, subject string) (text, status string) 
 		t.Errorf("parts %v, want %s", types, want)
 	}
 	return text, status
+}
+
+// TestDNSRoutedIn: an NDR is "external" for recipients whose send connector routes by DNS.
+func TestDNSRoutedIn(t *testing.T) {
+	org := &config.Organization{SendConnectors: []config.SendConnector{{Name: "Internet", DNSRoutingEnabled: true},
+		{Name: "Smart host", SmartHosts: []string{"relay.example"}}}}
+	f := dnsRoutedIn(org)
+	for hop, want := range map[string]bool{"Internet": true, "Smart host": false, "": false, "gone": false} {
+		if got := f(queue.Recipient{NextHop: hop}); got != want {
+			t.Errorf("NextHop %q: %v, want %v", hop, got, want)
+		}
+	}
 }
