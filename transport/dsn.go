@@ -34,13 +34,13 @@ const (
 )
 
 // Per kind: the NOTIFY keyword that asks for it, the subject prefix, the Action, the tracking
-// status word. Delivered and Relayed use Exchange's success DSN texts as seen in Outlook [O];
+// status word, the Status when the recipient's status has no enhanced code. Delivered and Relayed use Exchange's success DSN texts as seen in Outlook [O];
 // they are not in the spec.
-var dsnKinds = map[dsnKind]struct{ notify, subject, action, track string }{
-	dsnFailed:    {"FAILURE", "Undeliverable: ", "failed", "Undeliverable"},
-	dsnDelayed:   {"DELAY", "Delivery delayed:", "delayed", "Delayed"},
-	dsnDelivered: {"SUCCESS", "Delivered: ", "delivered", "Delivered"},
-	dsnRelayed:   {"SUCCESS", "Relayed: ", "relayed", "Relayed"},
+var dsnKinds = map[dsnKind]struct{ notify, subject, action, track, status string }{
+	dsnFailed:    {"FAILURE", "Undeliverable: ", "failed", "Undeliverable", "5.0.0"},
+	dsnDelayed:   {"DELAY", "Delivery delayed:", "delayed", "Delayed", "4.4.7"},
+	dsnDelivered: {"SUCCESS", "Delivered: ", "delivered", "Delivered", "2.0.0"},
+	dsnRelayed:   {"SUCCESS", "Relayed: ", "relayed", "Relayed", "2.0.0"},
 }
 
 // dsnOwed lists the recipients of m owed a DSN of kind: none when m has a null sender or is a
@@ -147,11 +147,18 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	w("--%s", boundary)
 	w("Content-Type: message/delivery-status")
 	w("")
-	w("Reporting-MTA: dns;%s", fqdn)
+	// The fields in Exchange's order (DsnGenerator.AddMachineReadableBodyPart and
+	// WriteMachineReadableRecipientBlock in the decompiled transport): the envelope id first,
+	// the reporting MTA, the client's HELO name, the arrival date; per recipient the ORCPT,
+	// Final-Recipient, Action, Status (the status's enhanced code), Diagnostic-Code with the
+	// status, Will-Retry-Until for a delay, Remote-MTA when another server answered.
 	if m.EnvelopeID != "" {
 		w("Original-Envelope-Id: %s", m.EnvelopeID)
 	}
-	w("Received-From-MTA: dns;%s", m.ClientHostname)
+	w("Reporting-MTA: dns;%s", fqdn)
+	if m.ClientHostname != "" {
+		w("Received-From-MTA: dns;%s", m.ClientHostname)
+	}
 	w("Arrival-Date: %s", smtpreceive.BannerDate(m.Arrived.In(loc)))
 	for _, r := range notify {
 		w("")
@@ -160,25 +167,33 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 		}
 		w("Final-Recipient: rfc822;%s", r.Address)
 		w("Action: %s", k.action)
+		status, remote := r.LastError, ""
 		switch kind {
 		case dsnDelayed:
-			w("Status: 4.4.7")
-			if host := remoteHost(r); host != "" {
-				w("Remote-MTA: dns;%s", host)
-			}
-			w("Diagnostic-Code: smtp;%s", delayedError)
-			w("Will-Retry-Until: %s", smtpreceive.BannerDate(expires.In(loc)))
+			status = delayedError
 		case dsnDelivered, dsnRelayed:
-			w("Status: 2.0.0")
-			if r.LastHost != "" && kind == dsnRelayed {
-				w("Remote-MTA: dns;%s", r.LastHost)
+			if !strings.HasPrefix(status, "2") {
+				status = ""
+			}
+			if kind == dsnRelayed {
+				remote = remoteHost(r)
 			}
 		default:
-			w("Status: %s", statusOf(r.LastError))
-			if host := rejectedBy(r); host != "" {
-				w("Remote-MTA: dns;%s", host)
-			}
-			w("Diagnostic-Code: smtp;%s", r.LastError)
+			remote = rejectedBy(r)
+		}
+		if code := (&smtpwire.Reply{Text: status}).Enhanced(); code != "" {
+			w("Status: %s", code)
+		} else {
+			w("Status: %s", k.status)
+		}
+		if status != "" {
+			w("Diagnostic-Code: smtp;%s", status)
+		}
+		if kind == dsnDelayed {
+			w("Will-Retry-Until: %s", smtpreceive.BannerDate(expires.In(loc)))
+		}
+		if remote != "" {
+			w("Remote-MTA: dns;%s", remote)
 		}
 	}
 	w("")
