@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"mime/quotedprintable"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -126,23 +127,33 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	}
 	w("")
 	w("--%s", boundary)
-	human := dw.humanText(m, notify, kind, now, loc, origSubject, origHeaders)
-	if isASCII(human) {
-		w("Content-Type: text/plain; charset=\"us-ascii\"")
-		w("")
-		b.WriteString(human)
-	} else {
-		// A subject or an original header that is not ASCII: UTF-8, quoted-printable [I].
-		w("Content-Type: text/plain; charset=\"utf-8\"")
+	// The human part as Exchange sends it with InternalDsnSendHtml/ExternalDsnSendHtml (both
+	// $true by default): multipart/alternative of the text and the HTML it was made from, each
+	// quoted-printable in the charset the text needs (DsnGenerator.AddHumanReadableBodyPart).
+	text := dw.humanText(m, notify, kind, now, loc, origSubject, origHeaders)
+	page := dw.humanHTML(m, notify, kind, now, loc, origSubject, origHeaders)
+	charset := "us-ascii"
+	if !isASCII(text) || !isASCII(page) {
+		charset = "utf-8"
+	}
+	alt := guid()
+	w("Content-Type: multipart/alternative; differences=Content-Type;")
+	w("\tboundary=\"%s\"", alt)
+	w("")
+	for _, part := range []struct{ typ, body string }{{"text/plain", text}, {"text/html", page}} {
+		w("--%s", alt)
+		w("Content-Type: %s; charset=\"%s\"", part.typ, charset)
 		w("Content-Transfer-Encoding: quoted-printable")
 		w("")
 		qp := quotedprintable.NewWriter(&b)
-		_, _ = qp.Write([]byte(human))
+		_, _ = qp.Write([]byte(part.body))
 		_ = qp.Close()
 		if !strings.HasSuffix(b.String(), "\r\n") {
 			b.WriteString("\r\n")
 		}
 	}
+	w("--%s--", alt)
+	w("")
 	expires := m.Arrived.Add(dw.Expiration)
 	w("--%s", boundary)
 	w("Content-Type: message/delivery-status")
@@ -310,6 +321,154 @@ func (dw dsnWriter) humanText(m *queue.Message, notify []queue.Recipient, kind d
 	b.WriteString("\r\n\r\n")
 	return b.String()
 }
+
+// The HTML of the human part, as DsnHumanReadableWriter.CreateDsnHumanReadableBody writes it
+// (decompiled transport, evilashz/exchange-server-27065), with the font tags of its resource
+// strings as a 2023 NDR carries them (a Microsoft Graph capture of an Exchange NDR's HTML body,
+// code index id 71377741835: BodyHeaderFontTag, BodyBlockFontTag, EnhancedDsnTextFontTag,
+// DiagnosticsFontTag).
+const (
+	htmlHeaderFont   = `<font color="#000066" size="3" face="Arial">`
+	htmlBlockFont    = `<font color="#000000" size="2" face="Tahoma">`
+	htmlEnhancedFont = `<font color="#000000" size="3" face="Arial">`
+	htmlDiagFont     = `<font color="#808080" size="2" face="Tahoma">`
+)
+
+// humanHTML is the text/html part: the same content as humanText, in Exchange's markup.
+func (dw dsnWriter) humanHTML(m *queue.Message, notify []queue.Recipient, kind dsnKind, now time.Time, loc *time.Location, subject, origHeaders string) string {
+	var b strings.Builder
+	esc := htmlEscaper.Replace
+	b.WriteString("<html>\r\n<Head></head>")
+	body := "<body>\r\n"
+	top := func(text string) {
+		b.WriteString(body + "<p><b>" + htmlHeaderFont + text + "</font></b></p>\r\n")
+		body = ""
+	}
+	link := func(addr string) {
+		b.WriteString(`<p><a href="mailto:` + strings.ReplaceAll(url.PathEscape(addr), "%40", "@") + `">` + esc(addr) + "</a>")
+	}
+	explain := func(text string) {
+		b.WriteString("<br>\r\n</font>\r\n" + htmlEnhancedFont + text + "<br>\r\n</font>\r\n" + htmlBlockFont + "<br>\r\n")
+	}
+	bottom := func(texts ...string) {
+		for _, t := range texts {
+			b.WriteString("<p>" + esc(t) + "</p>\r\n")
+		}
+	}
+	switch kind {
+	case dsnDelayed:
+		top("Delivery is delayed to these recipients or groups:")
+		b.WriteString(htmlBlockFont)
+		for _, r := range notify {
+			link(r.Address)
+			b.WriteString("</p>\r\n")
+		}
+		bottom("Subject: "+subject, "This message hasn't been delivered yet. Delivery will continue to be attempted.",
+			fmt.Sprintf("The server will keep trying to deliver this message for the next %s. You'll be notified if the message can't be delivered by that time.",
+				humanSpan(m.Arrived.Add(dw.Expiration).Sub(now))))
+		b.WriteString("</font>\r\n")
+	case dsnDelivered, dsnRelayed:
+		if kind == dsnDelivered {
+			top("Your message has been delivered to the following recipients:")
+		} else {
+			top("Delivery to these recipients or groups is complete, but no delivery notification was sent by the destination server:")
+		}
+		b.WriteString(htmlBlockFont)
+		for _, r := range notify {
+			link(r.Address)
+			b.WriteString("</p>\r\n")
+		}
+		bottom("Subject: " + subject)
+		b.WriteString("</font>\r\n</body>\r\n</html>")
+		return b.String()
+	default:
+		external := func(r queue.Recipient) bool { return rejectedBy(r) != "" && dw.DNSRouted != nil && dw.DNSRouted(r) }
+		var hosts []string
+		internal := 0
+		for _, r := range notify {
+			if !external(r) {
+				internal++
+				if h := rejectedBy(r); h != "" && !slices.Contains(hosts, h) {
+					hosts = append(hosts, h)
+				}
+			}
+		}
+		if internal > 0 {
+			top("Delivery has failed to these recipients or groups:")
+			b.WriteString(htmlBlockFont)
+			for _, r := range notify {
+				if !external(r) {
+					link(r.Address)
+					explain(ndrCauseOf(r).explain)
+					b.WriteString("</p>\r\n")
+				}
+			}
+			for _, h := range hosts {
+				bottom("The following organization rejected your message: " + h + ".")
+			}
+			b.WriteString("</font>\r\n")
+		}
+		done := map[string]bool{}
+		for _, r := range notify {
+			host := rejectedBy(r)
+			if !external(r) || done[host] {
+				continue
+			}
+			done[host] = true
+			top(esc(host) + " rejected your message to the following email addresses:")
+			b.WriteString(htmlBlockFont)
+			for _, x := range notify {
+				if !external(x) || rejectedBy(x) != host {
+					continue
+				}
+				link(x.Address)
+				explain(ndrCauseOf(x).explain)
+				b.WriteString("\r\n<p><b>" + esc(host) + " gave this error:<br>\r\n")
+				for _, word := range strings.Fields(replyDetail(x.LastError)) {
+					b.WriteString(esc(word) + " ")
+				}
+				b.WriteString("<br>\r\n</b></p>\r\n</p>\r\n")
+			}
+			b.WriteString("</font>\r\n")
+		}
+	}
+	// WriteDiagnosticBlock.
+	b.WriteString("<br><br><br><br><br><br>\r\n" + htmlDiagFont + "<p><b>Diagnostic information for administrators:</b></p>\r\n")
+	b.WriteString("<p>Generating server: " + esc(dw.Fqdn))
+	if len(notify) > 0 {
+		b.WriteString("<br>\r\n")
+		if rs := receivingServer(notify[0], kind); rs != "" {
+			b.WriteString("Receiving server: " + esc(rs) + "<br>\r\n")
+		}
+	}
+	b.WriteString("</p>\r\n")
+	for _, r := range notify {
+		b.WriteString("<p>" + esc(r.Address) + "<br>\r\n")
+		status, history := r.LastError, r.AttemptError
+		if kind == dsnDelayed {
+			status, history = delayedError, r.LastError
+		}
+		if host := rejectedBy(r); kind == dsnFailed && host != "" {
+			b.WriteString(esc(host) + "<br>\r\n")
+		}
+		rs := receivingServer(r, kind)
+		if rs != "" {
+			b.WriteString(esc("Remote Server at "+rs+" returned '"+status+"'") + "<br>\r\n")
+			if history != "" {
+				b.WriteString(esc(historyDate(m.LastRetryTime.In(loc)) + " - Remote Server at " + rs + " returned '" + history + "'"))
+			}
+		} else {
+			b.WriteString(esc("Remote Server returned '"+status+"'") + "<br>\r\n")
+		}
+		b.WriteString("</p>\r\n")
+	}
+	b.WriteString("<p>Original message headers:</p>\r\n<pre>" + esc(origHeaders+"\r\n") + "</pre>\r\n</font>\r\n</body>\r\n</html>")
+	return b.String()
+}
+
+// htmlEscaper escapes text for Exchange's HTML (its escaper leaves apostrophes alone, as the
+// Graph capture's "Remote server returned '550 …'" shows).
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
 
 // failedText writes an NDR's user information section as Exchange's DsnHumanReadableWriter
 // does (decompiled transport, evilashz/exchange-server-27065): under "Delivery has failed to

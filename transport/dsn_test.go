@@ -251,7 +251,8 @@ func TestNDRCauses(t *testing.T) {
 }
 
 // readReport parses a DSN as a mail client would and returns its decoded text part and its
-// message/delivery-status part, checking the subject and the three parts of the report.
+// message/delivery-status part, checking the subject, the three parts of the report and the
+// text and HTML alternatives of the first.
 func readReport(t *testing.T, raw []byte, subject string) (text, status string) {
 	t.Helper()
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
@@ -261,39 +262,56 @@ func readReport(t *testing.T, raw []byte, subject string) (text, status string) 
 	if got, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil || got != subject {
 		t.Errorf("Subject %q (%v), want %q", got, err, subject)
 	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/report" || params["report-type"] != "delivery-status" {
-		t.Fatalf("Content-Type %q %v (%v)", mt, params, err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
 	var types []string
-	for {
-		p, err := mr.NextRawPart()
-		if err == io.EOF {
-			break
-		}
+	var html string
+	var walk func(r io.Reader, contentType string, depth int)
+	walk = func(r io.Reader, contentType string, depth int) {
+		mt, params, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("Content-Type %q: %v", contentType, err)
 		}
-		ct := p.Header.Get("Content-Type")
-		types = append(types, strings.SplitN(ct, ";", 2)[0])
-		var r io.Reader = p
-		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
-			r = quotedprintable.NewReader(p)
+		mr := multipart.NewReader(r, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct := p.Header.Get("Content-Type")
+			pt, _, _ := mime.ParseMediaType(ct)
+			types = append(types, strings.Repeat(">", depth)+pt)
+			if strings.HasPrefix(pt, "multipart/") {
+				walk(p, ct, depth+1)
+				continue
+			}
+			var body io.Reader = p
+			if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
+				body = quotedprintable.NewReader(p)
+			}
+			b, err := io.ReadAll(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch pt {
+			case "text/plain":
+				text = string(b)
+			case "text/html":
+				html = string(b)
+			case "message/delivery-status":
+				status = "\r\n" + string(b)
+			}
 		}
-		b, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case strings.HasPrefix(ct, "text/plain"):
-			text = string(b)
-		case ct == "message/delivery-status":
-			status = "\r\n" + string(b)
-		}
+		_ = mt
 	}
-	if want := "text/plain message/delivery-status text/rfc822-headers"; strings.Join(types, " ") != want {
+	walk(msg.Body, msg.Header.Get("Content-Type"), 0)
+	if want := "multipart/alternative >text/plain >text/html message/delivery-status text/rfc822-headers"; strings.Join(types, " ") != want {
 		t.Errorf("parts %v, want %s", types, want)
+	}
+	if !strings.HasPrefix(html, "<html>\r\n<Head></head><body>\r\n<p><b>") || !strings.HasSuffix(html, "</body>\r\n</html>") ||
+		!strings.Contains(html, "<p><b>Diagnostic information for administrators:</b></p>") {
+		t.Errorf("HTML part:\n%s", html)
 	}
 	return text, status
 }

@@ -64,10 +64,21 @@ func TestNDRWithEncodedSubject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	p, err := mr.NextRawPart()
+	// The first part is the multipart/alternative of the text and the HTML; the text first.
+	alt, err := multipart.NewReader(msg.Body, params["boundary"]).NextRawPart()
 	if err != nil {
 		t.Fatal(err)
+	}
+	_, altParams, err := mime.ParseMediaType(alt.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := multipart.NewReader(alt, altParams["boundary"]).NextRawPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := p.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("first alternative is %q", ct)
 	}
 	var r io.Reader = p
 	if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
