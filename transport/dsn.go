@@ -1,9 +1,12 @@
 package transport
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
 	"mime/quotedprintable"
 	"net"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -75,6 +78,38 @@ type dsnWriter struct {
 	// DNSRouted reports whether a recipient left through a send connector with
 	// DNSRoutingEnabled (Exchange's DnsConnectorDelivery, an "external" NDR); nil: none did.
 	DNSRouted func(r queue.Recipient) bool
+
+	names map[string]string // display names of the recipients, from the original's To and Cc (write sets it)
+}
+
+// displayNames maps the addresses of a header block's To and Cc fields (lower case) to their
+// display names: Exchange names a recipient in a DSN by the display name the message gave it
+// (DsnGenerator.FillDisplayNameFromRecipientCollection, decompiled transport).
+func displayNames(header []byte) map[string]string {
+	msg, err := mail.ReadMessage(bytes.NewReader(append(append([]byte{}, header...), "\r\n\r\n"...)))
+	if err != nil {
+		return nil
+	}
+	names := map[string]string{}
+	for _, field := range []string{"To", "Cc"} {
+		list, _ := msg.Header.AddressList(field)
+		for _, a := range list {
+			if k := strings.ToLower(a.Address); a.Name != "" && names[k] == "" {
+				names[k] = a.Name
+			}
+		}
+	}
+	return names
+}
+
+// label is how a DSN shows a recipient (WriteEachRecipient): "<display name> (<address>)", or
+// the address when the message gave it no name (QA-RELAY's "@gmail.com (@gmail.com)" is a
+// recipient whose display name was its address).
+func (dw dsnWriter) label(addr string) string {
+	if n := dw.names[strings.ToLower(addr)]; n != "" {
+		return n + " (" + addr + ")"
+	}
+	return addr
 }
 
 // ndrBlankLines is how many empty lines Exchange leaves between the user information section
@@ -107,6 +142,7 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	msgID := "<" + guid() + "@" + fqdn + ">"
 	hi := scanHeaders(body)
 	origHeaders := strings.TrimRight(string(body[:hi.end]), "\r\n")
+	dw.names = displayNames(body[:hi.end])
 	origSubject := smtpwire.DecodeSubject(m.Subject)
 	subject := smtpwire.EncodeSubject(k.subject + origSubject)
 
@@ -206,6 +242,12 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 		if remote != "" {
 			w("Remote-MTA: dns;%s", remote)
 		}
+		if n := dw.names[strings.ToLower(r.Address)]; n != "" {
+			if !isASCII(n) {
+				n = "=?utf-8?B?" + base64.StdEncoding.EncodeToString([]byte(n)) + "?="
+			}
+			w("X-Display-Name: %s", n)
+		}
 	}
 	w("")
 	w("--%s", boundary)
@@ -249,7 +291,7 @@ func (dw dsnWriter) humanText(m *queue.Message, notify []queue.Recipient, kind d
 		w("Delivery is delayed to these recipients or groups:")
 		w("")
 		for _, r := range notify {
-			w("%s<mailto:%s>", r.Address, r.Address)
+			w("%s<mailto:%s>", dw.label(r.Address), r.Address)
 		}
 		w("")
 		w("Subject: %s", subject)
@@ -267,7 +309,7 @@ func (dw dsnWriter) humanText(m *queue.Message, notify []queue.Recipient, kind d
 		}
 		w("")
 		for _, r := range notify {
-			w("%s (%s)", r.Address, r.Address)
+			w("%s<mailto:%s>", dw.label(r.Address), r.Address)
 		}
 		w("")
 		w("Subject: %s", subject)
@@ -345,7 +387,7 @@ func (dw dsnWriter) humanHTML(m *queue.Message, notify []queue.Recipient, kind d
 		body = ""
 	}
 	link := func(addr string) {
-		b.WriteString(`<p><a href="mailto:` + strings.ReplaceAll(url.PathEscape(addr), "%40", "@") + `">` + esc(addr) + "</a>")
+		b.WriteString(`<p><a href="mailto:` + strings.ReplaceAll(url.PathEscape(addr), "%40", "@") + `">` + esc(dw.label(addr)) + "</a>")
 	}
 	explain := func(text string) {
 		b.WriteString("<br>\r\n</font>\r\n" + htmlEnhancedFont + text + "<br>\r\n</font>\r\n" + htmlBlockFont + "<br>\r\n")
@@ -503,7 +545,7 @@ func (dw dsnWriter) failedText(b *strings.Builder, notify []queue.Recipient) {
 		w("Delivery has failed to these recipients or groups:")
 		w("")
 		for _, r := range internal {
-			w("%s<mailto:%s>", r.Address, r.Address)
+			w("%s<mailto:%s>", dw.label(r.Address), r.Address)
 			w("%s", ndrCauseOf(r).explain)
 			w("")
 		}
@@ -525,7 +567,7 @@ func (dw dsnWriter) failedText(b *strings.Builder, notify []queue.Recipient) {
 			if !external(x) || rejectedBy(x) != host {
 				continue
 			}
-			w("%s<mailto:%s>", x.Address, x.Address)
+			w("%s<mailto:%s>", dw.label(x.Address), x.Address)
 			w("%s", ndrCauseOf(x).explain)
 			w("")
 			w("%s gave this error:", host)

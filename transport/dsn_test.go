@@ -45,7 +45,7 @@ func TestDSNGolden(t *testing.T) {
 		kind    dsnKind
 		ret     string
 		rcpts   []queue.Recipient
-		subject string // the original's Subject field when not "Quarterly figures"
+		subject string // the original's Subject field when not "Quarterly figures"; "names": To names the recipients
 	}{
 		{"ndr-recipient-not-found", dsnFailed, "", []queue.Recipient{rcpt("nobody@contoso.test", smtpwire.Fixed(smtpwire.R74).Text, "")}, ""},
 		{"ndr-size-limit", dsnFailed, "HDRS", []queue.Recipient{rcpt("b@fabrikam.example", smtpwire.Fixed("X10").Text, "")}, ""},
@@ -64,6 +64,9 @@ func TestDSNGolden(t *testing.T) {
 		{"ndr-encoded-subject", dsnFailed, "", []queue.Recipient{rcpt("nobody@contoso.test", smtpwire.Fixed(smtpwire.R74).Text, "")},
 			"=?iso-8859-1?Q?R=E9sum=E9_f=FCr_M=E4rz?="},
 		// A raw UTF-8 subject (SMTPUTF8) in a delay DSN: its text part quotes it, so it is UTF-8.
+		// The original names its recipients in To: the NDR shows the names (label, X-Display-Name).
+		{"ndr-display-names", dsnFailed, "", []queue.Recipient{rcpt("b@fabrikam.example", smtpwire.Fixed(smtpwire.R38).Text, "[127.0.0.1]:2500"),
+			rcpt("c@fabrikam.example", expiredError, "[127.0.0.1]:2500")}, "names"},
 		{"delay-utf8-subject", dsnDelayed, "", []queue.Recipient{{Address: "b@fabrikam.example", Status: queue.StatusPending}}, "Grüße aus Köln"},
 		{"delay", dsnDelayed, "", []queue.Recipient{{Address: "b@fabrikam.example", Status: queue.StatusPending, RetryCount: 3,
 			LastHost: "[127.0.0.1]:2500", LastError: "451 4.4.0 Primary target IP address responded with: \"421 4.3.2 Service not available.\" " +
@@ -76,7 +79,12 @@ func TestDSNGolden(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, body := msg(tc.ret, tc.rcpts...), body
-			if tc.subject != "" {
+			switch tc.subject {
+			case "":
+			case "names":
+				body = []byte(strings.Replace(string(body), "To: <rcpt@contoso.test>",
+					"To: \"Bob Fabrikam\" <B@fabrikam.example>,\r\n =?utf-8?Q?J=C3=BCrgen?= <c@fabrikam.example>", 1))
+			default:
 				m.Subject = tc.subject
 				body = []byte(strings.Replace(string(body), "Subject: Quarterly figures", "Subject: "+tc.subject, 1))
 			}
