@@ -140,6 +140,14 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	fqdn, domain := dw.Fqdn, dw.Domain
 	boundary := "_000_" + strings.ReplaceAll(guid(), "-", "") + "_"
 	msgID := "<" + guid() + "@" + fqdn + ">"
+	// The original as Exchange attaches it: with the Received: line this hub stamped
+	// (HeaderPrefix; NDR-E16's original headers begin with the hub's), without the
+	// organization headers it added (HeaderSuffix), which Exchange's header firewall strips
+	// from a DSN's copy (spec §9.2; HeaderFirewall.Filter(~RestrictedHeaderSet.MTA) in the
+	// decompiled DsnGenerator).
+	if m.HeaderPrefix != "" {
+		body = append([]byte(m.HeaderPrefix), body...)
+	}
 	hi := scanHeaders(body)
 	origHeaders := strings.TrimRight(string(body[:hi.end]), "\r\n")
 	dw.names = displayNames(body[:hi.end])
