@@ -19,9 +19,14 @@ import (
 )
 
 // The DSN writer (Postfix's bounce): NDRs, delay DSNs and success DSNs (delivered, relayed) as
-// Exchange 2016/2019 writes them (spec §9.3). dsnOwed and dsnWriter.write are pure; the
-// pipeline (Hub.report) gives them an InternalMessageId and the clock, and tracks the result.
-// testdata/dsn/*.golden holds one of each kind.
+// Exchange 2016/2019 writes them (spec §9.3): multipart/report of a multipart/alternative
+// human part (text and HTML, each recipient with the explanation of its status), the
+// message/delivery-status part and the original's headers or the whole original. Its layout
+// follows Exchange's own DSN generator as decompiled in evilashz/exchange-server-27065
+// (Microsoft.Exchange.Transport DsnGenerator, Microsoft.Exchange.Extensibility.Internal
+// DsnHumanReadableWriter), checked against the published NDRs each text cites. dsnOwed and
+// dsnWriter.write are pure; the pipeline (Hub.report) gives them an InternalMessageId and the
+// clock, and tracks the result. testdata/dsn/*.golden holds one of each kind and cause.
 
 // ndrSenderLocal is the local part of the address Exchange 2013+ NDRs come from (spec §9.3;
 // seen as a real NDR sender).
@@ -38,8 +43,11 @@ const (
 )
 
 // Per kind: the NOTIFY keyword that asks for it, the subject prefix, the Action, the tracking
-// status word, the Status when the recipient's status has no enhanced code. Delivered and Relayed use Exchange's success DSN texts as seen in Outlook [O];
-// they are not in the spec.
+// status word, the Status when the recipient's status has no enhanced code. Delivered and
+// Relayed use Exchange's success DSN texts as seen in Outlook [O]; they are not in the spec.
+// The prefixes are SystemMessages.FailedSubject, DelayedSubject, DeliveredSubject and
+// RelayedSubject (DsnHumanReadableWriter.GetLocalizedSubjectPrefix); "Delivery delayed:" has
+// no space, as Exchange's delay DSNs read [O].
 var dsnKinds = map[dsnKind]struct{ notify, subject, action, track, status string }{
 	dsnFailed:    {"FAILURE", "Undeliverable: ", "failed", "Undeliverable", "5.0.0"},
 	dsnDelayed:   {"DELAY", "Delivery delayed:", "delayed", "Delayed", "4.4.7"},
