@@ -46,8 +46,9 @@ const (
 // status word, the Status when the recipient's status has no enhanced code. Delivered and
 // Relayed use Exchange's success DSN texts as seen in Outlook [O]; they are not in the spec.
 // The prefixes are SystemMessages.FailedSubject, DelayedSubject, DeliveredSubject and
-// RelayedSubject (DsnHumanReadableWriter.GetLocalizedSubjectPrefix); "Delivery delayed:" has
-// no space, as Exchange's delay DSNs read [O].
+// RelayedSubject (DsnHumanReadableWriter.GetLocalizedSubjectPrefix), whose English texts are
+// resources the decompile does not have; "Delivery delayed:" without a space is exlab's earlier
+// reading of Outlook's display, not confirmed by a raw header here [I].
 var dsnKinds = map[dsnKind]struct{ notify, subject, action, track, status string }{
 	dsnFailed:    {"FAILURE", "Undeliverable: ", "failed", "Undeliverable", "5.0.0"},
 	dsnDelayed:   {"DELAY", "Delivery delayed:", "delayed", "Delayed", "4.4.7"},
