@@ -33,8 +33,11 @@ func (a *app) mailboxCmd() *cobra.Command {
 		var out []queue.MailboxItem
 		for _, it := range all {
 			if svc.InMailbox(it, addr) && (id == 0 || it.ID == id) {
-				// The subject as stored is the header's value; shown as Outlook shows it.
-				it.Subject = smtpwire.DecodeSubject(it.Subject)
+				// The subject as stored is the header's value; shown as Outlook shows it (the
+				// admin listener's answer is decoded already).
+				if _, viaServer := mb.(*adminapi.Client); !viaServer {
+					it.Subject = smtpwire.DecodeSubject(it.Subject)
+				}
 				out = append(out, it)
 			}
 		}

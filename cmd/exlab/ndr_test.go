@@ -39,6 +39,17 @@ func TestNDRWithEncodedSubject(t *testing.T) {
 		t.Errorf("mailbox list --json: %+v %v (exit %d)\n%s", items, err, code, out)
 	}
 
+	// The same from the data directory of the stopped server (the queue database, not the admin
+	// listener) is checked at the end.
+	defer func() {
+		s.stop()
+		out, _, code := exlab(t, "mailbox", "list", "user1@contoso.test", "--json", "--data", s.data)
+		var items []struct{ Subject string }
+		if err := json.Unmarshal([]byte(out), &items); err != nil || code != 0 || len(items) != 1 || items[0].Subject != want {
+			t.Errorf("mailbox list --json of a stopped server: %+v %v (exit %d)\n%s", items, err, code, out)
+		}
+	}()
+
 	// The NDR as stored, read as a mail client reads it.
 	out, _, _ = exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
 	_, raw, ok := strings.Cut(out, "\n")
