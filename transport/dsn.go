@@ -91,17 +91,33 @@ type dsnWriter struct {
 	names map[string]string // display names of the recipients, from the original's To and Cc (write sets it)
 }
 
-// displayNames maps the addresses of a header block's To and Cc fields (lower case) to their
-// display names: Exchange names a recipient in a DSN by the display name the message gave it
-// (DsnGenerator.FillDisplayNameFromRecipientCollection, decompiled transport).
-func displayNames(header []byte) map[string]string {
+// parseHeader reads a header block (without the blank line); a block that does not parse
+// gives an empty header.
+func parseHeader(header []byte) mail.Header {
 	msg, err := mail.ReadMessage(bytes.NewReader(append(append([]byte{}, header...), "\r\n\r\n"...)))
 	if err != nil {
-		return nil
+		return mail.Header{}
 	}
+	return msg.Header
+}
+
+// references is a DSN's References field (DsnGenerator.WriteReferencesHeader): the original's
+// References, else its In-Reply-To, followed by its Message-ID.
+func references(orig mail.Header, msgID string) string {
+	prev := orig.Get("References")
+	if prev == "" {
+		prev = orig.Get("In-Reply-To")
+	}
+	return strings.TrimSpace(prev + " " + msgID)
+}
+
+// displayNames maps the addresses of a header's To and Cc fields (lower case) to their display
+// names: Exchange names a recipient in a DSN by the display name the message gave it
+// (DsnGenerator.FillDisplayNameFromRecipientCollection, decompiled transport).
+func displayNames(orig mail.Header) map[string]string {
 	names := map[string]string{}
 	for _, field := range []string{"To", "Cc"} {
-		list, _ := msg.Header.AddressList(field)
+		list, _ := orig.AddressList(field)
 		for _, a := range list {
 			if k := strings.ToLower(a.Address); a.Name != "" && names[k] == "" {
 				names[k] = a.Name
@@ -147,7 +163,7 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	now = now.In(loc)
 	k := dsnKinds[kind]
 	fqdn, domain := dw.Fqdn, dw.Domain
-	boundary := "_000_" + strings.ReplaceAll(guid(), "-", "") + "_"
+	boundary := guid() // Exchange's MIME boundaries are GUIDs (Guid.NewGuid().ToString())
 	msgID := "<" + guid() + "@" + fqdn + ">"
 	// The original as Exchange attaches it: with the Received: line this hub stamped
 	// (HeaderPrefix; NDR-E16's original headers begin with the hub's), without the
@@ -159,25 +175,38 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 	}
 	hi := scanHeaders(body)
 	origHeaders := strings.TrimRight(string(body[:hi.end]), "\r\n")
-	dw.names = displayNames(body[:hi.end])
+	orig := parseHeader(body[:hi.end])
+	dw.names = displayNames(orig)
 	origSubject := smtpwire.DecodeSubject(m.Subject)
 	subject := smtpwire.EncodeSubject(k.subject + origSubject)
 
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...); b.WriteString("\r\n") }
+	// The header in Exchange's order (DsnGenerator.AddRFC822Headers, then Auto-Submitted),
+	// without the X-MS-Exchange-Organization headers it also writes: they never leave the
+	// organization, and exlab's hub adds its own when it accepts the DSN.
+	w("MIME-Version: 1.0")
 	w("From: Microsoft Outlook <%s@%s>", ndrSenderLocal, domain)
 	w("To: <%s>", m.From)
 	w("Date: %s", smtpreceive.BannerDate(now))
-	w("Subject: %s", subject)
-	w("Message-ID: %s", msgID)
-	w("In-Reply-To: %s", m.MessageID)
-	w("References: %s", m.MessageID)
-	w("MIME-Version: 1.0")
-	w("Content-Type: multipart/report; report-type=delivery-status; boundary=\"%s\"", boundary)
-	w("Auto-Submitted: auto-replied")
+	w("Content-Type: multipart/report; report-type=delivery-status;")
+	w("\tboundary=\"%s\"", boundary)
 	if kind == dsnFailed {
 		w("X-MS-Exchange-Message-Is-Ndr: ")
 	}
+	w("Content-Language: en-US")
+	w("Message-ID: %s", msgID)
+	if m.MessageID != "" {
+		w("In-Reply-To: %s", m.MessageID)
+	}
+	if refs := references(orig, m.MessageID); refs != "" {
+		w("References: %s", refs)
+	}
+	if topic := orig.Get("Thread-Topic"); topic != "" {
+		w("Thread-Topic: %s", topic)
+	}
+	w("Subject: %s", subject)
+	w("Auto-Submitted: auto-replied")
 	w("")
 	w("--%s", boundary)
 	// The human part as Exchange sends it with InternalDsnSendHtml/ExternalDsnSendHtml (both
