@@ -340,3 +340,19 @@ func TestDNSRoutedIn(t *testing.T) {
 		}
 	}
 }
+
+// TestReferences: a DSN's References continue the original's thread (WriteReferencesHeader).
+func TestReferences(t *testing.T) {
+	for _, tc := range []struct{ header, id, want string }{
+		{"Subject: x", "<m@x>", "<m@x>"},
+		{"References: <a@x> <b@x>\r\nIn-Reply-To: <b@x>", "<m@x>", "<a@x> <b@x> <m@x>"},
+		{"In-Reply-To: <b@x>", "<m@x>", "<b@x> <m@x>"},
+		{"In-Reply-To: <b@x>", "", "<b@x>"},
+		{"Subject: x", "", ""},
+		{"not a header", "<m@x>", "<m@x>"},
+	} {
+		if got := references(parseHeader([]byte(tc.header)), tc.id); got != tc.want {
+			t.Errorf("%q, %q: %q, want %q", tc.header, tc.id, got, tc.want)
+		}
+	}
+}
