@@ -34,7 +34,8 @@ var subjectDecoder = &mime.WordDecoder{CharsetReader: func(charset string, input
 // unfolded) as a person reads it: unfolded, its RFC 2047 encoded-words decoded, the whitespace
 // between two adjacent encoded-words dropped (RFC 2047 §6.2). A malformed encoded-word stays as
 // written, as Outlook shows it; so does the whole value when a word names a charset nobody
-// knows. Raw 8-bit text (SMTPUTF8) passes through.
+// knows. Raw 8-bit text (SMTPUTF8) passes through; control characters a word decodes to
+// become spaces.
 func DecodeSubject(v string) string {
 	v = unfold(v)
 	if !strings.Contains(v, "=?") {
@@ -44,7 +45,14 @@ func DecodeSubject(v string) string {
 	if err != nil {
 		return v
 	}
-	return s
+	// A subject is one line: control characters an encoded-word carried (=0D=0A) become
+	// spaces, so that no log, table or DSN text gets a line the sender wrote into it.
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func unfold(v string) string {

@@ -31,6 +31,8 @@ func TestDecodeSubject(t *testing.T) {
 		{"=?utf-8?B?***?=", "=?utf-8?B?***?="},
 		{"=?utf-8?X?abc?=", "=?utf-8?X?abc?="},
 		{"=?x-no-such-charset?Q?abc?=", "=?x-no-such-charset?Q?abc?="},
+		// A word cannot put a line break into the subject.
+		{"=?utf-8?Q?a=0D=0AX-Injected:_b?=", "a  X-Injected: b"},
 		// Raw UTF-8 (SMTPUTF8) passes through.
 		{"Grüße", "Grüße"},
 	} {
