@@ -82,6 +82,9 @@ type Recipient struct {
 	NextHop      string `json:",omitempty"` // the send connector it leaves through
 	RetryCount   int    `json:",omitempty"`
 	LastHost     string `json:",omitempty"` // the next hop (ip:port) of the last attempt
+	// AttemptError is the LastError of the last attempt once the hub has failed the recipient
+	// itself (expiry, removal): the NDR's history line quotes it.
+	AttemptError string `json:",omitempty"`
 }
 
 // Message is the record of one queued message: envelope, client identity and state.

@@ -12,6 +12,7 @@ import (
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/routing"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Queue administration (Get-Queue, Get-Message, Retry-Queue, Suspend-/Resume-/Remove-Message,
@@ -347,7 +348,7 @@ func views(held []heldMessage, org *config.Organization, srv *config.Server, now
 			}
 			mi := MessageInfo{
 				Identity: fmt.Sprintf(`%s\%d`, a.info.Identity, m.ID), FromAddress: m.From, Status: status, Queue: a.info.Identity,
-				Subject: m.Subject, InternetMessageId: m.MessageID, Size: m.Size, DateReceived: m.Arrived, RetryCount: retries,
+				Subject: smtpwire.DecodeSubject(m.Subject), InternetMessageId: m.MessageID, Size: m.Size, DateReceived: m.Arrived, RetryCount: retries,
 				LastError: lastErr, nextHopIdentity: srv.Name + `\` + k.nextHop,
 			}
 			if !m.Poison {

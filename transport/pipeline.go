@@ -105,7 +105,7 @@ func (h *Hub) report(m *queue.Message, body []byte, rcpts []queue.Recipient, kin
 		return nil
 	}
 	dw := dsnWriter{Fqdn: h.opt.Server.Fqdn, Domain: h.state.Load().resolver.DefaultDomain(),
-		Expiration: h.opt.Server.MessageExpirationTimeout.Duration()}
+		Expiration: h.opt.Server.MessageExpirationTimeout.Duration(), DNSRouted: dnsRoutedIn(h.state.Load().resolver.Org())}
 	n := dw.write(m, body, notify, kind, time.Now(), id)
 	var addrs []string
 	for _, r := range notify {
@@ -123,6 +123,7 @@ func (h *Hub) failRemaining(m *queue.Message, body []byte, u *queue.Update, repl
 	for i := range m.Recipients {
 		r := &m.Recipients[i]
 		if r.Status == queue.StatusPending || r.Status == queue.StatusUnreachable {
+			r.AttemptError = r.LastError // the NDR's history line (DSN-E13, SISIMAI)
 			r.Status, r.LastError = queue.StatusFailed, reply
 			failed = append(failed, *r)
 		}

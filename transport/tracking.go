@@ -199,7 +199,7 @@ func (t *Tracker) record(e trackEvent, rec []string) {
 		rec[fNetworkMessageID] = m.NetworkMessageID
 		rec[fTotalBytes] = strconv.FormatInt(m.Size, 10)
 		if t.subjects {
-			rec[fMessageSubject] = m.Subject
+			rec[fMessageSubject] = smtpwire.DecodeSubject(m.Subject) // Exchange logs the subject as read, not its RFC 2047 form
 		}
 		rec[fSenderAddress] = m.From
 		rec[fReturnPath] = m.From

@@ -16,6 +16,7 @@ import (
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport"
 	"github.com/exlab/exlab/transport/smtpreceive"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // Hub is what the API asks of the Transport service (transport.Hub): Get-Queue, Get-Message,
@@ -125,6 +126,10 @@ func (h *handler) mailbox(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		queueError(w, err)
 		return
+	}
+	for i := range items {
+		// The stored subject is the header's value; the API shows it as Outlook does.
+		items[i].Subject = smtpwire.DecodeSubject(items[i].Subject)
 	}
 	writeJSON(w, items)
 }

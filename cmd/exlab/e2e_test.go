@@ -353,7 +353,7 @@ func TestUnknownRecipientGetsNDR(t *testing.T) {
 	out, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", s.data)
 	for _, want := range []string{
 		"Content-Type: multipart/report; report-type=delivery-status;",
-		"Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'",
+		"Diagnostic-Code: smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
 		"Final-Recipient: rfc822;nobody@contoso.test",
 		"Status: 5.1.10",
 		"Message-ID: <lost@contoso.test>",

@@ -11,6 +11,7 @@ import (
 	"github.com/exlab/exlab/cmd/format"
 	svc "github.com/exlab/exlab/cmd/server"
 	"github.com/exlab/exlab/queue"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 func (a *app) mailboxCmd() *cobra.Command {
@@ -32,6 +33,11 @@ func (a *app) mailboxCmd() *cobra.Command {
 		var out []queue.MailboxItem
 		for _, it := range all {
 			if svc.InMailbox(it, addr) && (id == 0 || it.ID == id) {
+				// The subject as stored is the header's value; shown as Outlook shows it (the
+				// admin listener's answer is decoded already).
+				if _, viaServer := mb.(*adminapi.Client); !viaServer {
+					it.Subject = smtpwire.DecodeSubject(it.Subject)
+				}
 				out = append(out, it)
 			}
 		}

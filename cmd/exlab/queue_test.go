@@ -187,7 +187,7 @@ func TestExpiryAndDelayDSN(t *testing.T) {
 	}
 	for _, want := range []string{"Delivery is delayed to these recipients or groups:", "Action: delayed", "Status: 4.4.7",
 		"Diagnostic-Code: smtp;400 4.4.7 Message delayed", "Will-Retry-Until: ",
-		"Remote Server returned '550 4.4.7 QUEUE.Expired; message expired'", "Action: failed"} {
+		"Diagnostic-Code: smtp;550 4.4.7 QUEUE.Expired; message expired", "Action: failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("DSNs lack %q", want)
 		}
