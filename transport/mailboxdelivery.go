@@ -44,7 +44,10 @@ func mailboxHop(database string) string { return mailboxHopPrefix + database }
 
 // mailboxDatabaseOf returns the database of a mailbox hop, or ok false for a send connector.
 func mailboxDatabaseOf(hop string) (database string, ok bool) {
-	return strings.CutPrefix(hop, mailboxHopPrefix)
+	if !strings.HasPrefix(hop, mailboxHopPrefix) {
+		return "", false
+	}
+	return hop[len(mailboxHopPrefix):], true
 }
 
 // MailboxDelivery tells the hub how to reach this server's Mailbox Transport Delivery service
