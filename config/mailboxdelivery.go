@@ -33,7 +33,8 @@ func MailboxDeliveryConnectorName(srv string) string { return "Default Mailbox D
 // the receive connector defaults and what a hub-to-hub connector needs: no per-source limit
 // (every session comes from the hubs), the hub's hop and size limits. They listen on the
 // addresses of the server's Default <SERVER> connector (Exchange binds both to every address);
-// when that one listens on an ephemeral port (port 0, a lab or a test), so do they.
+// when that one listens on an ephemeral port (port 0, a lab or a test), so do they. They take
+// its TarpitInterval and AuthTarpitInterval too.
 func (o *Organization) MailboxDeliveryConnectors(srv *Server) []*ReceiveConnector {
 	addrs := []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
 	ephemeral := false
@@ -44,9 +45,13 @@ func (o *Organization) MailboxDeliveryConnectors(srv *Server) []*ReceiveConnecto
 			break
 		}
 	}
-	if len(hubs) > 0 && len(hubs[0].Bindings) > 0 {
+	var hub *ReceiveConnector
+	if len(hubs) > 0 {
+		hub = hubs[0]
+	}
+	if hub != nil && len(hub.Bindings) > 0 {
 		addrs = addrs[:0]
-		for _, b := range hubs[0].Bindings {
+		for _, b := range hub.Bindings {
 			addrs = append(addrs, b.Addr)
 			ephemeral = ephemeral || b.Port == 0
 		}
@@ -77,6 +82,11 @@ func (o *Organization) MailboxDeliveryConnectors(srv *Server) []*ReceiveConnecto
 		rc.MaxInboundConnectionPerSource = Unlimited
 		rc.MaxInboundConnectionPercentagePerSource = 100
 		rc.ProtocolLoggingLevel = srv.MailboxDeliveryConnectorProtocolLoggingLevel
+		if hub != nil {
+			// The tarpits of the server's hub connector [I: Exchange's values for the hidden
+			// connector are not public; a lab that turns the hub's off gets them off here too].
+			rc.TarpitInterval, rc.AuthTarpitInterval = hub.TarpitInterval, hub.AuthTarpitInterval
+		}
 		out = append(out, rc)
 	}
 	return out
