@@ -202,7 +202,9 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 		}
 		storeFailed = s.store.Failed()
 		s.mbx = mailboxtransport.New(mailboxtransport.Options{Org: org, Server: srv, Store: s.store, AuthKey: authKey, TLS: tlsConf,
-			Logger: s.log, Resolver: resolver, ProtocolLog: s.mailboxProtocolLog(), Metrics: metrics, Tracer: tracer, Faults: s.faults})
+			Logger: s.log, Resolver: resolver, ProtocolLog: s.mailboxProtocolLog(), Metrics: metrics, Faults: s.faults})
+		// No Tracer for Mailbox Delivery: its pooled sessions carry many messages and no trace
+		// context; the hub's queue.mailbox_delivery span times the hop inside the message's trace.
 		s.hub = transport.New(transport.Options{Org: org, Server: srv, Store: s.store, AuthKey: authKey, TLS: tlsConf,
 			Logger: s.log, Resolver: resolver, TrackingDir: filepath.Join(o.DataDir, TrackingDir),
 			ReceiveProtocolLog: s.protocolLog("Hub", false), SendProtocolLog: s.protocolLog("Hub", true),
