@@ -236,7 +236,7 @@ func (mc *mbxConn) read() (mbxReply, error) {
 
 // deliver sends one message to rcpts and returns the reply to each RCPT and the final reply.
 // An error means no final reply was had (the session could not be opened or broke).
-func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, content []byte, rcpts []string) ([]mbxReply, mbxReply, error) {
+func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, body []byte, rcpts []string) ([]mbxReply, mbxReply, error) {
 	mc := c.get()
 	if mc == nil {
 		var err error
@@ -261,10 +261,16 @@ func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, content []byt
 		w.WriteString(r)
 		w.WriteString(">\r\n")
 	}
+	// The content as the hub delivers it (queue.Message.Content), written in its pieces
+	// instead of assembled in a copy first.
+	end := min(max(m.HeaderEnd, 0), int64(len(body)))
 	w.WriteString("BDAT ")
-	w.WriteString(strconv.Itoa(len(content)))
+	w.WriteString(strconv.Itoa(len(m.HeaderPrefix) + len(body) + len(m.HeaderSuffix)))
 	w.WriteString(" LAST\r\n")
-	w.Write(content)
+	w.WriteString(m.HeaderPrefix)
+	w.Write(body[:end])
+	w.WriteString(m.HeaderSuffix)
+	w.Write(body[end:])
 	if err := w.Flush(); err != nil {
 		mc.c.Close()
 		return nil, mbxReply{}, err
@@ -316,7 +322,7 @@ func (h *Hub) deliverMailbox(m *queue.Message, body []byte) sendResult {
 	}
 	res.Sent = true
 	host := h.mbx.Addr()
-	reps, final, err := h.mbx.deliver(context.Background(), m, m.Content(body), rcpts)
+	reps, final, err := h.mbx.deliver(context.Background(), m, body, rcpts)
 	if err != nil {
 		ip, port := host, ""
 		if i := strings.LastIndexByte(host, ':'); i > 0 {

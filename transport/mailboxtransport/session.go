@@ -130,10 +130,44 @@ func (s *session) Data(_ context.Context, r io.Reader) *smtpwire.Reply {
 	}
 	secs := time.Since(start).Seconds()
 	// R48 with the store's id [I]: what 475 answers at the end of data is not captured.
-	return smtpwire.Render(smtpwire.R48, "msgid", h.messageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", s.rc.Fqdn,
-		"bytes", strconv.Itoa(len(content)), "secs", strconv.FormatFloat(secs, 'f', 3, 64),
-		"rate", strconv.FormatFloat(float64(len(content))/1024/max(secs, 1e-6), 'f', 3, 64))
+	return queuedReply(h.messageID, id, s.rc.Fqdn, len(content), secs)
 }
+
+// queuedReply renders R48 from its literal pieces (r48) and the values, without the template
+// machinery, as it is sent for every message; TestQueuedReply checks it against Render.
+func queuedReply(msgID string, id uint64, host string, size int, secs float64) *smtpwire.Reply {
+	b := make([]byte, 0, 160+len(msgID)+len(host))
+	b = append(b, r48[0]...)
+	b = append(b, msgID...)
+	b = append(b, r48[1]...)
+	b = strconv.AppendUint(b, id, 10)
+	b = append(b, r48[2]...)
+	b = append(b, host...)
+	b = append(b, r48[3]...)
+	b = strconv.AppendInt(b, int64(size), 10)
+	b = append(b, r48[4]...)
+	b = strconv.AppendFloat(b, secs, 'f', 3, 64)
+	b = append(b, r48[5]...)
+	b = strconv.AppendFloat(b, float64(size)/1024/max(secs, 1e-6), 'f', 3, 64)
+	b = append(b, r48[6]...)
+	return &smtpwire.Reply{ID: smtpwire.R48, Text: string(b)}
+}
+
+// r48 is R48's template cut at its placeholders, in order.
+var r48 = func() [7]string {
+	row, _ := smtpwire.LookupRow(smtpwire.R48)
+	var parts [7]string
+	rest := row.Text
+	for i, ph := range []string{"<msgid>", "<internalid>", "<hubfqdn>", "<bytes>", "<secs>", "<rate>"} {
+		before, after, ok := strings.Cut(rest, ph)
+		if !ok {
+			panic("mailboxtransport: R48 has no " + ph)
+		}
+		parts[i], rest = before, after
+	}
+	parts[6] = rest
+	return parts
+}()
 
 // received is the Mailbox Transport Delivery service's Received: line.
 func (s *session) received(now time.Time) string {
@@ -184,27 +218,31 @@ func scanHeaders(content []byte) headerInfo {
 		end += 2
 	}
 	h.end = end
-	block := string(content[:end])
-	var name, value string
+	block := content[:end]
+	var name string
+	var value []byte
 	flush := func() {
 		switch {
 		case strings.EqualFold(name, "Message-ID") && h.messageID == "":
-			h.messageID = strings.TrimSpace(value)
+			h.messageID = string(bytes.TrimSpace(value))
 		case strings.EqualFold(name, "Subject") && h.subject == "":
-			h.subject = strings.TrimSpace(value)
+			h.subject = string(bytes.TrimSpace(value))
 		}
-		name, value = "", ""
+		name, value = "", nil
 	}
-	for line := range strings.SplitSeq(block, "\r\n") {
-		if line != "" && (line[0] == ' ' || line[0] == '\t') {
+	for line := range bytes.SplitSeq(block, []byte("\r\n")) {
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
 			if name != "" {
-				value += " " + strings.TrimSpace(line)
+				value = append(append(value, ' '), bytes.TrimSpace(line)...)
 			}
 			continue
 		}
 		flush()
-		if n, v, ok := strings.Cut(line, ":"); ok {
-			name, value = n, v
+		if n, v, ok := bytes.Cut(line, []byte(":")); ok {
+			// Only the two fields kept need their name and value as strings.
+			if len(n) == len("Message-ID") || len(n) == len("Subject") {
+				name, value = string(n), append([]byte(nil), v...)
+			}
 		}
 	}
 	flush()
