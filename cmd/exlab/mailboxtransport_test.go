@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -179,5 +181,45 @@ func TestMailboxDeliveryOverTcp(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("the Delivery protocol log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// needTool returns the path of a real client, skipping the test when it is not installed
+// (failing instead when CI is set: .ci/run installs them).
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed (CI installs it)", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return p
+}
+
+// TestMailboxTransportRealClients: swaks and nmap's smtp-commands script against 475 see what
+// the SANS SEC560 scan of a 2019 server saw (spec §13.20): the upper-case banner, and a server
+// that takes no mail from a client that is not an Exchange server.
+func TestMailboxTransportRealClients(t *testing.T) {
+	swaks, nmap := needTool(t, "swaks"), needTool(t, "nmap")
+	s := startServer(t, labConfig(nil), "")
+	addr := s.address("Default Mailbox Delivery EX01")
+	host, port, _ := net.SplitHostPort(addr)
+	out, _ := exec.Command(swaks, "--server", host, "--port", port, "--from", "a@example.org", "--to", "user1@contoso.test",
+		"--timeout", "10").CombinedOutput()
+	for _, want := range []string{"<-  220 ex01.contoso.test MICROSOFT ESMTP MAIL SERVICE READY AT ", "<-  250-X-EXPS GSSAPI NTLM",
+		"<** 530 5.7.1 Client was not authenticated"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("swaks lacks %q:\n%s", want, out)
+		}
+	}
+	out, err := exec.Command(nmap, "-Pn", "-n", "-p", port, "--script", "+smtp-commands", host).CombinedOutput() // "+": on an ephemeral port too
+	if err != nil {
+		t.Fatalf("nmap: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "ex01.contoso.test Hello") || !strings.Contains(string(out), "X-EXPS GSSAPI NTLM") ||
+		!strings.Contains(string(out), "CHUNKING") {
+		t.Errorf("nmap smtp-commands:\n%s", out)
 	}
 }
