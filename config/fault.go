@@ -69,6 +69,11 @@ func (f *Fault) Check(o *Organization, report func(field, format string, args ..
 			rc := &o.ReceiveConnectors[i]
 			found = found || strings.EqualFold(f.Connector, rc.Name) || strings.EqualFold(f.Connector, rc.Identity())
 		}
+		for i := range o.Servers { // the Mailbox Transport connectors are implicit
+			for _, rc := range o.MailboxDeliveryConnectors(&o.Servers[i]) {
+				found = found || strings.EqualFold(f.Connector, rc.Name) || strings.EqualFold(f.Connector, rc.Identity())
+			}
+		}
 		if !found {
 			report("Connector", "no receive connector is named %q", f.Connector)
 		}

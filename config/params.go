@@ -154,6 +154,13 @@ func Objects() []Object {
 					Doc: "DNS servers asked for the MX records of send connectors with DNSRoutingEnabled (exlab also takes ip:port)"},
 				{Name: "MaxConcurrentMailboxDeliveries", Default: "20", Min: "1", Max: "256", Ref: refSTS,
 					Doc: "messages the categorizer delivers to mailboxes at once"},
+				{Name: "MailboxDatabase", DefaultNote: "Mailbox Database and ten digits derived from the server name", Ref: "New-MailboxDatabase, spec §8.1",
+					Doc: "the server's mailbox database: the NextHopDomain of its SmtpDeliveryToMailbox queue"},
+				{Name: "MailboxDeliveryTransport", Default: string(MailboxDeliveryMemory),
+					Values: []string{string(MailboxDeliveryMemory), string(MailboxDeliveryTcp)}, Ref: exlab,
+					Doc: "how the hub reaches Default Mailbox Delivery <SERVER> (475): Memory, SMTP over an in-process pipe, or Tcp, over loopback"},
+				{Name: "MailboxDeliveryConnectorProtocolLoggingLevel", Default: string(LoggingNone), Values: loggingLevels, Ref: "Set-MailboxTransportService, spec §7.1",
+					Doc: "the protocol log of Default Mailbox Delivery <SERVER> (Logs/Mailbox/ProtocolLog/SmtpReceive/Delivery)"},
 			}},
 		{Name: "BackPressure", Path: "Servers[].BackPressure", Ref: refBP,
 			Doc: "The hub's resource metering: every ResourceMeteringInterval the used disk space of the data directory's volume (percent) " +

@@ -30,6 +30,10 @@ type TransportRole string
 const (
 	FrontendTransport TransportRole = "FrontendTransport"
 	HubTransport      TransportRole = "HubTransport"
+	// MailboxDelivery is the Mailbox Transport Delivery service's implicit receive connectors
+	// (475-477, MailboxDeliveryConnectors). exlab's name: Exchange hides these connectors and
+	// no cmdlet takes the role, so a configuration file cannot name it either.
+	MailboxDelivery TransportRole = "MailboxDelivery"
 )
 
 // DomainType is an accepted domain's type (PS-AD -DomainType).
@@ -217,7 +221,27 @@ type Server struct {
 	// MaxConcurrentMailboxDeliveries is how many messages the hub's categorizer delivers to
 	// mailboxes at once (Set-TransportService, default 20).
 	MaxConcurrentMailboxDeliveries int
+	// MailboxDatabase is the name of the server's mailbox database, the NextHopDomain of its
+	// SmtpDeliveryToMailbox queue (spec §8.1); empty means Setup's default, "Mailbox Database"
+	// and ten digits derived from the server name (MailboxDatabaseName).
+	MailboxDatabase string
+	// MailboxDeliveryTransport is how the hub reaches this server's Mailbox Transport Delivery
+	// service (Default Mailbox Delivery <SERVER>, 475): Memory, SMTP over an in-process pipe
+	// like the frontend's hop, or Tcp, SMTP over loopback to the 475 binding.
+	MailboxDeliveryTransport MailboxDeliveryTransport
+	// MailboxDeliveryConnectorProtocolLoggingLevel (Set-MailboxTransportService) switches the
+	// protocol log of the Mailbox Delivery receive connector, written under
+	// TransportRoles/Logs/Mailbox/ProtocolLog/SmtpReceive/Delivery (spec §7.1).
+	MailboxDeliveryConnectorProtocolLoggingLevel ProtocolLoggingLevel
 }
+
+// MailboxDeliveryTransport is how the hub reaches the Mailbox Transport Delivery service.
+type MailboxDeliveryTransport string
+
+const (
+	MailboxDeliveryMemory MailboxDeliveryTransport = "Memory"
+	MailboxDeliveryTcp    MailboxDeliveryTransport = "Tcp"
+)
 
 // AcceptedDomain is one accepted domain (New-AcceptedDomain).
 type AcceptedDomain struct {

@@ -210,6 +210,9 @@ func queueOf(m *queue.Message, r *queue.Recipient, org *config.Organization) que
 	case r.NextHop == "":
 		return queueKey{"Undefined", "Submission"}
 	}
+	if db, ok := mailboxDatabaseOf(r.NextHop); ok {
+		return queueKey{"SmtpDeliveryToMailbox", db} // spec §8.1
+	}
 	for i := range org.SendConnectors {
 		if sc := &org.SendConnectors[i]; sc.Name == r.NextHop {
 			if len(sc.SmartHosts) > 0 {

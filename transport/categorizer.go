@@ -35,6 +35,13 @@ type categorized struct {
 // domains fail with R74, the rest get the send connector of server that routes their domain as
 // NextHop, or wait as Unreachable when there is none.
 func categorize(m *queue.Message, resolver *routing.Resolver, server string) categorized {
+	return categorizeWith(m, resolver, server, "")
+}
+
+// categorizeWith is categorize with the hub's mailbox delivery queue: mailboxHop non-empty
+// routes local mailboxes to it (NextHop, the recipient stays Pending until Mailbox Delivery
+// has written it, mailboxdelivery.go); empty delivers them in the categorizer's result.
+func categorizeWith(m *queue.Message, resolver *routing.Resolver, server, mailboxHop string) categorized {
 	var out categorized
 	var delivered map[string]int // mailbox → index in out.Deliveries
 	for i := range m.Recipients {
@@ -45,6 +52,10 @@ func categorize(m *queue.Message, resolver *routing.Resolver, server string) cat
 		disp, mb := resolver.Resolve(r.Address)
 		switch disp {
 		case routing.DeliverToMailbox:
+			if mailboxHop != "" {
+				r.NextHop, r.Mailbox = mailboxHop, mb.PrimarySmtpAddress
+				continue
+			}
 			r.Status, r.Mailbox = queue.StatusDelivered, mb.PrimarySmtpAddress
 			if len(r.Notify) > 0 {
 				out.Delivered = append(out.Delivered, *r)

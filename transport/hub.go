@@ -55,19 +55,25 @@ type Options struct {
 	Tracer trace.Tracer
 	// Faults are the process's fault-injection rules and maintenance switch (nil: none).
 	Faults *smtpreceive.Faults
+	// MailboxDelivery is how mailbox deliveries reach the Mailbox Transport Delivery service
+	// (mailboxdelivery.go); nil: the hub writes mailbox items itself.
+	MailboxDelivery *MailboxDelivery
 }
 
 // Hub is one server's Transport service.
 type Hub struct {
-	opt      Options
-	state    atomic.Pointer[orgState]
-	offset   int
-	recv     *smtpreceive.Server
-	sched    *scheduler // the delivery queues
-	send     *smtpSend  // the SmtpSend driver
-	keys     *dkimKeys  // DKIM verification of anonymous mail
-	tracker  *Tracker   // the message tracking log, or nil
-	pressure *pressure  // nil when BackPressure is not Enabled
+	opt     Options
+	state   atomic.Pointer[orgState]
+	offset  int
+	recv    *smtpreceive.Server
+	sched   *scheduler // the delivery queues
+	send    *smtpSend  // the SmtpSend driver
+	keys    *dkimKeys  // DKIM verification of anonymous mail
+	tracker *Tracker   // the message tracking log, or nil
+	// mbx is the SmtpSend to Mailbox Delivery (nil: none); mdTracker its MSGTRKMD log.
+	mbx       *mbxClient
+	mdTracker *Tracker
+	pressure  *pressure // nil when BackPressure is not Enabled
 }
 
 // orgState is the organization a session decides by; Reconfigure replaces it for new sessions.
@@ -103,6 +109,10 @@ func New(o Options) *Hub {
 		trackDir = o.TrackingDir
 	}
 	h.tracker = NewTracker(trackDir, o.Server, o.Logger)
+	if md := o.MailboxDelivery; md != nil {
+		h.mbx = &mbxClient{MailboxDelivery: *md, helo: o.Server.Fqdn, key: o.AuthKey, timeout: o.Server.ProxyCommandTimeout.Duration()}
+		h.mdTracker = newTracker(trackDir, o.Server, o.Logger, "MSGTRKMD")
+	}
 	h.sched = newScheduler(o.Store, o.Server, o.Logger, h.tracker, h.process)
 	dns := smtpsend.NewDNS(o.Server.ExternalDNSServers)
 	h.keys = &dkimKeys{dns: dns}
@@ -208,7 +218,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	}
 	h.sched.stop()
 	h.send.outProxy.Close()
+	if h.mbx != nil {
+		h.mbx.close()
+	}
 	h.tracker.Close()
+	h.mdTracker.Close()
 	return err
 }
 

@@ -39,7 +39,11 @@ const (
 // categorize runs the categorizer over m and adds what it owes: the NDR for the recipients it
 // failed, the success DSN for those delivered with NOTIFY=SUCCESS, the tracking events.
 func (h *Hub) categorize(m *queue.Message, body []byte) queue.Update {
-	c := categorize(m, h.state.Load().resolver, h.opt.Server.Name)
+	hop := ""
+	if h.mbx != nil {
+		hop = mailboxHop(h.opt.Server.MailboxDatabaseName())
+	}
+	c := categorizeWith(m, h.state.Load().resolver, h.opt.Server.Name, hop)
 	u := queue.Update{Message: m, Deliveries: c.Deliveries}
 	for _, e := range c.Events {
 		h.tracker.track(e)
@@ -63,27 +67,18 @@ func (h *Hub) categorize(m *queue.Message, body []byte) queue.Update {
 // recipients whose connector vanished. It reports whether it sent anything.
 func (h *Hub) deliverOut(m *queue.Message, body []byte, u *queue.Update) bool {
 	res := h.send.deliver(m, body, h.state.Load().resolver.Org())
-	if !res.Sent {
+	mres := h.deliverMailbox(m, body) // the SmtpDeliveryToMailbox queue (mailboxdelivery.go)
+	if !res.Sent && !mres.Sent {
 		return false
 	}
-	now := time.Now()
-	m.LastRetryTime = now
-	m.NextRetryTime = time.Time{}
-	if res.Deferred > 0 {
-		if m.FirstRetryTime.IsZero() {
-			m.FirstRetryTime = now
-		}
-		m.NextRetryTime = now.Add(h.sched.retryInterval(res.MaxRetries, res.ConnFailure))
-	}
-	if len(res.Failed) > 0 {
-		if n := h.report(m, body, res.Failed, dsnFailed); n != nil {
-			u.New = append(u.New, *n)
-		}
-	}
-	// The send side does not pass NOTIFY on, so a next hop sends no DSN: Exchange's "Relayed".
-	if n := h.report(m, body, res.Relayed, dsnRelayed); n != nil {
-		u.New = append(u.New, *n)
-	}
+	res.Sent = true
+	res.Failed = append(res.Failed, mres.Failed...)
+	res.Relayed = append(res.Relayed, mres.Relayed...)
+	res.Delivered = append(res.Delivered, mres.Delivered...)
+	res.Deferred += mres.Deferred
+	res.MaxRetries = max(res.MaxRetries, mres.MaxRetries)
+	res.ConnFailure = res.ConnFailure || mres.ConnFailure
+	h.settle(m, body, res, u)
 	// Run the categorizer again for recipients whose connector vanished.
 	if again := h.categorize(m, body); len(again.Deliveries) > 0 || len(again.New) > 0 {
 		u.Deliveries = append(u.Deliveries, again.Deliveries...)

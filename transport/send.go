@@ -35,6 +35,7 @@ type sendResult struct {
 	Sent        bool              // anything was routed to a send connector
 	Failed      []queue.Recipient // refused with 5xx or too large: owed an NDR
 	Relayed     []queue.Recipient // accepted by a next hop and asked for a success DSN
+	Delivered   []queue.Recipient // written into a mailbox by Mailbox Delivery and asked for a success DSN
 	Deferred    int               // left queued with a 4xx or no answer
 	MaxRetries  int               // the highest RetryCount among the deferred
 	ConnFailure bool              // a deferral was a connection or DNS failure
@@ -48,7 +49,7 @@ func (s *smtpSend) deliver(m *queue.Message, body []byte, org *config.Organizati
 	byHop := map[string][]int{}
 	var hops []string
 	for i, r := range m.Recipients {
-		if r.Status == queue.StatusPending && r.NextHop != "" {
+		if _, mbx := mailboxDatabaseOf(r.NextHop); r.Status == queue.StatusPending && r.NextHop != "" && !mbx {
 			if byHop[r.NextHop] == nil {
 				hops = append(hops, r.NextHop)
 			}

@@ -148,10 +148,30 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	if span != nil {
 		span.SetAttributes(attribute.Int("exlab.mailbox_deliveries", len(u.Deliveries)), attribute.Int("exlab.ndrs", len(u.New)))
 		span.End()
+	}
+	// queue_commit times what makes the message durable before the 250: the hand-over to
+	// Mailbox Delivery (475), now, before the hub's own commit, whose synced write then is the
+	// message's only one (mailboxdelivery.go explains the choice), and the hub's commit of
+	// whatever is left.
+	if span != nil {
 		_, span = s.h.opt.Tracer.Start(ctx, "queue.commit")
 	}
 	commitStart := time.Now()
-	err = s.h.opt.Store.Submit(queue.Submission{Message: m, Body: body, Deliveries: u.Deliveries, New: u.New})
+	if s.h.mbx != nil {
+		var hop trace.Span
+		if t := s.h.opt.Tracer; t != nil {
+			_, hop = t.Start(trace.ContextWithSpan(ctx, span), "queue.mailbox_delivery", trace.WithSpanKind(trace.SpanKindClient))
+		}
+		if res := s.h.deliverMailbox(m, body); res.Sent {
+			s.h.settle(m, body, res, &u)
+		}
+		if hop != nil {
+			hop.End()
+		}
+	}
+	if !m.Done() || len(u.Deliveries) > 0 || len(u.New) > 0 {
+		err = s.h.opt.Store.Submit(queue.Submission{Message: m, Body: body, Deliveries: u.Deliveries, New: u.New})
+	}
 	s.h.opt.Metrics.Phase(s.rc, "queue_commit", time.Since(commitStart))
 	if span != nil {
 		if err != nil {

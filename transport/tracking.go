@@ -51,6 +51,7 @@ type trackEvent struct {
 // Tracker writes the message tracking log.
 type Tracker struct {
 	dir      string
+	prefix   string
 	fqdn     string
 	build    string
 	subjects bool
@@ -73,10 +74,16 @@ var builds = map[config.ExchangeVersion]string{
 // NewTracker starts the tracking log of srv in dir ("" or MessageTrackingLogEnabled false: nil,
 // which records nothing).
 func NewTracker(dir string, srv *config.Server, log *slog.Logger) *Tracker {
+	return newTracker(dir, srv, log, "MSGTRK")
+}
+
+// newTracker starts a tracking log whose files are named prefix…: MSGTRK for the Transport
+// service, MSGTRKMD for the Mailbox Transport Delivery service (spec §7.2).
+func newTracker(dir string, srv *config.Server, log *slog.Logger, prefix string) *Tracker {
 	if dir == "" || !srv.MessageTrackingLogEnabled {
 		return nil
 	}
-	t := &Tracker{dir: dir, fqdn: srv.Fqdn, build: builds[srv.Version], subjects: srv.MessageTrackingLogSubjectLoggingEnabled,
+	t := &Tracker{dir: dir, prefix: prefix, fqdn: srv.Fqdn, build: builds[srv.Version], subjects: srv.MessageTrackingLogSubjectLoggingEnabled,
 		maxFile: int64(srv.MessageTrackingLogMaxFileSize), maxDir: int64(srv.MessageTrackingLogMaxDirectorySize),
 		maxAge: srv.MessageTrackingLogMaxAge.Duration(), log: log, ch: make(chan trackEvent, 4096), done: make(chan struct{})}
 	var seed [32]byte
@@ -108,7 +115,7 @@ func (t *Tracker) track(e trackEvent) {
 
 func (t *Tracker) run() {
 	defer close(t.done)
-	lf := &smtpwire.LogFile{Dir: t.dir, Prefix: "MSGTRK", Period: "20060102", MaxFileSize: t.maxFile, MaxDirectorySize: t.maxDir, MaxAge: t.maxAge,
+	lf := &smtpwire.LogFile{Dir: t.dir, Prefix: t.prefix, Period: "20060102", MaxFileSize: t.maxFile, MaxDirectorySize: t.maxDir, MaxAge: t.maxAge,
 		Header: func(now time.Time) string {
 			return fmt.Sprintf("#Software: Microsoft Exchange Server\r\n#Version: %s\r\n#Log-type: Message Tracking Log\r\n#Date: %s\r\n#Fields: %s\r\n",
 				t.build, now.UTC().Format(isoMillis), strings.Join(TrackingFields, ","))

@@ -138,10 +138,11 @@ func TestTrackingOneMessage(t *testing.T) {
 	}
 	s.stop()
 	events, err := transport.SearchTracking(filepath.Join(s.data, trackingDir), "", "", "", "<one@example.org>", time.Time{}, time.Time{})
-	if err != nil || len(events) != 2 {
+	// RECEIVE, SEND to Mailbox Delivery (475), DELIVER (spec §7.2's sequence).
+	if err != nil || len(events) != 3 || events[1]["event-id"] != "SEND" {
 		t.Fatalf("%v: %v", err, events)
 	}
-	rcv, dlv := events[0], events[1]
+	rcv, dlv := events[0], events[2]
 	if rcv["event-id"] != "RECEIVE" || rcv["source"] != "SMTP" || rcv["connector-id"] != `EX01\Default EX01` || rcv["client-ip"] != "127.0.0.1" ||
 		rcv["original-client-ip"] != "127.0.0.1" || rcv["internal-message-id"] != m[1] || rcv["sender-address"] != "a@example.org" ||
 		rcv["recipient-address"] != "user1@contoso.test" || rcv["message-subject"] != "followed" || rcv["directionality"] != "Incoming" ||

@@ -90,6 +90,12 @@ func Targets(org *config.Organization, srv *config.Server, host string, ports []
 			conns = append(conns, rc)
 		}
 	}
+	for _, r := range srv.Roles {
+		if r == config.HubTransport {
+			// The Mailbox Transport ports (475-477) run wherever the hub does (mailboxtransport).
+			conns = append(conns, org.MailboxDeliveryConnectors(srv)...)
+		}
+	}
 	if len(ports) > 0 {
 		h := "127.0.0.1"
 		if host != "" {

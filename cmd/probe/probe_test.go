@@ -38,9 +38,12 @@ func TestTargets(t *testing.T) {
 		want   string
 	}{
 		{"the configuration", "", nil, 0, "127.0.0.1:25=Default Frontend EX01 127.0.0.1:587=Client Frontend EX01 " +
-			"127.0.0.1:717=Outbound Proxy Frontend EX01 127.0.0.1:2525=Default EX01 127.0.0.1:465=Client Proxy EX01"},
+			"127.0.0.1:717=Outbound Proxy Frontend EX01 127.0.0.1:2525=Default EX01 127.0.0.1:465=Client Proxy EX01 " +
+			"127.0.0.1:475=Default Mailbox Delivery EX01 127.0.0.1:476=Mailbox Transport 476 EX01 127.0.0.1:477=Mailbox Transport 477 EX01"},
 		{"shifted", "", nil, 10000, "127.0.0.1:10025=Default Frontend EX01 127.0.0.1:10587=Client Frontend EX01 " +
-			"127.0.0.1:10717=Outbound Proxy Frontend EX01 127.0.0.1:12525=Default EX01 127.0.0.1:10465=Client Proxy EX01"},
+			"127.0.0.1:10717=Outbound Proxy Frontend EX01 127.0.0.1:12525=Default EX01 127.0.0.1:10465=Client Proxy EX01 " +
+			"127.0.0.1:10475=Default Mailbox Delivery EX01 127.0.0.1:10476=Mailbox Transport 476 EX01 127.0.0.1:10477=Mailbox Transport 477 EX01"},
+		{"Mailbox Delivery by port", "", []int{10475}, 10000, "127.0.0.1:10475=Default Mailbox Delivery EX01"},
 		{"ports given", "", []int{10587, 9999}, 10000, "127.0.0.1:10587=Client Frontend EX01 127.0.0.1:9999="},
 		{"another host", "192.0.2.7", []int{25}, 0, "192.0.2.7:25=Default Frontend EX01"},
 	} {

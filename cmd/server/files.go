@@ -53,8 +53,11 @@ func LoadOrg(path string) (*config.Organization, error) {
 // CheckPortOffset says whether offset keeps every binding port of srv's connectors (port 0,
 // an ephemeral port, aside) in 1-65535; the error names the first connector it would push out.
 func CheckPortOffset(org *config.Organization, srv *config.Server, offset int) error {
+	conns := org.MailboxDeliveryConnectors(srv) // the Mailbox Transport ports shift too
 	for i := range org.ReceiveConnectors {
-		rc := &org.ReceiveConnectors[i]
+		conns = append(conns, &org.ReceiveConnectors[i])
+	}
+	for _, rc := range conns {
 		if !strings.EqualFold(rc.Server, srv.Name) {
 			continue
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/routing"
 	"github.com/exlab/exlab/transport"
+	"github.com/exlab/exlab/transport/mailboxtransport"
 	"github.com/exlab/exlab/transport/smtpreceive"
 	"github.com/exlab/exlab/transport/smtpsend"
 	"github.com/exlab/exlab/transport/smtpwire"
@@ -71,6 +72,7 @@ type services struct {
 	cfg    string // the file SIGHUP reads: --config, then what exlab config apply applied
 	store  *queue.Store
 	hub    *transport.Hub
+	mbx    *mailboxtransport.Service // the Mailbox Transport Delivery service, with the hub
 	fe     *frontend.Frontend
 	faults *smtpreceive.Faults
 	logs   []*smtpwire.ProtocolLog
@@ -199,11 +201,19 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 			return err
 		}
 		storeFailed = s.store.Failed()
+		s.mbx = mailboxtransport.New(mailboxtransport.Options{Org: org, Server: srv, Store: s.store, AuthKey: authKey, TLS: tlsConf,
+			Logger: s.log, Resolver: resolver, ProtocolLog: s.mailboxProtocolLog(), Faults: s.faults})
+		// No Tracer and no Metrics for Mailbox Delivery: its pooled sessions carry many messages
+		// and no trace context, and per-command metrics cost about 2% of a message's CPU
+		// (pprof under exlab bench); the hub's queue.mailbox_delivery span and queue_commit
+		// phase time the hop inside the message's own trace and metrics.
 		s.hub = transport.New(transport.Options{Org: org, Server: srv, Store: s.store, AuthKey: authKey, TLS: tlsConf,
 			Logger: s.log, Resolver: resolver, TrackingDir: filepath.Join(o.DataDir, TrackingDir),
 			ReceiveProtocolLog: s.protocolLog("Hub", false), SendProtocolLog: s.protocolLog("Hub", true),
-			Metrics: metrics, Meter: meter, Tracer: tracer, Faults: s.faults})
+			Metrics: metrics, Meter: meter, Tracer: tracer, Faults: s.faults, MailboxDelivery: s.mailboxDelivery(srv)})
 		ls, errs := s.hub.Listen(o.PortOffset)
+		listening, failed = append(listening, ls...), failed+len(errs)
+		ls, errs = s.mbx.Listen(o.PortOffset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 		s.retarget(org, srv)
 		if o.Frontend && o.ProxyTransport == "memory" {
@@ -227,6 +237,7 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 	var adm *admin
 	applies := make(chan applyRequest)
 	if s.hub != nil {
+		s.mbx.Serve() // before the hub's workers deliver what an earlier run left
 		if err := s.hub.Start(); err != nil {
 			_ = s.store.Close()
 			return fmt.Errorf("queue: %v", err)
@@ -295,6 +306,7 @@ func (s *services) shutdown(adm *admin) {
 	}
 	if s.hub != nil {
 		_ = s.hub.Shutdown(ctx)
+		_ = s.mbx.Shutdown(ctx) // after the hub, whose deliveries in progress need it
 	}
 	if adm != nil {
 		adm.close()
@@ -325,7 +337,7 @@ func (s *services) closeLogs() {
 }
 
 func (s *services) unbound() []string {
-	out := s.hub.Unbound()
+	out := append(s.hub.Unbound(), s.mbx.Unbound()...)
 	if s.fe != nil {
 		out = append(out, s.fe.Unbound()...)
 	}
@@ -410,6 +422,8 @@ func (s *services) reconfigure(path string) error {
 	var added []smtpreceive.Listening
 	if s.hub != nil {
 		ls, _ := s.hub.Reconfigure(org, srv, res)
+		added = append(added, ls...)
+		ls, _ = s.mbx.Reconfigure(org, srv, res)
 		added = append(added, ls...)
 	}
 	s.retarget(org, srv)

@@ -131,7 +131,8 @@ func TestRun(t *testing.T) {
 		done <- Run(ctx, Options{ConfigPath: cfg, DataDir: data, Admin: "127.0.0.1:0", LogLevel: "warn", Frontend: true, Hub: true,
 			Stderr: &stderr, Reload: reload})
 	}()
-	stderr.wait(t, "every connector listens (5 bindings)")
+	// five configured connectors and the Mailbox Transport ports 475-477
+	stderr.wait(t, "every connector listens (8 bindings)")
 	for _, c := range []string{"Default Frontend EX01", "Client Frontend EX01", "Outbound Proxy Frontend EX01", "Default EX01", "Client Proxy EX01"} {
 		if !strings.Contains(stderr.String(), `exlab: EX01\`+c+" listening on 127.0.0.1:") {
 			t.Errorf("%s does not listen:\n%s", c, stderr.String())

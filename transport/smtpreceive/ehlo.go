@@ -161,8 +161,12 @@ func EhloReply(rc *config.ReceiveConnector, p EhloParams, ip string) *smtpwire.R
 // "ddd, d MMM yyyy HH:mm:ss +hhmm" with English names (spec §5.1).
 func BannerDate(t time.Time) string { return t.Format("Mon, 2 Jan 2006 15:04:05 -0700") }
 
-// Banner renders the greeting of connector rc: its Banner, or R01.
+// Banner renders the greeting of connector rc: its Banner, or R01; the Mailbox Transport
+// ports (475-477) greet in upper case, R94 (spec §13.20).
 func Banner(rc *config.ReceiveConnector, now time.Time) *smtpwire.Reply {
+	if rc.TransportRole == config.MailboxDelivery {
+		return smtpwire.Render("R94", "fqdn", rc.Fqdn, "date", BannerDate(now))
+	}
 	if rc.Banner != "" {
 		return &smtpwire.Reply{ID: "R02", Text: rc.Banner}
 	}

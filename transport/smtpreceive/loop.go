@@ -259,6 +259,13 @@ func (c *conn) fail(id smtpwire.ReplyID) {
 // check is the one place where command order is decided. It returns the row to refuse with, or
 // "" when the command may run in the current state.
 func (c *conn) check(verb string) smtpwire.ReplyID {
+	if c.st == stateConnected && c.rc.TransportRole == config.MailboxDelivery {
+		// The Mailbox Transport ports answer a command before EHLO with R95, not R17 (spec §13.20).
+		switch verb {
+		case "MAIL", "RCPT", "DATA", "BDAT", "STARTTLS", "X-ANONYMOUSTLS", "AUTH", "X-EXPS":
+			return "R95"
+		}
+	}
 	switch verb {
 	case "MAIL":
 		switch {

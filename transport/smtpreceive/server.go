@@ -507,8 +507,11 @@ func (s *Server) release(rc *config.ReceiveConnector, ip netip.Addr) {
 
 // EventSource is the Windows event log source for a connector's role (spec §10).
 func EventSource(role config.TransportRole) string {
-	if role == config.FrontendTransport {
+	switch role {
+	case config.FrontendTransport:
 		return "MSExchangeFrontEndTransport"
+	case config.MailboxDelivery:
+		return "MSExchangeDelivery" // the Mailbox Transport Delivery service
 	}
 	return "MSExchangeTransport"
 }
