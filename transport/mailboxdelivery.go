@@ -80,6 +80,7 @@ type mbxConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	opened   time.Time
 }
 
 // mbxReply is one reply of Mailbox Delivery: its code and its text as sent (lines joined by a
@@ -103,13 +104,19 @@ func (c *mbxClient) get() *mbxConn {
 		mc := c.idle[len(c.idle)-1]
 		c.idle = c.idle[:len(c.idle)-1]
 		c.mu.Unlock()
-		if time.Since(mc.lastUsed) > time.Minute {
+		if idle := time.Since(mc.lastUsed); idle > time.Minute || time.Since(mc.opened) > mbxMaxAge {
 			go mc.quit()
 			continue
+		} else if idle < mbxFreshIdle {
+			// Used a moment ago: Mailbox Delivery ends a session only after minutes (its
+			// timeouts) or at shutdown, so it is taken without the probe below; should it have
+			// broken after all, deliver sends the message again on a new session.
+			return mc
 		}
-		// A session Mailbox Delivery closed meanwhile (inactivity timeout) has something to
-		// read; an idle live one has nothing.
-		_ = mc.c.SetReadDeadline(time.Now())
+		// A session Mailbox Delivery closed meanwhile has something to read (a 421, or EOF); a
+		// live idle one has nothing. The deadline is a moment ahead, not now: with a deadline
+		// already past, Go's poller answers "timeout" on TCP without looking at the socket.
+		_ = mc.c.SetReadDeadline(time.Now().Add(time.Millisecond))
 		_, err := mc.br.Peek(1)
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -119,6 +126,14 @@ func (c *mbxClient) get() *mbxConn {
 		_ = mc.c.Close()
 	}
 }
+
+// mbxFreshIdle is how long a pooled session may have been idle and still be taken without
+// probing it; mbxMaxAge is how long a session is used at all: half of the connector's
+// ConnectionTimeout default (10 minutes), so R91 never ends one under load.
+const (
+	mbxFreshIdle = 5 * time.Second
+	mbxMaxAge    = 5 * time.Minute
+)
 
 func (c *mbxClient) put(mc *mbxConn) {
 	mc.lastUsed = time.Now()
@@ -157,7 +172,7 @@ func (c *mbxClient) open(ctx context.Context) (*mbxConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errDial, err)
 	}
-	mc := &mbxConn{c: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 32<<10)}
+	mc := &mbxConn{c: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 32<<10), opened: time.Now()}
 	_ = nc.SetDeadline(time.Now().Add(c.timeout))
 	fail := func(step string, r mbxReply, err error) (*mbxConn, error) {
 		nc.Close()
@@ -237,13 +252,26 @@ func (mc *mbxConn) read() (mbxReply, error) {
 // deliver sends one message to rcpts and returns the reply to each RCPT and the final reply.
 // An error means no final reply was had (the session could not be opened or broke).
 func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, body []byte, rcpts []string) ([]mbxReply, mbxReply, error) {
-	mc := c.get()
-	if mc == nil {
-		var err error
-		if mc, err = c.open(ctx); err != nil {
-			return nil, mbxReply{}, err
+	if mc := c.get(); mc != nil {
+		reps, final, answered, err := c.send(mc, m, body, rcpts)
+		if err == nil || answered {
+			return reps, final, err
 		}
+		// A pooled session that broke before Mailbox Delivery answered anything delivered
+		// nothing: the message goes again on a new session.
 	}
+	mc, err := c.open(ctx)
+	if err != nil {
+		return nil, mbxReply{}, err
+	}
+	reps, final, _, err := c.send(mc, m, body, rcpts)
+	return reps, final, err
+}
+
+// send is deliver on session mc; answered says whether Mailbox Delivery answered anything
+// before an error. A session that answered 421 (too many errors, shutdown, its timeout) is
+// closed, not pooled: the service has ended it.
+func (c *mbxClient) send(mc *mbxConn, m *queue.Message, body []byte, rcpts []string) ([]mbxReply, mbxReply, bool, error) {
 	_ = mc.c.SetDeadline(time.Now().Add(c.timeout))
 	w := mc.bw
 	w.WriteString("MAIL FROM:<")
@@ -273,19 +301,21 @@ func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, body []byte, 
 	w.Write(body[end:])
 	if err := w.Flush(); err != nil {
 		mc.c.Close()
-		return nil, mbxReply{}, err
+		return nil, mbxReply{}, false, err
 	}
 	mail, err := mc.read()
 	if err != nil {
 		mc.c.Close()
-		return nil, mbxReply{}, err
+		return nil, mbxReply{}, false, err
 	}
+	ended := mail.code == 421
 	reps := make([]mbxReply, len(rcpts))
 	for i := range reps {
 		if reps[i], err = mc.read(); err != nil {
 			mc.c.Close()
-			return nil, mbxReply{}, err
+			return nil, mbxReply{}, true, err
 		}
+		ended = ended || reps[i].code == 421
 		if mail.code/100 != 2 {
 			reps[i] = mail // a refused MAIL is every recipient's answer
 		}
@@ -293,11 +323,15 @@ func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, body []byte, 
 	final, err := mc.read()
 	if err != nil {
 		mc.c.Close()
-		return nil, mbxReply{}, err
+		return nil, mbxReply{}, true, err
+	}
+	if ended || final.code == 421 {
+		mc.c.Close()
+		return reps, final, true, nil
 	}
 	_ = mc.c.SetDeadline(time.Time{})
 	c.put(mc)
-	return reps, final, nil
+	return reps, final, true, nil
 }
 
 // deliverMailbox makes one attempt of m's recipients waiting in a mailbox delivery queue and

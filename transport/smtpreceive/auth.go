@@ -4,8 +4,6 @@
 package smtpreceive
 
 import (
-	"time"
-
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/transport/smtpwire"
 )
@@ -89,8 +87,7 @@ func Authenticate(rc *config.ReceiveConnector, mech string, o AuthOptions) (SASL
 		if ok {
 			return smtpwire.Fixed("R22")
 		}
-		time.Sleep(rc.AuthTarpitInterval.Duration())
-		return smtpwire.Fixed("R23")
+		return smtpwire.Fixed("R23") // after AuthTarpitInterval: the engine waits (conn.authTarpit)
 	}
 	switch {
 	case offered && mech == "LOGIN" && o.Check != nil:
@@ -100,14 +97,12 @@ func Authenticate(rc *config.ReceiveConnector, mech string, o AuthOptions) (SASL
 	case offered && mech == "GSSAPI":
 		return &gssapiServer{done: finish}, nil
 	}
-	time.Sleep(rc.AuthTarpitInterval.Duration())
 	return nil, smtpwire.Fixed("R24")
 }
 
 // BasicAuth is Authenticate with LOGIN only: NTLM and GSSAPI are refused with R24.
 func BasicAuth(rc *config.ReceiveConnector, tls bool, mech string, check Credentials, done func(identity string, ok bool)) (SASL, *smtpwire.Reply) {
 	if mech != "LOGIN" {
-		time.Sleep(rc.AuthTarpitInterval.Duration())
 		return nil, smtpwire.Fixed("R24")
 	}
 	return Authenticate(rc, mech, AuthOptions{TLS: tls, Check: check, Done: done})

@@ -589,3 +589,37 @@ func TestConnectionTimeoutDuration(t *testing.T) {
 		t.Errorf("reply %q", r)
 	}
 }
+
+// TestAuthTarpit: a refused AUTH waits AuthTarpitInterval (not TarpitInterval) before its 504,
+// and a shutdown ends that wait too.
+func TestAuthTarpit(t *testing.T) {
+	es := startEdgeServer(t, config.Version2019, func(rc *config.ReceiveConnector) {
+		rc.AuthTarpitInterval = config.TimeSpan(time.Second)
+	})
+	cl := dialEdge(t, es.addr)
+	cl.cmd("EHLO client.example")
+	if r, d := cl.cmd("AUTH LOGIN"); r != "504 5.7.4 Unrecognized authentication type" || d < time.Second || d > 3*time.Second {
+		t.Errorf("AUTH refused with %q after %v, want R24 after AuthTarpitInterval (1s)", r, d)
+	}
+
+	es2 := startEdgeServer(t, config.Version2019, func(rc *config.ReceiveConnector) {
+		rc.AuthTarpitInterval = config.TimeSpan(time.Minute)
+	})
+	cl2 := dialEdge(t, es2.addr)
+	cl2.cmd("EHLO client.example")
+	cl2.send("AUTH LOGIN\r\n")
+	time.Sleep(200 * time.Millisecond) // in the tarpit by now
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- es2.srv.Shutdown(ctx)
+	}()
+	if r := cl2.read(); r != "504 5.7.4 Unrecognized authentication type" {
+		t.Errorf("tarpitted AUTH reply %q", r)
+	}
+	if err := <-done; err != nil || time.Since(start) > 3*time.Second {
+		t.Errorf("shutdown took %v (%v) with a session in the AUTH tarpit", time.Since(start), err)
+	}
+}

@@ -47,7 +47,9 @@ func schannel(cfg *tls.Config) {
 		}
 		suite, ok := schannelChoice(hello, cert)
 		if !ok {
-			return nil, nil // nothing in common: Go refuses the handshake as Schannel does
+			// Nothing Schannel's rule picks (a certificate key other than RSA or ECDSA): Go
+			// chooses among the same suites and versions, and refuses when nothing is common.
+			return nil, nil
 		}
 		one := cfg.Clone()
 		one.GetConfigForClient = nil

@@ -285,6 +285,9 @@ func (c *conn) AUTH(ctx context.Context, cmd Command) {
 	}
 	sasl, refuse := c.sess.Auth(ctx, cmd.Verb, mech)
 	if refuse != nil {
+		if refuse.Code()/100 == 5 {
+			c.authTarpit()
+		}
 		c.reply(refuse)
 		return
 	}
@@ -313,6 +316,7 @@ func (c *conn) AUTH(ctx context.Context, cmd Command) {
 			case 235:
 				c.authed = true
 			case 535:
+				c.authTarpit()
 				c.logAuthFailure(mech, sasl)
 				// The MaxLogonFailures-th failure (0: never) closes the session, answered with
 				// R26 instead of 535 so the command still gets one reply (Event 1012's
@@ -373,6 +377,15 @@ func (c *conn) unrecognized(word string) {
 		return
 	}
 	c.reply(smtpwire.Render(smtpwire.R90, "token", asciiSafe([]byte(word[:min(len(word), 64)]))))
+}
+
+// authTarpit delays a refused or failed AUTH by the connector's AuthTarpitInterval, after the
+// replies before it have gone out, and ends early at shutdown (wait).
+func (c *conn) authTarpit() {
+	if d := c.rc.AuthTarpitInterval.Duration(); d > 0 {
+		_ = c.flush()
+		c.wait(d)
+	}
 }
 
 // QUIT answers R57 and ends the session (RFC 5321 §4.1.1.10).
