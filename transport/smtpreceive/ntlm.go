@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	//lint:ignore SA1019 NTLM's NT hash is MD4 by definition (MS-NLMP §3.3.1): compatibility, not security
 	"golang.org/x/crypto/md4"
 
 	"github.com/exlab/exlab/config"
