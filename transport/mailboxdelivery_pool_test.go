@@ -66,7 +66,11 @@ func (s *scriptedMailboxDelivery) serve(c net.Conn, session int) {
 			if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
 				return
 			}
-			say(s.final(session, msg))
+			if r := s.final(session, msg); r != "" {
+				say(r)
+			} else {
+				return // dropped after the body, before any reply
+			}
 			if s.end(session, msg) {
 				return
 			}
@@ -124,5 +128,35 @@ func TestMailboxDeliveryPool(t *testing.T) {
 				t.Errorf("%d sessions, finals %v; want %d sessions, finals %v", got, codes, tc.sessions, tc.codes)
 			}
 		})
+	}
+}
+
+// TestMailboxDeliveryDroppedMidway: a pooled session that breaks after the hub sent the whole
+// message and before any reply is tried once more on a new session; when that one breaks too,
+// deliver reports the error (the hub then defers the recipients with X21 and keeps the message,
+// as TestMailboxDeliveryQueueWhileDown shows for a service that is down).
+func TestMailboxDeliveryDroppedMidway(t *testing.T) {
+	s := &scriptedMailboxDelivery{
+		final: func(session, message int) string {
+			if session == 1 && message == 1 {
+				return "250 2.6.0 queued"
+			}
+			return "" // dropped after the body
+		},
+		end: func(int, int) bool { return false },
+	}
+	c := newScriptedClient(s)
+	m := &queue.Message{ID: 1, From: "a@example.org"}
+	body := []byte("Subject: x\r\n\r\nhello\r\n")
+	if _, final, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"}); err != nil || final.code != 250 {
+		t.Fatalf("first message: %v %v", final, err)
+	}
+	if _, _, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"}); err == nil {
+		t.Fatal("a session dropped before any reply was taken for a delivery")
+	}
+	c.close()
+	s.wg.Wait()
+	if got := s.sessions.Load(); got != 2 {
+		t.Errorf("%d sessions, want 2: the pooled one, then one new one for the second try", got)
 	}
 }
