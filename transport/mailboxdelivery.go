@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -95,6 +96,7 @@ type mbxConn struct {
 	bw       *bufio.Writer
 	lastUsed time.Time
 	opened   time.Time
+	text     []byte // readReply's buffer
 }
 
 // mbxReply is one reply of Mailbox Delivery: its code and its text as sent (lines joined by a
@@ -238,30 +240,32 @@ func (mc *mbxConn) cmd(line string) (mbxReply, error) {
 	return mc.read()
 }
 
-// read reads one (possibly multi-line) reply.
-func (mc *mbxConn) read() (mbxReply, error) {
+// read reads one (possibly multi-line) reply, with its text.
+func (mc *mbxConn) read() (mbxReply, error) { return mc.readReply(true) }
+
+// readReply reads one reply; its text is kept when keep is set or the reply is not a 2xx (the
+// MAIL and RCPT replies of a delivery are only looked at when they refuse).
+func (mc *mbxConn) readReply(keep bool) (mbxReply, error) {
 	var r mbxReply
-	var text strings.Builder
+	mc.text = mc.text[:0]
 	for {
-		line, err := mc.br.ReadString('\n')
+		line, err := mc.br.ReadSlice('\n')
 		if err != nil {
 			return r, err
 		}
-		line = strings.TrimRight(line, "\r\n")
-		if len(line) < 3 {
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) < 3 || line[0] < '0' || line[0] > '9' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
 			return r, fmt.Errorf("malformed reply %q", line)
 		}
-		code, err := strconv.Atoi(line[:3])
-		if err != nil {
-			return r, fmt.Errorf("malformed reply %q", line)
+		r.code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+		if len(mc.text) > 0 {
+			mc.text = append(mc.text, ' ')
 		}
-		r.code = code
-		if text.Len() > 0 {
-			text.WriteByte(' ')
-		}
-		text.WriteString(line)
+		mc.text = append(mc.text, line...)
 		if len(line) == 3 || line[3] == ' ' {
-			r.text = text.String()
+			if keep || r.code/100 != 2 {
+				r.text = string(mc.text)
+			}
 			return r, nil
 		}
 	}
@@ -321,7 +325,7 @@ func (c *mbxClient) send(mc *mbxConn, m *queue.Message, body []byte, rcpts []str
 		mc.c.Close()
 		return nil, mbxReply{}, false, err
 	}
-	mail, err := mc.read()
+	mail, err := mc.readReply(false)
 	if err != nil {
 		mc.c.Close()
 		return nil, mbxReply{}, false, err
@@ -329,7 +333,7 @@ func (c *mbxClient) send(mc *mbxConn, m *queue.Message, body []byte, rcpts []str
 	ended := mail.code == 421
 	reps := make([]mbxReply, len(rcpts))
 	for i := range reps {
-		if reps[i], err = mc.read(); err != nil {
+		if reps[i], err = mc.readReply(false); err != nil {
 			mc.c.Close()
 			return nil, mbxReply{}, true, err
 		}

@@ -30,6 +30,9 @@ type session struct {
 
 	from  string
 	rcpts []rcpt
+
+	receivedWords []string // the Received: line's words, the date last (received)
+	receivedHelo  string   // the HELO they were made for
 }
 
 // rcpt is one accepted recipient and the mailbox it resolved to.
@@ -169,15 +172,20 @@ var r48 = func() [7]string {
 	return parts
 }()
 
-// received is the Mailbox Transport Delivery service's Received: line.
+// received is the Mailbox Transport Delivery service's Received: line. All of it but the date
+// is the session's, so it is put together once per session.
 func (s *session) received(now time.Time) string {
-	words := []string{"Received:", "from", s.ci.Helo, "(" + s.ci.Remote.Addr().Unmap().String() + ")", "by", s.rc.Fqdn,
-		"(" + s.ci.Local.Addr().Unmap().String() + ")", "with", "Microsoft", "SMTP", "Server"}
-	if st := s.ci.TLS; st != nil {
-		words = append(words, strings.Fields(smtpreceive.TLSDescription(st.Version, tls.CipherSuiteName(st.CipherSuite)))...)
+	if s.receivedWords == nil || s.receivedHelo != s.ci.Helo {
+		words := []string{"Received:", "from", s.ci.Helo, "(" + s.ci.Remote.Addr().Unmap().String() + ")", "by", s.rc.Fqdn,
+			"(" + s.ci.Local.Addr().Unmap().String() + ")", "with", "Microsoft", "SMTP", "Server"}
+		if st := s.ci.TLS; st != nil {
+			words = append(words, strings.Fields(smtpreceive.TLSDescription(st.Version, tls.CipherSuiteName(st.CipherSuite)))...)
+		}
+		s.receivedWords = append(words, "id", smtpreceive.BuildNumber(s.st.srv.Version), "via", "Mailbox", "Transport;", "")
+		s.receivedHelo = s.ci.Helo
 	}
-	words = append(words, "id", smtpreceive.BuildNumber(s.st.srv.Version), "via", "Mailbox", "Transport;", smtpreceive.BannerDate(now))
-	return smtpreceive.Fold(words) + "\r\n"
+	s.receivedWords[len(s.receivedWords)-1] = smtpreceive.BannerDate(now)
+	return smtpreceive.Fold(s.receivedWords) + "\r\n"
 }
 
 // Auth answers X-EXPS with exlab's ExchangeServer authentication (as the hub's connectors do);
