@@ -96,7 +96,19 @@ type mbxConn struct {
 	bw       *bufio.Writer
 	lastUsed time.Time
 	opened   time.Time
-	text     []byte // readReply's buffer
+	text     []byte    // readReply's buffer
+	deadline time.Time // the deadline set last (extend); zero after open and a probe
+}
+
+// extend sets the session's deadline to timeout from now, at most once a second (or a quarter
+// of a shorter timeout): a deadline
+// change costs a timer, and two per message showed in the profile. A pooled session keeps its
+// last deadline while idle; the first message after more than a second sets a new one.
+func (mc *mbxConn) extend(timeout time.Duration) {
+	if now := time.Now(); mc.deadline.IsZero() || now.Sub(mc.deadline.Add(-timeout)) > min(time.Second, timeout/4) {
+		mc.deadline = now.Add(timeout)
+		_ = mc.c.SetDeadline(mc.deadline)
+	}
 }
 
 // mbxReply is one reply of Mailbox Delivery: its code and its text as sent (lines joined by a
@@ -136,7 +148,7 @@ func (c *mbxClient) get() *mbxConn {
 		_, err := mc.br.Peek(1)
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			_ = mc.c.SetReadDeadline(time.Time{})
+			mc.deadline = time.Time{} // the probe's replaced it: extend sets one again
 			return mc
 		}
 		_ = mc.c.Close()
@@ -294,7 +306,7 @@ func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, body []byte, 
 // before an error. A session that answered 421 (too many errors, shutdown, its timeout) is
 // closed, not pooled: the service has ended it.
 func (c *mbxClient) send(mc *mbxConn, m *queue.Message, body []byte, rcpts []string) ([]mbxReply, mbxReply, bool, error) {
-	_ = mc.c.SetDeadline(time.Now().Add(c.timeout))
+	mc.extend(c.timeout)
 	w := mc.bw
 	w.WriteString("MAIL FROM:<")
 	w.WriteString(m.From)
@@ -351,7 +363,6 @@ func (c *mbxClient) send(mc *mbxConn, m *queue.Message, body []byte, rcpts []str
 		mc.c.Close()
 		return reps, final, true, nil
 	}
-	_ = mc.c.SetDeadline(time.Time{})
 	c.put(mc)
 	return reps, final, true, nil
 }

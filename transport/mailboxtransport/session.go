@@ -33,6 +33,8 @@ type session struct {
 
 	receivedWords []string // the Received: line's words, the date last (received)
 	receivedHelo  string   // the HELO they were made for
+	receivedSec   int64    // the second receivedDate shows
+	receivedDate  string
 }
 
 // rcpt is one accepted recipient and the mailbox it resolved to.
@@ -184,7 +186,10 @@ func (s *session) received(now time.Time) string {
 		s.receivedWords = append(words, "id", smtpreceive.BuildNumber(s.st.srv.Version), "via", "Mailbox", "Transport;", "")
 		s.receivedHelo = s.ci.Helo
 	}
-	s.receivedWords[len(s.receivedWords)-1] = smtpreceive.BannerDate(now)
+	if sec := now.Unix(); sec != s.receivedSec {
+		s.receivedSec, s.receivedDate = sec, smtpreceive.BannerDate(now)
+	}
+	s.receivedWords[len(s.receivedWords)-1] = s.receivedDate
 	return smtpreceive.Fold(s.receivedWords) + "\r\n"
 }
 
