@@ -101,9 +101,9 @@ type mbxConn struct {
 }
 
 // extend sets the session's deadline to timeout from now, at most once a second (or a quarter
-// of a shorter timeout): a deadline
-// change costs a timer, and two per message showed in the profile. A pooled session keeps its
-// last deadline while idle; the first message after more than a second sets a new one.
+// of a shorter timeout): a deadline change costs a timer, and two per message showed in the
+// profile. A pooled session keeps its last deadline while idle; the first message after more
+// than a second sets a new one.
 func (mc *mbxConn) extend(timeout time.Duration) {
 	if now := time.Now(); mc.deadline.IsZero() || now.Sub(mc.deadline.Add(-timeout)) > min(time.Second, timeout/4) {
 		mc.deadline = now.Add(timeout)
