@@ -189,7 +189,7 @@ func TestStorageFailureIsTemporary(t *testing.T) {
 var _ = tls.VersionTLS12
 
 func TestQueuedReplyIsR48(t *testing.T) {
-	got := queuedReply("<a@b>", 179554467247900, "ex01.contoso.test", 11511, 0.102).Text
+	got := smtpwire.QueuedReply("<a@b>", 179554467247900, "ex01.contoso.test", 11511, 0.102).Text
 	want := smtpwire.Render("R48", "msgid", "<a@b>", "internalid", "179554467247900", "hubfqdn", "ex01.contoso.test",
 		"bytes", "11511", "secs", "0.102", "rate", "110.208").Text
 	if got != want {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -135,44 +134,8 @@ func (s *session) Data(_ context.Context, r io.Reader) *smtpwire.Reply {
 	}
 	secs := time.Since(start).Seconds()
 	// R48 with the store's id [I]: what 475 answers at the end of data is not captured.
-	return queuedReply(h.messageID, id, s.rc.Fqdn, len(content), secs)
+	return smtpwire.QueuedReply(h.messageID, id, s.rc.Fqdn, len(content), secs)
 }
-
-// queuedReply renders R48 from its literal pieces (r48) and the values, without the template
-// machinery, as it is sent for every message; TestQueuedReply checks it against Render.
-func queuedReply(msgID string, id uint64, host string, size int, secs float64) *smtpwire.Reply {
-	b := make([]byte, 0, 160+len(msgID)+len(host))
-	b = append(b, r48[0]...)
-	b = append(b, msgID...)
-	b = append(b, r48[1]...)
-	b = strconv.AppendUint(b, id, 10)
-	b = append(b, r48[2]...)
-	b = append(b, host...)
-	b = append(b, r48[3]...)
-	b = strconv.AppendInt(b, int64(size), 10)
-	b = append(b, r48[4]...)
-	b = strconv.AppendFloat(b, secs, 'f', 3, 64)
-	b = append(b, r48[5]...)
-	b = strconv.AppendFloat(b, float64(size)/1024/max(secs, 1e-6), 'f', 3, 64)
-	b = append(b, r48[6]...)
-	return &smtpwire.Reply{ID: smtpwire.R48, Text: string(b)}
-}
-
-// r48 is R48's template cut at its placeholders, in order.
-var r48 = func() [7]string {
-	row, _ := smtpwire.LookupRow(smtpwire.R48)
-	var parts [7]string
-	rest := row.Text
-	for i, ph := range []string{"<msgid>", "<internalid>", "<hubfqdn>", "<bytes>", "<secs>", "<rate>"} {
-		before, after, ok := strings.Cut(rest, ph)
-		if !ok {
-			panic("mailboxtransport: R48 has no " + ph)
-		}
-		parts[i], rest = before, after
-	}
-	parts[6] = rest
-	return parts
-}()
 
 // received is the Mailbox Transport Delivery service's Received: line. All of it but the date
 // is the session's, so it is put together once per session.
