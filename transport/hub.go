@@ -110,7 +110,7 @@ func New(o Options) *Hub {
 	}
 	h.tracker = NewTracker(trackDir, o.Server, o.Logger)
 	if md := o.MailboxDelivery; md != nil {
-		h.mbx = &mbxClient{MailboxDelivery: *md, helo: o.Server.Fqdn, key: o.AuthKey, timeout: o.Server.ProxyCommandTimeout.Duration()}
+		h.mbx = newMbxClient(*md, o.Server.Fqdn, o.AuthKey, o.Server.ProxyConnectTimeout.Duration(), o.Server.ProxyCommandTimeout.Duration())
 		h.mdTracker = newTracker(trackDir, o.Server, o.Logger, "MSGTRKMD")
 	}
 	h.sched = newScheduler(o.Store, o.Server, o.Logger, h.tracker, h.process)

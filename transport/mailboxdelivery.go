@@ -1,17 +1,15 @@
 package transport
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport/smtpsend"
@@ -63,18 +61,34 @@ type MailboxDelivery struct {
 	PoolSize int
 }
 
-// mbxClient is the hub's SmtpSend to Mailbox Delivery: pooled sessions authenticated with
-// X-EXPS, each message pipelined as MAIL, RCPT… and one BDAT LAST carrying the whole message,
-// so a message costs one write and one read on a pooled session.
+// mbxClient is the hub's SmtpSend to Mailbox Delivery: smtpsend.Proxy, the pooled, X-EXPS
+// authenticated and pipelined client the frontend uses for its hop to the hub, with no XPROXY
+// command and each RCPT's reply that recipient's result. A message costs one write (MAIL,
+// RCPT…, BDAT LAST with the content) and one read on a pooled session.
 type mbxClient struct {
-	MailboxDelivery
-	helo    string
-	key     []byte
-	timeout time.Duration
+	proxy *smtpsend.Proxy
+	addr  func() string
 
 	mu   sync.Mutex
-	idle []*mbxConn
-	addr string // Addr as of the last session opened: where the pooled sessions go
+	last string // addr as of the last session opened: where the pooled sessions go
+}
+
+// mbxMaxAge is how long a session to Mailbox Delivery is used: half of its connector's
+// ConnectionTimeout default (10 minutes), so R91 never ends one in the middle of a message.
+const mbxMaxAge = 5 * time.Minute
+
+func newMbxClient(md MailboxDelivery, helo string, key []byte, connect, command time.Duration) *mbxClient {
+	c := &mbxClient{addr: md.Addr}
+	c.proxy = &smtpsend.Proxy{Addr: md.Addr, HeloName: helo, AuthKey: key, ConnectTimeout: connect, CommandTimeout: command,
+		PoolSize: max(md.PoolSize, 1), IdleTimeout: time.Minute, MaxAge: mbxMaxAge,
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			a := md.Addr()
+			c.mu.Lock()
+			c.last = a
+			c.mu.Unlock()
+			return md.Dial(ctx)
+		}}
+	return c
 }
 
 // endpoint is the connector's endpoint for LastError and tracking: Addr as of the last session
@@ -82,34 +96,16 @@ type mbxClient struct {
 // asked for every message).
 func (c *mbxClient) endpoint() string {
 	c.mu.Lock()
-	a := c.addr
+	a := c.last
 	c.mu.Unlock()
 	if a == "" {
-		a = c.Addr()
+		a = c.addr()
 	}
 	return a
 }
 
-type mbxConn struct {
-	c        net.Conn
-	br       *bufio.Reader
-	bw       *bufio.Writer
-	lastUsed time.Time
-	opened   time.Time
-	text     []byte    // readReply's buffer
-	deadline time.Time // the deadline set last (extend); zero after open and a probe
-}
-
-// extend sets the session's deadline to timeout from now, at most once a second (or a quarter
-// of a shorter timeout): a deadline change costs a timer, and two per message showed in the
-// profile. A pooled session keeps its last deadline while idle; the first message after more
-// than a second sets a new one.
-func (mc *mbxConn) extend(timeout time.Duration) {
-	if now := time.Now(); mc.deadline.IsZero() || now.Sub(mc.deadline.Add(-timeout)) > min(time.Second, timeout/4) {
-		mc.deadline = now.Add(timeout)
-		_ = mc.c.SetDeadline(mc.deadline)
-	}
-}
+// close ends every pooled session.
+func (c *mbxClient) close() { c.proxy.Close() }
 
 // mbxReply is one reply of Mailbox Delivery: its code and its text as sent (lines joined by a
 // space), which becomes the recipient's LastError or tracking status.
@@ -118,253 +114,52 @@ type mbxReply struct {
 	text string
 }
 
-// errDial marks a session that could not be opened (a connection failure, X20), as opposed to
-// one that broke (X21).
-var errDial = errors.New("mailbox delivery: connect failed")
-
-func (c *mbxClient) get() *mbxConn {
-	for {
-		c.mu.Lock()
-		if len(c.idle) == 0 {
-			c.mu.Unlock()
-			return nil
-		}
-		mc := c.idle[len(c.idle)-1]
-		c.idle = c.idle[:len(c.idle)-1]
-		c.mu.Unlock()
-		if idle := time.Since(mc.lastUsed); idle > time.Minute || time.Since(mc.opened) > mbxMaxAge {
-			go mc.quit()
-			continue
-		} else if idle < mbxFreshIdle {
-			// Used a moment ago: Mailbox Delivery ends a session only after minutes (its
-			// timeouts) or at shutdown, so it is taken without the probe below; should it have
-			// broken after all, deliver sends the message again on a new session.
-			return mc
-		}
-		// A session Mailbox Delivery closed meanwhile has something to read (a 421, or EOF); a
-		// live idle one has nothing. The deadline is a moment ahead, not now: with a deadline
-		// already past, Go's poller answers "timeout" on TCP without looking at the socket.
-		_ = mc.c.SetReadDeadline(time.Now().Add(time.Millisecond))
-		_, err := mc.br.Peek(1)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			mc.deadline = time.Time{} // the probe's replaced it: extend sets one again
-			return mc
-		}
-		_ = mc.c.Close()
-	}
+func mbxReplyOf(r *smtpsend.HubReply) mbxReply {
+	return mbxReply{r.Code, strconv.Itoa(r.Code) + " " + strings.ReplaceAll(r.Text, "\n", " ")}
 }
 
-// mbxFreshIdle is how long a pooled session may have been idle and still be taken without
-// probing it; mbxMaxAge is how long a session is used at all: half of the connector's
-// ConnectionTimeout default (10 minutes), so R91 never ends one under load.
-const (
-	mbxFreshIdle = 5 * time.Second
-	mbxMaxAge    = 5 * time.Minute
-)
-
-func (c *mbxClient) put(mc *mbxConn) {
-	mc.lastUsed = time.Now()
-	c.mu.Lock()
-	if len(c.idle) < max(c.PoolSize, 1) {
-		c.idle = append(c.idle, mc)
-		mc = nil
-	}
-	c.mu.Unlock()
-	if mc != nil {
-		mc.quit()
-	}
-}
-
-func (mc *mbxConn) quit() {
-	_ = mc.c.SetDeadline(time.Now().Add(time.Second))
-	_, _ = mc.bw.WriteString("QUIT\r\n")
-	_ = mc.bw.Flush()
-	_ = mc.c.Close()
-}
-
-// close ends every pooled session.
-func (c *mbxClient) close() {
-	c.mu.Lock()
-	idle := c.idle
-	c.idle = nil
-	c.mu.Unlock()
-	for _, mc := range idle {
-		mc.quit()
-	}
-}
-
-// open dials Mailbox Delivery and sets the session up: banner, EHLO, X-EXPS.
-func (c *mbxClient) open(ctx context.Context) (*mbxConn, error) {
-	a := c.Addr()
-	c.mu.Lock()
-	c.addr = a
-	c.mu.Unlock()
-	nc, err := c.Dial(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errDial, err)
-	}
-	mc := &mbxConn{c: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 32<<10), opened: time.Now()}
-	_ = nc.SetDeadline(time.Now().Add(c.timeout))
-	fail := func(step string, r mbxReply, err error) (*mbxConn, error) {
-		nc.Close()
-		if err == nil {
-			err = fmt.Errorf("%s answered %q", step, r.text)
-		}
-		return nil, fmt.Errorf("mailbox delivery: %s: %w", step, err)
-	}
-	if r, err := mc.read(); err != nil || r.code != 220 {
-		return fail("banner", r, err)
-	}
-	ehlo, err := mc.cmd("EHLO " + c.helo)
-	if err != nil || ehlo.code != 250 {
-		return fail("EHLO", ehlo, err)
-	}
-	if !hasKeyword(ehlo.text, "CHUNKING") || !hasKeyword(ehlo.text, "PIPELINING") {
-		return fail("EHLO", ehlo, errors.New("CHUNKING and PIPELINING are not offered"))
-	}
-	r, err := mc.cmd("X-EXPS GSSAPI")
-	if err != nil || r.code != 334 {
-		return fail("X-EXPS", r, err)
-	}
-	challenge, err := base64.StdEncoding.DecodeString(strings.TrimSpace(strings.TrimPrefix(r.text, "334")))
-	if err != nil {
-		return fail("X-EXPS", r, err)
-	}
-	if r, err = mc.cmd(base64.StdEncoding.EncodeToString(smtpwire.ExchangeAuthResponse(c.key, challenge))); err != nil || r.code != 235 {
-		return fail("X-EXPS", r, err)
-	}
-	_ = nc.SetDeadline(time.Time{})
-	return mc, nil
-}
-
-// hasKeyword says whether an EHLO reply (lines joined by spaces) offers keyword.
-func hasKeyword(ehlo, keyword string) bool {
-	return strings.Contains(ehlo+" ", "250-"+keyword+" ") || strings.Contains(ehlo+" ", "250 "+keyword+" ")
-}
-
-func (mc *mbxConn) cmd(line string) (mbxReply, error) {
-	mc.bw.WriteString(line)
-	mc.bw.WriteString("\r\n")
-	if err := mc.bw.Flush(); err != nil {
-		return mbxReply{}, err
-	}
-	return mc.read()
-}
-
-// read reads one (possibly multi-line) reply, with its text.
-func (mc *mbxConn) read() (mbxReply, error) { return mc.readReply(true) }
-
-// readReply reads one reply; its text is kept when keep is set or the reply is not a 2xx (the
-// MAIL and RCPT replies of a delivery are only looked at when they refuse).
-func (mc *mbxConn) readReply(keep bool) (mbxReply, error) {
-	var r mbxReply
-	mc.text = mc.text[:0]
-	for {
-		line, err := mc.br.ReadSlice('\n')
-		if err != nil {
-			return r, err
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) < 3 || line[0] < '0' || line[0] > '9' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
-			return r, fmt.Errorf("malformed reply %q", line)
-		}
-		r.code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
-		if len(mc.text) > 0 {
-			mc.text = append(mc.text, ' ')
-		}
-		mc.text = append(mc.text, line...)
-		if len(line) == 3 || line[3] == ' ' {
-			if keep || r.code/100 != 2 {
-				r.text = string(mc.text)
-			}
-			return r, nil
-		}
-	}
-}
-
-// deliver sends one message to rcpts and returns the reply to each RCPT and the final reply.
-// An error means no final reply was had (the session could not be opened or broke).
-func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, body []byte, rcpts []string) ([]mbxReply, mbxReply, error) {
-	if mc := c.get(); mc != nil {
-		reps, final, answered, err := c.send(mc, m, body, rcpts)
-		if err == nil || answered {
-			return reps, final, err
-		}
-		// A pooled session that broke before Mailbox Delivery answered anything delivered
-		// nothing: the message goes again on a new session.
-	}
-	mc, err := c.open(ctx)
-	if err != nil {
-		return nil, mbxReply{}, err
-	}
-	reps, final, _, err := c.send(mc, m, body, rcpts)
-	return reps, final, err
-}
-
-// send is deliver on session mc; answered says whether Mailbox Delivery answered anything
-// before an error. A session that answered 421 (too many errors, shutdown, its timeout) is
-// closed, not pooled: the service has ended it.
-func (c *mbxClient) send(mc *mbxConn, m *queue.Message, body []byte, rcpts []string) ([]mbxReply, mbxReply, bool, error) {
-	mc.extend(c.timeout)
-	w := mc.bw
-	w.WriteString("MAIL FROM:<")
-	w.WriteString(m.From)
-	w.WriteString(">")
-	if m.Body != "" {
-		w.WriteString(" BODY=" + m.Body)
-	}
-	if m.SMTPUTF8 {
-		w.WriteString(" SMTPUTF8")
-	}
-	w.WriteString("\r\n")
+// deliver sends one message to rcpts and returns each recipient's result: its RCPT's refusal,
+// or the reply to the whole message. An error means no reply was had (the session could not be
+// opened, or broke); a smtpsend.Error with Step "connect" is one that could not be opened.
+func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, body []byte, rcpts []string) ([]mbxReply, error) {
+	env := &smtpsend.Envelope{From: m.From, PerRecipient: true, Mail: smtp.MailOptions{Body: smtp.BodyType(m.Body), UTF8: m.SMTPUTF8}}
 	for _, r := range rcpts {
-		w.WriteString("RCPT TO:<")
-		w.WriteString(r)
-		w.WriteString(">\r\n")
+		env.Recipients = append(env.Recipients, smtpsend.Recipient{Address: r})
+	}
+	t, err := c.proxy.Begin(ctx, env)
+	if err != nil {
+		return nil, err
 	}
 	// The content as the hub delivers it (queue.Message.Content), written in its pieces
 	// instead of assembled in a copy first.
 	end := min(max(m.HeaderEnd, 0), int64(len(body)))
-	w.WriteString("BDAT ")
-	w.WriteString(strconv.Itoa(len(m.HeaderPrefix) + len(body) + len(m.HeaderSuffix)))
-	w.WriteString(" LAST\r\n")
-	w.WriteString(m.HeaderPrefix)
-	w.Write(body[:end])
-	w.WriteString(m.HeaderSuffix)
-	w.Write(body[end:])
-	if err := w.Flush(); err != nil {
-		mc.c.Close()
-		return nil, mbxReply{}, false, err
-	}
-	mail, err := mc.readReply(false)
-	if err != nil {
-		mc.c.Close()
-		return nil, mbxReply{}, false, err
-	}
-	ended := mail.code == 421
-	reps := make([]mbxReply, len(rcpts))
-	for i := range reps {
-		if reps[i], err = mc.readReply(false); err != nil {
-			mc.c.Close()
-			return nil, mbxReply{}, true, err
+	_, _ = t.WriteString(m.HeaderPrefix)
+	_, _ = t.Write(body[:end])
+	_, _ = t.WriteString(m.HeaderSuffix)
+	_, _ = t.Write(body[end:]) // a failed write is End's error
+	final, err := t.End()
+	reps := t.RcptReplies()
+	var whole mbxReply
+	var pe *smtpsend.Error
+	switch {
+	case err == nil:
+		whole = mbxReplyOf(final)
+	case errors.As(err, &pe) && pe.Hub != nil:
+		if whole = mbxReplyOf(pe.Hub); pe.Step == "mail" {
+			reps = nil // a refused MAIL is every recipient's answer
 		}
-		ended = ended || reps[i].code == 421
-		if mail.code/100 != 2 {
-			reps[i] = mail // a refused MAIL is every recipient's answer
+	default:
+		return nil, err
+	}
+	out := make([]mbxReply, len(rcpts))
+	for i := range out {
+		if i < len(reps) && reps[i].Code/100 != 2 {
+			out[i] = mbxReplyOf(reps[i])
+		} else {
+			out[i] = whole
 		}
 	}
-	final, err := mc.read()
-	if err != nil {
-		mc.c.Close()
-		return nil, mbxReply{}, true, err
-	}
-	if ended || final.code == 421 {
-		mc.c.Close()
-		return reps, final, true, nil
-	}
-	c.put(mc)
-	return reps, final, true, nil
+	return out, nil
 }
 
 // deliverMailbox makes one attempt of m's recipients waiting in a mailbox delivery queue and
@@ -389,24 +184,24 @@ func (h *Hub) deliverMailbox(m *queue.Message, body []byte) sendResult {
 	}
 	res.Sent = true
 	host := h.mbx.endpoint()
-	reps, final, err := h.mbx.deliver(context.Background(), m, body, rcpts)
+	reps, err := h.mbx.deliver(context.Background(), m, body, rcpts)
 	if err != nil {
 		ip, port := host, ""
 		if i := strings.LastIndexByte(host, ':'); i > 0 {
 			ip, port = strings.Trim(host[:i], "[]"), host[i+1:]
 		}
 		h.opt.Logger.Warn("SmtpSend to Mailbox Delivery failed", "InternalMessageId", m.ID, "endpoint", host, "err", err)
-		if errors.Is(err, errDial) {
-			final = mbxReply{441, smtpwire.Render("X20", "winsock", "10061", "ip", ip, "port", port).Text}
-		} else {
-			final = mbxReply{451, smtpwire.Render("X21", "reason", "SocketError", "ip", ip, "port", port).Text}
+		failed := mbxReply{451, smtpwire.Render("X21", "reason", "SocketError", "ip", ip, "port", port).Text}
+		if pe := (*smtpsend.Error)(nil); errors.As(err, &pe) && pe.Step == "connect" {
+			failed = mbxReply{441, smtpwire.Render("X20", "winsock", "10061", "ip", ip, "port", port).Text}
+		}
+		reps = make([]mbxReply, len(idx))
+		for k := range reps {
+			reps[k] = failed
 		}
 	}
 	for k, i := range idx {
-		rr := final
-		if err == nil && reps[k].code/100 != 2 {
-			rr = reps[k]
-		}
+		rr := reps[k]
 		r := &m.Recipients[i]
 		delivered := rr.code/100 == 2
 		// The hub's SEND event names the implicit intra-organization send connector [I].

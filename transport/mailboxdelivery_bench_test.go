@@ -28,12 +28,12 @@ func BenchmarkMailboxHop(b *testing.B) {
 	mbx.Serve()
 	defer mbx.Shutdown(context.Background())
 	to := netip.MustParseAddrPort("127.0.0.1:475")
-	c := &mbxClient{MailboxDelivery: MailboxDelivery{Addr: func() string { return to.String() }, PoolSize: 32,
+	c := newMbxClient(MailboxDelivery{Addr: func() string { return to.String() }, PoolSize: 32,
 		Dial: func(context.Context) (net.Conn, error) {
 			cl, s := smtpreceive.Pipe(netip.MustParseAddrPort("127.0.0.1:40000"), to)
 			mbx.ServeConn(s)
 			return cl, nil
-		}}, helo: srv.Fqdn, key: key, timeout: srv.ProxyCommandTimeout.Duration()}
+		}}, srv.Fqdn, key, srv.ProxyConnectTimeout.Duration(), srv.ProxyCommandTimeout.Duration())
 	defer c.close()
 	body := []byte("Message-ID: <bench@example.org>\r\nSubject: bench\r\nFrom: a@example.org\r\nTo: user1@contoso.test\r\n\r\n" +
 		strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 14))
@@ -43,8 +43,8 @@ func BenchmarkMailboxHop(b *testing.B) {
 	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, final, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"}); err != nil || final.code != 250 {
-				b.Errorf("deliver: %v %v", final, err)
+			if reps, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"}); err != nil || reps[0].code != 250 {
+				b.Errorf("deliver: %v %v", reps, err)
 				return
 			}
 		}

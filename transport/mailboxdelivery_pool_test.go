@@ -83,8 +83,8 @@ func (s *scriptedMailboxDelivery) serve(c net.Conn, session int) {
 }
 
 func newScriptedClient(s *scriptedMailboxDelivery) *mbxClient {
-	return &mbxClient{MailboxDelivery: MailboxDelivery{Dial: s.dial, Addr: func() string { return "127.0.0.1:475" }, PoolSize: 4},
-		helo: "ex01.contoso.test", key: []byte("k"), timeout: 5 * time.Second}
+	return newMbxClient(MailboxDelivery{Dial: s.dial, Addr: func() string { return "127.0.0.1:475" }, PoolSize: 4},
+		"ex01.contoso.test", []byte("k"), 5*time.Second, 5*time.Second)
 }
 
 // TestMailboxDeliveryPool: the hub's pool of 475 sessions never reuses one the service ended
@@ -115,11 +115,11 @@ func TestMailboxDeliveryPool(t *testing.T) {
 			c := newScriptedClient(s)
 			var codes []int
 			for i := 0; i < 3; i++ {
-				_, final, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"})
+				reps, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"})
 				if err != nil {
 					t.Fatalf("message %d: %v", i+1, err)
 				}
-				codes = append(codes, final.code)
+				codes = append(codes, reps[0].code)
 				time.Sleep(20 * time.Millisecond) // let a dropped session's close arrive
 			}
 			c.close()
@@ -148,10 +148,10 @@ func TestMailboxDeliveryDroppedMidway(t *testing.T) {
 	c := newScriptedClient(s)
 	m := &queue.Message{ID: 1, From: "a@example.org"}
 	body := []byte("Subject: x\r\n\r\nhello\r\n")
-	if _, final, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"}); err != nil || final.code != 250 {
-		t.Fatalf("first message: %v %v", final, err)
+	if reps, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"}); err != nil || reps[0].code != 250 {
+		t.Fatalf("first message: %v %v", reps, err)
 	}
-	if _, _, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"}); err == nil {
+	if _, err := c.deliver(context.Background(), m, body, []string{"user1@contoso.test"}); err == nil {
 		t.Fatal("a session dropped before any reply was taken for a delivery")
 	}
 	c.close()

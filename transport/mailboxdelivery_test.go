@@ -161,16 +161,4 @@ func TestMailboxHop(t *testing.T) {
 			t.Errorf("%q: %q %v", tc.hop, db, ok)
 		}
 	}
-	for _, tc := range []struct {
-		ehlo, kw string
-		want     bool
-	}{
-		{"250-ex01 Hello [127.0.0.1] 250-PIPELINING 250-CHUNKING 250 XRDST", "CHUNKING", true},
-		{"250-ex01 Hello [127.0.0.1] 250 CHUNKING", "CHUNKING", true},
-		{"250-ex01 Hello [127.0.0.1] 250-XCHUNKINGX 250 XRDST", "CHUNKING", false},
-	} {
-		if got := hasKeyword(tc.ehlo, tc.kw); got != tc.want {
-			t.Errorf("%q %s: %v", tc.ehlo, tc.kw, got)
-		}
-	}
 }

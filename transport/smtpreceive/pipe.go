@@ -178,10 +178,13 @@ func (c *pipeConn) SetDeadline(t time.Time) error {
 func (c *pipeConn) SetReadDeadline(t time.Time) error  { c.rd.set(t); return nil }
 func (c *pipeConn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
 
-// pipeDeadline is a deadline that waiters can select on (the shape of net.Pipe's).
+// pipeDeadline is a deadline that waiters can select on (the shape of net.Pipe's). Its timer is
+// reused while it has not fired: a session that moves its deadline for every message (the
+// hub's hops) would otherwise make a timer each time.
 type pipeDeadline struct {
 	mu     sync.Mutex
-	timer  *time.Timer
+	timer  *time.Timer   // closes cancel; bound to the cancel channel it was made for
+	armed  bool          // timer is running
 	cancel chan struct{} // closed when the deadline passes
 }
 
@@ -190,32 +193,36 @@ func (d *pipeDeadline) init() { d.cancel = make(chan struct{}) }
 func (d *pipeDeadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.timer != nil && !d.timer.Stop() {
+	if d.armed && !d.timer.Stop() {
 		<-d.cancel // the timer fired and closed it
 	}
-	d.timer = nil
+	d.armed = false
 	closed := false
 	select {
 	case <-d.cancel:
 		closed = true
 	default:
 	}
+	if closed && (t.IsZero() || time.Until(t) > 0) {
+		d.cancel = make(chan struct{})
+		d.timer = nil // its func closes the old channel
+	}
 	if t.IsZero() {
-		if closed {
-			d.cancel = make(chan struct{})
-		}
 		return
 	}
 	if dur := time.Until(t); dur > 0 {
-		if closed {
-			d.cancel = make(chan struct{})
+		if d.timer == nil {
+			ch := d.cancel
+			d.timer = time.AfterFunc(dur, func() { close(ch) })
+		} else {
+			d.timer.Reset(dur)
 		}
-		ch := d.cancel
-		d.timer = time.AfterFunc(dur, func() { close(ch) })
+		d.armed = true
 		return
 	}
 	if !closed {
 		close(d.cancel)
+		d.timer = nil
 	}
 }
 

@@ -64,14 +64,18 @@ type HubReply struct {
 	Text string
 }
 
-// Envelope is what the frontend replays to the hub, or the hub hands to a frontend's Outbound
-// Proxy connector.
+// Envelope is what the frontend replays to the hub, what the hub hands to a frontend's Outbound
+// Proxy connector, or what the hub hands to Mailbox Delivery (475), which takes no XPROXY
+// command: with neither ProxyFrom nor ProxyTo the transaction starts with MAIL.
 type Envelope struct {
-	ProxyFrom  string // the XPROXYFROM argument describing the original client
-	ProxyTo    string // instead: the XPROXYTO argument naming the next hops (hub -> 717)
-	From       string
-	Mail       smtp.MailOptions
-	Recipients []Recipient
+	ProxyFrom string // the XPROXYFROM argument describing the original client
+	ProxyTo   string // instead: the XPROXYTO argument naming the next hops (hub -> 717)
+	// PerRecipient makes a refused recipient that recipient's result (RcptReplies) instead of
+	// the message's failure; XPROXYTO transactions always work so.
+	PerRecipient bool
+	From         string
+	Mail         smtp.MailOptions
+	Recipients   []Recipient
 }
 
 // Recipient is one RCPT with its DSN options.
@@ -96,8 +100,10 @@ type Proxy struct {
 	CommandTimeout time.Duration
 	PoolSize       int
 	// IdleTimeout closes pooled sessions unused this long (the hub drops them after its
-	// ConnectionInactivityTimeout anyway).
+	// ConnectionInactivityTimeout anyway); MaxAge (0: none) closes sessions opened longer ago,
+	// before the receiving connector's ConnectionTimeout ends one in the middle of a message.
 	IdleTimeout time.Duration
+	MaxAge      time.Duration
 	// ProtocolLog, when set, receives each session's SmtpSend protocol-log lines (connector
 	// "Intra-Organization SMTP Send Connector", the implicit intra-org send connector), at the
 	// end of a transaction once 64 lines or a second's worth have gathered, and at the
@@ -120,6 +126,7 @@ type hubConn struct {
 	chunking   bool
 	pipelining bool
 	lastUsed   time.Time
+	opened     time.Time
 }
 
 // IntraOrgConnector is the name the SmtpSend log gives the implicit send connector between
@@ -156,7 +163,7 @@ func (p *Proxy) get() *hubConn {
 		h := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		p.mu.Unlock()
-		if p.IdleTimeout > 0 && time.Since(h.lastUsed) > p.IdleTimeout {
+		if (p.IdleTimeout > 0 && time.Since(h.lastUsed) > p.IdleTimeout) || (p.MaxAge > 0 && time.Since(h.opened) > p.MaxAge) {
 			go h.quit()
 			continue
 		}
@@ -220,7 +227,7 @@ func (p *Proxy) dial(ctx context.Context) (*hubConn, error) {
 		conn.Close()
 		return nil, protocolError("hello", err)
 	}
-	h := &hubConn{conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 32<<10)}
+	h := &hubConn{conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 32<<10), opened: time.Now()}
 	h.chunking, _ = c.Extension("CHUNKING")
 	h.pipelining, _ = c.Extension("PIPELINING")
 	if err := h.exps(p); err != nil {
@@ -267,38 +274,50 @@ func (h *hubConn) cmd(timeout time.Duration, line string) (int, string, error) {
 }
 
 // readReply reads one (possibly multi-line) reply; Text keeps everything after the code, lines
-// joined by "\n", so the reply can be handed on exactly.
+// joined by "\n", so the reply can be handed on exactly. A one-line reply, the usual one, costs
+// one string and the HubReply.
 func (h *hubConn) readReply() (*HubReply, error) {
-	var text strings.Builder
+	var text []byte
 	code := 0
-	for {
-		line, err := h.br.ReadString('\n')
+	for n := 0; ; n++ {
+		line, err := h.br.ReadSlice('\n')
 		if err != nil {
+			if err == bufio.ErrBufferFull {
+				err = fmt.Errorf("reply line longer than %d bytes", h.br.Size())
+			}
 			return nil, err
 		}
-		line = strings.TrimRight(line, "\r\n")
-		if len(line) < 3 {
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) < 3 || !isDigit(line[0]) || !isDigit(line[1]) || !isDigit(line[2]) {
 			return nil, fmt.Errorf("malformed reply %q", line)
 		}
-		c, err := strconv.Atoi(line[:3])
-		if err != nil || (code != 0 && c != code) {
+		c := int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+		if code != 0 && c != code {
 			return nil, fmt.Errorf("malformed reply %q", line)
 		}
 		code = c
-		if text.Len() > 0 {
-			text.WriteByte('\n')
-		}
-		if len(line) > 4 {
-			text.WriteString(line[4:])
-		}
-		if len(line) == 3 || line[3] == ' ' {
-			return &HubReply{Code: code, Text: text.String()}, nil
-		}
-		if line[3] != '-' {
+		last := len(line) == 3 || line[3] == ' '
+		if !last && line[3] != '-' {
 			return nil, fmt.Errorf("malformed reply %q", line)
+		}
+		var rest []byte
+		if len(line) > 4 {
+			rest = line[4:]
+		}
+		if last && n == 0 {
+			return &HubReply{Code: code, Text: string(rest)}, nil
+		}
+		if n > 0 {
+			text = append(text, '\n')
+		}
+		text = append(text, rest...)
+		if last {
+			return &HubReply{Code: code, Text: string(text)}, nil
 		}
 	}
 }
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 func protocolError(step string, err error) *Error {
 	var se *smtp.SMTPError
@@ -329,8 +348,13 @@ type Transaction struct {
 	pending []byte // the chunk read but not yet sent
 	chunks  int    // non-LAST BDAT chunks sent
 	rcpts   int
-	// perRcpt (XPROXYTO): a refused recipient is that recipient's result, not the message's.
-	perRcpt     bool
+	// perRcpt (XPROXYTO, PerRecipient): a refused recipient is that recipient's result, not the
+	// message's.
+	perRcpt bool
+	// proxyCmd: the transaction began with XPROXYFROM or XPROXYTO, whose reply comes first.
+	proxyCmd bool
+	// closing: a reply was 421, after which the receiving end closes the session.
+	closing     bool
 	rcptReplies []*HubReply
 	dot         dotStuffer // DATA mode (a hub without CHUNKING)
 	failed      error
@@ -348,17 +372,20 @@ func (p *Proxy) Begin(ctx context.Context, env *Envelope) (*Transaction, error) 
 			return nil, err
 		}
 	}
-	t := &Transaction{p: p, h: h, timeout: p.CommandTimeout, rcpts: len(env.Recipients), perRcpt: env.ProxyTo != ""}
+	t := &Transaction{p: p, h: h, timeout: p.CommandTimeout, rcpts: len(env.Recipients),
+		perRcpt: env.ProxyTo != "" || env.PerRecipient, proxyCmd: env.ProxyTo != "" || env.ProxyFrom != ""}
 	_ = h.conn.SetDeadline(time.Now().Add(t.timeout))
 	w := h.bw
-	if env.ProxyTo != "" {
+	switch {
+	case env.ProxyTo != "":
 		w.WriteString("XPROXYTO ")
 		w.WriteString(env.ProxyTo)
-	} else {
+		w.WriteString("\r\n")
+	case env.ProxyFrom != "":
 		w.WriteString("XPROXYFROM ")
 		w.WriteString(env.ProxyFrom)
+		w.WriteString("\r\n")
 	}
-	w.WriteString("\r\n")
 	writeMail(w, env)
 	for _, r := range env.Recipients {
 		writeRcpt(w, r)
@@ -454,18 +481,22 @@ func (t *Transaction) envelopeReplies() error {
 			first = err
 		}
 	}
+	if t.proxyCmd {
+		r, err := h.readReply()
+		if err != nil {
+			h.conn.Close()
+			return &Error{PRX: PRXProtocol, Step: "xproxyfrom", Err: err}
+		}
+		if r.Code != 250 {
+			note(&Error{PRX: PRXSessionSetup, Step: "xproxyfrom", Err: fmt.Errorf("%d %s", r.Code, r.Text)})
+		}
+	}
 	r, err := h.readReply()
 	if err != nil {
 		h.conn.Close()
-		return &Error{PRX: PRXProtocol, Step: "xproxyfrom", Err: err}
-	}
-	if r.Code != 250 {
-		note(&Error{PRX: PRXSessionSetup, Step: "xproxyfrom", Err: fmt.Errorf("%d %s", r.Code, r.Text)})
-	}
-	if r, err = h.readReply(); err != nil {
-		h.conn.Close()
 		return &Error{PRX: PRXProtocol, Step: "mail", Err: err}
 	}
+	t.closing = t.closing || r.Code == 421
 	if r.Code/100 != 2 {
 		note(&Error{Step: "mail", Hub: r, Err: fmt.Errorf("MAIL answered %d", r.Code)})
 	}
@@ -474,6 +505,7 @@ func (t *Transaction) envelopeReplies() error {
 			h.conn.Close()
 			return &Error{PRX: PRXProtocol, Step: "rcpt", Err: err}
 		}
+		t.closing = t.closing || r.Code == 421
 		switch {
 		case t.perRcpt:
 			t.rcptReplies = append(t.rcptReplies, r)
@@ -515,6 +547,15 @@ func (t *Transaction) ReadFrom(r io.Reader) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// WriteString streams body text to the hub, without the copy a []byte conversion makes.
+func (t *Transaction) WriteString(b string) (int, error) {
+	if t.failed != nil || t.pending == nil || (len(t.pending)+len(b) > cap(t.pending) && len(t.pending) > 0) {
+		return t.Write([]byte(b))
+	}
+	t.pending = append(t.pending, b...)
+	return len(b), nil
 }
 
 // Write streams body bytes to the hub.
@@ -592,13 +633,18 @@ func (t *Transaction) End() (*HubReply, error) {
 		if r.Code/100 != 2 && refused == nil {
 			refused = r
 		}
+		t.closing = t.closing || r.Code == 421
 		final = r
 	}
 	_ = h.conn.SetDeadline(time.Time{})
 	if lc, ok := h.conn.(*logConn); ok {
 		lc.l.transactionEnded() // before another transaction may take the session
 	}
-	t.p.put(h)
+	if t.closing {
+		h.conn.Close() // the receiving end has ended the session (a 421)
+	} else {
+		t.p.put(h)
+	}
 	switch {
 	case envErr != nil:
 		return nil, envErr
