@@ -163,15 +163,15 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 	// the admin listener. No exemplars: they cost a look at the trace context on every
 	// histogram record.
 	registry := prometheus.NewRegistry()
-	promExporter, err := otelprom.New(otelprom.WithRegisterer(registry))
+	metrics := smtpreceive.NewMetrics()
+	promExporter, err := otelprom.New(otelprom.WithRegisterer(registry), otelprom.WithProducer(metrics))
 	if err != nil {
 		return fmt.Errorf("metrics: %v", err)
 	}
 	meterProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(promExporter), sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
 	defer func() { _ = meterProvider.Shutdown(context.Background()) }()
-	meter := meterProvider.Meter("github.com/exlab/exlab")
-	metrics, err := smtpreceive.NewMetrics(meter)
-	if err != nil {
+	meter := meterProvider.Meter(smtpreceive.Scope)
+	if err := metrics.Register(meter); err != nil {
 		return fmt.Errorf("metrics: %v", err)
 	}
 	// Traces: exported with OTLP/HTTP when the standard OTEL_* variables name an endpoint.

@@ -5,6 +5,7 @@ package smtpreceive
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/exlab/exlab/config"
 )
@@ -36,13 +39,16 @@ import (
 // end-to-end accept), proxy (the frontend's hop to the hub) and queue_commit (the hub's synced
 // write). Attribute sets are built once and cached.
 type Metrics struct {
-	phase metric.Float64Histogram
+	// The phase histogram is kept here too, in atomic buckets, and handed to the exporter as
+	// an external producer (Produce): a phase costs a map load and three atomic adds, not the
+	// SDK's attribute resolution, which cost more than the rest of the metrics together.
+	phases sync.Map // setKey → *phaseCell
+	start  time.Time
 
 	// Counters are kept in atomic cells, one per attribute set, and reported when the metrics
 	// are collected (observable counters): a command or a reply costs a map load and an
 	// atomic add, not a pass through the SDK.
 	cells sync.Map // setKey → *cell
-	opts  sync.Map // setKey → metric.MeasurementOption, for the histogram
 }
 
 // setKey names an attribute set without building a string per measurement.
@@ -58,15 +64,58 @@ type cell struct {
 	attrs attribute.Set
 }
 
-// NewMetrics makes the instruments on meter m.
-func NewMetrics(m metric.Meter) (*Metrics, error) {
-	x := &Metrics{}
-	h, err := m.Float64Histogram("exlab.smtp.phase.duration", metric.WithDescription("time of one SMTP phase"), metric.WithUnit("s"),
-		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-	if err != nil {
-		return nil, err
+// phaseBounds are the histogram's bucket bounds, in seconds.
+var phaseBounds = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// phaseLimits are phaseBounds as durations, for the bucket search.
+var phaseLimits = func() []time.Duration {
+	d := make([]time.Duration, len(phaseBounds))
+	for i, b := range phaseBounds {
+		d[i] = time.Duration(b * float64(time.Second))
 	}
-	x.phase = h
+	return d
+}()
+
+// phaseCell is one attribute set's histogram: a value v counts in the first bucket whose bound
+// is ≥ v (OpenTelemetry's and Prometheus' le), the last one taking what is beyond them all.
+type phaseCell struct {
+	attrs  attribute.Set
+	counts [18]atomic.Uint64 // len(phaseBounds)+1
+	sum    atomic.Int64      // nanoseconds
+}
+
+// NewMetrics makes the metrics; Register puts its counters on a meter, and the exporter takes
+// it as a producer for the phase histogram (otelprom.WithProducer).
+func NewMetrics() *Metrics { return &Metrics{start: time.Now()} }
+
+// Produce reports the phase histogram (the sdk/metric Producer interface).
+func (x *Metrics) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
+	now := time.Now()
+	h := metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality}
+	x.phases.Range(func(_, v any) bool {
+		c := v.(*phaseCell)
+		dp := metricdata.HistogramDataPoint[float64]{Attributes: c.attrs, StartTime: x.start, Time: now,
+			Bounds: phaseBounds, BucketCounts: make([]uint64, len(c.counts))}
+		for i := range c.counts {
+			dp.BucketCounts[i] = c.counts[i].Load()
+			dp.Count += dp.BucketCounts[i]
+		}
+		dp.Sum = time.Duration(c.sum.Load()).Seconds()
+		h.DataPoints = append(h.DataPoints, dp)
+		return true
+	})
+	if len(h.DataPoints) == 0 {
+		return nil, nil
+	}
+	return []metricdata.ScopeMetrics{{Scope: instrumentation.Scope{Name: Scope},
+		Metrics: []metricdata.Metrics{{Name: "exlab.smtp.phase.duration", Description: "time of one SMTP phase", Unit: "s", Data: h}}}}, nil
+}
+
+// Scope is the instrumentation scope of exlab's metrics (the meter's name).
+const Scope = "github.com/exlab/exlab"
+
+// Register makes the counters on meter m.
+func (x *Metrics) Register(m metric.Meter) error {
 	for _, c := range []struct {
 		kind             byte
 		name, desc, unit string
@@ -93,10 +142,10 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 				return nil
 			}))
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return x, nil
+	return nil
 }
 
 // add adds n to the counter cell of key, made with kv the first time.
@@ -118,11 +167,14 @@ func (x *Metrics) Phase(rc *config.ReceiveConnector, phase string, d time.Durati
 		return
 	}
 	key := setKey{'p', rc, phase, 0}
-	o, ok := x.opts.Load(key)
+	v, ok := x.phases.Load(key)
 	if !ok {
-		o, _ = x.opts.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(append(connAttrs(rc), attribute.String("phase", phase))...)))
+		v, _ = x.phases.LoadOrStore(key, &phaseCell{attrs: attribute.NewSet(append(connAttrs(rc), attribute.String("phase", phase))...)})
 	}
-	x.phase.Record(context.Background(), d.Seconds(), o.(metric.MeasurementOption))
+	c := v.(*phaseCell)
+	i, _ := slices.BinarySearch(phaseLimits, d)
+	c.counts[i].Add(1)
+	c.sum.Add(int64(d))
 }
 
 // Proxy records one proxy hop of the frontend; prx is "" when it succeeded, else PRX<n>.
