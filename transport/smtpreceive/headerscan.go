@@ -4,6 +4,7 @@
 package smtpreceive
 
 import (
+	"bytes"
 	"io"
 	"time"
 
@@ -48,35 +49,68 @@ func (d *bodyReader) Read(p []byte) (int, error) {
 	}
 	n, err := d.r.Read(p)
 	if !d.hdrDone && n > 0 {
-		for i, b := range p[:n] {
-			d.tail = d.tail<<8 | uint32(b)
-			d.hdrN++
-			if d.tail == 0x0d0a0d0a || (d.hdrN == 2 && d.tail&0xffff == 0x0d0a) {
-				d.hdrDone = true
-				break
-			}
-			if d.hdrLimit > 0 && d.hdrN > d.hdrLimit {
-				d.hdrTooLarge = true
-				return i, ErrHeaderTooLarge
-			}
-			switch {
-			case b == '\n':
-				d.match = 0
-			case d.match >= 0 && d.match < len(receivedName) && b|0x20 == receivedName[d.match]:
-				if d.match++; d.match == len(receivedName) {
-					d.match = -1
-					if d.received++; d.hopLimit > 0 && d.received > d.hopLimit {
-						d.hopExceeded = true
-						return i, ErrHopCount
-					}
-				}
-			default:
-				d.match = -1
-			}
+		if i, serr := d.scan(p[:n]); serr != nil {
+			return i, serr
 		}
 	}
 	if err == io.EOF && d.eof.IsZero() {
 		d.eof = time.Now()
 	}
 	return n, err
+}
+
+// scan follows the header block through p: byte by byte where it matters (a line's first
+// bytes, for "Received:", and each line end, for the blank line), and from one line end to the
+// next with IndexByte in between. On a limit it returns the bytes of p before the one that
+// passed it, and the error.
+func (d *bodyReader) scan(p []byte) (int, error) {
+	for i := 0; i < len(p); i++ {
+		if d.match < 0 {
+			j := bytes.IndexByte(p[i:], '\n')
+			end := len(p)
+			if j >= 0 {
+				end = i + j
+			}
+			k := int64(end - i)
+			if d.hdrLimit > 0 && d.hdrN+k > d.hdrLimit {
+				at := i + int(d.hdrLimit-d.hdrN)
+				d.hdrN = d.hdrLimit + 1
+				d.hdrTooLarge = true
+				return at, ErrHeaderTooLarge
+			}
+			d.hdrN += k
+			for _, b := range p[max(i, end-4):end] {
+				d.tail = d.tail<<8 | uint32(b)
+			}
+			if i = end; j < 0 {
+				return 0, nil
+			}
+		}
+		b := p[i]
+		d.tail = d.tail<<8 | uint32(b)
+		d.hdrN++
+		if d.tail == 0x0d0a0d0a || (d.hdrN == 2 && d.tail&0xffff == 0x0d0a) {
+			d.hdrDone = true
+			return 0, nil
+		}
+		if d.hdrLimit > 0 && d.hdrN > d.hdrLimit {
+			d.hdrTooLarge = true
+			return i, ErrHeaderTooLarge
+		}
+		switch {
+		case b == '\n':
+			d.match = 0
+		case d.match >= 0 && d.match < len(receivedName) && b|0x20 == receivedName[d.match]:
+			if d.match++; d.match == len(receivedName) {
+				d.match = -1
+				if d.received++; d.hopLimit > 0 && d.received > d.hopLimit {
+					d.hopExceeded = true
+					return i, ErrHopCount
+				}
+			}
+		default:
+			d.match = -1
+		}
+	}
+	return 0, nil
 }

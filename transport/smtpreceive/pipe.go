@@ -178,14 +178,17 @@ func (c *pipeConn) SetDeadline(t time.Time) error {
 func (c *pipeConn) SetReadDeadline(t time.Time) error  { c.rd.set(t); return nil }
 func (c *pipeConn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
 
-// pipeDeadline is a deadline that waiters can select on (the shape of net.Pipe's). Its timer is
-// reused while it has not fired: a session that moves its deadline for every message (the
-// hub's hops) would otherwise make a timer each time.
+// pipeDeadline is a deadline that waiters can select on (the shape of net.Pipe's). Moving it
+// later is a store: its one timer stays armed for the earlier time and, when it fires, re-arms
+// for the deadline as it then is. A session that moves its deadline for every command (the
+// hub's hops) would otherwise stop and reset a timer each time.
 type pipeDeadline struct {
 	mu     sync.Mutex
-	timer  *time.Timer   // closes cancel; bound to the cancel channel it was made for
-	armed  bool          // timer is running
+	when   time.Time     // the deadline; zero: none
+	fireAt time.Time     // when the armed timer fires; zero: not known to be armed
+	timer  *time.Timer   // runs fire
 	cancel chan struct{} // closed when the deadline passes
+	closed bool          // cancel is closed
 }
 
 func (d *pipeDeadline) init() { d.cancel = make(chan struct{}) }
@@ -193,37 +196,46 @@ func (d *pipeDeadline) init() { d.cancel = make(chan struct{}) }
 func (d *pipeDeadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.armed && !d.timer.Stop() {
-		<-d.cancel // the timer fired and closed it
-	}
-	d.armed = false
-	closed := false
-	select {
-	case <-d.cancel:
-		closed = true
-	default:
-	}
-	if closed && (t.IsZero() || time.Until(t) > 0) {
-		d.cancel = make(chan struct{})
-		d.timer = nil // its func closes the old channel
-	}
-	if t.IsZero() {
-		return
-	}
-	if dur := time.Until(t); dur > 0 {
-		if d.timer == nil {
-			ch := d.cancel
-			d.timer = time.AfterFunc(dur, func() { close(ch) })
-		} else {
-			d.timer.Reset(dur)
+	now := time.Now()
+	if d.closed {
+		if !t.IsZero() && !t.After(now) {
+			return // still passed
 		}
-		d.armed = true
+		d.cancel, d.closed = make(chan struct{}), false
+	}
+	d.when = t
+	switch {
+	case t.IsZero():
+		return // an armed timer finds no deadline and does nothing
+	case !t.After(now):
+		close(d.cancel)
+		d.closed = true
+		return
+	case !d.fireAt.IsZero() && !d.fireAt.After(t):
+		return // the timer fires first and re-arms for t
+	}
+	if d.timer == nil {
+		d.timer = time.AfterFunc(t.Sub(now), d.fire)
+	} else {
+		d.timer.Reset(t.Sub(now))
+	}
+	d.fireAt = t
+}
+
+func (d *pipeDeadline) fire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.fireAt = time.Time{}
+	if d.when.IsZero() || d.closed {
 		return
 	}
-	if !closed {
-		close(d.cancel)
-		d.timer = nil
+	if now := time.Now(); d.when.After(now) {
+		d.timer.Reset(d.when.Sub(now))
+		d.fireAt = d.when
+		return
 	}
+	close(d.cancel)
+	d.closed = true
 }
 
 func (d *pipeDeadline) wait() chan struct{} {

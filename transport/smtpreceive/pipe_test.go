@@ -76,3 +76,48 @@ func TestPipeCloseWrite(t *testing.T) {
 		t.Fatalf("read back %q, %v", buf, err)
 	}
 }
+
+// TestPipeDeadlineMoves: a deadline moved later, earlier, cleared or renewed after it passed
+// takes effect as set (the timer is re-armed lazily).
+func TestPipeDeadlineMoves(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		sets     []time.Duration // relative to now; 0: clear
+		expired  bool            // the read fails with the deadline
+		earliest time.Duration   // and not before this
+	}{
+		{"later", []time.Duration{30 * ms, 120 * ms}, true, 110 * ms},
+		{"earlier", []time.Duration{time.Hour, 30 * ms}, true, 25 * ms},
+		{"cleared", []time.Duration{30 * ms, 0}, false, 0},
+		{"passed then renewed", []time.Duration{-ms, 60 * ms}, true, 50 * ms},
+		{"passed then cleared", []time.Duration{-ms, 0}, false, 0},
+		{"moved on and on", []time.Duration{20 * ms, 40 * ms, 60 * ms, 80 * ms}, true, 70 * ms},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, s := Pipe(netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:2525"))
+			defer c.Close()
+			start := time.Now()
+			for _, d := range tc.sets {
+				if d == 0 {
+					_ = s.SetReadDeadline(time.Time{})
+				} else {
+					_ = s.SetReadDeadline(time.Now().Add(d))
+				}
+			}
+			if !tc.expired {
+				time.AfterFunc(200*ms, func() { _, _ = c.Write([]byte("x")) })
+			}
+			_, err := s.Read(make([]byte, 1))
+			took := time.Since(start)
+			switch {
+			case tc.expired && !errors.Is(err, os.ErrDeadlineExceeded):
+				t.Fatalf("read: %v, want the deadline", err)
+			case tc.expired && took < tc.earliest:
+				t.Fatalf("deadline after %v, want ≥ %v", took, tc.earliest)
+			case !tc.expired && (err != nil || took < 190*ms):
+				t.Fatalf("read: %v after %v, want the byte after 200ms", err, took)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -413,6 +414,9 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
+	// The connector's name on the goroutine, so a CPU profile of the admin listener's
+	// /debug/pprof says which connector the time went to (go tool pprof -tagfocus connector=…).
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("connector", rc.Identity())))
 	var once sync.Once
 	release := func() { once.Do(func() { s.release(rc, remote.Addr()) }) }
 	defer release()
