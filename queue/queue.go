@@ -367,12 +367,9 @@ func (s *Store) Submit(sub Submission) error {
 }
 
 func addDeliveries(b *pebble.Batch, items []MailboxItem, news []NewMessage) error {
-	for _, d := range items {
-		meta, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		_ = b.Set(mailboxKey(d.Mailbox, d.ID), append([]byte{recMailboxItem, version1}, meta...), nil)
+	for i := range items {
+		d := &items[i]
+		_ = b.Set(mailboxKey(d.Mailbox, d.ID), appendItemJSON(append(make([]byte, 0, 256+len(d.HeaderPrefix)+len(d.HeaderSuffix)), recMailboxItem, version1), d), nil)
 	}
 	for _, n := range news {
 		rec, err := encodeMessage(n.Message)

@@ -72,6 +72,7 @@ type Hub struct {
 	tracker *Tracker   // the message tracking log, or nil
 	// mbx is the SmtpSend to Mailbox Delivery (nil: none); mdTracker its MSGTRKMD log.
 	mbx       *mbxClient
+	mbxHop    string // the next hop of mailbox deliveries (the mailbox database), with mbx
 	mdTracker *Tracker
 	pressure  *pressure // nil when BackPressure is not Enabled
 }
@@ -111,6 +112,7 @@ func New(o Options) *Hub {
 	h.tracker = NewTracker(trackDir, o.Server, o.Logger)
 	if md := o.MailboxDelivery; md != nil {
 		h.mbx = newMbxClient(*md, o.Server.Fqdn, o.AuthKey, o.Server.ProxyConnectTimeout.Duration(), o.Server.ProxyCommandTimeout.Duration())
+		h.mbxHop = mailboxHop(o.Server.MailboxDatabaseName())
 		h.mdTracker = newTracker(trackDir, o.Server, o.Logger, "MSGTRKMD")
 	}
 	h.sched = newScheduler(o.Store, o.Server, o.Logger, h.tracker, h.process)

@@ -39,11 +39,7 @@ const (
 // categorize runs the categorizer over m and adds what it owes: the NDR for the recipients it
 // failed, the success DSN for those delivered with NOTIFY=SUCCESS, the tracking events.
 func (h *Hub) categorize(m *queue.Message, body []byte) queue.Update {
-	hop := ""
-	if h.mbx != nil {
-		hop = mailboxHop(h.opt.Server.MailboxDatabaseName())
-	}
-	c := categorizeWith(m, h.state.Load().resolver, h.opt.Server.Name, hop)
+	c := categorizeWith(m, h.state.Load().resolver, h.opt.Server.Name, h.mbxHop)
 	u := queue.Update{Message: m, Deliveries: c.Deliveries}
 	for _, e := range c.Events {
 		h.tracker.track(e)

@@ -185,10 +185,28 @@ const (
 
 const isoMillis = "2006-01-02T15:04:05.000Z"
 
+// formatISOMillis is t.UTC().Format(isoMillis) without the layout interpreter (three per
+// tracking line, about a tenth of the tracking writer's time).
+func formatISOMillis(t time.Time) string {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	if y < 0 || y > 9999 {
+		return t.Format(isoMillis)
+	}
+	b := [24]byte{
+		byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + mo/10), byte('0' + mo%10), '-', byte('0' + d/10), byte('0' + d%10), 'T',
+		byte('0' + h/10), byte('0' + h%10), ':', byte('0' + mi/10), byte('0' + mi%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.', byte('0' + ms/100), byte('0' + ms/10%10), byte('0' + ms%10), 'Z'}
+	return string(b[:])
+}
+
 func (t *Tracker) record(e trackEvent, rec []string) {
 	clear(rec)
 	m := e.Msg
-	rec[fDateTime] = e.Time.UTC().Format(isoMillis)
+	rec[fDateTime] = formatISOMillis(e.Time)
 	rec[fSource] = e.Source
 	rec[fEventID] = e.ID
 	rec[fConnectorID] = e.Connector
@@ -221,7 +239,7 @@ func (t *Tracker) record(e trackEvent, rec []string) {
 		rec[fClientIP] = m.ClientIP
 		rec[fClientHostname] = m.ClientHostname
 		rec[fServerHostname] = t.fqdn
-		rec[fSourceContext] = m.SessionID + ";" + m.Arrived.UTC().Format(isoMillis) + ";0"
+		rec[fSourceContext] = m.SessionID + ";" + formatISOMillis(m.Arrived) + ";0"
 		rec[fConnectorID] = m.ConnectorID
 	case "SEND", "DEFER", "FAIL":
 		rec[fClientHostname] = t.fqdn
@@ -233,12 +251,12 @@ func (t *Tracker) record(e trackEvent, rec []string) {
 			rec[fServerIP], rec[fServerHostname] = host, host
 		}
 		if m != nil && e.ID == "SEND" {
-			rec[fMessageInfo] = m.Arrived.UTC().Format(isoMillis)
+			rec[fMessageInfo] = formatISOMillis(m.Arrived)
 		}
 	case "DELIVER":
 		rec[fClientHostname], rec[fServerHostname] = t.fqdn, t.fqdn
 		if m != nil {
-			rec[fMessageInfo] = m.Arrived.UTC().Format(isoMillis)
+			rec[fMessageInfo] = formatISOMillis(m.Arrived)
 		}
 	default:
 		rec[fServerHostname] = t.fqdn
