@@ -292,6 +292,14 @@ func (r *Result) fill() {
 	r.Warnings = r.Warn()
 }
 
+// ended says the run is over: ctx is done or its deadline has passed. A dial the deadline
+// cuts short fails with a timeout of its own, which may come a moment before ctx's timer marks
+// ctx done.
+func ended(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(dl)
+}
+
 // errEnded is a session the end of the run cut short before it began: not a failure.
 var errEnded = errors.New("bench: the run ended")
 
@@ -398,7 +406,7 @@ func (s *sessionRun) run(ctx context.Context, t ticket) error {
 	start := time.Now()
 	conn, err := (&net.Dialer{Timeout: o.Timeout}).DialContext(ctx, "tcp", o.Target)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			return errEnded // the end of the run cancelled the dial
 		}
 		rec.err("connect", err)
