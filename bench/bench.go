@@ -61,6 +61,27 @@ type Result struct {
 	Latency  map[string]Percentiles // by phase; "data" is DATA/BDAT to the final reply
 	Replies  map[string]int64       // "250 2.6.0" → count: final replies and every refusal
 	Errors   map[string]int64       // by kind: connect, ehlo, mail, rcpt, data, timeout…
+	// Start is when the run began (wall clock): bench merge aligns the series of several
+	// machines on it.
+	Start time.Time
+	// Histograms are the latencies of each phase, losslessly (HistBits); Latency is read
+	// from them.
+	Histograms map[string]*Hist
+	// Series is one entry per second of the run.
+	Series []Second
+	// Warnings say when the result measures refusals rather than the server (Warn).
+	Warnings []string `json:",omitempty"`
+}
+
+// Second is one second of a run: what finished in it.
+type Second struct {
+	Unix       int64              // the second's start, Unix time
+	Sent       int64              // messages with a 2xx final reply
+	Failed     int64              // messages or sessions that ended in an error
+	Replies    map[string]int64   // as Result.Replies
+	Histograms map[string]*Hist   // per phase, SeriesBits precision (a few % of the value)
+	P50ms      map[string]float64 // per phase, from Histograms
+	P99ms      map[string]float64
 }
 
 // Percentiles of one phase.
@@ -71,7 +92,6 @@ type Percentiles struct {
 
 // MarshalJSON writes the percentiles in milliseconds.
 func (p Percentiles) MarshalJSON() ([]byte, error) {
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	return json.Marshal(map[string]any{"n": p.N, "p50_ms": ms(p.P50), "p90_ms": ms(p.P90), "p99_ms": ms(p.P99), "max_ms": ms(p.Max)})
 }
 
@@ -89,22 +109,53 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	}{(*plain)(r), r.Rate(), float64(r.Bytes) / r.Elapsed.Seconds(), r.Elapsed.Seconds()})
 }
 
+// recorder collects what the sessions saw. Latencies go into one histogram per phase for the
+// run and one per phase for the current second, with atomic adds (no lock, no allocation per
+// sample); replies and errors, which are few kinds, under the mutex.
 type recorder struct {
-	mu      sync.Mutex
-	lat     map[string][]time.Duration
-	replies map[string]int64
-	errs    map[string]int64
+	total, sec [len(phaseNames)]*Hist
+	sent       atomic.Int64
+	failed     atomic.Int64
+	mu         sync.Mutex
+	replies    map[string]int64
+	secReplies map[string]int64
+	errs       map[string]int64
+	lastSent   int64
+	lastFailed int64
 }
 
-func (r *recorder) phase(name string, d time.Duration) {
-	r.mu.Lock()
-	r.lat[name] = append(r.lat[name], d)
-	r.mu.Unlock()
+// phaseNames are Phases as an array, so the recorder's histograms are arrays indexed by phase.
+var phaseNames = [...]string{"connect", "banner", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "sched"}
+
+const (
+	phConnect = iota
+	phBanner
+	phEhlo
+	phStartTLS
+	phAuth
+	phMail
+	phRcpt
+	phData
+	phSched
+)
+
+func newRecorder() *recorder {
+	r := &recorder{replies: map[string]int64{}, secReplies: map[string]int64{}, errs: map[string]int64{}}
+	for i := range phaseNames {
+		r.total[i], r.sec[i] = NewHist(HistBits), NewHist(SeriesBits)
+	}
+	return r
+}
+
+func (r *recorder) phase(p int, d time.Duration) {
+	r.total[p].Record(d)
+	r.sec[p].Record(d)
 }
 
 func (r *recorder) reply(s string) {
 	r.mu.Lock()
 	r.replies[s]++
+	r.secReplies[s]++
 	r.mu.Unlock()
 }
 
@@ -117,6 +168,34 @@ func (r *recorder) err(kind string, err error) {
 	r.errs[kind]++
 	r.mu.Unlock()
 }
+
+// second drains the current second into a Second starting at t.
+func (r *recorder) second(t time.Time) Second {
+	sec := Second{Unix: t.Unix(), Histograms: map[string]*Hist{}, P50ms: map[string]float64{}, P99ms: map[string]float64{}}
+	for i, name := range phaseNames {
+		if h := r.sec[i].Drain(); h.N() > 0 {
+			sec.Histograms[name] = h
+		}
+	}
+	sec.fill()
+	r.mu.Lock()
+	sec.Replies, r.secReplies = r.secReplies, map[string]int64{}
+	sent, failed := r.sent.Load(), r.failed.Load()
+	sec.Sent, sec.Failed = sent-r.lastSent, failed-r.lastFailed
+	r.lastSent, r.lastFailed = sent, failed
+	r.mu.Unlock()
+	return sec
+}
+
+// fill computes the percentiles of a second from its histograms.
+func (s *Second) fill() {
+	s.P50ms, s.P99ms = map[string]float64{}, map[string]float64{}
+	for name, h := range s.Histograms {
+		s.P50ms[name], s.P99ms[name] = ms(h.Quantile(0.5)), ms(h.Quantile(0.99))
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // ticket is one message to send; sched is when an open-loop schedule wanted it sent.
 type ticket struct{ sched time.Time }
@@ -149,12 +228,14 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// Run drives the load and reports. It stops when ctx ends.
+// Run drives the load and reports. It stops when ctx ends (or Duration passes): sessions that
+// would start after that, and a dial the end cancels, are neither sent nor failed; messages in
+// flight finish.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	rec := &recorder{lat: map[string][]time.Duration{}, replies: map[string]int64{}, errs: map[string]int64{}}
+	rec := newRecorder()
 	body := MakeBody(o.Size)
 	stuffed := Stuff(body)
 	ctx, cancel := context.WithCancel(ctx)
@@ -167,9 +248,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	tickets := make(chan ticket, 1<<16)
 	go feed(ctx, o, tickets)
 
-	var sent, failed, counter atomic.Int64
+	var counter atomic.Int64
 	start := time.Now()
-	stopProgress := progress(o.Progress, start, &sent, &failed)
+	stopSeries := rec.series(start, o.Progress)
 	var wg sync.WaitGroup
 	for i := 0; i < o.Sessions; i++ {
 		wg.Add(1)
@@ -181,22 +262,80 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					return
 				}
 				s := &sessionRun{o: &o, rec: rec, body: body, stuffed: stuffed, counter: &counter, tickets: tickets}
-				n, err := s.run(ctx, t)
-				sent.Add(int64(n))
-				if err != nil {
-					failed.Add(1)
+				if err := s.run(ctx, t); err != nil && !errors.Is(err, errEnded) {
+					rec.failed.Add(1)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	stopProgress()
-	res := &Result{Target: o.Target, Sent: sent.Load(), Failed: failed.Load(), Bytes: sent.Load() * int64(len(body)),
-		Elapsed: time.Since(start), Latency: map[string]Percentiles{}, Replies: rec.replies, Errors: rec.errs, Sessions: o.Sessions}
-	for name, ds := range rec.lat {
-		res.Latency[name] = percentiles(ds)
+	elapsed := time.Since(start)
+	series := stopSeries()
+	res := &Result{Target: o.Target, Sent: rec.sent.Load(), Failed: rec.failed.Load(), Bytes: rec.sent.Load() * int64(len(body)),
+		Elapsed: elapsed, Replies: rec.replies, Errors: rec.errs, Sessions: o.Sessions,
+		Start: start, Histograms: map[string]*Hist{}, Series: series}
+	for i, name := range phaseNames {
+		if rec.total[i].N() > 0 {
+			res.Histograms[name] = rec.total[i]
+		}
 	}
+	res.fill()
 	return res, nil
+}
+
+// fill computes Latency from the histograms and the warnings from the replies.
+func (r *Result) fill() {
+	r.Latency = map[string]Percentiles{}
+	for name, h := range r.Histograms {
+		r.Latency[name] = h.Percentiles()
+	}
+	r.Warnings = r.Warn()
+}
+
+// ended says the run is over: ctx is done or its deadline has passed. A dial the deadline
+// cuts short fails with a timeout of its own, which may come a moment before ctx's timer marks
+// ctx done.
+func ended(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(dl)
+}
+
+// errEnded is a session the end of the run cut short before it began: not a failure.
+var errEnded = errors.New("bench: the run ended")
+
+// series drains the recorder every second into the time series (and prints the progress line
+// when w is set); the returned function stops it and returns the series, the last partial
+// second included.
+func (r *recorder) series(start time.Time, w io.Writer) func() []Second {
+	done := make(chan struct{})
+	var out []Second
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		from := start
+		for {
+			select {
+			case <-done:
+				if w != nil {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				if s := r.second(from); s.Sent+s.Failed > 0 || len(s.Histograms) > 0 {
+					out = append(out, s)
+				}
+				return
+			case now := <-t.C:
+				s := r.second(from)
+				out = append(out, s)
+				from = now
+				if w != nil {
+					fmt.Fprintf(w, "\r\033[K%5.0fs  %d sent  %d msgs/s  %d failed", time.Since(start).Seconds(), r.sent.Load(), s.Sent, r.failed.Load())
+				}
+			}
+		}
+	}()
+	return func() []Second { close(done); <-finished; return out }
 }
 
 // feed issues one ticket per message: as fast as they are taken (closed loop), or on a fixed
@@ -254,61 +393,58 @@ type sessionRun struct {
 	conn    net.Conn
 }
 
-// run runs one connection with up to PerSession messages, the first being t. It returns how
-// many messages got a 2xx final reply.
-func (s *sessionRun) run(ctx context.Context, t ticket) (int, error) {
+// swapConn is the connection go-smtp's client and the raw DATA/BDAT writes share. After
+// STARTTLS its Conn becomes the TLS connection, so every later byte, the client's and the raw
+// body's alike, is encrypted. (Before, go-smtp's NewClientStartTLS wrapped the socket in a TLS
+// connection of its own that bench could not reach, and the body went to the plain socket
+// after the upgrade: every message failed at DATA.)
+type swapConn struct{ net.Conn }
+
+// run runs one connection with up to PerSession messages, the first being t.
+func (s *sessionRun) run(ctx context.Context, t ticket) error {
 	o, rec := s.o, s.rec
 	start := time.Now()
 	conn, err := (&net.Dialer{Timeout: o.Timeout}).DialContext(ctx, "tcp", o.Target)
 	if err != nil {
+		if ended(ctx) {
+			return errEnded // the end of the run cancelled the dial
+		}
 		rec.err("connect", err)
-		return 0, err
+		return err
 	}
 	connected := time.Now()
-	rec.phase("connect", connected.Sub(start))
+	rec.phase(phConnect, connected.Sub(start))
 	fc := &firstReadConn{Conn: conn}
-	s.conn = fc
-	var c *smtp.Client
-	if o.StartTLS {
-		// go-smtp's client has no exported STARTTLS; NewClientStartTLS sends EHLO (as
-		// "localhost") and STARTTLS, and the handshake runs with the second EHLO. So "ehlo" is
-		// banner to the 220 of STARTTLS, "starttls" the handshake and the second EHLO.
-		host, _, _ := net.SplitHostPort(o.Target)
-		c, err = smtp.NewClientStartTLS(fc, &tls.Config{InsecureSkipVerify: true, ServerName: host})
-		if err != nil {
-			s.refused(err, "starttls")
-			return 0, err
-		}
-	} else {
-		c = smtp.NewClient(fc)
-	}
+	sw := &swapConn{Conn: fc}
+	s.conn = sw
+	c := smtp.NewClient(sw)
 	c.CommandTimeout, c.SubmissionTimeout = o.Timeout, o.Timeout
 	defer c.Close()
-	t0 := time.Now()
 	if err := c.Hello(o.Helo); err != nil {
 		s.refused(err, "ehlo")
-		return 0, err
+		return err
 	}
-	switch {
-	case fc.first.IsZero():
-	case o.StartTLS:
-		rec.phase("banner", fc.first.Sub(connected))
-		rec.phase("ehlo", t0.Sub(fc.first))
-		rec.phase("starttls", time.Since(t0))
-	default:
-		rec.phase("banner", fc.first.Sub(connected))
-		rec.phase("ehlo", time.Since(fc.first))
+	if !fc.first.IsZero() {
+		rec.phase(phBanner, fc.first.Sub(connected))
+		rec.phase(phEhlo, time.Since(fc.first))
+	}
+	if o.StartTLS {
+		t0 := time.Now()
+		if err := s.startTLS(c, sw, fc); err != nil {
+			s.refused(err, "starttls")
+			return err
+		}
+		rec.phase(phStartTLS, time.Since(t0))
 	}
 	if o.Auth != "" {
-		t0 = time.Now()
+		t0 := time.Now()
 		user, pass, _ := strings.Cut(o.Auth, ":")
 		if err := c.Auth(sasl.NewLoginClient(user, pass)); err != nil {
 			s.refused(err, "auth")
-			return 0, err
+			return err
 		}
-		rec.phase("auth", time.Since(t0))
+		rec.phase(phAuth, time.Since(t0))
 	}
-	done := 0
 	for i := 0; i < o.PerSession; i++ {
 		if i > 0 {
 			var ok bool
@@ -321,12 +457,55 @@ func (s *sessionRun) run(ctx context.Context, t ticket) (int, error) {
 			}
 		}
 		if err := s.message(c, t); err != nil {
-			return done, err
+			return err
 		}
-		done++
+		rec.sent.Add(1)
 	}
 	_ = c.Quit()
-	return done, nil
+	return nil
+}
+
+// startTLS sends STARTTLS, runs the handshake on the socket and the second EHLO (RFC 3207 §4.2:
+// the client must discard what it knew and say EHLO again) on the TLS connection, which from
+// then on is the session's connection. go-smtp's client exports no STARTTLS, so bench speaks
+// these three steps itself; the client has read every reply so far, nothing is buffered on its
+// side. The "starttls" phase is all three.
+func (s *sessionRun) startTLS(c *smtp.Client, sw *swapConn, fc net.Conn) error {
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		return errors.New("the server does not offer STARTTLS")
+	}
+	_ = fc.SetDeadline(time.Now().Add(s.o.Timeout))
+	defer fc.SetDeadline(time.Time{})
+	if err := s.command("STARTTLS\r\n", 220); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(s.o.Target)
+	tc := tls.Client(fc, &tls.Config{InsecureSkipVerify: true, ServerName: host})
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	sw.Conn = tc
+	s.raw = nil // a reader on the TLS connection from now on
+	return s.command("EHLO "+s.o.Helo+"\r\n", 250)
+}
+
+// command writes line on the session's connection and reads one reply, which must have code want.
+func (s *sessionRun) command(line string, want int) error {
+	if s.raw == nil {
+		s.raw = bufio.NewReader(s.conn)
+	}
+	if _, err := io.WriteString(s.conn, line); err != nil {
+		return err
+	}
+	code, text, err := s.readReply()
+	if err != nil {
+		return err
+	}
+	if code != want {
+		e, msg := splitEnhanced(text)
+		return &smtp.SMTPError{Code: code, Message: msg, EnhancedCode: e}
+	}
+	return nil
 }
 
 func (s *sessionRun) message(c *smtp.Client, t ticket) error {
@@ -336,7 +515,7 @@ func (s *sessionRun) message(c *smtp.Client, t ticket) error {
 		s.refused(err, "mail")
 		return err
 	}
-	rec.phase("mail", time.Since(t0))
+	rec.phase(phMail, time.Since(t0))
 	for r := 0; r < o.Rcpts; r++ {
 		t0 = time.Now()
 		n := s.counter.Add(1)
@@ -345,7 +524,7 @@ func (s *sessionRun) message(c *smtp.Client, t ticket) error {
 			_ = c.Reset()
 			return err
 		}
-		rec.phase("rcpt", time.Since(t0))
+		rec.phase(phRcpt, time.Since(t0))
 	}
 	t0 = time.Now()
 	var err error
@@ -359,9 +538,9 @@ func (s *sessionRun) message(c *smtp.Client, t ticket) error {
 		s.refused(err, "data")
 		return err
 	}
-	rec.phase("data", time.Since(t0))
+	rec.phase(phData, time.Since(t0))
 	if !t.sched.IsZero() && o.Rate > 0 {
-		rec.phase("sched", time.Since(t.sched))
+		rec.phase(phSched, time.Since(t.sched))
 	}
 	rec.reply(final)
 	return nil
@@ -497,37 +676,13 @@ func MakeBody(size int) []byte {
 	return out
 }
 
+// percentiles of a few samples (bench --idle's), through a histogram like the load's.
 func percentiles(ds []time.Duration) Percentiles {
-	if len(ds) == 0 {
-		return Percentiles{}
+	h := NewHist(HistBits)
+	for _, d := range ds {
+		h.Record(d)
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
-	return Percentiles{N: len(ds), P50: at(0.5), P90: at(0.9), P99: at(0.99), Max: ds[len(ds)-1]}
-}
-
-func progress(w io.Writer, start time.Time, sent, failed *atomic.Int64) func() {
-	if w == nil {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		last := int64(0)
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-t.C:
-				n := sent.Load()
-				fmt.Fprintf(w, "\r\033[K%5.0fs  %d sent  %d msgs/s  %d failed", time.Since(start).Seconds(), n, n-last, failed.Load())
-				last = n
-			}
-		}
-	}()
-	return func() { close(done) }
+	return h.Percentiles()
 }
 
 // Print writes a human-readable report.

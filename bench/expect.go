@@ -87,3 +87,54 @@ func (r *Result) Check(exps []Expectation) ([]string, bool) {
 	}
 	return lines, all
 }
+
+// Exit is the exit status of a run and what to say about it: with expectations, 0 when all
+// hold (an --expect that names the failures a test provokes makes them expected); without, 1
+// when any message or session failed, since a load generator that exits 0 on a run of errors
+// is trusted by scripts that should not trust it.
+func (r *Result) Exit(exps []Expectation) (int, []string) {
+	if exps != nil {
+		lines, ok := r.Check(exps)
+		if !ok {
+			return 1, lines
+		}
+		return 0, lines
+	}
+	if r.Failed > 0 {
+		return 1, []string{fmt.Sprintf("%d of %d messages or sessions failed (use --expect to state which failures a run expects)", r.Failed, r.Sent+r.Failed)}
+	}
+	return 0, nil
+}
+
+// refusalShare is the share of refused replies above which Warn says the run measured refusals.
+const refusalShare = 0.5
+
+// Warn says when a result measures the server refusing, not accepting: most replies refusals
+// (4xx or 5xx at any step), or any 452 4.3.1 (Exchange's back pressure, spec §5: the hub's
+// queues or disk are full, which a load of recipients outside the organization causes, every
+// message becoming an NDR to an unreachable domain). A recipient accepted but not in the
+// organization cannot be seen from the client; the text says what to check.
+func (r *Result) Warn() []string {
+	var refused, all, backPressure int64
+	for k, v := range r.Replies {
+		all += v
+		if k != "" && (k[0] == '4' || k[0] == '5') {
+			refused += v
+		}
+		if strings.HasPrefix(k, "452 4.3.1") {
+			backPressure += v
+		}
+	}
+	var out []string
+	if all > 0 && float64(refused) > refusalShare*float64(all) {
+		out = append(out, fmt.Sprintf("%d of %d replies were refusals (%d 4xx, %d 5xx): this run measured refusals, not mail flow. "+
+			"Check that the recipients (--to) are mailboxes of an accepted domain of the organization, that the connector lets this client send "+
+			"(AUTH, MessageRateLimit, MaxRecipientsPerMessage) and what the replies above say", refused, all, r.Count("4xx"), r.Count("5xx")))
+	}
+	if backPressure > 0 {
+		out = append(out, fmt.Sprintf("the server answered 452 4.3.1 (back pressure) %d times: its queues or disk are full. "+
+			"Recipients outside the organization make an NDR per message that waits for an unreachable domain; "+
+			"load-test with recipients that exist in the organization (or a send connector to a sink for the NDRs)", backPressure))
+	}
+	return out
+}

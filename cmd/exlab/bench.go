@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"time"
@@ -20,6 +21,8 @@ func (a *app) benchCmd() *cobra.Command {
 	var asJSON bool
 	var expect string
 	var idle int
+	var report, ramp string
+	var p99Bound time.Duration
 	c := &cobra.Command{Use: "bench", Short: "load generator for any SMTP server (--idle N: hold idle sessions and time new ones)", Args: cobra.NoArgs}
 	c.RunE = runE(func([]string) error {
 		if o.Duration > 0 && !c.Flags().Changed("messages") {
@@ -51,26 +54,38 @@ func (a *app) benchCmd() *cobra.Command {
 				return fmt.Errorf("--expect: %v", err)
 			}
 		}
+		if ramp != "" {
+			r, err := bench.ParseRamp(ramp)
+			if err != nil {
+				return fmt.Errorf("--ramp: %v", err)
+			}
+			var progress io.Writer
+			if !asJSON {
+				progress = a.stdout
+				bench.PrintRampHeader(a.stdout, p99Bound)
+			}
+			o.Progress = nil
+			rr, err := bench.RunRamp(ctx, o, r, p99Bound, progress)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				format.WriteJSON(a.stdout, rr)
+			} else {
+				rr.PrintKnee(a.stdout)
+			}
+			if rr.Knee < 0 {
+				return exitCode(1)
+			}
+			return nil
+		}
 		res, err := bench.Run(ctx, o)
 		if err != nil {
 			return err
 		}
-		if asJSON {
-			format.WriteJSON(a.stdout, res)
-		} else {
-			res.Print(a.stdout)
-		}
-		if exps != nil {
-			lines, ok := res.Check(exps)
-			for _, l := range lines {
-				fmt.Fprintln(a.stderr, l)
-			}
-			if !ok {
-				return exitCode(1)
-			}
-		}
-		return nil
+		return a.benchResult(res, asJSON, report, exps)
 	})
+	c.AddCommand(a.benchMergeCmd())
 	f := c.Flags()
 	f.StringVar(&o.Target, "target", "", "SMTP server to load, host:port")
 	f.IntVar(&o.Sessions, "sessions", 20, "parallel connections (with --rate: the most at once)")
@@ -90,5 +105,81 @@ func (a *app) benchCmd() *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&expect, "expect", "", `conditions on the replies, e.g. "250 2.6.0=10,421 4.4.2>=1,5xx=0": exit 1 when one fails`)
 	f.IntVar(&idle, "idle", 0, "hold this many idle sessions open for --duration instead, timing new sessions meanwhile")
+	f.StringVar(&report, "report", "", "also write a self-contained HTML page: throughput and per-phase p50/p99 over time, the reply mix")
+	f.StringVar(&ramp, "ramp", "", "START:STEP:MAX[:HOLD]: open-loop steps of offered msgs/s, each HOLD long (default 5s), up to the knee")
+	f.DurationVar(&p99Bound, "p99-bound", 50*time.Millisecond, "--ramp: a step holds while the p99 from schedule to the final reply after data stays under this, with no failure")
+	return c
+}
+
+// benchResult prints a result (text or JSON), its warnings, the --report page, the
+// expectations, and turns them into the exit status (bench.Result.Exit).
+func (a *app) benchResult(res *bench.Result, asJSON bool, report string, exps []bench.Expectation) error {
+	if asJSON {
+		format.WriteJSON(a.stdout, res)
+	} else {
+		res.Print(a.stdout)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(a.stderr, "warning:", w)
+	}
+	if report != "" {
+		f, err := os.Create(report)
+		if err != nil {
+			return err
+		}
+		err = bench.WriteReport(f, res)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--report: %v", err)
+		}
+	}
+	code, lines := res.Exit(exps)
+	for _, l := range lines {
+		fmt.Fprintln(a.stderr, l)
+	}
+	if code != 0 {
+		return exitCode(code)
+	}
+	return nil
+}
+
+// benchMergeCmd merges the --json results of several runs (several machines loading one
+// server at once) into one, losslessly (bench.Merge).
+func (a *app) benchMergeCmd() *cobra.Command {
+	var asJSON bool
+	var report, expect string
+	c := &cobra.Command{Use: "merge A.json B.json ...", Short: "merge the --json results of several bench runs (several machines) into one", Args: cobra.MinimumNArgs(1)}
+	c.RunE = runE(func(args []string) error {
+		var runs []*bench.Result
+		for _, name := range args {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			r, err := bench.ReadResult(f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+			runs = append(runs, r)
+		}
+		res, err := bench.Merge(runs...)
+		if err != nil {
+			return err
+		}
+		var exps []bench.Expectation
+		if expect != "" {
+			if exps, err = bench.ParseExpect(expect); err != nil {
+				return fmt.Errorf("--expect: %v", err)
+			}
+		}
+		return a.benchResult(res, asJSON, report, exps)
+	})
+	f := c.Flags()
+	f.BoolVar(&asJSON, "json", false, "print the merged result as JSON (which merges again)")
+	f.StringVar(&report, "report", "", "also write the merged result as a self-contained HTML page")
+	f.StringVar(&expect, "expect", "", "conditions on the merged replies, as bench --expect")
 	return c
 }
