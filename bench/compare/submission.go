@@ -45,25 +45,29 @@ func saslConfig(sasldb string) string {
 	return "pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: " + sasldb + "\nmech_list: PLAIN LOGIN\n"
 }
 
-// submissionMainCF is appended to Postfix's private main.cf: Cyrus SASL from dir/sasl and a
-// self-signed certificate from dir/tls. smtpd_sasl_auth_enable is set on the submission
+// submissionMainCF is appended to Postfix's private main.cf: Cyrus SASL from dir/conf/sasl and
+// a self-signed certificate from dir/tls. The smtpd.conf lives in the private config
+// directory's sasl/ because Debian's Postfix looks there ($config_directory/sasl/smtpd.conf, then
+// /usr/lib/sasl/smtpd.conf, as strace shows) whatever cyrus_sasl_config_path says; upstream
+// Postfix reads cyrus_sasl_config_path, which names the same directory. smtpd_sasl_auth_enable is set on the submission
 // service alone (master.cf), so the port-25 figures do not change.
 func submissionMainCF(dir string) string {
 	return fmt.Sprintf(`smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
-cyrus_sasl_config_path = %[1]s/sasl
+cyrus_sasl_config_path = %[1]s/conf/sasl
 smtpd_sasl_local_domain =
 smtpd_tls_cert_file = %[1]s/tls/cert.pem
 smtpd_tls_key_file = %[1]s/tls/key.pem
-smtpd_tls_session_cache_database =
-tls_random_source = dev:/dev/urandom
 `, dir)
 }
 
 // submissionMasterCF is the submission service: STARTTLS required before AUTH, only
 // authenticated clients may send. It runs unchrooted like the rest of the private master.cf,
-// so the sasldb and smtpd.conf paths are the real ones.
-const submissionMasterCF = pfSubAddr + ` inet n - n - - smtpd
+// so the sasldb and smtpd.conf paths are the real ones. smtpd's TLS needs tlsmgr (its PRNG
+// and session cache): without it smtpd answers STARTTLS with 454 4.7.0 "TLS not available due
+// to local problem" ("connect to private/tlsmgr: No such file or directory" in its log).
+const submissionMasterCF = `tlsmgr    unix  - - n 1000? 1 tlsmgr
+` + pfSubAddr + ` inet n - n - - smtpd
   -o syslog_name=postfix/submission
   -o smtpd_tls_security_level=encrypt
   -o smtpd_tls_auth_only=yes
@@ -72,16 +76,16 @@ const submissionMasterCF = pfSubAddr + ` inet n - n - - smtpd
   -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
 `
 
-// writeSubmissionConfig writes dir/sasl/smtpd.conf, the sasldb with subUser, and a
+// writeSubmissionConfig writes dir/conf/sasl/smtpd.conf, the sasldb with subUser, and a
 // certificate, readable by the postfix user. It never touches /etc/sasldb2 or /etc/postfix.
 func writeSubmissionConfig(dir string) error {
-	for _, d := range []string{"sasl", "tls"} {
+	for _, d := range []string{"conf/sasl", "tls"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
 		}
 	}
-	db := filepath.Join(dir, "sasl", "sasldb2")
-	if err := os.WriteFile(filepath.Join(dir, "sasl", "smtpd.conf"), []byte(saslConfig(db)), 0o644); err != nil {
+	db := filepath.Join(dir, "conf", "sasl", "sasldb2")
+	if err := os.WriteFile(filepath.Join(dir, "conf", "sasl", "smtpd.conf"), []byte(saslConfig(db)), 0o644); err != nil {
 		return err
 	}
 	if _, err := exec.LookPath("saslpasswd2"); err != nil {

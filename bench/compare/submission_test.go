@@ -22,7 +22,7 @@ func TestSubmissionPostfixConfig(t *testing.T) {
 	for _, want := range []string{
 		"smtpd_sasl_type = cyrus\n",
 		"smtpd_sasl_path = smtpd\n", // → smtpd.conf
-		"cyrus_sasl_config_path = /tmp/pf/sasl\n",
+		"cyrus_sasl_config_path = /tmp/pf/conf/sasl\n",
 		"smtpd_tls_cert_file = /tmp/pf/tls/cert.pem\n",
 		"smtpd_tls_key_file = /tmp/pf/tls/key.pem\n",
 	} {
@@ -34,7 +34,11 @@ func TestSubmissionPostfixConfig(t *testing.T) {
 	if strings.Contains(main, "smtpd_sasl_auth_enable") {
 		t.Errorf("main.cf enables SASL globally:\n%s", main)
 	}
-	fields := strings.Fields(strings.SplitN(submissionMasterCF, "\n", 2)[0])
+	lines := strings.Split(strings.TrimSuffix(submissionMasterCF, "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "tlsmgr ") {
+		t.Errorf("master.cf lacks tlsmgr, which smtpd's STARTTLS needs: %q", lines[0])
+	}
+	fields := strings.Fields(lines[1])
 	if len(fields) != 8 || fields[0] != pfSubAddr || fields[4] != "n" || fields[7] != "smtpd" {
 		t.Errorf("master.cf service line %q: want %s inet, unchrooted (5th column n), smtpd", fields, pfSubAddr)
 	}
@@ -43,7 +47,7 @@ func TestSubmissionPostfixConfig(t *testing.T) {
 			t.Errorf("master.cf submission lacks %q", want)
 		}
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(submissionMasterCF, "\n"), "\n")[1:] {
+	for _, l := range lines[2:] {
 		if !strings.HasPrefix(l, "  -o ") {
 			t.Errorf("continuation line %q must start with whitespace", l)
 		}
@@ -61,12 +65,12 @@ func TestWriteSubmissionConfig(t *testing.T) {
 	if err := writeSubmissionConfig(dir); err != nil {
 		t.Fatal(err)
 	}
-	conf, err := os.ReadFile(filepath.Join(dir, "sasl/smtpd.conf"))
-	if err != nil || string(conf) != saslConfig(filepath.Join(dir, "sasl/sasldb2")) {
+	conf, err := os.ReadFile(filepath.Join(dir, "conf/sasl/smtpd.conf"))
+	if err != nil || string(conf) != saslConfig(filepath.Join(dir, "conf/sasl/sasldb2")) {
 		t.Errorf("smtpd.conf = %q, %v", conf, err)
 	}
 	// The sasldb holds user1 in realm contoso.test, as Cyrus splits user1@contoso.test.
-	out, err := exec.Command("sasldblistusers2", "-f", filepath.Join(dir, "sasl/sasldb2")).CombinedOutput()
+	out, err := exec.Command("sasldblistusers2", "-f", filepath.Join(dir, "conf/sasl/sasldb2")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sasldblistusers2: %v %s", err, out)
 	}
