@@ -273,6 +273,13 @@ func run(o options) error {
 			}
 		}
 	}
+	var susPeak float64
+	var sustained []sustainedResult
+	if o.Sustained > 0 {
+		if susPeak, sustained, err = runSustained(exlabBin, tmp, dur, o.Sustained); err != nil {
+			return fmt.Errorf("sustained: %w", err)
+		}
+	}
 	var agreement []sourceAgreement
 	if o.SmtpSource {
 		if agreement, err = runAgreement(selected, targets, med, dur); err != nil {
@@ -313,6 +320,9 @@ func run(o options) error {
 		writeAgreement(&b, agreement)
 	}
 
+	if o.Sustained > 0 {
+		writeSustained(&b, o.Sustained, susPeak, sustained)
+	}
 	if len(subNames) > 0 {
 		writeSubmission(&b, subNames, subRes)
 	}
@@ -474,7 +484,12 @@ func startExlabWith(bin, tmp, name string, off int, quiet bool, env []string) (*
 	if err != nil {
 		return nil, fmt.Errorf("%s config default: %w", bin, err)
 	}
-	cfg := string(def)
+	return startExlabConfig(bin, tmp, name, off, benchConfig(string(def), quiet), env, "off")
+}
+
+// benchConfig is the embedded default with the load settings every run uses (see the
+// report's last paragraph and the README's load-testing section).
+func benchConfig(cfg string, quiet bool) string {
 	cfg = strings.ReplaceAll(cfg, "MaxInboundConnectionPerSource: 20\n", "MaxInboundConnectionPerSource: Unlimited\n")
 	// Client Frontend's 5 messages a minute per user (Exchange's default) would stop the 587 runs.
 	cfg = strings.Replace(cfg, "    MessageRateLimit: 5\n", "    MessageRateLimit: Unlimited\n", 1)
@@ -485,12 +500,17 @@ func startExlabWith(bin, tmp, name string, off int, quiet bool, env []string) (*
 		cfg = strings.Replace(cfg, "    ProtocolLoggingLevel: Verbose\n", "    ProtocolLoggingLevel: None\n", 1)
 		cfg = strings.Replace(cfg, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    MessageTrackingLogEnabled: false\n    IntraOrgConnectorProtocolLoggingLevel: None", 1)
 	}
+	return cfg
+}
+
+// startExlabConfig writes cfg and starts exlab serve on it; admin is --admin's value.
+func startExlabConfig(bin, tmp, name string, off int, cfg string, env []string, admin string) (*exec.Cmd, error) {
 	path := filepath.Join(tmp, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--config", path, "--data", filepath.Join(tmp, name+"-data"),
-		"--port-offset", strconv.Itoa(off), "--admin", "off", "--log-level", "warn")
+		"--port-offset", strconv.Itoa(off), "--admin", admin, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), env...)
 	logf, _ := os.Create(filepath.Join(tmp, name+".log"))
 	cmd.Stderr = logf
