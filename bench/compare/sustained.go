@@ -100,6 +100,8 @@ type sustainedResult struct {
 	Drain           time.Duration
 	DrainOK         bool
 	Replies, Errors map[string]int64
+	SchedP99        time.Duration // from each message's scheduled time to its final reply: falling behind shows here
+	Streams         []string      // per stream: recipient pattern, offered and sent msgs/s
 }
 
 // runSustained starts its own exlab (admin listener on, so `exlab queue get` reads the running
@@ -186,6 +188,8 @@ func runSustained(bin, tmp string, dur, length time.Duration) (float64, []sustai
 					return
 				}
 				r.Sent += res.Sent
+				r.SchedP99 = max(r.SchedP99, res.Latency["sched"].P99)
+				r.Streams = append(r.Streams, fmt.Sprintf("%s: %.0f offered, %.0f sent msgs/s", so.To, so.Rate, res.Rate()))
 				r.Failed += res.Failed
 				for k, v := range res.Replies {
 					r.Replies[k] += v
@@ -207,6 +211,9 @@ func runSustained(bin, tmp string, dur, length time.Duration) (float64, []sustai
 		r.RSSMin, r.RSSMax, r.Flat = rssStats(s, susWarmup)
 		r.Drain, err = drain(bin, data, time.Minute)
 		r.DrainOK = err == nil && r.Drain <= 5*time.Second
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sustained: drain:", err)
+		}
 		fmt.Fprintf(os.Stderr, "sustained, %s: %.0f msgs/s offered, %.0f sent/s, %d refused, %d failed, RSS %d-%d KiB after %d s, drained in %v\n",
 			r.Label, r.Offered, r.Rate, r.Refused, r.Failed, r.RSSMin, r.RSSMax, susWarmup, r.Drain)
 		out = append(out, r)
@@ -239,7 +246,7 @@ func drain(bin, data string, limit time.Duration) (time.Duration, error) {
 
 // writeSustained is the report's sustained section.
 func writeSustained(b *strings.Builder, length time.Duration, peak float64, rs []sustainedResult) {
-	fmt.Fprintf(b, "\n## Sustained load (frontend path, %v at %.0f%% of its peak)\n\nPeak measured first at %s on this exlab: %.0f msgs/s. Open loop (bench's Rate), 20 sessions × 20; sender bench@sink.test, whose domain has a send connector to a loopback smtp-sink, so that the NDRs of the unknown recipients are delivered. RSS sampled every second, the first %d s left out; \"flat\" is every sample within ±10%% of their mean. Drain: from the end of the load until `exlab queue get` shows no message queued.\n\n| run | offered msgs/s | sent msgs/s | refused | failed | RSS min–max (MiB) | flat | queues drained after | ≤ 5 s |\n|---|---:|---:|---:|---:|---:|---|---:|---|\n",
+	fmt.Fprintf(b, "\n## Sustained load (frontend path, %v at %.0f%% of its peak)\n\nPeak measured first at %s on this exlab: %.0f msgs/s. Open loop (bench's Rate), 20 sessions × 20; sender bench@sink.test, whose domain has a send connector to a loopback smtp-sink, so that the NDRs of the unknown recipients are delivered. RSS sampled every second, the first %d s left out; \"flat\" is every sample within ±10%% of their mean. Drain: from the end of the load until `exlab queue get` shows no message queued.\n\n| run | offered msgs/s | sent msgs/s | p99 from schedule | refused | failed | RSS min–max (MiB) | flat | queues drained after | ≤ 5 s |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n",
 		length, susShare*100, points[1].Name, peak, susWarmup)
 	yes := func(ok bool) string {
 		if ok {
@@ -248,10 +255,11 @@ func writeSustained(b *strings.Builder, length time.Duration, peak float64, rs [
 		return "**no**"
 	}
 	for _, r := range rs {
-		fmt.Fprintf(b, "| %s | %.0f | %.0f | %d | %d | %.1f–%.1f | %s | %.2f s | %s |\n", r.Label, r.Offered, r.Rate, r.Refused, r.Failed,
+		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.0f ms | %d | %d | %.1f–%.1f | %s | %.2f s | %s |\n", r.Label, r.Offered, r.Rate, ms(r.SchedP99), r.Refused, r.Failed,
 			float64(r.RSSMin)/1024, float64(r.RSSMax)/1024, yes(r.Flat), r.Drain.Seconds(), yes(r.DrainOK))
 	}
 	for _, r := range rs {
+		fmt.Fprintf(b, "\n%s: %s.\n", r.Label, strings.Join(r.Streams, "; "))
 		if r.Refused > 0 || r.Failed > 0 {
 			fmt.Fprintf(b, "\n%s: replies %v, errors %v.\n", r.Label, r.Replies, r.Errors)
 		}
