@@ -231,9 +231,11 @@ func run(o options) error {
 		}
 	}
 
-	results := map[string]map[string][]measure{} // point → target → runs
+	results := map[string]map[string][]measure{}    // point → target → runs
+	sourceRuns := map[string]map[string][]measure{} // the same, loaded with smtp-source
 	for _, p := range selected {
 		results[p.Name] = map[string][]measure{}
+		sourceRuns[p.Name] = map[string][]measure{}
 		for r := 0; r < repeat; r++ {
 			for _, t := range targets {
 				m, err := load(t, p, dur)
@@ -243,6 +245,16 @@ func run(o options) error {
 				results[p.Name][t.Name] = append(results[p.Name][t.Name], m)
 				fmt.Fprintf(os.Stderr, "%-32s %-40s run %d: %8.0f msgs/s  p99 %7.2f ms  cpu %6.0f ms/1000\n",
 					p.Name, t.Name, r+1, m.Rate, ms(m.P99), m.CPUMs)
+				// smtp-source right after exlab bench on the same target and point, so that
+				// both see the same server state (queue, caches) and the same machine noise.
+				if o.SmtpSource && haveSmtpSource() && isMainPoint(p) {
+					sm, err := loadSmtpSource(t, p, messagesFor(m.Rate, dur, p.Sessions))
+					if err != nil {
+						return fmt.Errorf("%s, %s: %w", t.Name, p.Name, err)
+					}
+					sourceRuns[p.Name][t.Name] = append(sourceRuns[p.Name][t.Name], sm)
+					fmt.Fprintf(os.Stderr, "%-32s %-40s run %d: %8.0f msgs/s  smtp-source  cpu %6.0f ms/1000\n", p.Name, t.Name, r+1, sm.Rate, sm.CPUMs)
+				}
 			}
 		}
 	}
@@ -281,9 +293,7 @@ func run(o options) error {
 	}
 	var agreement []sourceAgreement
 	if o.SmtpSource {
-		if agreement, err = runAgreement(selected, targets, med, dur); err != nil {
-			return err
-		}
+		agreement = agreements(selected, targets, med, func(pn, tn string) measure { return median(sourceRuns[pn][tn]) })
 	}
 
 	var b strings.Builder
@@ -342,7 +352,7 @@ func run(o options) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\n## Targets (issue 3)\n\n| requirement | measured | |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "\n## Targets (issues 3 and 14)\n\n| requirement | measured | |\n|---|---|---|\n")
 	check := func(name string, ok bool, measured string) {
 		mark := "met"
 		if !ok {

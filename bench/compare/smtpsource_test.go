@@ -76,3 +76,30 @@ func TestAgree(t *testing.T) {
 		}
 	}
 }
+
+func TestAgreements(t *testing.T) {
+	targets := []target{{Name: "a"}, {Name: "b"}}
+	sel := []point{points[0], points[1], points[4]} // points[0] is no main point
+	benchM := func(pn, tn string) measure { return measure{Rate: 1000} }
+	source := func(pn, tn string) measure {
+		if tn == "b" {
+			if pn == points[4].Name {
+				return measure{} // smtp-source did not run there
+			}
+			return measure{Rate: 700}
+		}
+		return measure{Rate: 900}
+	}
+	got := agreements(sel, targets, benchM, source)
+	if len(got) != 3 {
+		t.Fatalf("%d rows, want 3 (two main points × a, one × b): %+v", len(got), got)
+	}
+	for _, r := range got {
+		if r.Point == points[0].Name {
+			t.Errorf("row for a point that is not a main point: %+v", r)
+		}
+		if want := r.Target == "a"; r.OK != want {
+			t.Errorf("%s at %s: agree %v, want %v (delta %.2f)", r.Target, r.Point, r.OK, want, r.Delta)
+		}
+	}
+}
