@@ -18,8 +18,12 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 20m ./...
 
+# make bench: exlab against Postfix and smtp-sink, A/B against BASELINE (a git ref or an exlab
+# binary; default the commit before HEAD, so a merge is measured against main before it;
+# BASELINE= skips the A/B). BENCHFLAGS go to bench/compare, e.g. "-points main -repeat 1".
+BASELINE ?= HEAD~1
 bench: build
-	./bench/run.sh $(BENCHFLAGS)
+	./bench/run.sh $(if $(BASELINE),-baseline $(BASELINE)) $(BENCHFLAGS)
 
 # The six platforms exlab ships for: each must build and vet (tests included) without cgo.
 CROSS ?= linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/amd64 darwin/arm64

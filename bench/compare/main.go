@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,21 +66,107 @@ type measure struct {
 	Failed int64
 }
 
+// options are compare's flags.
+type options struct {
+	Exlab       string
+	Out         string
+	Repeat      int
+	Duration    time.Duration
+	SkipPostfix bool
+	Baseline    string // a binary path or a git ref; empty: no A/B
+	Points      []int  // indices into points that are measured
+	Extras      bool   // the logs, tracing, open-loop and idle-session sections
+	SmtpSource  bool   // smtp-source as a second load generator at the main points
+	Sustained   time.Duration
+	Submission  bool // the 587 path against Postfix's submission service
+}
+
+// mainPoints are the points where both load generators run (issue 14 point 4): 1 KiB at 20
+// sessions, many per connection and one per connection.
+var mainPoints = []int{1, 4}
+
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	var o options
+	fs.StringVar(&o.Exlab, "exlab", "bin/exlab", "the exlab binary")
+	fs.StringVar(&o.Out, "out", "bench/RESULTS.md", "where to write the results")
+	fs.IntVar(&o.Repeat, "repeat", 3, "runs per point and target (the median is reported)")
+	fs.DurationVar(&o.Duration, "duration", 3*time.Second, "length of each run")
+	fs.BoolVar(&o.SkipPostfix, "no-postfix", false, "measure exlab only")
+	fs.StringVar(&o.Baseline, "baseline", "", "an earlier exlab measured at every point, alternating with -exlab, for an A/B: a binary, or a git ref (built from the repository in the current directory)")
+	sel := fs.String("points", "all", "the points to measure: all, main (1 KiB at 20 sessions) or a comma list of their numbers (1-based, as listed in -h)")
+	fs.BoolVar(&o.Extras, "extras", true, "also measure the cost of logs and tracing, the open-loop latency and the idle sessions")
+	fs.BoolVar(&o.SmtpSource, "smtp-source", true, "also load the main points with Postfix's smtp-source and report whether it agrees with exlab bench")
+	fs.DurationVar(&o.Sustained, "sustained", 0, "run the frontend path this long at 80% of its peak (with all recipients known, then 20% unknown); 0 skips it")
+	fs.BoolVar(&o.Submission, "submission", true, "measure the 587 path (STARTTLS + AUTH LOGIN) against Postfix's submission service")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: compare [flags]\n\npoints:")
+		for i, p := range points {
+			fmt.Fprintf(fs.Output(), "  %d  %s\n", i+1, p.Name)
+		}
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.Repeat < 1 {
+		return o, fmt.Errorf("-repeat %d: at least 1", o.Repeat)
+	}
+	var err error
+	if o.Points, err = parsePoints(*sel, len(points)); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// parsePoints reads -points.
+func parsePoints(s string, n int) ([]int, error) {
+	switch s {
+	case "all", "":
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out, nil
+	case "main":
+		return append([]int(nil), mainPoints...), nil
+	}
+	var out []int
+	seen := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		i, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || i < 1 || i > n {
+			return nil, fmt.Errorf("-points: %q is not a point number 1-%d", f, n)
+		}
+		if !seen[i-1] {
+			seen[i-1] = true
+			out = append(out, i-1)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
 func main() {
-	exlabBin := flag.String("exlab", "bin/exlab", "the exlab binary")
-	out := flag.String("out", "bench/RESULTS.md", "where to write the results")
-	repeat := flag.Int("repeat", 3, "runs per point and target (the median is reported)")
-	dur := flag.Duration("duration", 3*time.Second, "length of each run")
-	skipPostfix := flag.Bool("no-postfix", false, "measure exlab only")
-	baseline := flag.String("baseline", "", "a second exlab binary (an earlier build) measured at every point, alternating with -exlab, for an A/B")
-	flag.Parse()
-	if err := run(*exlabBin, *baseline, *out, *repeat, *dur, *skipPostfix); err != nil {
+	o, err := parseFlags(os.Args[1:])
+	if err == flag.ErrHelp {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipPostfix bool) error {
+func run(o options) error {
+	exlabBin, out, repeat, dur, skipPostfix := o.Exlab, o.Out, o.Repeat, o.Duration, o.SkipPostfix
 	tmp, err := os.MkdirTemp("", "exlab-bench")
 	if err != nil {
 		return err
@@ -97,6 +182,19 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 		}
 	}()
 
+	var base baseline
+	if o.Baseline != "" {
+		fmt.Fprintf(os.Stderr, "bench: building the baseline %s\n", o.Baseline)
+		if base, err = resolveBaseline(".", o.Baseline, tmp); err != nil {
+			return err
+		}
+	}
+	baselineBin := base.Bin
+	selected := make([]point, 0, len(o.Points))
+	for _, i := range o.Points {
+		selected = append(selected, points[i])
+	}
+
 	ex, err := startExlab(exlabBin, tmp)
 	if err != nil {
 		return err
@@ -107,6 +205,7 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 		{"exlab hub (2525 → Pebble)", hubAddr, procCPU(ex.Process.Pid)},
 	}
 	notes := []string{}
+	var pfCPU func() time.Duration // Postfix's CPU, when it runs
 	const (
 		baseFE  = "baseline exlab frontend"
 		baseHub = "baseline exlab hub"
@@ -121,19 +220,22 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 			target{baseHub, fmt.Sprintf("127.0.0.1:%d", 2525+offset+3000), procCPU(bx.Process.Pid)})
 	}
 	if !skipPostfix {
-		pf, sink, stop, err := startPostfix(tmp)
+		pf, sink, stop, err := startPostfix(tmp, o.Submission)
 		if err != nil {
 			notes = append(notes, "Postfix not measured: "+err.Error())
 			fmt.Fprintln(os.Stderr, "bench: Postfix not measured:", err)
 		} else {
 			cleanups = append(cleanups, stop)
 			targets = append(targets, target{"Postfix (durable queue, discard)", pfAddr, pf}, target{"smtp-sink (no storage)", sinkAddr, sink})
+			pfCPU = pf
 		}
 	}
 
-	results := map[string]map[string][]measure{} // point → target → runs
-	for _, p := range points {
+	results := map[string]map[string][]measure{}    // point → target → runs
+	sourceRuns := map[string]map[string][]measure{} // the same, loaded with smtp-source
+	for _, p := range selected {
 		results[p.Name] = map[string][]measure{}
+		sourceRuns[p.Name] = map[string][]measure{}
 		for r := 0; r < repeat; r++ {
 			for _, t := range targets {
 				m, err := load(t, p, dur)
@@ -143,70 +245,55 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 				results[p.Name][t.Name] = append(results[p.Name][t.Name], m)
 				fmt.Fprintf(os.Stderr, "%-32s %-40s run %d: %8.0f msgs/s  p99 %7.2f ms  cpu %6.0f ms/1000\n",
 					p.Name, t.Name, r+1, m.Rate, ms(m.P99), m.CPUMs)
+				// smtp-source right after exlab bench on the same target and point, so that
+				// both see the same server state (queue, caches) and the same machine noise.
+				if o.SmtpSource && haveSmtpSource() && isMainPoint(p) {
+					sm, err := loadSmtpSource(t, p, messagesFor(m.Rate, dur, p.Sessions))
+					if err != nil {
+						return fmt.Errorf("%s, %s: %w", t.Name, p.Name, err)
+					}
+					sourceRuns[p.Name][t.Name] = append(sourceRuns[p.Name][t.Name], sm)
+					fmt.Fprintf(os.Stderr, "%-32s %-40s run %d: %8.0f msgs/s  smtp-source  cpu %6.0f ms/1000\n", p.Name, t.Name, r+1, sm.Rate, sm.CPUMs)
+				}
 			}
 		}
 	}
 	med := func(pn, tn string) measure { return median(results[pn][tn]) }
 
-	// The cost of the logs (issue 7): the frontend path at 20 sessions with Default Frontend's
-	// protocol log and the tracking log (the default) against an exlab with both off.
-	quiet, err := startExlabWith(exlabBin, tmp, "exlab-quiet", offset+1000, true, nil)
-	if err != nil {
-		return err
-	}
-	cleanups = append(cleanups, func() { quiet.Process.Signal(syscall.SIGTERM); quiet.Wait() })
-	quietT := target{"exlab frontend, logs off", fmt.Sprintf("127.0.0.1:%d", 25+offset+1000), procCPU(quiet.Process.Pid)}
-	// And the cost of tracing: an exlab exporting every span with OTLP/HTTP to a collector
-	// that discards them (tracing is off in every other run: no OTEL_* variables).
-	collector := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/x-protobuf")
-	})}
-	cl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go collector.Serve(cl)
-	cleanups = append(cleanups, func() { collector.Close() })
-	traced, err := startExlabWith(exlabBin, tmp, "exlab-traced", offset+2000, false, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + cl.Addr().String()})
-	if err != nil {
-		return err
-	}
-	cleanups = append(cleanups, func() { traced.Process.Signal(syscall.SIGTERM); traced.Wait() })
-	tracedT := target{"exlab frontend, tracing on", fmt.Sprintf("127.0.0.1:%d", 25+offset+2000), procCPU(traced.Process.Pid)}
-	var logsOn, logsOff, tracingOn []measure
-	for r := 0; r < repeat; r++ {
-		for _, t := range []target{quietT, targets[0], tracedT} {
-			m, err := load(t, points[1], dur)
-			if err != nil {
-				return fmt.Errorf("%s: %w", t.Name, err)
-			}
-			switch t.Name {
-			case quietT.Name:
-				logsOff = append(logsOff, m)
-			case tracedT.Name:
-				tracingOn = append(tracingOn, m)
-			default:
-				logsOn = append(logsOn, m)
-			}
-			fmt.Fprintf(os.Stderr, "%-32s %-40s run %d: %8.0f msgs/s  cpu %6.0f ms/1000\n", points[1].Name, t.Name, r+1, m.Rate, m.CPUMs)
+	var ex2 extrasResult
+	if o.Extras {
+		if ex2, err = runExtras(exlabBin, tmp, ex, targets[0], med, dur, repeat, &cleanups); err != nil {
+			return err
 		}
 	}
-
-	// Latency under a fixed offered load: half of the frontend's own peak (20 sessions).
-	peak := med(points[1].Name, targets[0].Name).Rate
-	open, err := bench.Run(context.Background(), bench.Options{Target: feAddr, Sessions: 20, PerSession: 20, Size: 1024,
-		Rate: peak / 2, Duration: 2 * dur})
-	if err != nil {
-		return err
+	var subNames []string
+	subRes := map[string]map[string][]subMeasure{}
+	if o.Submission && pfCPU != nil {
+		subTargets := []target{{subExlabName, subAddr, procCPU(ex.Process.Pid)}, {subPostfixName, pfSubAddr, pfCPU}}
+		for _, t := range subTargets {
+			subNames = append(subNames, t.Name)
+		}
+		for _, p := range subPoints {
+			subRes[p.Name] = map[string][]subMeasure{}
+			for r := 0; r < repeat; r++ {
+				for _, t := range subTargets {
+					m := loadSubmission(t, p, dur)
+					subRes[p.Name][t.Name] = append(subRes[p.Name][t.Name], m)
+					fmt.Fprintf(os.Stderr, "%-32s %-40s run %d: %8.0f msgs/s  %6.0f handshakes/s  cpu %6.0f ms/1000 %s\n", p.Name, t.Name, r+1, m.Rate, m.Sessions, m.CPUMs, m.Err)
+				}
+			}
+		}
 	}
-	// 10,000 idle sessions held on port 25, new sessions timed meanwhile.
-	before := rss(ex.Process.Pid)
-	var during int64
-	hold, err := bench.Hold(context.Background(), bench.HoldOptions{Target: feAddr, Sessions: 10000, Duration: dur,
-		Ready: func(int) { time.Sleep(500 * time.Millisecond); during = rss(ex.Process.Pid) }})
-	if err != nil {
-		return err
+	var susPeak float64
+	var sustained []sustainedResult
+	if o.Sustained > 0 {
+		if susPeak, sustained, err = runSustained(exlabBin, tmp, dur, o.Sustained); err != nil {
+			return fmt.Errorf("sustained: %w", err)
+		}
+	}
+	var agreement []sourceAgreement
+	if o.SmtpSource {
+		agreement = agreements(selected, targets, med, func(pn, tn string) measure { return median(sourceRuns[pn][tn]) })
 	}
 
 	var b strings.Builder
@@ -217,7 +304,7 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 		fmt.Fprintf(&b, "Note: %s\n\n", n)
 	}
 	fmt.Fprintf(&b, "| point | target | msgs/s | p99 end of data | server CPU s / 1,000 msgs | vs Postfix | vs smtp-sink |\n|---|---|---:|---:|---:|---:|---:|\n")
-	for _, p := range points {
+	for _, p := range selected {
 		pf := med(p.Name, "Postfix (durable queue, discard)")
 		sink := med(p.Name, "smtp-sink (no storage)")
 		for _, t := range targets {
@@ -235,20 +322,23 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 	hub := med(points[1].Name, targets[1].Name)
 	pf := func(i int) measure { return med(points[i].Name, "Postfix (durable queue, discard)") }
 	sink := med(points[1].Name, "smtp-sink (no storage)")
-	perSession := float64(during-before) / float64(max(hold.Opened, 1))
-	fmt.Fprintf(&b, "\nOpen loop: frontend path at %.0f msgs/s offered (half of its peak %.0f), 20 sessions: p99 end of data %.2f ms (p50 %.2f ms), p99 from schedule %.2f ms, %d sent.\n",
-		peak/2, peak, ms(open.Latency["data"].P99), ms(open.Latency["data"].P50), ms(open.Latency["sched"].P99), open.Sent)
-	on, off, tr := median(logsOn), median(logsOff), median(tracingOn)
-	fmt.Fprintf(&b, "\nCost of the logs (%s, frontend path): with Default Frontend's protocol log, the frontend's SmtpSend log of its hops to the hub and the message tracking log (the default) %.0f msgs/s and %.3f s CPU per 1,000 messages; with both off %.0f msgs/s and %.3f s: %+.1f%% messages/s, %+.1f%% CPU per message.\n",
-		points[1].Name, on.Rate, on.CPUMs/1000, off.Rate, off.CPUMs/1000, (on.Rate/off.Rate-1)*100, (on.CPUMs/off.CPUMs-1)*100)
-	fmt.Fprintf(&b, "\nCost of tracing (same point): off (no OTEL_* variables, every other figure here) %.0f msgs/s and %.3f s CPU per 1,000 messages; every span exported with OTLP/HTTP to a local collector %.0f msgs/s and %.3f s: %+.1f%% messages/s, %+.1f%% CPU per message.\n",
-		on.Rate, on.CPUMs/1000, tr.Rate, tr.CPUMs/1000, (tr.Rate/on.Rate-1)*100, (tr.CPUMs/on.CPUMs-1)*100)
-	fmt.Fprintf(&b, "\nIdle sessions: %d held on port 25 (%d failed, %d refused); exlab RSS %.1f MiB idle, %.1f MiB with them: %.1f KiB per session. New sessions meanwhile: connect to banner p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d).\n",
-		hold.Opened, hold.Failed, hold.Refused, float64(before)/1024, float64(during)/1024, perSession, ms(hold.Probe.P50), ms(hold.Probe.P99), ms(hold.Probe.Max), hold.Probe.N)
+	if o.Extras {
+		ex2.write(&b)
+	}
+	if o.SmtpSource {
+		writeAgreement(&b, agreement)
+	}
+
+	if o.Sustained > 0 {
+		writeSustained(&b, o.Sustained, susPeak, sustained)
+	}
+	if len(subNames) > 0 {
+		writeSubmission(&b, subNames, subRes)
+	}
 
 	if baselineBin != "" {
-		fmt.Fprintf(&b, "\n## A/B against the baseline binary (%s)\n\nBoth servers ran side by side with the same configuration; their runs alternated at every point.\n\n| point | path | msgs/s (this / baseline) | ratio | CPU s per 1,000 msgs (this / baseline) | ratio |\n|---|---|---:|---:|---:|---:|\n", baselineBin)
-		for _, p := range points {
+		fmt.Fprintf(&b, "\n## A/B against the baseline: %s\n\nBoth servers ran side by side with the same configuration; their runs alternated at every point.\n\n| point | path | msgs/s (this / baseline) | ratio | CPU s per 1,000 msgs (this / baseline) | ratio |\n|---|---|---:|---:|---:|---:|\n", base)
+		for _, p := range selected {
 			for _, pair := range [][2]string{{targets[0].Name, baseFE}, {targets[1].Name, baseHub}} {
 				a, z := med(p.Name, pair[0]), med(p.Name, pair[1])
 				if z.Rate == 0 {
@@ -262,7 +352,7 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\n## Targets (issue 3)\n\n| requirement | measured | |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "\n## Targets (issues 3 and 14)\n\n| requirement | measured | |\n|---|---|---|\n")
 	check := func(name string, ok bool, measured string) {
 		mark := "met"
 		if !ok {
@@ -270,7 +360,7 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", name, measured, mark)
 	}
-	if pf(1).Rate > 0 {
+	if pf(1).Rate > 0 && fe(1).Rate > 0 && fe(4).Rate > 0 && fe(6).Rate > 0 {
 		check("frontend, 1 KiB, 20 sessions × 20: ≥ 5× Postfix", fe(1).Rate >= 5*pf(1).Rate, fmt.Sprintf("%.2f×", fe(1).Rate/pf(1).Rate))
 		check("frontend, same load: ≥ 0.25× smtp-sink", fe(1).Rate >= 0.25*sink.Rate, fmt.Sprintf("%.2f×", fe(1).Rate/sink.Rate))
 		check("hub, same load: ≥ 0.5× smtp-sink", hub.Rate >= 0.5*sink.Rate, fmt.Sprintf("%.2f×", hub.Rate/sink.Rate))
@@ -278,10 +368,12 @@ func run(exlabBin, baselineBin, out string, repeat int, dur time.Duration, skipP
 		check("frontend, 100 KiB (20 sessions): ≥ 3× Postfix", fe(6).Rate >= 3*pf(6).Rate, fmt.Sprintf("%.2f×", fe(6).Rate/pf(6).Rate))
 		check("frontend CPU per 1,000 messages ≤ 1/10 of Postfix's", fe(1).CPUMs*10 <= pf(1).CPUMs, fmt.Sprintf("%.3f s vs %.3f s (1/%.1f)", fe(1).CPUMs/1000, pf(1).CPUMs/1000, pf(1).CPUMs/fe(1).CPUMs))
 	}
-	check("p99 end of data ≤ 20 ms at half of the peak (open loop)", open.Latency["data"].P99 <= 20*time.Millisecond, fmt.Sprintf("%.2f ms", ms(open.Latency["data"].P99)))
-	check("10,000 idle sessions: ≤ 16 KiB RSS each", hold.Opened >= 10000 && perSession <= 16, fmt.Sprintf("%d held, %.1f KiB each", hold.Opened, perSession))
-	check("new sessions answered in < 100 ms while they are held", hold.Probe.N > 0 && hold.Probe.Max < 100*time.Millisecond, fmt.Sprintf("max %.2f ms", ms(hold.Probe.Max)))
-	fmt.Fprintf(&b, "\nEvery exlab 250 above was answered after a synced Pebble commit (the hub's `Submit` uses `pebble.Sync`; concurrent commits share fsyncs). exlab's configuration for the run: the embedded default with `MaxInboundConnectionPerSource: Unlimited`, `MaxInboundConnection: 20000` and `MaxInboundConnectionPercentagePerSource: 100` on Default Frontend (all load comes from one address) and `AnonymousUsers` added to Default EX01 so the load generator can use the hub directly; nothing else changed.\n")
+	if o.Extras {
+		ex2.checks(check)
+	}
+	issue14Checks(&b, check, issue14{fe: fe, hub: hub, pf: pf, sinkAt: func(i int) measure { return med(points[i].Name, "smtp-sink (no storage)") },
+		sub: subMedians(subNames, subRes), agreement: agreement, sustained: sustained})
+	fmt.Fprintf(&b, "\nEvery exlab 250 above was answered after a synced Pebble commit (the hub's `Submit` uses `pebble.Sync`; concurrent commits share fsyncs). exlab's configuration for the run: the embedded default with `MaxInboundConnectionPerSource: Unlimited`, `MaxInboundConnection: 20000` and `MaxInboundConnectionPercentagePerSource: 100` on Default Frontend (all load comes from one address), `AnonymousUsers` added to Default EX01 so the load generator can use the hub directly, and `MessageRateLimit: Unlimited` on Client Frontend and Client Proxy (their default of 5 a minute per user would stop the 587 runs); nothing else changed.\n")
 
 	fmt.Print(b.String())
 	return os.WriteFile(out, []byte(b.String()), 0o644)
@@ -403,8 +495,16 @@ func startExlabWith(bin, tmp, name string, off int, quiet bool, env []string) (*
 	if err != nil {
 		return nil, fmt.Errorf("%s config default: %w", bin, err)
 	}
-	cfg := string(def)
+	return startExlabConfig(bin, tmp, name, off, benchConfig(string(def), quiet), env, "off")
+}
+
+// benchConfig is the embedded default with the load settings every run uses (see the
+// report's last paragraph and the README's load-testing section).
+func benchConfig(cfg string, quiet bool) string {
 	cfg = strings.ReplaceAll(cfg, "MaxInboundConnectionPerSource: 20\n", "MaxInboundConnectionPerSource: Unlimited\n")
+	// Client Frontend's and Client Proxy's 5 messages a minute per user (Exchange's default)
+	// would stop the 587 runs at both hops.
+	cfg = strings.ReplaceAll(cfg, "    MessageRateLimit: 5\n", "    MessageRateLimit: Unlimited\n")
 	cfg = strings.Replace(cfg, "  - Name: Default Frontend EX01\n", "  - Name: Default Frontend EX01\n    MaxInboundConnection: 20000\n    MaxInboundConnectionPercentagePerSource: 100\n", 1)
 	cfg = strings.Replace(cfg, "PermissionGroups: [ExchangeUsers, ExchangeServers, ExchangeLegacyServers]",
 		"PermissionGroups: [AnonymousUsers, ExchangeUsers, ExchangeServers, ExchangeLegacyServers]", 1)
@@ -412,12 +512,17 @@ func startExlabWith(bin, tmp, name string, off int, quiet bool, env []string) (*
 		cfg = strings.Replace(cfg, "    ProtocolLoggingLevel: Verbose\n", "    ProtocolLoggingLevel: None\n", 1)
 		cfg = strings.Replace(cfg, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    MessageTrackingLogEnabled: false\n    IntraOrgConnectorProtocolLoggingLevel: None", 1)
 	}
+	return cfg
+}
+
+// startExlabConfig writes cfg and starts exlab serve on it; admin is --admin's value.
+func startExlabConfig(bin, tmp, name string, off int, cfg string, env []string, admin string) (*exec.Cmd, error) {
 	path := filepath.Join(tmp, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--config", path, "--data", filepath.Join(tmp, name+"-data"),
-		"--port-offset", strconv.Itoa(off), "--admin", "off", "--log-level", "warn")
+		"--port-offset", strconv.Itoa(off), "--admin", admin, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), env...)
 	logf, _ := os.Create(filepath.Join(tmp, name+".log"))
 	cmd.Stderr = logf
@@ -493,7 +598,10 @@ postlog   unix-dgram n - n - 1 postlogd
 
 // startPostfix runs Postfix from a private configuration directory and smtp-sink, and returns
 // their CPU readers and a stop function.
-func startPostfix(tmp string) (pf, sink func() time.Duration, stop func(), err error) {
+//
+// With submission, Postfix also runs its submission service on pfSubAddr (STARTTLS, Cyrus SASL
+// on a private sasldb; see submission.go).
+func startPostfix(tmp string, submission bool) (pf, sink func() time.Duration, stop func(), err error) {
 	if _, err := exec.LookPath("postfix"); err != nil {
 		if os.Geteuid() != 0 {
 			return nil, nil, nil, fmt.Errorf("postfix is not installed and installing it needs root")
@@ -511,10 +619,18 @@ func startPostfix(tmp string) (pf, sink func() time.Duration, stop func(), err e
 			return nil, nil, nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "conf/main.cf"), []byte(strings.ReplaceAll(mainCF, "{{dir}}", dir)), 0o644); err != nil {
+	main, master := strings.ReplaceAll(mainCF, "{{dir}}", dir), masterCF
+	if submission {
+		if err := writeSubmissionConfig(dir); err != nil {
+			return nil, nil, nil, err
+		}
+		main += submissionMainCF(dir)
+		master += submissionMasterCF
+	}
+	if err := os.WriteFile(filepath.Join(dir, "conf/main.cf"), []byte(main), 0o644); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "conf/master.cf"), []byte(masterCF), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "conf/master.cf"), []byte(master), 0o644); err != nil {
 		return nil, nil, nil, err
 	}
 	if out, err := exec.Command("chown", "postfix", filepath.Join(dir, "data")).CombinedOutput(); err != nil {
