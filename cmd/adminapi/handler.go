@@ -45,6 +45,10 @@ type Options struct {
 	Faults    *smtpreceive.Faults         // /faults, /maintenance
 	Org       func() *config.Organization // the running organization, to check fault rules against
 	Logger    *slog.Logger
+	// Store serves /api/v1's messages (nil: /api/v1 answers only its OpenAPI document), and
+	// TrackingDir is where the message tracking log is, for a message's tracking events.
+	Store       MessageStore
+	TrackingDir func() string
 }
 
 // Handler serves the admin API.
@@ -75,6 +79,7 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET "+PathMaintenance, auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, h.componentState()) }))
 	mux.HandleFunc("PUT "+PathMaintenance, auth(h.setMaintenance))
 	// Profiles of the running server (go tool pprof http://ADDR/debug/pprof/profile?token=…).
+	h.routeV1(mux)
 	mux.HandleFunc("/debug/pprof/", auth(pprof.Index))
 	mux.HandleFunc("/debug/pprof/cmdline", auth(pprof.Cmdline))
 	mux.HandleFunc("/debug/pprof/profile", auth(pprof.Profile))
