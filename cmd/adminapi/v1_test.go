@@ -100,7 +100,8 @@ func newAPIServer(t testing.TB) *apiServer {
 	}
 	trk := filepath.Join(dir, "tracking")
 	_ = os.MkdirAll(trk, 0o700)
-	h := Handler(Options{Token: "secret", Store: st, Org: config.Default, TrackingDir: func() string { return trk }})
+	org := config.Default()
+	h := Handler(Options{Token: "secret", Store: st, Org: func() *config.Organization { return org }, TrackingDir: func() string { return trk }})
 	srv := httptest.NewServer(h)
 	c := NewClient(strings.TrimPrefix(srv.URL, "http://"), "secret")
 	v := &validating{t: t, next: http.DefaultTransport}
