@@ -92,7 +92,9 @@ type handler struct{ o Options }
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	e := json.NewEncoder(w)
+	e.SetEscapeHTML(false) // Message-IDs and addresses keep their <> (curl users read them)
+	_ = e.Encode(v)
 }
 
 // writeError sends the API's one error shape.

@@ -482,8 +482,11 @@ func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case it := <-ch:
-			b, _ := json.Marshal(Summary(it))
-			fmt.Fprintf(w, "event: delivery\nid: %s\ndata: %s\n\n", encodeCursor(queue.ItemKey{Mailbox: it.Mailbox, ID: it.ID}), b)
+			var b bytes.Buffer
+			e := json.NewEncoder(&b)
+			e.SetEscapeHTML(false)
+			_ = e.Encode(Summary(it)) // one line, ending in \n
+			fmt.Fprintf(w, "event: delivery\nid: %s\ndata: %s\n", encodeCursor(queue.ItemKey{Mailbox: it.Mailbox, ID: it.ID}), b.Bytes())
 			if l := lost(); l && !wasLost {
 				wasLost = true
 				fmt.Fprint(w, "event: lost\ndata: {}\n\n")
