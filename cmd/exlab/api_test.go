@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,58 @@ func TestAdminBeyondLoopbackNeedsToken(t *testing.T) {
 	_, errOut, code := exlab(t, "serve", "--config", cfg, "--data", t.TempDir(), "--admin", "0.0.0.0:0")
 	if code != 1 || !strings.Contains(errOut, "--admin 0.0.0.0:0 listens beyond loopback: set the admin token explicitly (--admin-token or EXLAB_ADMIN_TOKEN)") {
 		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// TestAPIv1DeleteDuringDelivery empties every mailbox again and again while a client sends
+// through the real binary: afterwards every message still listed reads whole (nothing half
+// deleted), and every message sent was either deleted or is still there.
+func TestAPIv1DeleteDuringDelivery(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	c := adminapi.Dial(s.data)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const n = 40
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			body := "From: a@example.org\r\nSubject: race " + strconv.Itoa(i) + "\r\n\r\nx\r\n"
+			if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test", "admin@contoso.test"}, body); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	deleted := 0
+	for done := false; !done; {
+		select {
+		case err := <-sent:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = true
+		default:
+		}
+		k, err := c.DeleteMessages(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted += k
+	}
+	// The hub may still be handing the last messages to Mailbox Delivery.
+	var left []adminapi.MessageSummary
+	waitUntil(t, 20*time.Second, "every item deleted or stored", func() bool {
+		var err error
+		left, err = c.AllMessages(ctx, adminapi.Filter{})
+		return err == nil && deleted+len(left) >= 2*n
+	})
+	for _, m := range left {
+		if raw, err := c.RawMessage(ctx, m.ID, m.Mailbox); err != nil || !strings.Contains(string(raw), "Subject: race") {
+			t.Errorf("%s/%d does not read whole: %v", m.Mailbox, m.ID, err)
+		}
+	}
+	if deleted+len(left) != 2*n {
+		t.Errorf("deleted %d + left %d, want %d items", deleted, len(left), 2*n)
 	}
 }
