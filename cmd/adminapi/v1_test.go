@@ -564,6 +564,29 @@ func TestV1Events(t *testing.T) {
 	if ev != "delivery" || !strings.Contains(data, fmt.Sprintf(`"ID":%d`, id)) || !strings.Contains(data, `"Subject":"événement"`) {
 		t.Errorf("event %q data %s", ev, data)
 	}
+	// The same through the Client.
+	ctx, cancel := context.WithCancel(context.Background())
+	ds, err := a.c.Deliveries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deliveries returns once the answer's header came, and the server subscribes before it.
+	id2 := a.deliver(t, "a@example.org", []string{"user1@contoso.test"}, simple("e2", "second", "x"), time.Now().UTC())
+	select {
+	case m := <-ds:
+		if m.ID != id2 || m.MessageID != "<e2@example.org>" {
+			t.Errorf("Deliveries: %+v", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Deliveries: nothing")
+	}
+	cancel()
+	for range ds { // closed once ctx ends
+	}
+	bad := NewClient(strings.TrimPrefix(a.srv.URL, "http://"), "wrong")
+	if _, err := bad.Deliveries(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("Deliveries with a wrong token: %v", err)
+	}
 }
 
 // TestOpenAPIValidatorRejects makes sure the validation above can fail: answers that break
@@ -584,6 +607,39 @@ func TestOpenAPIValidatorRejects(t *testing.T) {
 		resp := &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(c.body)), Request: req}
 		if ok, _ := val.ValidateHttpResponse(req, resp); ok {
 			t.Errorf("%s %s %s passed validation", c.path, c.status, c.body)
+		}
+	}
+}
+
+// TestOpenAPICoversEveryRoute: every /api/v1 route the handler serves is in the document,
+// with its method, and the document names no route the handler lacks.
+func TestOpenAPICoversEveryRoute(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			if m != "parameters" {
+				documented[strings.ToUpper(m)+" "+p] = true
+			}
+		}
+	}
+	served := map[string]bool{"GET " + PathV1OpenAPI: true}
+	for _, r := range (&handler{}).v1Routes() {
+		served[r.pattern] = true
+	}
+	for r := range served {
+		if !documented[r] {
+			t.Errorf("%s is served but not in openapi.json", r)
+		}
+	}
+	for r := range documented {
+		if !served[r] {
+			t.Errorf("openapi.json documents %s, which is not served", r)
 		}
 	}
 }

@@ -1,10 +1,14 @@
 package adminapi
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/exlab/exlab/transport"
@@ -130,4 +134,58 @@ func (c *Client) ListMailboxes(ctx context.Context) ([]MailboxInfo, error) {
 	var out []MailboxInfo
 	_, err := c.doCtx(ctx, c.http, http.MethodGet, PathV1Mailboxes, nil, nil, &out)
 	return out, err
+}
+
+// Deliveries follows GET /api/v1/events: every message stored from now on, until ctx ends
+// (then the channel is closed). A stream that fell behind on the server loses messages; list
+// with Since to catch up.
+func (c *Client) Deliveries(ctx context.Context) (<-chan MessageSummary, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+PathV1Events, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var eb ErrorBody
+		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
+			eb.Error = Error{Code: CodeInternal, Message: strings.TrimSpace(string(b))}
+		}
+		eb.Error.Status = resp.Status
+		return nil, &eb.Error
+	}
+	out := make(chan MessageSummary, 64)
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				event = v
+				continue
+			}
+			if v, ok := strings.CutPrefix(line, "data: "); ok && event == "delivery" {
+				var m MessageSummary
+				if json.Unmarshal([]byte(v), &m) == nil {
+					select {
+					case out <- m:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+			if line == "" {
+				event = ""
+			}
+		}
+	}()
+	return out, nil
 }
