@@ -49,6 +49,9 @@ type Options struct {
 	// TrackingDir is where the message tracking log is, for a message's tracking events.
 	Store       MessageStore
 	TrackingDir func() string
+	// ExchangeEvents subscribes to the Exchange events the server logs (1020, 15004, …, as
+	// JSON objects) for /api/v1/events; nil for none.
+	ExchangeEvents func(buffer int) (<-chan []byte, func())
 }
 
 // Handler serves the admin API.

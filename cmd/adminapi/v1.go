@@ -476,8 +476,10 @@ func (h *handler) v1Wait(w http.ResponseWriter, r *http.Request) {
 }
 
 // v1Events is a server-sent-events stream (text/event-stream) of deliveries: one "delivery"
-// event per stored mailbox item, its data a MessageSummary; "lost" when the stream fell
-// behind and missed some; a comment every 15 s keeps proxies from closing it.
+// event per stored mailbox item, its data a MessageSummary; "exchange" for each Exchange
+// event the server logs (1020, 1035, 15004, 1003 …: the --events JSON object); "lost" when
+// the stream fell behind and missed deliveries; a comment every 15 s keeps proxies from
+// closing it.
 func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -486,6 +488,12 @@ func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 	}
 	ch, lost, cancel := h.o.Store.Watch(1024)
 	defer cancel()
+	var exch <-chan []byte // nil: never ready
+	if h.o.ExchangeEvents != nil {
+		var stop func()
+		exch, stop = h.o.ExchangeEvents(256)
+		defer stop()
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -506,6 +514,9 @@ func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 				wasLost = true
 				fmt.Fprint(w, "event: lost\ndata: {}\n\n")
 			}
+			fl.Flush()
+		case ev := <-exch:
+			fmt.Fprintf(w, "event: exchange\ndata: %s\n\n", ev)
 			fl.Flush()
 		case <-tick.C:
 			fmt.Fprint(w, ": keep-alive\n\n")

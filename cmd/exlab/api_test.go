@@ -38,12 +38,21 @@ func TestAPIv1EndToEnd(t *testing.T) {
 		t.Fatalf("events: %v %v", resp, err)
 	}
 	defer resp.Body.Close()
-	events := make(chan string, 4)
+	events := make(chan string, 4)   // data of delivery events
+	exchange := make(chan string, 4) // data of Exchange events
 	go func() {
 		sc := bufio.NewScanner(resp.Body)
+		kind := ""
 		for sc.Scan() {
+			if k, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				kind = k
+			}
 			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				events <- d
+				if kind == "exchange" {
+					exchange <- d
+				} else {
+					events <- d
+				}
 			}
 		}
 	}()
@@ -74,6 +83,20 @@ func TestAPIv1EndToEnd(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("no delivery event")
+	}
+	// An Exchange event on the same stream: Event 1003 for a configuration that does not load.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(bad, []byte("Organization: [\n"), 0o600)
+	if err := c.ApplyConfig(bad); err == nil {
+		t.Error("an invalid configuration was applied")
+	}
+	select {
+	case d := <-exchange:
+		if !strings.Contains(d, `"EventID":1003`) {
+			t.Errorf("exchange event: %s", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no Exchange event on the stream")
 	}
 	full, err := c.Message(ctx, m.ID, "")
 	if err != nil {

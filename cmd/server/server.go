@@ -76,6 +76,7 @@ type services struct {
 	store  *queue.Store
 	hub    *transport.Hub
 	mbx    *mailboxtransport.Service // the Mailbox Transport Delivery service, with the hub
+	events eventFeed                 // the Exchange events, for the admin API's event stream
 	fe     *frontend.Frontend
 	faults *smtpreceive.Faults
 	logs   []*smtpwire.ProtocolLog
@@ -121,7 +122,7 @@ func Run(ctx context.Context, o Options) error {
 		defer f.Close()
 		events = f
 	}
-	s.log = slog.New(newEventHandler(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: level}), events))
+	s.log = slog.New(newEventHandler(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: level}), events, &s.events))
 	if os.Getenv("GOGC") == "" {
 		// Message buffers are pooled and sessions hold little: trade some heap for less GC
 		// work per message (measured with make bench; GOGC in the environment still wins).
@@ -251,7 +252,7 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 		if adminAddr != "" {
 			adm, err = startAdmin(adminAddr, o.DataDir, adminapi.Options{Mailboxes: s.store, Hub: s.hub, Apply: applyVia(applies),
 				Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), Unbound: s.unbound, Faults: s.faults,
-				Org: s.org.Load, Logger: s.log, Store: s.store, TrackingDir: s.trackingDir}, o.AdminToken, s.log)
+				Org: s.org.Load, Logger: s.log, Store: s.store, TrackingDir: s.trackingDir, ExchangeEvents: s.events.Subscribe}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}
