@@ -189,6 +189,8 @@ type Store struct {
 	failed   bool
 	failedCh chan struct{}
 	log      *slog.Logger
+	delMu    sync.Mutex // DeleteMailboxItems (mailbox.go)
+	watch    watchers   // Watch (mailbox.go)
 }
 
 // Options configure Open.
@@ -363,7 +365,11 @@ func (s *Store) Submit(sub Submission) error {
 		b.Close()
 		return err
 	}
-	return s.commit(b, true)
+	if err := s.commit(b, true); err != nil {
+		return err
+	}
+	s.delivered(sub.Deliveries) // wakes API waiters (mailbox.go); one atomic load when none
+	return nil
 }
 
 func addDeliveries(b *pebble.Batch, items []MailboxItem, news []NewMessage) error {
@@ -487,7 +493,11 @@ func (s *Store) Apply(u Update, d Durability) error {
 		b.Close()
 		return err
 	}
-	return s.commit(b, bool(d))
+	if err := s.commit(b, bool(d)); err != nil {
+		return err
+	}
+	s.delivered(u.Deliveries) // wakes API waiters (mailbox.go); one atomic load when none
+	return nil
 }
 
 // Body returns a copy of a queued message's body.

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,6 +57,10 @@ func Dial(dir string) *Client {
 // do sends a request and decodes a JSON answer into out (when out is not nil); a refusal comes
 // back as *Error.
 func (c *Client) do(method, path string, q url.Values, body []byte, out any) ([]byte, error) {
+	return c.doCtx(context.Background(), c.http, method, path, q, body, out)
+}
+
+func (c *Client) doCtx(ctx context.Context, hc *http.Client, method, path string, q url.Values, body []byte, out any) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -64,12 +69,12 @@ func (c *Client) do(method, path string, q url.Values, body []byte, out any) ([]
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequest(method, u, rd)
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,13 @@ type Options struct {
 	Faults    *smtpreceive.Faults         // /faults, /maintenance
 	Org       func() *config.Organization // the running organization, to check fault rules against
 	Logger    *slog.Logger
+	// Store serves /api/v1's messages (nil: /api/v1 answers only its OpenAPI document), and
+	// TrackingDir is where the message tracking log is, for a message's tracking events.
+	Store       MessageStore
+	TrackingDir func() string
+	// ExchangeEvents subscribes to the Exchange events the server logs (1020, 15004, …, as
+	// JSON objects) for /api/v1/events; nil for none.
+	ExchangeEvents func(buffer int) (<-chan []byte, func())
 }
 
 // Handler serves the admin API.
@@ -75,6 +82,7 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET "+PathMaintenance, auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, h.componentState()) }))
 	mux.HandleFunc("PUT "+PathMaintenance, auth(h.setMaintenance))
 	// Profiles of the running server (go tool pprof http://ADDR/debug/pprof/profile?token=…).
+	h.routeV1(mux)
 	mux.HandleFunc("/debug/pprof/", auth(pprof.Index))
 	mux.HandleFunc("/debug/pprof/cmdline", auth(pprof.Cmdline))
 	mux.HandleFunc("/debug/pprof/profile", auth(pprof.Profile))
@@ -87,7 +95,9 @@ type handler struct{ o Options }
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	e := json.NewEncoder(w)
+	e.SetEscapeHTML(false) // Message-IDs and addresses keep their <> (curl users read them)
+	_ = e.Encode(v)
 }
 
 // writeError sends the API's one error shape.

@@ -27,6 +27,7 @@ func (a *app) serviceCmd(name, short string, fe, hub bool) *cobra.Command {
 	f.IntVar(&o.PortOffset, "port-offset", 0, "add N to every binding port, and to the admin port (for unprivileged users and side-by-side instances)")
 	f.StringVar(&o.ServerName, "server", "", "which server of the organization to run (default: the first)")
 	f.StringVar(&o.Admin, "admin", "", "admin listener address (default 127.0.0.1:8470 shifted by --port-offset; \"off\" disables it; only where the hub runs)")
+	f.StringVar(&o.AdminToken, "admin-token", "", "the admin listener's token (default: $"+svc.AdminTokenEnv+", else a new random one in the data directory's admin.token); required when --admin is not on loopback")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.Events, "events", "", "also write the Exchange events (EventID, Source, Level, Message) as JSON lines to this file, or to stderr with \"stderr\"")
 	f.StringVar(&o.ProxyTransport, "proxy-transport", "memory", "serve: how the frontend reaches the hub of this process: memory (SMTP over an in-process pipe) or tcp (SMTP over loopback to Default <SERVER>)")
@@ -52,6 +53,9 @@ func (a *app) serviceCmd(name, short string, fe, hub bool) *cobra.Command {
 				}
 			}
 		}()
+		if o.AdminToken == "" {
+			o.AdminToken = os.Getenv(svc.AdminTokenEnv)
+		}
 		err := svc.Run(ctx, o)
 		if err == svc.ErrStoreFailed {
 			return exitCode(1) // said on stderr by Run

@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/exlab/exlab/cmd/adminapi"
@@ -23,15 +26,19 @@ type admin struct {
 	dir string
 }
 
-// startAdmin listens on addr, writes the address and a new token into dir and serves the API.
-func startAdmin(addr, dir string, o adminapi.Options, log *slog.Logger) (*admin, error) {
+// startAdmin listens on addr, writes the address and the token (token, or a new random one
+// when it is "") into dir and serves the API.
+func startAdmin(addr, dir string, o adminapi.Options, token string, log *slog.Logger) (*admin, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	tok := make([]byte, 16)
-	_, _ = rand.Read(tok)
-	o.Token = hex.EncodeToString(tok)
+	o.Token = token
+	if o.Token == "" {
+		tok := make([]byte, 16)
+		_, _ = rand.Read(tok)
+		o.Token = hex.EncodeToString(tok)
+	}
 	if err := os.WriteFile(filepath.Join(dir, adminapi.TokenFile), []byte(o.Token+"\n"), 0o600); err != nil {
 		l.Close()
 		return nil, err
@@ -56,4 +63,38 @@ func (a *admin) close() {
 	_ = a.srv.Shutdown(ctx)
 	_ = os.Remove(filepath.Join(a.dir, adminapi.AddrFile))
 	_ = os.Remove(filepath.Join(a.dir, adminapi.TokenFile))
+}
+
+// AdminTokenEnv is the environment variable that sets the admin token (as --admin-token does).
+const AdminTokenEnv = "EXLAB_ADMIN_TOKEN"
+
+// CheckAdminExposure refuses an admin listener beyond loopback without a token set explicitly:
+// the API reads and deletes every mailbox, and a random token written into the data directory
+// would be the only thing between it and the network. addr "" (off) and loopback addresses
+// (127.0.0.0/8, ::1, localhost) pass without one.
+func CheckAdminExposure(addr, token string) error {
+	if addr == "" || token != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--admin: %v", err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--admin %s listens beyond loopback: set the admin token explicitly (--admin-token or %s), "+
+		"or keep the admin listener on 127.0.0.1", addr, AdminTokenEnv)
+}
+
+// trackingDir is where the hub writes its message tracking log (MessageTrackingLogPath, or
+// the data directory's).
+func (s *services) trackingDir() string {
+	if s.srv.MessageTrackingLogPath != "" {
+		return s.srv.MessageTrackingLogPath
+	}
+	return filepath.Join(s.o.DataDir, TrackingDir)
 }

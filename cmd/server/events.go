@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,32 +16,78 @@ import (
 // (MSExchangeFrontEndTransport / MSExchangeTransport), Level (Error, Warning, Information),
 // TaskCategory, Message, and the record's other attributes. A lab greps it for 1020 as an
 // admin would filter the event viewer.
+//
+// The same events go to feed's subscribers (the admin API's event stream, /api/v1/events);
+// with no --events file and nobody subscribed, a record costs one atomic load more.
 type eventHandler struct {
 	next  slog.Handler
-	out   io.Writer
+	out   io.Writer // nil: no --events
+	feed  *eventFeed
 	mu    *sync.Mutex
 	attrs []slog.Attr
 }
 
-func newEventHandler(next slog.Handler, out io.Writer) slog.Handler {
-	if out == nil {
-		return next
+func newEventHandler(next slog.Handler, out io.Writer, feed *eventFeed) slog.Handler {
+	return &eventHandler{next: next, out: out, feed: feed, mu: &sync.Mutex{}}
+}
+
+// eventFeed fans the Exchange events out to subscribers, each a buffered channel of JSON
+// objects; a subscriber that falls behind misses events rather than holding up the logger.
+type eventFeed struct {
+	n    atomic.Int32
+	mu   sync.Mutex
+	subs map[chan []byte]struct{}
+}
+
+func (f *eventFeed) active() bool { return f != nil && f.n.Load() > 0 }
+
+// Subscribe is adminapi.Options.ExchangeEvents.
+func (f *eventFeed) Subscribe(buffer int) (<-chan []byte, func()) {
+	ch := make(chan []byte, buffer)
+	f.mu.Lock()
+	if f.subs == nil {
+		f.subs = map[chan []byte]struct{}{}
 	}
-	return &eventHandler{next: next, out: out, mu: &sync.Mutex{}}
+	f.subs[ch] = struct{}{}
+	f.n.Store(int32(len(f.subs)))
+	f.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			delete(f.subs, ch)
+			f.n.Store(int32(len(f.subs)))
+			f.mu.Unlock()
+		})
+	}
+}
+
+func (f *eventFeed) publish(b []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
+		select {
+		case ch <- b:
+		default:
+		}
+	}
 }
 
 func (h *eventHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *eventHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &eventHandler{next: h.next.WithAttrs(as), out: h.out, mu: h.mu, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
+	return &eventHandler{next: h.next.WithAttrs(as), out: h.out, feed: h.feed, mu: h.mu, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
 }
 
 func (h *eventHandler) WithGroup(name string) slog.Handler {
-	return &eventHandler{next: h.next.WithGroup(name), out: h.out, mu: h.mu, attrs: h.attrs}
+	return &eventHandler{next: h.next.WithGroup(name), out: h.out, feed: h.feed, mu: h.mu, attrs: h.attrs}
 }
 
 func (h *eventHandler) Handle(ctx context.Context, r slog.Record) error {
 	err := h.next.Handle(ctx, r)
+	if h.out == nil && !h.feed.active() {
+		return err
+	}
 	ev := map[string]any{}
 	add := func(a slog.Attr) bool {
 		ev[a.Key] = a.Value.Resolve().Any()
@@ -66,6 +113,12 @@ func (h *eventHandler) Handle(ctx context.Context, r slog.Record) error {
 	b, jerr := json.Marshal(ev)
 	if jerr != nil {
 		return jerr
+	}
+	if h.feed.active() {
+		h.feed.publish(b)
+	}
+	if h.out == nil {
+		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

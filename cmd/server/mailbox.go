@@ -2,12 +2,17 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 
+	"github.com/exlab/exlab/cmd/adminapi"
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport"
 	"github.com/exlab/exlab/transport/smtpreceive"
 	"github.com/exlab/exlab/transport/smtpwire"
@@ -83,4 +88,95 @@ func (s *services) mailboxProtocolLog() *smtpwire.ProtocolLog {
 		MaxDirectorySize: int64(srv.ReceiveProtocolLogMaxDirectorySize), MaxAge: srv.ReceiveProtocolLogMaxAge.Duration(), Logger: s.log})
 	s.logs = append(s.logs, l)
 	return l
+}
+
+// MailboxView is exlab mailbox's view of a server's delivered messages: through the running
+// server's /api/v1 (filtered on the server), or, when none runs, from its data directory.
+type MailboxView struct {
+	c  *adminapi.Client
+	st *queue.Store
+}
+
+// OpenMailboxes finds the server running on dataDir or opens its store (for writing when
+// write is set: exlab mailbox clear of a stopped server).
+func OpenMailboxes(dataDir string, write bool) (*MailboxView, error) {
+	if c := adminapi.Dial(dataDir); c != nil {
+		return &MailboxView{c: c}, nil
+	}
+	if !write {
+		st, err := openStore(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		return &MailboxView{st: st}, nil
+	}
+	st, err := queue.Open(filepath.Join(dataDir, QueueDir), queue.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("no running server answers for %s and its queue database cannot be opened: %v", dataDir, err)
+	}
+	return &MailboxView{st: st}, nil
+}
+
+// Close releases the store of a stopped server.
+func (v *MailboxView) Close() {
+	if v.st != nil {
+		_ = v.st.Close()
+	}
+}
+
+// Running says whether the view is a running server's.
+func (v *MailboxView) Running() bool { return v.c != nil }
+
+// List is the messages of the mailbox addr belongs to ("" for every mailbox), oldest first,
+// only id when it is not 0; subjects decoded.
+func (v *MailboxView) List(addr string, id uint64) ([]queue.MailboxItem, error) {
+	var out []queue.MailboxItem
+	if v.c != nil {
+		ms, err := v.c.AllMessages(context.Background(), adminapi.Filter{Mailbox: addr})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if id == 0 || m.ID == id {
+				out = append(out, queue.MailboxItem{Mailbox: m.Mailbox, ID: m.ID, MessageID: m.MessageID, From: m.From, To: m.To,
+					Subject: m.Subject, Received: m.Received, Size: m.Size})
+			}
+		}
+	} else if err := v.st.ScanMailboxItems("", queue.ItemKey{}, func(it queue.MailboxItem) bool {
+		if InMailbox(it, addr) && (id == 0 || it.ID == id) {
+			it.Subject = smtpwire.DecodeSubject(it.Subject)
+			out = append(out, it)
+		}
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	slices.Reverse(out) // the API lists newest first; the command oldest first, as mail arrived
+	return out, nil
+}
+
+// Content is one listed message as stored.
+func (v *MailboxView) Content(it queue.MailboxItem) ([]byte, error) {
+	if v.c != nil {
+		return v.c.RawMessage(context.Background(), it.ID, it.Mailbox)
+	}
+	_, c, err := v.st.MailboxContent(it.Mailbox, it.ID)
+	return c, err
+}
+
+// Clear deletes the messages of the mailbox addr belongs to, or ("") of every mailbox, each
+// with its body in one batch; it says how many went.
+func (v *MailboxView) Clear(addr string) (int, error) {
+	if v.c != nil {
+		return v.c.DeleteMessages(context.Background(), addr)
+	}
+	items, err := v.List(addr, 0)
+	if err != nil {
+		return 0, err
+	}
+	keys := make([]queue.ItemKey, len(items))
+	for i, it := range items {
+		keys[i] = queue.ItemKey{Mailbox: it.Mailbox, ID: it.ID}
+	}
+	return v.st.DeleteMailboxItems(keys)
 }

@@ -41,11 +41,14 @@ import (
 
 // Options are what exlab serve, frontend and hub give Run.
 type Options struct {
-	ConfigPath     string // organization file; "" for the embedded default
-	DataDir        string // queue database, certificate, keys, logs
-	PortOffset     int    // added to every binding port and the default admin port
-	ServerName     string // which server of the organization to run ("" for the first)
-	Admin          string // admin listener address; "" for the default shifted by PortOffset, "off" for none
+	ConfigPath string // organization file; "" for the embedded default
+	DataDir    string // queue database, certificate, keys, logs
+	PortOffset int    // added to every binding port and the default admin port
+	ServerName string // which server of the organization to run ("" for the first)
+	Admin      string // admin listener address; "" for the default shifted by PortOffset, "off" for none
+	// AdminToken is the admin listener's token ("" for a new random one at every start); an
+	// admin address beyond loopback needs one (AdminAddress).
+	AdminToken     string
 	LogLevel       string // debug, info, warn or error ("" for info)
 	Events         string // also write the Exchange events as JSON lines to this file, or "stderr"
 	ProxyTransport string // memory or tcp ("" for memory): how the frontend reaches this process's hub
@@ -73,6 +76,7 @@ type services struct {
 	store  *queue.Store
 	hub    *transport.Hub
 	mbx    *mailboxtransport.Service // the Mailbox Transport Delivery service, with the hub
+	events eventFeed                 // the Exchange events, for the admin API's event stream
 	fe     *frontend.Frontend
 	faults *smtpreceive.Faults
 	logs   []*smtpwire.ProtocolLog
@@ -118,7 +122,7 @@ func Run(ctx context.Context, o Options) error {
 		defer f.Close()
 		events = f
 	}
-	s.log = slog.New(newEventHandler(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: level}), events))
+	s.log = slog.New(newEventHandler(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: level}), events, &s.events))
 	if os.Getenv("GOGC") == "" {
 		// Message buffers are pooled and sessions hold little: trade some heap for less GC
 		// work per message (measured with make bench; GOGC in the environment still wins).
@@ -133,6 +137,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	adminAddr, err := AdminAddress(o.Admin, o.PortOffset)
 	if err != nil {
+		return err
+	}
+	if err := CheckAdminExposure(adminAddr, o.AdminToken); err != nil {
 		return err
 	}
 	s.srv = srv
@@ -245,7 +252,7 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 		if adminAddr != "" {
 			adm, err = startAdmin(adminAddr, o.DataDir, adminapi.Options{Mailboxes: s.store, Hub: s.hub, Apply: applyVia(applies),
 				Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), Unbound: s.unbound, Faults: s.faults,
-				Org: s.org.Load, Logger: s.log}, s.log)
+				Org: s.org.Load, Logger: s.log, Store: s.store, TrackingDir: s.trackingDir, ExchangeEvents: s.events.Subscribe}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}

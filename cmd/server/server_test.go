@@ -172,3 +172,26 @@ func TestRun(t *testing.T) {
 		t.Errorf("admin.addr left behind: %v", err)
 	}
 }
+
+func TestCheckAdminExposure(t *testing.T) {
+	for _, c := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"", "", true}, // off
+		{"127.0.0.1:8470", "", true},
+		{"127.0.0.2:8470", "", true},
+		{"[::1]:8470", "", true},
+		{"localhost:8470", "", true},
+		{"0.0.0.0:8470", "", false},
+		{"[::]:8470", "", false},
+		{"192.0.2.10:8470", "", false},
+		{":8470", "", false}, // every address
+		{"0.0.0.0:8470", "set", true},
+		{"192.0.2.10:8470", "set", true},
+	} {
+		if err := CheckAdminExposure(c.addr, c.token); (err == nil) != c.ok {
+			t.Errorf("%q token %q: %v", c.addr, c.token, err)
+		}
+	}
+}

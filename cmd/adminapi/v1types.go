@@ -1,0 +1,123 @@
+package adminapi
+
+import (
+	"time"
+
+	"github.com/exlab/exlab/transport"
+)
+
+// The test-automation API, /api/v1 (issue 15): the delivered messages with server-side
+// filters and cursor paging, parsed or raw, their attachments and tracking events, waiting for
+// a delivery without polling, a server-sent-events stream of deliveries, and deletion. Its
+// OpenAPI 3.1 document is openapi.json beside this file, served at PathV1OpenAPI; a test checks
+// every answer the tests get against it. The request and response types below are the
+// server's and the Client's.
+
+// Paths of /api/v1.
+const (
+	PathV1          = "/api/v1"
+	PathV1OpenAPI   = PathV1 + "/openapi.json"
+	PathV1Messages  = PathV1 + "/messages"
+	PathV1Wait      = PathV1 + "/messages/wait"
+	PathV1Events    = PathV1 + "/events"
+	PathV1Mailboxes = PathV1 + "/mailboxes"
+)
+
+// More error codes of /api/v1.
+const (
+	CodeTimeout = "timeout" // GET /messages/wait: nothing matched before the timeout (408)
+)
+
+// Limits of a message list page.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+	// DefaultWait and MaxWait bound GET /messages/wait's timeout parameter.
+	DefaultWait = 30 * time.Second
+	MaxWait     = 10 * time.Minute
+)
+
+// MessageSummary is one delivered message (one mailbox item) as lists show it.
+type MessageSummary struct {
+	Mailbox   string    // the mailbox's primary SMTP address
+	ID        uint64    // InternalMessageId of the Mailbox Transport Delivery service's store
+	MessageID string    // the Message-ID header, with angle brackets
+	From      string    // the envelope sender (MAIL FROM)
+	To        []string  // the envelope recipients that reached this mailbox
+	Subject   string    // decoded (RFC 2047), as Outlook shows it
+	Received  time.Time // when Mailbox Delivery stored it
+	Size      int64     // bytes as stored
+}
+
+// MessageList answers GET /api/v1/messages: a page, newest first, and the cursor of the next
+// page ("" on the last page).
+type MessageList struct {
+	Messages   []MessageSummary
+	NextCursor string `json:",omitempty"`
+}
+
+// Header is one header field, its value decoded (RFC 2047) and unfolded.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Part is one MIME part. Path is the part's IMAP section number (RFC 3501 §6.4.5: "1" for the
+// body of a single-part message, "2.1" for the first part of the second part; "" for a
+// multipart message's top level), the name of GET /messages/{id}/parts/{path}.
+type Part struct {
+	Path        string
+	ContentType string            // media type, lower case
+	Charset     string            `json:",omitempty"` // as declared
+	Disposition string            `json:",omitempty"` // inline, attachment
+	Filename    string            `json:",omitempty"`
+	ContentID   string            `json:",omitempty"`
+	Encoding    string            `json:",omitempty"` // Content-Transfer-Encoding
+	Size        int64             // decoded bytes
+	Text        *string           `json:",omitempty"` // a text/* part's decoded text (UTF-8)
+	Parts       []Part            `json:",omitempty"` // a multipart's parts
+	Params      map[string]string `json:",omitempty"` // the other Content-Type parameters
+}
+
+// Attachment is a part with a file name or an attachment disposition.
+type Attachment struct {
+	Path        string
+	Filename    string
+	ContentType string
+	Size        int64
+}
+
+// Message answers GET /api/v1/messages/{id}: the summary, every header decoded, the MIME tree
+// and the attachments.
+type Message struct {
+	MessageSummary
+	Headers     []Header
+	Root        Part
+	Attachments []Attachment
+	// ParseError says why the MIME structure could not be read completely ("" when it could).
+	ParseError string `json:",omitempty"`
+}
+
+// DeleteResult answers the DELETEs: how many mailbox items were removed.
+type DeleteResult struct{ Deleted int }
+
+// TrackingEvents answers GET /api/v1/messages/{id}/tracking: the message tracking log entries
+// (Get-MessageTrackingLog -MessageId) of the message, field by field.
+type TrackingEvents struct {
+	Events []transport.TrackingEntry
+}
+
+// MailboxInfo is one mailbox holding messages (GET /api/v1/mailboxes).
+type MailboxInfo struct {
+	Mailbox string
+	Count   int
+}
+
+// Filter selects messages: every field that is set must match. Sender, Recipient, Subject and
+// Text match case-insensitively as substrings (Text anywhere in the message as stored, or its
+// decoded subject); MessageID exactly, with or without angle brackets; Mailbox is a mailbox's
+// primary address or any of its addresses; Since and Before bound Received ([Since, Before)).
+type Filter struct {
+	Mailbox, Sender, Recipient, Subject, Text, MessageID string
+	Since, Before                                        time.Time
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exlab/exlab/cmd/adminapi"
+)
+
+// TestAPIv1EndToEnd drives /api/v1 of the real binary: a wait and an event stream opened
+// before the delivery, the parsed message, its tracking events, and exlab mailbox list/clear
+// through the API and, once the server stopped, in its data directory.
+func TestAPIv1EndToEnd(t *testing.T) {
+	s := startServer(t, labConfig(nil), "", "--admin-token", "lab-token-1")
+	if b, _ := os.ReadFile(filepath.Join(s.data, adminapi.TokenFile)); strings.TrimSpace(string(b)) != "lab-token-1" {
+		t.Errorf("admin.token holds %q, not the --admin-token", b)
+	}
+	c := adminapi.Dial(s.data)
+	if c == nil {
+		t.Fatal("no admin listener")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// The event stream, opened before the delivery.
+	addr, _ := os.ReadFile(filepath.Join(s.data, adminapi.AddrFile))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+strings.TrimSpace(string(addr))+adminapi.PathV1Events, nil)
+	req.Header.Set("Authorization", "Bearer lab-token-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("events: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	events := make(chan string, 4)   // data of delivery events
+	exchange := make(chan string, 4) // data of Exchange events
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		kind := ""
+		for sc.Scan() {
+			if k, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				kind = k
+			}
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				if kind == "exchange" {
+					exchange <- d
+				} else {
+					events <- d
+				}
+			}
+		}
+	}()
+	// The wait, opened before the delivery too; the alias names the administrator's mailbox.
+	waited := make(chan adminapi.MessageSummary, 1)
+	waitErr := make(chan error, 1)
+	go func() {
+		m, err := c.WaitMessage(ctx, adminapi.Filter{Mailbox: "admin@contoso.test", Subject: "e2e api"}, 30*time.Second)
+		waitErr <- err
+		waited <- m
+	}()
+	time.Sleep(50 * time.Millisecond)
+	body := "From: a@example.org\r\nTo: admin@contoso.test\r\nSubject: e2e api\r\nMessage-ID: <e2e-api-1@example.org>\r\n\r\nhello\r\n"
+	if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"admin@contoso.test"}, body); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waitErr; err != nil {
+		t.Fatal(err)
+	}
+	m := <-waited
+	if m.Mailbox != "administrator@contoso.test" || m.MessageID != "<e2e-api-1@example.org>" {
+		t.Errorf("waited for: %+v", m)
+	}
+	select {
+	case d := <-events:
+		if !strings.Contains(d, `"MessageID":"<e2e-api-1@example.org>"`) {
+			t.Errorf("event: %s", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no delivery event")
+	}
+	// An Exchange event on the same stream: Event 1003 for a configuration that does not load.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(bad, []byte("Organization: [\n"), 0o600)
+	if err := c.ApplyConfig(bad); err == nil {
+		t.Error("an invalid configuration was applied")
+	}
+	select {
+	case d := <-exchange:
+		if !strings.Contains(d, `"EventID":1003`) {
+			t.Errorf("exchange event: %s", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no Exchange event on the stream")
+	}
+	full, err := c.Message(ctx, m.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Headers[0].Name != "Received" || !strings.Contains(full.Headers[0].Value, "via Mailbox Transport") || full.Root.Text == nil || *full.Root.Text != "hello\r\n" {
+		t.Errorf("parsed: %+v", full)
+	}
+	// The hub's tracking log is written every second.
+	waitUntil(t, 15*time.Second, "tracking events", func() bool {
+		es, err := c.MessageTracking(ctx, m.ID, "")
+		return err == nil && len(es) > 0 && es[0]["message-id"] == "<e2e-api-1@example.org>"
+	})
+	if out, _, _ := exlab(t, "mailbox", "list", "admin@contoso.test", "--data", s.data); !strings.Contains(out, "1 message(s)") || !strings.Contains(out, "e2e api") {
+		t.Errorf("mailbox list:\n%s", out)
+	}
+	if out, _, code := exlab(t, "mailbox", "clear", "admin@contoso.test", "--data", s.data); code != 0 || out != "1 message(s) deleted\n" {
+		t.Errorf("mailbox clear: %d %q", code, out)
+	}
+	if l, err := c.ListMessages(ctx, adminapi.Filter{}, 0, ""); err != nil || len(l.Messages) != 0 {
+		t.Errorf("after clear: %+v %v", l, err)
+	}
+
+	// With the server stopped, clear works on the data directory.
+	if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test"}, body); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitMessage(ctx, adminapi.Filter{Mailbox: "user1@contoso.test"}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s.stop()
+	if out, _, code := exlab(t, "mailbox", "clear", "--data", s.data); code != 0 || out != "1 message(s) deleted\n" {
+		t.Errorf("mailbox clear of a stopped server: %d %q", code, out)
+	}
+	if out, _, _ := exlab(t, "mailbox", "list", "--data", s.data); !strings.Contains(out, "0 message(s)") {
+		t.Errorf("mailbox list after clear:\n%s", out)
+	}
+}
+
+// TestAdminBeyondLoopbackNeedsToken: exlab serve refuses an admin address beyond loopback
+// without a token set explicitly (it stops before binding anything).
+func TestAdminBeyondLoopbackNeedsToken(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "org.yaml")
+	if err := os.WriteFile(cfg, []byte(labConfig(nil)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := exlab(t, "serve", "--config", cfg, "--data", t.TempDir(), "--admin", "0.0.0.0:0")
+	if code != 1 || !strings.Contains(errOut, "--admin 0.0.0.0:0 listens beyond loopback: set the admin token explicitly (--admin-token or EXLAB_ADMIN_TOKEN)") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// TestAPIv1DeleteDuringDelivery empties every mailbox again and again while a client sends
+// through the real binary: afterwards every message still listed reads whole (nothing half
+// deleted), and every message sent was either deleted or is still there.
+func TestAPIv1DeleteDuringDelivery(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	c := adminapi.Dial(s.data)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const n = 40
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			body := "From: a@example.org\r\nSubject: race " + strconv.Itoa(i) + "\r\n\r\nx\r\n"
+			if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{"user1@contoso.test", "admin@contoso.test"}, body); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	deleted := 0
+	for done := false; !done; {
+		select {
+		case err := <-sent:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = true
+		default:
+		}
+		k, err := c.DeleteMessages(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted += k
+	}
+	// The hub may still be handing the last messages to Mailbox Delivery.
+	var left []adminapi.MessageSummary
+	waitUntil(t, 20*time.Second, "every item deleted or stored", func() bool {
+		var err error
+		left, err = c.AllMessages(ctx, adminapi.Filter{})
+		return err == nil && deleted+len(left) >= 2*n
+	})
+	for _, m := range left {
+		if raw, err := c.RawMessage(ctx, m.ID, m.Mailbox); err != nil || !strings.Contains(string(raw), "Subject: race") {
+			t.Errorf("%s/%d does not read whole: %v", m.Mailbox, m.ID, err)
+		}
+	}
+	if deleted+len(left) != 2*n {
+		t.Errorf("deleted %d + left %d, want %d items", deleted, len(left), 2*n)
+	}
+}
