@@ -373,9 +373,11 @@ func (s *Store) Submit(sub Submission) error {
 }
 
 func addDeliveries(b *pebble.Batch, items []MailboxItem, news []NewMessage) error {
+	var rec []byte // Set copies the value into the batch: one buffer serves every item
 	for i := range items {
 		d := &items[i]
-		_ = b.Set(mailboxKey(d.Mailbox, d.ID), appendItemJSON(append(make([]byte, 0, 256+len(d.HeaderPrefix)+len(d.HeaderSuffix)), recMailboxItem, version1), d), nil)
+		rec = appendItemJSON(append(rec[:0], recMailboxItem, version1), d)
+		_ = b.Set(mailboxKey(d.Mailbox, d.ID), rec, nil)
 	}
 	for _, n := range news {
 		rec, err := encodeMessage(n.Message)
