@@ -43,6 +43,9 @@ type Options struct {
 	// TrackingDir is where the message tracking log goes when the server's
 	// MessageTrackingLogPath is empty ("" and empty: none is written).
 	TrackingDir string
+	// TrackingFeed, when set, gets every tracking event the hub's logs write (MSGTRK and
+	// MSGTRKMD), for the admin API's event stream.
+	TrackingFeed *TrackingFeed
 	// ReceiveProtocolLog and SendProtocolLog are the Transport service's protocol logs (nil:
 	// none): hub receive connectors with ProtocolLoggingLevel Verbose, and send connectors.
 	ReceiveProtocolLog *smtpwire.ProtocolLog
@@ -109,11 +112,11 @@ func New(o Options) *Hub {
 	if trackDir == "" {
 		trackDir = o.TrackingDir
 	}
-	h.tracker = NewTracker(trackDir, o.Server, o.Logger)
+	h.tracker = newTracker(trackDir, o.Server, o.Logger, "MSGTRK", o.TrackingFeed)
 	if md := o.MailboxDelivery; md != nil {
 		h.mbx = newMbxClient(*md, o.Server.Fqdn, o.AuthKey, o.Server.ProxyConnectTimeout.Duration(), o.Server.ProxyCommandTimeout.Duration())
 		h.mbxHop = mailboxHop(o.Server.MailboxDatabaseName())
-		h.mdTracker = newTracker(trackDir, o.Server, o.Logger, "MSGTRKMD")
+		h.mdTracker = newTracker(trackDir, o.Server, o.Logger, "MSGTRKMD", o.TrackingFeed)
 	}
 	h.sched = newScheduler(o.Store, o.Server, o.Logger, h.tracker, h.process)
 	dns := smtpsend.NewDNS(o.Server.ExternalDNSServers)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exlab/exlab/config"
@@ -60,6 +61,8 @@ type Tracker struct {
 	maxAge   time.Duration
 	log      *slog.Logger
 
+	feed *TrackingFeed // subscribers to the events as written (nil: none)
+
 	rng  *rand.ChaCha8
 	ch   chan trackEvent
 	done chan struct{}
@@ -74,18 +77,18 @@ var builds = map[config.ExchangeVersion]string{
 // NewTracker starts the tracking log of srv in dir ("" or MessageTrackingLogEnabled false: nil,
 // which records nothing).
 func NewTracker(dir string, srv *config.Server, log *slog.Logger) *Tracker {
-	return newTracker(dir, srv, log, "MSGTRK")
+	return newTracker(dir, srv, log, "MSGTRK", nil)
 }
 
 // newTracker starts a tracking log whose files are named prefix…: MSGTRK for the Transport
 // service, MSGTRKMD for the Mailbox Transport Delivery service (spec §7.2).
-func newTracker(dir string, srv *config.Server, log *slog.Logger, prefix string) *Tracker {
+func newTracker(dir string, srv *config.Server, log *slog.Logger, prefix string, feed *TrackingFeed) *Tracker {
 	if dir == "" || !srv.MessageTrackingLogEnabled {
 		return nil
 	}
 	t := &Tracker{dir: dir, prefix: prefix, fqdn: srv.Fqdn, build: builds[srv.Version], subjects: srv.MessageTrackingLogSubjectLoggingEnabled,
 		maxFile: int64(srv.MessageTrackingLogMaxFileSize), maxDir: int64(srv.MessageTrackingLogMaxDirectorySize),
-		maxAge: srv.MessageTrackingLogMaxAge.Duration(), log: log, ch: make(chan trackEvent, 4096), done: make(chan struct{})}
+		maxAge: srv.MessageTrackingLogMaxAge.Duration(), log: log, feed: feed, ch: make(chan trackEvent, 4096), done: make(chan struct{})}
 	var seed [32]byte
 	_, _ = crand.Read(seed[:])
 	t.rng = rand.NewChaCha8(seed)
@@ -132,6 +135,9 @@ func (t *Tracker) run() {
 				return
 			}
 			t.record(e, rec)
+			if t.feed.active() {
+				t.feed.publish(rec)
+			}
 			line = line[:0]
 			for i, v := range rec {
 				if i > 0 {
@@ -270,6 +276,58 @@ func (t *Tracker) guid() string {
 	binary.LittleEndian.PutUint64(b[:8], t.rng.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], t.rng.Uint64())
 	return smtpwire.FormatGUID(b)
+}
+
+// TrackingFeed fans the tracking events out to subscribers as the writer writes them (the
+// admin API's event stream, /api/v1/events), each a buffered channel; a subscriber that falls
+// behind misses events rather than holding up the log. With nobody subscribed, an event costs
+// the writer one atomic load.
+type TrackingFeed struct {
+	n    atomic.Int32
+	mu   sync.Mutex
+	subs map[chan TrackingEntry]struct{}
+}
+
+// Subscribe starts a subscription; cancel ends it.
+func (f *TrackingFeed) Subscribe(buffer int) (events <-chan TrackingEntry, cancel func()) {
+	ch := make(chan TrackingEntry, buffer)
+	f.mu.Lock()
+	if f.subs == nil {
+		f.subs = map[chan TrackingEntry]struct{}{}
+	}
+	f.subs[ch] = struct{}{}
+	f.n.Store(int32(len(f.subs)))
+	f.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			delete(f.subs, ch)
+			f.n.Store(int32(len(f.subs)))
+			f.mu.Unlock()
+		})
+	}
+}
+
+func (f *TrackingFeed) active() bool { return f != nil && f.n.Load() > 0 }
+
+// publish sends one written record (TrackingFields order) to every subscriber, as the entry
+// SearchTracking would read back: non-empty fields by name.
+func (f *TrackingFeed) publish(rec []string) {
+	e := make(TrackingEntry, len(rec))
+	for i, v := range rec {
+		if v != "" {
+			e[TrackingFields[i]] = v
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
+		select {
+		case ch <- e:
+		default:
+		}
+	}
 }
 
 // TrackingEntry is one parsed line of a message tracking log, by field name.

@@ -52,6 +52,12 @@ type Options struct {
 	// ExchangeEvents subscribes to the Exchange events the server logs (1020, 15004, …, as
 	// JSON objects) for /api/v1/events; nil for none.
 	ExchangeEvents func(buffer int) (<-chan []byte, func())
+	// TrackingEvents subscribes to the message tracking events as the hub writes them, for
+	// /api/v1/events; nil for none.
+	TrackingEvents func(buffer int) (<-chan transport.TrackingEntry, func())
+	// ProtocolLogDirs are the directories of the server's protocol logs (receive and send, every
+	// service), for a message's protocol-log sessions; nil for none.
+	ProtocolLogDirs func() []ProtocolLogDir
 }
 
 // Handler serves the admin API.

@@ -69,6 +69,8 @@ func (h *handler) v1Routes() []route {
 		{"GET " + PathV1Messages + "/{id}/raw", h.v1Raw},
 		{"GET " + PathV1Messages + "/{id}/parts/{path}", h.v1Part},
 		{"GET " + PathV1Messages + "/{id}/tracking", h.v1Tracking},
+		{"GET " + PathV1Messages + "/{id}/protocollog", h.v1ProtocolLog},
+		{"GET " + PathV1Tracking, h.v1SearchTracking},
 		{"GET " + PathV1Mailboxes, h.v1Mailboxes},
 		{"GET " + PathV1Events, h.v1Events},
 	}
@@ -340,6 +342,85 @@ func (h *handler) v1Tracking(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
+// v1ProtocolLog finds the message's sessions by its Message-ID (in the 250 2.6.0 reply of each
+// hop) and by the session-ids of its RECEIVE tracking events (source-context).
+func (h *handler) v1ProtocolLog(w http.ResponseWriter, r *http.Request) {
+	it, _, ok := h.item(w, r)
+	if !ok {
+		return
+	}
+	out := ProtocolLogSessions{Sessions: []ProtocolLogSession{}}
+	if h.o.ProtocolLogDirs == nil || it.MessageID == "" {
+		writeJSON(w, out)
+		return
+	}
+	var sessionIDs []string
+	if h.o.TrackingDir != nil {
+		es, err := transport.SearchTracking(h.o.TrackingDir(), "", "", "RECEIVE", it.MessageID, time.Time{}, time.Time{})
+		if err != nil {
+			queueError(w, err)
+			return
+		}
+		for _, e := range es {
+			if sid, _, ok := strings.Cut(e["source-context"], ";"); ok && sid != "" {
+				sessionIDs = append(sessionIDs, sid)
+			}
+		}
+	}
+	dirs := h.o.ProtocolLogDirs()
+	byPath := map[string]ProtocolLogDir{}
+	var paths []string
+	for _, d := range dirs {
+		byPath[d.Path] = d
+		paths = append(paths, d.Path)
+	}
+	ss, err := smtpwire.FindProtocolSessions(paths, []string{it.MessageID}, sessionIDs)
+	if err != nil {
+		queueError(w, err)
+		return
+	}
+	for _, s := range ss {
+		d := byPath[s.Dir]
+		ps := ProtocolLogSession{Service: d.Service, Log: d.Log, Connector: s.Connector, Session: s.Session, Lines: make([]ProtocolLogLine, 0, len(s.Lines))}
+		for _, l := range s.Lines {
+			ps.Lines = append(ps.Lines, ProtocolLogLine{DateTime: l.Time.UTC().Format("2006-01-02T15:04:05.000Z"), Sequence: l.Seq,
+				Local: l.Local, Remote: l.Remote, Event: string(l.Event), Data: l.Data, Context: l.Context})
+		}
+		out.Sessions = append(out.Sessions, ps)
+	}
+	writeJSON(w, out)
+}
+
+// v1SearchTracking is Get-MessageTrackingLog over the server's tracking logs.
+func (h *handler) v1SearchTracking(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var tq TrackingQuery
+	tq.Sender, tq.Recipient, tq.EventID, tq.MessageID = q.Get("sender"), q.Get("recipient"), q.Get("eventId"), q.Get("messageId")
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"start", &tq.Start}, {"end", &tq.End}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("%s: %q is not an RFC 3339 time", p.name, v))
+				return
+			}
+			*p.t = t
+		}
+	}
+	out := TrackingEvents{Events: []transport.TrackingEntry{}}
+	if h.o.TrackingDir != nil {
+		es, err := transport.SearchTracking(h.o.TrackingDir(), tq.Sender, tq.Recipient, tq.EventID, tq.MessageID, tq.Start, tq.End)
+		if err != nil {
+			queueError(w, err)
+			return
+		}
+		out.Events = append(out.Events, es...)
+	}
+	writeJSON(w, out)
+}
+
 func (h *handler) v1Mailboxes(w http.ResponseWriter, r *http.Request) {
 	mbs, err := h.o.Store.Mailboxes()
 	if err != nil {
@@ -494,6 +575,12 @@ func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 		exch, stop = h.o.ExchangeEvents(256)
 		defer stop()
 	}
+	var trk <-chan transport.TrackingEntry
+	if h.o.TrackingEvents != nil {
+		var stop func()
+		trk, stop = h.o.TrackingEvents(1024)
+		defer stop()
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -517,6 +604,13 @@ func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		case ev := <-exch:
 			fmt.Fprintf(w, "event: exchange\ndata: %s\n\n", ev)
+			fl.Flush()
+		case te := <-trk:
+			var b bytes.Buffer
+			e := json.NewEncoder(&b)
+			e.SetEscapeHTML(false)
+			_ = e.Encode(te) // one line, ending in \n
+			fmt.Fprintf(w, "event: tracking\ndata: %s\n", b.Bytes())
 			fl.Flush()
 		case <-tick.C:
 			fmt.Fprint(w, ": keep-alive\n\n")

@@ -23,6 +23,8 @@ import (
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
+	"github.com/exlab/exlab/transport"
+	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // openAPIValidator is the committed document loaded with libopenapi-validator, checked
@@ -89,6 +91,8 @@ type apiServer struct {
 	c     *Client
 	val   *validating
 	dir   string
+	// tracking is the stream /api/v1/events subscribes to for tracking events.
+	tracking chan transport.TrackingEntry
 }
 
 func newAPIServer(t testing.TB) *apiServer {
@@ -101,12 +105,16 @@ func newAPIServer(t testing.TB) *apiServer {
 	trk := filepath.Join(dir, "tracking")
 	_ = os.MkdirAll(trk, 0o700)
 	org := config.Default()
-	h := Handler(Options{Token: "secret", Store: st, Org: func() *config.Organization { return org }, TrackingDir: func() string { return trk }})
+	a := &apiServer{store: st, dir: dir, tracking: make(chan transport.TrackingEntry, 16)}
+	logs := []ProtocolLogDir{{"FrontEnd", "SmtpReceive", filepath.Join(dir, "FrontEnd")}, {"Hub", "SmtpReceive", filepath.Join(dir, "Hub")}}
+	h := Handler(Options{Token: "secret", Store: st, Org: func() *config.Organization { return org }, TrackingDir: func() string { return trk },
+		ProtocolLogDirs: func() []ProtocolLogDir { return logs },
+		TrackingEvents:  func(int) (<-chan transport.TrackingEntry, func()) { return a.tracking, func() {} }})
 	srv := httptest.NewServer(h)
 	c := NewClient(strings.TrimPrefix(srv.URL, "http://"), "secret")
 	v := &validating{t: t, next: http.DefaultTransport}
 	c.http.Transport = v
-	a := &apiServer{store: st, srv: srv, c: c, val: v, dir: dir}
+	a.srv, a.c, a.val = srv, c, v
 	t.Cleanup(func() {
 		srv.Close()
 		_ = st.Close()
@@ -564,6 +572,25 @@ func TestV1Events(t *testing.T) {
 	if ev != "delivery" || !strings.Contains(data, fmt.Sprintf(`"ID":%d`, id)) || !strings.Contains(data, `"Subject":"événement"`) {
 		t.Errorf("event %q data %s", ev, data)
 	}
+	// A tracking event the hub's log writes reaches the stream as "tracking" (before the
+	// Client subscribes too: the fake feed is one channel).
+	a.tracking <- transport.TrackingEntry{"event-id": "DELIVER", "message-id": "<t1@example.org>"}
+	ev, data = "", ""
+	for ev != "tracking" || data == "" {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := strings.CutPrefix(l, "event: "); ok {
+			ev = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(l, "data: "); ok && ev == "tracking" {
+			data = strings.TrimSpace(v)
+		}
+	}
+	if data != `{"event-id":"DELIVER","message-id":"<t1@example.org>"}` {
+		t.Errorf("tracking event: %s", data)
+	}
 	// The same through the Client.
 	ctx, cancel := context.WithCancel(context.Background())
 	ds, err := a.c.Deliveries(ctx)
@@ -641,5 +668,82 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		if !served[r] {
 			t.Errorf("openapi.json documents %s, which is not served", r)
 		}
+	}
+}
+
+// TestV1ProtocolLogAndTrackingSearch: a message's sessions on every hop, found by its
+// Message-ID (the FrontEnd's and the hub's 250 2.6.0 replies) and by the session-id of its
+// RECEIVE event, every line of them and nothing of another message's; and
+// Get-MessageTrackingLog's filters over the server's logs.
+func TestV1ProtocolLogAndTrackingSearch(t *testing.T) {
+	a := newAPIServer(t)
+	ctx := context.Background()
+	id := a.deliver(t, "a@example.org", []string{"user1@contoso.test"}, simple("p1", "logged", "x"), time.Now().UTC())
+	header := func(kind string) string {
+		return "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: SMTP " + kind + " Protocol Log\r\n" +
+			"#Date: 2026-12-02T10:00:00.000Z\r\n#Fields: " + smtpwire.ProtocolLogFields + "\r\n"
+	}
+	fe := header("Receive") +
+		"2026-12-02T10:00:00.000Z,EX01\\Default Frontend EX01,08DE00000000FE01,0,127.0.0.1:25,127.0.0.1:50001,+,,\r\n" +
+		"2026-12-02T10:00:00.010Z,EX01\\Default Frontend EX01,08DE00000000FE01,1,127.0.0.1:25,127.0.0.1:50001,>,\"250 2.6.0 <p1@example.org> [InternalId=1, Hostname=ex01.contoso.test] Queued mail for delivery\",\r\n" +
+		"2026-12-02T10:00:00.020Z,EX01\\Default Frontend EX01,08DE00000000FE01,2,127.0.0.1:25,127.0.0.1:50001,-,,Local\r\n" +
+		"2026-12-02T10:00:01.000Z,EX01\\Default Frontend EX01,08DE00000000FE02,0,127.0.0.1:25,127.0.0.1:50002,>,\"250 2.6.0 <other@example.org> [InternalId=2, Hostname=ex01.contoso.test] Queued mail for delivery\",\r\n"
+	hub := header("Receive") +
+		"2026-12-02T10:00:00.005Z,EX01\\Default EX01,08DE0000000048B1,0,127.0.0.1:2525,127.0.0.1:50003,+,,\r\n" +
+		"2026-12-02T10:00:00.006Z,EX01\\Default EX01,08DE0000000048B1,1,127.0.0.1:2525,127.0.0.1:50003,<,\"MAIL FROM:<a@example.org>\",\r\n"
+	for dir, body := range map[string]string{"FrontEnd": fe, "Hub": hub} {
+		_ = os.MkdirAll(filepath.Join(a.dir, dir), 0o700)
+		if err := os.WriteFile(filepath.Join(a.dir, dir, "RECV2026120210-1.LOG"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trk := "#Software: Microsoft Exchange Server\r\n#Fields: date-time,source-context,event-id,source,internal-message-id,message-id,sender-address,recipient-address\r\n" +
+		"2026-12-02T10:00:00.007Z,08DE0000000048B1;2026-12-02T10:00:00.005Z;0,RECEIVE,SMTP,1,<p1@example.org>,a@example.org,user1@contoso.test\r\n" +
+		"2026-12-02T10:00:00.009Z,,DELIVER,STOREDRIVER,1,<p1@example.org>,a@example.org,user1@contoso.test\r\n" +
+		"2026-12-02T11:00:00.000Z,08DE000000004800;2026-12-02T11:00:00.000Z;0,RECEIVE,SMTP,2,<other@example.org>,b@example.org,administrator@contoso.test\r\n"
+	_ = os.WriteFile(filepath.Join(a.dir, "tracking", "MSGTRK2026120210-1.LOG"), []byte(trk), 0o600)
+
+	ss, err := a.c.MessageProtocolLog(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range ss {
+		got = append(got, fmt.Sprintf("%s/%s %s %s %d", s.Service, s.Log, s.Connector, s.Session, len(s.Lines)))
+	}
+	want := []string{`FrontEnd/SmtpReceive EX01\Default Frontend EX01 08DE00000000FE01 3`, `Hub/SmtpReceive EX01\Default EX01 08DE0000000048B1 2`}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("sessions:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(ss) > 0 && (ss[0].Lines[1].Event != ">" || ss[0].Lines[1].Sequence != 1 || !strings.HasPrefix(ss[0].Lines[1].Data, "250 2.6.0 <p1@")) {
+		t.Errorf("line: %+v", ss[0].Lines[1])
+	}
+	if _, err := a.c.MessageProtocolLog(ctx, id+99, ""); !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+
+	for _, c := range []struct {
+		tq   TrackingQuery
+		want string
+	}{
+		{TrackingQuery{}, "RECEIVE DELIVER RECEIVE"},
+		{TrackingQuery{EventID: "receive"}, "RECEIVE RECEIVE"},
+		{TrackingQuery{Sender: "B@example.org"}, "RECEIVE"},
+		{TrackingQuery{Recipient: "user1@contoso.test", EventID: "DELIVER"}, "DELIVER"},
+		{TrackingQuery{MessageID: "<p1@example.org>"}, "RECEIVE DELIVER"},
+		{TrackingQuery{Start: time.Date(2026, 12, 2, 10, 30, 0, 0, time.UTC)}, "RECEIVE"},
+		{TrackingQuery{End: time.Date(2026, 12, 2, 10, 0, 0, 8e6, time.UTC)}, "RECEIVE"},
+	} {
+		es, err := a.c.SearchTracking(ctx, c.tq)
+		var ids []string
+		for _, e := range es {
+			ids = append(ids, e["event-id"])
+		}
+		if err != nil || strings.Join(ids, " ") != c.want {
+			t.Errorf("%+v: %v %v, want %s", c.tq, ids, err, c.want)
+		}
+	}
+	if resp := a.get(t, PathV1Tracking+"?start=yesterday"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad start: %s", resp.Status)
 	}
 }

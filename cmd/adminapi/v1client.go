@@ -114,6 +114,32 @@ func (c *Client) MessageTracking(ctx context.Context, id uint64, mailbox string)
 	return t.Events, err
 }
 
+// MessageProtocolLog is the protocol-log sessions that carried a message, every hop.
+func (c *Client) MessageProtocolLog(ctx context.Context, id uint64, mailbox string) ([]ProtocolLogSession, error) {
+	var p ProtocolLogSessions
+	_, err := c.doCtx(ctx, c.http, http.MethodGet, idPath(id)+"/protocollog", mailboxQuery(mailbox), nil, &p)
+	return p.Sessions, err
+}
+
+// SearchTracking is Get-MessageTrackingLog on the running server.
+func (c *Client) SearchTracking(ctx context.Context, tq TrackingQuery) ([]transport.TrackingEntry, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"sender": tq.Sender, "recipient": tq.Recipient, "eventId": tq.EventID, "messageId": tq.MessageID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if !tq.Start.IsZero() {
+		q.Set("start", tq.Start.UTC().Format(time.RFC3339Nano))
+	}
+	if !tq.End.IsZero() {
+		q.Set("end", tq.End.UTC().Format(time.RFC3339Nano))
+	}
+	var t TrackingEvents
+	_, err := c.doCtx(ctx, c.http, http.MethodGet, PathV1Tracking, q, nil, &t)
+	return t.Events, err
+}
+
 // DeleteMessage deletes one message from mailbox, or ("") from every mailbox that holds it;
 // it says how many mailbox items went.
 func (c *Client) DeleteMessage(ctx context.Context, id uint64, mailbox string) (int, error) {

@@ -21,6 +21,7 @@ const (
 	PathV1Wait      = PathV1 + "/messages/wait"
 	PathV1Events    = PathV1 + "/events"
 	PathV1Mailboxes = PathV1 + "/mailboxes"
+	PathV1Tracking  = PathV1 + "/tracking"
 )
 
 // More error codes of /api/v1.
@@ -105,6 +106,46 @@ type DeleteResult struct{ Deleted int }
 // (Get-MessageTrackingLog -MessageId) of the message, field by field.
 type TrackingEvents struct {
 	Events []transport.TrackingEntry
+}
+
+// ProtocolLogDir is one of the server's protocol logs: its service (FrontEnd, Hub, Mailbox),
+// its log (SmtpReceive, SmtpSend) and the directory of its files.
+type ProtocolLogDir struct {
+	Service, Log, Path string
+}
+
+// ProtocolLogSessions answers GET /api/v1/messages/{id}/protocollog: the protocol-log sessions
+// that carried the message on every hop (the frontend's, the hub's, the Mailbox Transport
+// Delivery service's, and the send logs'), oldest first.
+type ProtocolLogSessions struct {
+	Sessions []ProtocolLogSession
+}
+
+// ProtocolLogSession is one SMTP session of a protocol log, every line of it.
+type ProtocolLogSession struct {
+	Service   string // FrontEnd, Hub, Mailbox
+	Log       string // SmtpReceive, SmtpSend
+	Connector string // connector-id
+	Session   string // session-id
+	Lines     []ProtocolLogLine
+}
+
+// ProtocolLogLine is one line, by the log's own field names (spec §7.1).
+type ProtocolLogLine struct {
+	DateTime string `json:"date-time"`
+	Sequence int    `json:"sequence-number"`
+	Local    string `json:"local-endpoint"`
+	Remote   string `json:"remote-endpoint"`
+	Event    string `json:"event"`
+	Data     string `json:"data"`
+	Context  string `json:"context"`
+}
+
+// TrackingQuery is GET /api/v1/tracking's filters (Get-MessageTrackingLog's parameters); the
+// empty value does not filter.
+type TrackingQuery struct {
+	Sender, Recipient, EventID, MessageID string
+	Start, End                            time.Time
 }
 
 // MailboxInfo is one mailbox holding messages (GET /api/v1/mailboxes).

@@ -18,7 +18,17 @@ import (
 // before the delivery, the parsed message, its tracking events, and exlab mailbox list/clear
 // through the API and, once the server stopped, in its data directory.
 func TestAPIv1EndToEnd(t *testing.T) {
-	s := startServer(t, labConfig(nil), "", "--admin-token", "lab-token-1")
+	// The tracking log outside the data directory (MessageTrackingLogPath): exlab tracking
+	// search finds it only through the running server.
+	trackDir := t.TempDir()
+	s := startServer(t, labConfig(func(y string) string {
+		y = strings.Replace(y, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    MessageTrackingLogPath: "+trackDir+
+			"\n    MailboxDeliveryConnectorProtocolLoggingLevel: Verbose", 1)
+		// The hub's Default connector logs too, so every receiving hop has a session.
+		i := strings.Index(y, "  - Name: Default EX01")
+		j := i + strings.Index(y[i:], "    ProtocolLoggingLevel: None")
+		return y[:j] + "    ProtocolLoggingLevel: Verbose" + y[j+len("    ProtocolLoggingLevel: None"):]
+	}), "", "--admin-token", "lab-token-1")
 	if b, _ := os.ReadFile(filepath.Join(s.data, adminapi.TokenFile)); strings.TrimSpace(string(b)) != "lab-token-1" {
 		t.Errorf("admin.token holds %q, not the --admin-token", b)
 	}
@@ -38,8 +48,9 @@ func TestAPIv1EndToEnd(t *testing.T) {
 		t.Fatalf("events: %v %v", resp, err)
 	}
 	defer resp.Body.Close()
-	events := make(chan string, 4)   // data of delivery events
-	exchange := make(chan string, 4) // data of Exchange events
+	events := make(chan string, 4)    // data of delivery events
+	exchange := make(chan string, 4)  // data of Exchange events
+	tracking := make(chan string, 64) // data of tracking events
 	go func() {
 		sc := bufio.NewScanner(resp.Body)
 		kind := ""
@@ -48,9 +59,15 @@ func TestAPIv1EndToEnd(t *testing.T) {
 				kind = k
 			}
 			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				if kind == "exchange" {
+				switch kind {
+				case "exchange":
 					exchange <- d
-				} else {
+				case "tracking":
+					select {
+					case tracking <- d:
+					default:
+					}
+				default:
 					events <- d
 				}
 			}
@@ -84,6 +101,15 @@ func TestAPIv1EndToEnd(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("no delivery event")
 	}
+	// The hub's tracking events on the same stream, as its log writes them.
+	waitUntil(t, 15*time.Second, "a RECEIVE tracking event on the stream", func() bool {
+		select {
+		case d := <-tracking:
+			return strings.Contains(d, `"event-id":"RECEIVE"`) && strings.Contains(d, `"message-id":"<e2e-api-1@example.org>"`)
+		default:
+			return false
+		}
+	})
 	// An Exchange event on the same stream: Event 1003 for a configuration that does not load.
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	_ = os.WriteFile(bad, []byte("Organization: [\n"), 0o600)
@@ -110,6 +136,27 @@ func TestAPIv1EndToEnd(t *testing.T) {
 		es, err := c.MessageTracking(ctx, m.ID, "")
 		return err == nil && len(es) > 0 && es[0]["message-id"] == "<e2e-api-1@example.org>"
 	})
+	// Its protocol-log sessions: the frontend's, the hub's and the Mailbox Transport Delivery
+	// service's, with the 250 2.6.0 that names the message; the pooled sessions' lines come
+	// within a second or so although those sessions sit idle (smtpreceive's plogWait).
+	waitUntil(t, 15*time.Second, "protocol-log sessions", func() bool {
+		ss, err := c.MessageProtocolLog(ctx, m.ID, "")
+		seen := map[string]bool{}
+		for _, x := range ss {
+			// From its start; the client's session has ended, the pooled hub and Mailbox
+			// Delivery sessions stay open for the next message.
+			whole := len(x.Lines) > 2 && x.Lines[0].Event == "+" && (x.Service != "FrontEnd" || x.Lines[len(x.Lines)-1].Event == "-")
+			named := false
+			for _, l := range x.Lines {
+				named = named || strings.HasPrefix(l.Data, "250 2.6.0 <e2e-api-1@example.org>")
+			}
+			seen[x.Service+"/"+x.Log] = whole && named
+		}
+		return err == nil && seen["FrontEnd/SmtpReceive"] && seen["Hub/SmtpReceive"] && seen["Mailbox/SmtpReceive"]
+	})
+	if out, _, code := exlab(t, "tracking", "search", "--data", s.data, "--message-id", "<e2e-api-1@example.org>", "--event-id", "RECEIVE"); code != 0 || !strings.Contains(out, "RECEIVE") {
+		t.Errorf("tracking search through the server: %d\n%s", code, out)
+	}
 	if out, _, _ := exlab(t, "mailbox", "list", "admin@contoso.test", "--data", s.data); !strings.Contains(out, "1 message(s)") || !strings.Contains(out, "e2e api") {
 		t.Errorf("mailbox list:\n%s", out)
 	}

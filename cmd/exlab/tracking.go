@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/exlab/exlab/cmd/adminapi"
 	"github.com/exlab/exlab/cmd/format"
 	svc "github.com/exlab/exlab/cmd/server"
 	"github.com/exlab/exlab/transport"
@@ -15,7 +17,7 @@ import (
 func (a *app) trackingCmd() *cobra.Command {
 	c := group("tracking", "the message tracking log")
 	var dataDir, path, sender, recipient, start, end, eventID, messageID, form string
-	search := &cobra.Command{Use: "search", Short: "Get-MessageTrackingLog over the tracking log files (no server needed)", Args: cobra.NoArgs}
+	search := &cobra.Command{Use: "search", Short: "Get-MessageTrackingLog: through the running server, or over the tracking log files", Args: cobra.NoArgs}
 	search.RunE = runE(func([]string) error {
 		t0, err := svc.ParseTime(start)
 		if err != nil {
@@ -25,11 +27,19 @@ func (a *app) trackingCmd() *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("--end: %v", err)
 		}
-		dir := path
-		if dir == "" {
-			dir = filepath.Join(dataDir, svc.TrackingDir)
+		var entries []transport.TrackingEntry
+		// The running server of --data answers through its API (it knows where
+		// MessageTrackingLogPath put the logs); without one, or with --path, the files are read.
+		if cl := adminapi.Dial(dataDir); cl != nil && path == "" {
+			entries, err = cl.SearchTracking(context.Background(), adminapi.TrackingQuery{Sender: sender, Recipient: recipient,
+				EventID: eventID, MessageID: messageID, Start: t0, End: t1})
+		} else {
+			dir := path
+			if dir == "" {
+				dir = filepath.Join(dataDir, svc.TrackingDir)
+			}
+			entries, err = transport.SearchTracking(dir, sender, recipient, eventID, messageID, t0, t1)
 		}
-		entries, err := transport.SearchTracking(dir, sender, recipient, eventID, messageID, t0, t1)
 		if err != nil {
 			return err
 		}

@@ -87,6 +87,7 @@ func (s *services) mailboxProtocolLog() *smtpwire.ProtocolLog {
 	l := smtpwire.NewProtocolLog(path, false, smtpwire.ProtocolLogOptions{MaxFileSize: int64(srv.ReceiveProtocolLogMaxFileSize),
 		MaxDirectorySize: int64(srv.ReceiveProtocolLogMaxDirectorySize), MaxAge: srv.ReceiveProtocolLogMaxAge.Duration(), Logger: s.log})
 	s.logs = append(s.logs, l)
+	s.logDirs = append(s.logDirs, adminapi.ProtocolLogDir{Service: "Mailbox", Log: "SmtpReceive", Path: path})
 	return l
 }
 

@@ -77,9 +77,13 @@ type services struct {
 	hub    *transport.Hub
 	mbx    *mailboxtransport.Service // the Mailbox Transport Delivery service, with the hub
 	events eventFeed                 // the Exchange events, for the admin API's event stream
-	fe     *frontend.Frontend
-	faults *smtpreceive.Faults
-	logs   []*smtpwire.ProtocolLog
+	// tracking is the hub's tracking events, for the admin API's event stream.
+	tracking transport.TrackingFeed
+	fe       *frontend.Frontend
+	faults   *smtpreceive.Faults
+	logs     []*smtpwire.ProtocolLog
+	// logDirs name each protocol log's service and kind, for a message's sessions (/api/v1).
+	logDirs []adminapi.ProtocolLogDir
 	// Where the frontend finds the hub (Default, Client Proxy); Reconfigure may move it.
 	target, clientTarget atomic.Pointer[hubCandidate]
 }
@@ -217,7 +221,8 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 		s.hub = transport.New(transport.Options{Org: org, Server: srv, Store: s.store, AuthKey: authKey, TLS: tlsConf,
 			Logger: s.log, Resolver: resolver, TrackingDir: filepath.Join(o.DataDir, TrackingDir),
 			ReceiveProtocolLog: s.protocolLog("Hub", false), SendProtocolLog: s.protocolLog("Hub", true),
-			Metrics: metrics, Meter: meter, Tracer: tracer, Faults: s.faults, MailboxDelivery: s.mailboxDelivery(srv)})
+			Metrics: metrics, Meter: meter, Tracer: tracer, Faults: s.faults, MailboxDelivery: s.mailboxDelivery(srv),
+			TrackingFeed: &s.tracking})
 		ls, errs := s.hub.Listen(o.PortOffset)
 		listening, failed = append(listening, ls...), failed+len(errs)
 		ls, errs = s.mbx.Listen(o.PortOffset)
@@ -252,7 +257,8 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 		if adminAddr != "" {
 			adm, err = startAdmin(adminAddr, o.DataDir, adminapi.Options{Mailboxes: s.store, Hub: s.hub, Apply: applyVia(applies),
 				Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), Unbound: s.unbound, Faults: s.faults,
-				Org: s.org.Load, Logger: s.log, Store: s.store, TrackingDir: s.trackingDir, ExchangeEvents: s.events.Subscribe}, o.AdminToken, s.log)
+				Org: s.org.Load, Logger: s.log, Store: s.store, TrackingDir: s.trackingDir, ExchangeEvents: s.events.Subscribe,
+				TrackingEvents: s.tracking.Subscribe, ProtocolLogDirs: func() []adminapi.ProtocolLogDir { return s.logDirs }}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}
@@ -333,6 +339,11 @@ func applyVia(applies chan<- applyRequest) func(string) error {
 func (s *services) protocolLog(role string, send bool) *smtpwire.ProtocolLog {
 	l := protocolLog(s.srv, s.o.DataDir, role, send, s.log)
 	s.logs = append(s.logs, l)
+	kind := "SmtpReceive"
+	if send {
+		kind = "SmtpSend"
+	}
+	s.logDirs = append(s.logDirs, adminapi.ProtocolLogDir{Service: role, Log: kind, Path: l.Dir()})
 	return l
 }
 

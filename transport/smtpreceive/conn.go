@@ -66,6 +66,8 @@ type conn struct {
 	idle         time.Duration
 	deadline     time.Time // ConnectionTimeout
 	lastDeadline time.Time
+	readDL       time.Time // the read deadline last set
+	plogDL       bool      // readDL is the protocol log's hand-over time, not a timeout
 	ctx          context.Context
 
 	// Protocol log (ProtocolLoggingLevel Verbose): lines wait in plog until the next flush.

@@ -51,7 +51,16 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 				dl = c.deadline
 			}
 			_ = c.nc.SetReadDeadline(dl)
-			c.lastDeadline = now
+			c.lastDeadline, c.readDL, c.plogDL = now, dl, false
+		}
+		// Lines that wait for a hand-over must not wait for the next command of an idle
+		// session (a pooled proxy or Mailbox Delivery session may sit for minutes): the read
+		// stops in time to hand them to the writer (plogWait after the oldest), then goes on.
+		if len(c.plog) > 0 && !c.plogDL {
+			if at := c.plog[0].Time.Add(plogWait); at.Before(c.readDL) {
+				_ = c.nc.SetReadDeadline(at)
+				c.readDL, c.plogDL = at, true
+			}
 		}
 		if c.limiter != nil && len(p) > c.limiter.Burst() {
 			p = p[:c.limiter.Burst()]
@@ -70,6 +79,15 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 		switch {
 		case c.srv.shutting.Load() && !c.inBody.Load():
 			return n, errShutdown
+		case c.plogDL && n == 0 && time.Now().Before(c.deadline) && !c.srv.shutting.Load():
+			// The protocol log's hand-over time, not a timeout: hand the lines over and
+			// restore the session's deadline.
+			if len(c.plog) > 0 {
+				c.srv.ProtocolLog.Write(c.plog)
+				c.plog = nil
+			}
+			c.lastDeadline, c.plogDL = time.Time{}, false
+			continue
 		case c.srv.shutting.Load() && c.inBody.Load() && n == 0 && time.Now().Before(c.deadline) &&
 			time.Since(c.lastDeadline) < c.idle:
 			// Shutdown poked this session just as it started receiving a message: that poke
@@ -100,11 +118,15 @@ func (c *conn) reply(r *smtpwire.Reply) {
 	}
 }
 
+// plogWait is the longest protocol-log lines wait in a session before they go to the writer
+// (which writes its files every second, as Exchange's log buffers do).
+const plogWait = 1100 * time.Millisecond
+
 func (c *conn) flush() error {
 	// Protocol-log lines go to the writer in batches: every 64 lines, or when the oldest has
 	// waited a second, and at the end of the session (a hand-over per reply cost more than the
 	// writing itself).
-	if n := len(c.plog); n >= 64 || (n > 0 && time.Since(c.plog[0].Time) > time.Second) {
+	if n := len(c.plog); n >= 64 || (n > 0 && time.Since(c.plog[0].Time) > plogWait) {
 		c.srv.ProtocolLog.Write(c.plog)
 		c.plog = nil
 	}

@@ -200,19 +200,11 @@ func ParseProtocolLog(path string) ([]LogLine, error) {
 	}
 	var out []LogLine
 	for _, l := range lines[5:] {
-		f := splitCSV(l)
-		if len(f) != 9 || len(f[6]) != 1 {
-			return nil, fmt.Errorf("%s: bad line %q", path, l)
-		}
-		t, err := time.Parse("2006-01-02T15:04:05.000Z", f[0])
+		ll, err := parseLogLine(l)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
-		seq, err := strconv.Atoi(f[3])
-		if err != nil {
-			return nil, fmt.Errorf("%s: sequence-number %q", path, f[3])
-		}
-		out = append(out, LogLine{Time: t, Connector: f[1], Session: f[2], Seq: seq, Local: f[4], Remote: f[5], Event: f[6][0], Data: f[7], Context: f[8]})
+		out = append(out, ll)
 	}
 	return out, nil
 }
@@ -268,6 +260,14 @@ func LogEndpoint(ap netip.AddrPort) string {
 		return "[" + a.String() + "]:" + strconv.Itoa(int(ap.Port()))
 	}
 	return a.String() + ":" + strconv.Itoa(int(ap.Port()))
+}
+
+// Dir is the directory p writes its files in ("" for a nil log).
+func (p *ProtocolLog) Dir() string {
+	if p == nil {
+		return ""
+	}
+	return p.dir
 }
 
 // Writer is p's Write as the send side takes it (smtpsend's SendOptions.ProtocolLog), or nil
