@@ -162,15 +162,15 @@ func (d *Document) edit(f func() error) error {
 
 // splice replaces lines from..to (1-based, inclusive; to = from-1 inserts before from) with repl.
 func (d *Document) splice(from, to int, repl []string) {
+	if to >= len(d.lines) && len(repl) > 0 {
+		// Lines written at the end of a file without a final newline end with one.
+		d.finalEOL = true
+	}
 	out := make([]string, 0, len(d.lines)-(to-from+1)+len(repl))
 	out = append(out, d.lines[:from-1]...)
 	out = append(out, repl...)
 	out = append(out, d.lines[to:]...)
 	d.lines = out
-	if len(d.lines) > 0 && !d.finalEOL && to >= len(d.lines) {
-		// A line appended to a file without a final newline gets one; so does the file.
-		d.finalEOL = true
-	}
 }
 
 func (d *Document) line(n int) string {
@@ -498,6 +498,8 @@ type addr struct {
 	keys  []string
 }
 
+func (a addr) isRoot() bool { return a.kind == "" && len(a.keys) == 0 }
+
 func (a addr) child(key string) addr {
 	return addr{kind: a.kind, index: a.index, keys: append(append([]string(nil), a.keys...), key)}
 }
@@ -548,7 +550,7 @@ func (d *Document) setIn(a addr, t reflect.Type, keys []string, value any) error
 		return fmt.Errorf("%s: is an object; set its parameters one by one (%s.<parameter>)", f.Name, f.Name)
 	}
 	_, m := d.resolve(a)
-	if m == nil {
+	if m == nil && !a.isRoot() {
 		if value == nil {
 			return nil
 		}
@@ -583,7 +585,7 @@ func isNilPointer(v any) bool {
 // ensureMapping makes sure key name of the mapping at a holds a mapping (or nothing yet).
 func (d *Document) ensureMapping(a addr, t reflect.Type, name string) error {
 	_, m := d.resolve(a)
-	if m == nil {
+	if m == nil && !a.isRoot() {
 		return fmt.Errorf("config: internal: %v not found", a)
 	}
 	k, v, _ := mapEntry(m, name)
@@ -646,10 +648,10 @@ func (d *Document) sibling(a addr, name string) *yaml.Node {
 
 // childIndent is the indentation of the keys of the mapping at a.
 func (d *Document) childIndent(a addr, m *yaml.Node) int {
-	if m.Kind == yaml.MappingNode && len(m.Content) > 0 && m.Style&yaml.FlowStyle == 0 {
+	if m != nil && m.Kind == yaml.MappingNode && len(m.Content) > 0 && m.Style&yaml.FlowStyle == 0 {
 		return m.Content[0].Column - 1
 	}
-	if a.kind == "" && len(a.keys) == 0 {
+	if a.isRoot() {
 		return 0
 	}
 	key, _ := d.resolve(a)
@@ -724,7 +726,8 @@ func (d *Document) render(ft reflect.Type, value any, old, sib *yaml.Node) (rend
 			raw = []string{s}
 		}
 		r := rendered{list: true, raw: raw, items: []string{}}
-		r.block = ref != nil && ref.Kind == yaml.SequenceNode && ref.Style&yaml.FlowStyle == 0 && len(ref.Content) > 0
+		// An empty list is always written [] (a block sequence cannot be empty).
+		r.block = len(raw) > 0 && ref != nil && ref.Kind == yaml.SequenceNode && ref.Style&yaml.FlowStyle == 0 && len(ref.Content) > 0
 		quote := yaml.Style(0)
 		if ref != nil && ref.Kind == yaml.SequenceNode && len(ref.Content) > 0 {
 			all := ref.Content[0].Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle)
@@ -1083,7 +1086,10 @@ func (d *Document) replaceOnLine(start, end pos, text string) {
 		if start.line != end.line {
 			oldCol = utf8.RuneCountInString(prefix) + 1
 		}
-		pad := max(1, oldCol-utf8.RuneCountInString(head))
+		pad := oldCol - utf8.RuneCountInString(head)
+		if pad < 1 {
+			pad = max(1, len(rest)-len(t)) // no room: the old gap
+		}
 		rest = strings.Repeat(" ", pad) + t
 	}
 	d.splice(start.line, end.line, []string{head + rest})
@@ -1161,7 +1167,7 @@ func entryText(ind int, name string, r rendered) []string {
 // last key that the parameter table orders before it, else before the first.
 func (d *Document) insertEntry(a addr, m *yaml.Node, t reflect.Type, name string, r rendered, ind int) error {
 	lines := entryText(ind, name, r)
-	topLevel := a.kind == "" && len(a.keys) == 0
+	topLevel := a.isRoot()
 	if m == nil || m.Kind != yaml.MappingNode {
 		// The file, or the key holding this mapping, is empty so far.
 		if topLevel {

@@ -1,11 +1,15 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -572,4 +576,481 @@ func TestEditCommented(t *testing.T) {
 			diff: ``,
 		},
 	})
+}
+
+// writeOrg writes src as an organization file (and an old .bak) in a new directory, both
+// with an mtime in the past so that a rewrite shows.
+func writeOrg(t *testing.T, src []byte) (path string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "exlab.yaml")
+	past := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{path, src}, {path + ".bak", []byte("# the backup of an earlier edit\n")}} {
+		if err := os.WriteFile(f.name, f.data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f.name, past, past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+type fileState struct {
+	data  []byte
+	mtime time.Time
+}
+
+func stateOf(t *testing.T, path string) fileState {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fileState{b, fi.ModTime()}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A change that fails validation changes nothing: neither the file nor its .bak (bytes and
+// mtime), and Parse's Problems come back naming the file and the field.
+func TestEditFileInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(d *Document) error
+		field string // the Problem's Field
+		msg   string // in its Message
+	}{
+		{
+			name: "a bad value",
+			edit: func(d *Document) error {
+				return d.Find("ReceiveConnectors", "Default EX01").Set("MaxMessageSize", "lots")
+			},
+			field: "ReceiveConnectors[3].MaxMessageSize",
+			msg:   `"lots" is not a size`,
+		},
+		{
+			name:  "a value out of range",
+			edit:  func(d *Document) error { return d.Find("ReceiveConnectors", "Default EX01").Set("MaxHopCount", 501) },
+			field: "ReceiveConnectors[3].MaxHopCount",
+			msg:   "501 is outside the range 1-500",
+		},
+		{
+			name: "a binding conflict between roles (the seed: New-ReceiveConnector on 25 without -TransportRole FrontendTransport)",
+			edit: func(d *Document) error {
+				_, err := d.Add("ReceiveConnectors", Field{"Name", "Relay EX01"}, Field{"Server", "EX01"}, Field{"TransportRole", HubTransport},
+					Field{"Bindings", []string{"0.0.0.0:25"}}, Field{"RemoteIPRanges", []string{"127.0.0.2"}})
+				return err
+			},
+			field: "ReceiveConnectors[5].Bindings",
+			msg:   "ReceiveConnectorRoleConflictException",
+		},
+		{
+			name: "a binding conflict within a role",
+			edit: func(d *Document) error {
+				_, err := d.Add("ReceiveConnectors", Field{"Name", "Second Frontend EX01"}, Field{"Server", "EX01"}, Field{"TransportRole", FrontendTransport},
+					Field{"Bindings", []string{"0.0.0.0:25"}})
+				return err
+			},
+			field: "ReceiveConnectors[5].Bindings",
+			msg:   "A Receive connector must have a unique combination of a local IP address & port bindings and remote IP address ranges.",
+		},
+		{
+			name: "a duplicate Name by renaming",
+			edit: func(d *Document) error {
+				return d.Find("ReceiveConnectors", "Client Proxy EX01").Set("Name", "Default EX01")
+			},
+			field: "ReceiveConnectors[4].Name",
+			msg:   `a receive connector named "Default EX01" already exists on server EX01`,
+		},
+		{
+			name: "a duplicate accepted domain",
+			edit: func(d *Document) error {
+				_, err := d.Add("AcceptedDomains", Field{"DomainName", "CONTOSO.test"})
+				return err
+			},
+			field: "AcceptedDomains[1].DomainName",
+			msg:   "already defined",
+		},
+		{
+			name:  "removing what validation needs",
+			edit:  func(d *Document) error { d.Remove("AcceptedDomains", "contoso.test"); return nil },
+			field: "AcceptedDomains",
+			msg:   "at least one accepted domain is needed",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeOrg(t, DefaultYAML)
+			before, beforeBak := stateOf(t, path), stateOf(t, path+".bak")
+			names := dirNames(t, filepath.Dir(path))
+			o, err := EditFile(path, tc.edit)
+			if o != nil || err == nil {
+				t.Fatalf("EditFile = %v, %v; want Problems", o, err)
+			}
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("error %T %v is not Problems", err, err)
+			}
+			found := false
+			for _, p := range ps {
+				if p.File == path && p.Field == tc.field && strings.Contains(p.Message, tc.msg) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no problem %s: %s … %s in\n%v", path, tc.field, tc.msg, err)
+			}
+			if after := stateOf(t, path); !reflect.DeepEqual(after, before) {
+				t.Errorf("the file changed:\n%s", after.data)
+			}
+			if after := stateOf(t, path+".bak"); !reflect.DeepEqual(after, beforeBak) {
+				t.Errorf("the .bak changed:\n%s", after.data)
+			}
+			if got := dirNames(t, filepath.Dir(path)); !reflect.DeepEqual(got, names) {
+				t.Errorf("directory holds %v, was %v", got, names)
+			}
+		})
+	}
+}
+
+// An edit that EditFile cannot even make (an unknown parameter, a missing object) changes
+// nothing either, and names the parameter.
+func TestEditFileRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(d *Document) error
+		want string
+	}{
+		{"unknown parameter", func(d *Document) error { return d.Find("ReceiveConnectors", "Default EX01").Set("MaxMessageSise", 1) },
+			"MaxMessageSise: unknown parameter of ReceiveConnector (did you mean MaxMessageSize?)"},
+		{"unknown nested parameter", func(d *Document) error { return d.Set([]string{"Servers", "EX01", "BackPressure", "Enabeld"}, true) },
+			"Enabeld: unknown parameter of BackPressure (did you mean Enabled?)"},
+		{"unknown object", func(d *Document) error { return d.Set([]string{"ReceiveConnectors", "Nope", "Enabled"}, true) },
+			`ReceiveConnectors: there is no object named "Nope"`},
+		{"unknown list", func(d *Document) error { _, err := d.Add("Connectors", Field{"Name", "x"}); return err },
+			`"Connectors" is not a list of objects`},
+		{"unknown parameter in Add", func(d *Document) error {
+			_, err := d.Add("Mailboxes", Field{"Name", "x"}, Field{"Passwort", "y"})
+			return err
+		}, "Passwort: unknown parameter of Mailbox (did you mean Password?)"},
+		{"a value that cannot be written", func(d *Document) error {
+			return d.Find("Mailboxes", "User One").Set("Password", struct{ X int }{1})
+		}, "Password: cannot write a struct"},
+		{"a parameter that is an object", func(d *Document) error { return d.Set([]string{"Servers", "EX01", "BackPressure"}, true) },
+			"BackPressure: is an object; set its parameters one by one"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeOrg(t, DefaultYAML)
+			before := stateOf(t, path)
+			_, err := EditFile(path, tc.edit)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("EditFile error %v; want %q", err, tc.want)
+			}
+			if after := stateOf(t, path); !reflect.DeepEqual(after, before) {
+				t.Errorf("the file changed")
+			}
+		})
+	}
+}
+
+// A failed edit inside a Document is all or nothing: the text is as before it.
+func TestDocumentEditAllOrNothing(t *testing.T) {
+	d, err := ParseDocument(DefaultFileName, DefaultYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Add("ReceiveConnectors", Field{"Name", "x"}, Field{"Server", "EX01"}, Field{"Bogus", 1}); err == nil {
+		t.Fatal("Add with an unknown parameter succeeded")
+	}
+	if d.Changed() {
+		t.Errorf("the document changed:\n%s", lineDiff(string(DefaultYAML), d.text()))
+	}
+	if d.Find("ReceiveConnectors", "x") != nil {
+		t.Error("the half-added connector is there")
+	}
+}
+
+func TestEditFileWrites(t *testing.T) {
+	path := writeOrg(t, DefaultYAML)
+	o, err := EditFile(path, func(d *Document) error {
+		return d.Find("ReceiveConnectors", "Default Frontend EX01").Set("MaxMessageSize", "50 MB")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rc(t, o, "Default Frontend EX01").MaxMessageSize; got != 50<<20 {
+		t.Errorf("returned MaxMessageSize = %d", got)
+	}
+	if o.File != path {
+		t.Errorf("File = %q", o.File)
+	}
+	now := stateOf(t, path)
+	if !strings.Contains(string(now.data), "    MaxMessageSize: 50 MB\n") || len(now.data) != len(DefaultYAML)-len("36 MB (37,748,736 bytes)")+len("50 MB") {
+		t.Errorf("the file holds:\n%s", now.data)
+	}
+	if bak := stateOf(t, path+".bak"); string(bak.data) != string(DefaultYAML) {
+		t.Errorf(".bak holds:\n%s", bak.data)
+	}
+	if got := dirNames(t, filepath.Dir(path)); !reflect.DeepEqual(got, []string{"exlab.yaml", "exlab.yaml.bak"}) {
+		t.Errorf("directory holds %v: a temporary file was left behind", got)
+	}
+	for _, p := range []string{path, path + ".bak"} {
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s has mode %v, want the file's 0640", p, fi.Mode().Perm())
+		}
+	}
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(withoutLines(loaded), withoutLines(o)) {
+		t.Error("Load of the written file differs from what EditFile returned")
+	}
+
+	// A second edit: the .bak holds the first edit's result.
+	first := now
+	if _, err := EditFile(path, func(d *Document) error { return d.Set([]string{"Organization", "Name"}, "Lab 2") }); err != nil {
+		t.Fatal(err)
+	}
+	if bak := stateOf(t, path+".bak"); string(bak.data) != string(first.data) {
+		t.Errorf(".bak does not hold the previous content:\n%s", bak.data)
+	}
+
+	// An edit that changes nothing writes nothing.
+	before, beforeBak := stateOf(t, path), stateOf(t, path+".bak")
+	if _, err := EditFile(path, func(d *Document) error { return d.Set([]string{"Organization", "Name"}, "Lab 2") }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(stateOf(t, path), before) || !reflect.DeepEqual(stateOf(t, path+".bak"), beforeBak) {
+		t.Error("an edit without change rewrote the file")
+	}
+}
+
+// Concurrent EditFile calls run one after the other: each sees the one before, none is lost.
+func TestEditFileConcurrent(t *testing.T) {
+	path := writeOrg(t, DefaultYAML)
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := 0; i < n; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := EditFile(path, func(d *Document) error {
+				_, err := d.Add("Mailboxes", Field{"Name", fmt.Sprintf("User %d", i+10)},
+					Field{"PrimarySmtpAddress", fmt.Sprintf("user%d@contoso.test", i+10)}, Field{"Password", "P@ssw0rd"})
+				return err
+			})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			// A read-modify-write of one value: lost updates would show as a count below n.
+			_, err := EditFile(path, func(d *Document) error {
+				c := d.Find("ReceiveConnectors", "Default EX01")
+				v, _ := c.Get("MaxRecipientsPerMessage")
+				var cur int
+				fmt.Sscan(v.(string), &cur)
+				return c.Set("MaxRecipientsPerMessage", cur+1)
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	o, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Mailboxes) != 2+n {
+		t.Errorf("%d mailboxes, want %d", len(o.Mailboxes), 2+n)
+	}
+	if got := rc(t, o, "Default EX01").MaxRecipientsPerMessage; got != 5000+n {
+		t.Errorf("MaxRecipientsPerMessage = %d, want %d", got, 5000+n)
+	}
+	if got := dirNames(t, filepath.Dir(path)); !reflect.DeepEqual(got, []string{"exlab.yaml", "exlab.yaml.bak"}) {
+		t.Errorf("directory holds %v", got)
+	}
+}
+
+// Values are written as Exchange prints them, and quoted only where YAML needs it.
+func TestEditValues(t *testing.T) {
+	for _, tc := range []struct {
+		param string
+		value any
+		line  string
+	}{
+		{"MaxMessageSize", ByteSize(10 << 20), "MaxMessageSize: 10 MB (10,485,760 bytes)"},
+		{"MaxMessageSize", int64(100000), "MaxMessageSize: 97.656 KB (100,000 bytes)"},
+		{"MaxMessageSize", "25MB", "MaxMessageSize: 25MB"},
+		{"MaxHeaderSize", uint64(1 << 20), "MaxHeaderSize: 1 MB (1,048,576 bytes)"},
+		{"ConnectionTimeout", TimeSpan(90 * time.Minute), `ConnectionTimeout: "01:30:00"`},
+		{"ConnectionTimeout", 36 * time.Hour, `ConnectionTimeout: "1.12:00:00"`},
+		{"MaxInboundConnection", Unlimited, "MaxInboundConnection: Unlimited"},
+		{"MaxInboundConnection", N(100), "MaxInboundConnection: 100"},
+		{"MaxRecipientsPerMessage", 300, "MaxRecipientsPerMessage: 300"},
+		{"RequireTLS", true, "RequireTLS: true"},
+		{"Banner", "220 relay.contoso.test ready", "Banner: 220 relay.contoso.test ready"},
+		{"Comment", "true", `Comment: "true"`},
+		{"Comment", "null", `Comment: "null"`},
+		{"Comment", "", `Comment: ""`},
+		{"Comment", "a: b # c", `Comment: "a: b # c"`},
+		{"Comment", `say "hi"\now`, `Comment: say "hi"\now`},
+		{"Comment", "tab\there", `Comment: "tab\there"`},
+		{"Comment", "@home", `Comment: "@home"`},
+		{"Comment", "Relais für Geräte", "Comment: Relais für Geräte"},
+		{"Fqdn", "relay.contoso.test", "Fqdn: relay.contoso.test"},
+		{"SizeEnabled", SizeEnabledWithoutValue, "SizeEnabled: EnabledWithoutValue"},
+		{"RemoteIPRanges", []IPRange{AllRemoteIPRanges()[1]}, "RemoteIPRanges: [0.0.0.0-255.255.255.255]"},
+		{"RemoteIPRanges", []string{}, "RemoteIPRanges: []"},
+		{"AuthMechanism", AuthTls, "AuthMechanism: [Tls]"},
+		{"PermissionGroups", []any{"AnonymousUsers", PermissionGroup("Partners")}, "PermissionGroups: [AnonymousUsers, Partners]"},
+	} {
+		t.Run(fmt.Sprintf("%s=%v", tc.param, tc.value), func(t *testing.T) {
+			d, err := ParseDocument("t.yaml", []byte("ReceiveConnectors:\n  - Name: A\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Find("ReceiveConnectors", "A").Set(tc.param, tc.value); err != nil {
+				t.Fatal(err)
+			}
+			want := "ReceiveConnectors:\n  - Name: A\n    " + tc.line + "\n"
+			if got := d.text(); got != want {
+				t.Errorf("got\n%swant\n%s", got, want)
+			}
+			got, ok := d.Find("ReceiveConnectors", "A").Get(tc.param)
+			if !ok {
+				t.Fatal("Get finds nothing")
+			}
+			// What Get reads back is what was meant.
+			var text string
+			switch g := got.(type) {
+			case string:
+				text = g
+			case []string:
+				text = "[" + strings.Join(g, ", ") + "]"
+			}
+			if s, isStr := tc.value.(string); isStr && text != s {
+				t.Errorf("Get = %q, want %q", text, s)
+			}
+		})
+	}
+}
+
+func TestDocumentObjects(t *testing.T) {
+	d, err := ParseDocument(DefaultFileName, DefaultYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := d.Objects("receiveConnectors")
+	if len(objs) != 5 || objs[4].Name() != "Client Proxy EX01" || objs[0].Kind() != "ReceiveConnectors" {
+		t.Fatalf("Objects = %d", len(objs))
+	}
+	if d.Find("Mailboxes", "USER ONE") == nil || d.Find("Mailboxes", "nobody") != nil || d.Find("NoSuchKind", "x") != nil {
+		t.Error("Find")
+	}
+	// Handles follow removals: the one removed fails, the later ones shift.
+	proxy, client := objs[4], objs[1]
+	if err := d.RemoveObject(client); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Set("Enabled", false); err == nil {
+		t.Error("Set on a removed object succeeded")
+	}
+	if proxy.Name() != "Client Proxy EX01" {
+		t.Errorf("handle after removal names %q", proxy.Name())
+	}
+	if err := proxy.Set("Enabled", false); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := proxy.Get("enabled"); !ok || v != "false" {
+		t.Errorf("Get = %v, %v", v, ok)
+	}
+	if _, ok := proxy.Get("Comment"); ok {
+		t.Error("Get of a parameter the file omits says ok")
+	}
+	if d.Remove("ReceiveConnectors", "Client Frontend EX01") {
+		t.Error("Remove of a removed connector says true")
+	}
+	// The last object of a list leaves an empty flow list.
+	for _, o := range d.Objects("Mailboxes") {
+		if err := d.RemoveObject(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(d.text(), "\nMailboxes: []\n\nReceiveConnectors:\n") {
+		t.Errorf("no empty Mailboxes list:\n%s", d.text())
+	}
+	if v, ok := d.Get([]string{"Mailboxes"}); !ok || len(v.([]string)) != 0 {
+		t.Errorf("Get(Mailboxes) = %v, %v", v, ok)
+	}
+}
+
+func TestDocumentLineEndings(t *testing.T) {
+	src := "Organization:\r\n  Name: Lab  # the name\r\nServers:\r\n  - Name: EX01\r\n    Fqdn: ex01.contoso.test"
+	d, err := ParseDocument("crlf.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Set([]string{"Organization", "Name"}, "Lab Two"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Set([]string{"Servers", "EX01", "Version"}, Version2016); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := d.Bytes()
+	want := "Organization:\r\n  Name: Lab Two  # the name\r\nServers:\r\n  - Name: EX01\r\n    Fqdn: ex01.contoso.test\r\n    Version: 2016\r\n"
+	if string(got) != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// A file that is not YAML, or not a mapping, is refused with the line.
+func TestParseDocumentErrors(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"Servers: [\n", "x.yaml:"},
+		{"- a\n- b\n", "x.yaml:1: (file): the file must be a block mapping"},
+	} {
+		_, err := ParseDocument("x.yaml", []byte(tc.src))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q…", tc.src, err, tc.want)
+		}
+	}
+	// An empty file can be filled.
+	d, err := ParseDocument("empty.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Add("Servers", Field{"Name", "EX01"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Set([]string{"Organization", "Name"}, "Lab"); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.text(); got != "Organization:\n  Name: Lab\n\nServers:\n  - Name: EX01\n" {
+		t.Errorf("got %q", got)
+	}
 }
