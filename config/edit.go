@@ -280,6 +280,10 @@ func (d *Document) Find(kind, name string) *ObjectNode {
 	return nil
 }
 
+// Index is the object's place in its list: the Organization that Parse (EditFile) returns
+// has it at the same index (ReceiveConnectors[Index]). -1 once removed.
+func (o *ObjectNode) Index() int { return o.index }
+
 // Kind is the top-level list the object is in ("ReceiveConnectors").
 func (o *ObjectNode) Kind() string { return o.kind }
 
@@ -343,21 +347,32 @@ func structField(t reflect.Type, param string) (reflect.StructField, error) {
 // paramOrder is where parameter name of struct t goes among the others: its place in the
 // parameter table (params.go), else its place among the struct's fields after the table's.
 func paramOrder(t reflect.Type, name string) int {
-	for _, obj := range Objects() {
-		if obj.typ != t {
-			continue
-		}
-		for i, p := range obj.Params {
-			if head, _, _ := strings.Cut(p.Name, "."); strings.EqualFold(head, name) {
-				return i
+	tableOrderOnce.Do(func() {
+		tableOrder = map[reflect.Type]map[string]int{}
+		for _, obj := range Objects() {
+			m := map[string]int{}
+			for i, p := range obj.Params {
+				head, _, _ := strings.Cut(p.Name, ".")
+				if _, seen := m[head]; !seen {
+					m[head] = i
+				}
 			}
+			tableOrder[obj.typ] = m
 		}
+	})
+	if i, ok := tableOrder[t][name]; ok {
+		return i
 	}
 	if f, ok := t.FieldByName(name); ok {
 		return 1000 + f.Index[0]
 	}
 	return 1 << 30
 }
+
+var (
+	tableOrderOnce sync.Once
+	tableOrder     map[reflect.Type]map[string]int // type → parameter (canonical) → place in its table
+)
 
 // isScalarType says whether values of t are one YAML scalar (a scalar parameter type, a
 // string, number or bool).
@@ -1168,8 +1183,8 @@ func entryText(ind int, name string, r rendered) []string {
 func (d *Document) insertEntry(a addr, m *yaml.Node, t reflect.Type, name string, r rendered, ind int) error {
 	lines := entryText(ind, name, r)
 	topLevel := a.isRoot()
-	if m == nil || m.Kind != yaml.MappingNode {
-		// The file, or the key holding this mapping, is empty so far.
+	if m == nil || m.Kind != yaml.MappingNode || len(m.Content) == 0 {
+		// The file, or the key holding this mapping, is empty so far (nothing, null or {}).
 		if topLevel {
 			if len(d.lines) > 0 && !isBlank(d.lines[len(d.lines)-1]) && d.blankBetweenTop() {
 				lines = append([]string{""}, lines...)
@@ -1556,9 +1571,15 @@ var fileLocks sync.Map // absolute path → *sync.Mutex
 // Concurrent EditFile calls on one file, from goroutines or (on Unix) other processes, run
 // one after the other, each on the result of the one before, so none is lost.
 func EditFile(path string, edit func(*Document) error) (*Organization, error) {
-	abs, err := filepath.Abs(path)
+	// A symbolic link stays one: the file it points to is rewritten, its .bak beside it.
+	// Messages and relative file names go by path, as with Load.
+	target := path
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		target = real
+	}
+	abs, err := filepath.Abs(target)
 	if err != nil {
-		abs = path
+		abs = target
 	}
 	mu, _ := fileLocks.LoadOrStore(abs, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
@@ -1581,13 +1602,13 @@ func EditFile(path string, edit func(*Document) error) (*Organization, error) {
 		return o, nil
 	}
 	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
+	if fi, err := os.Stat(target); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	if err := writeAtomic(path+".bak", old, mode); err != nil {
+	if err := writeAtomic(target+".bak", old, mode); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(path, out, mode); err != nil {
+	if err := writeAtomic(target, out, mode); err != nil {
 		return nil, err
 	}
 	return o, nil

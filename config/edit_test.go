@@ -1054,3 +1054,170 @@ func TestParseDocumentErrors(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// The shapes YAML allows, each edited in place: small files, whole expected output.
+func TestDocumentShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  string
+		edit func(d *Document) error
+		want string // "" with err: the error's text
+		err  string
+	}{
+		{
+			name: "null value filled",
+			src:  "Servers:\n  - Name: EX01\n    Fqdn:   # to do\n",
+			edit: func(d *Document) error { return d.Set([]string{"Servers", "EX01", "Fqdn"}, "ex01.contoso.test") },
+			want: "Servers:\n  - Name: EX01\n    Fqdn: ex01.contoso.test   # to do\n",
+		},
+		{
+			name: "null mapping filled",
+			src:  "Servers:\n  - Name: EX01\n    BackPressure:\n",
+			edit: func(d *Document) error { return d.Set([]string{"Servers", "EX01", "BackPressure", "Enabled"}, false) },
+			want: "Servers:\n  - Name: EX01\n    BackPressure:\n      Enabled: false\n",
+		},
+		{
+			name: "empty flow mapping filled",
+			src:  "Servers:\n  - Name: EX01\n    BackPressure: {}  # none\n",
+			edit: func(d *Document) error { return d.Set([]string{"Servers", "EX01", "BackPressure", "Enabled"}, false) },
+			want: "Servers:\n  - Name: EX01\n    BackPressure: # none\n      Enabled: false\n",
+		},
+		{
+			name: "a flow mapping is refused",
+			src:  "Servers:\n  - Name: EX01\n    BackPressure: {Enabled: true}\n",
+			edit: func(d *Document) error { return d.Set([]string{"Servers", "EX01", "BackPressure", "Enabled"}, false) },
+			err:  "BackPressure: is written as a flow mapping {…}; write it as a block to edit it",
+		},
+		{
+			name: "a flow list of objects is refused",
+			src:  "Mailboxes: [{Name: a, PrimarySmtpAddress: a@contoso.test}]\n",
+			edit: func(d *Document) error { _, err := d.Add("Mailboxes", Field{"Name", "b"}); return err },
+			err:  "Mailboxes: the list at line 1 is written in flow style",
+		},
+		{
+			name: "the first key of an item removed: the next moves onto the dash",
+			src:  "Faults:\n  - Name: f1\n    Step: Connect\n    Action: Disconnect\n",
+			edit: func(d *Document) error { return d.Find("Faults", "f1").Set("Name", nil) },
+			want: "Faults:\n  - Step: Connect\n    Action: Disconnect\n",
+		},
+		{
+			name: "a key before all others in table order goes first, not onto the dash line",
+			src:  "TransportConfig:\n  TLSReceiveDomainSecureList: [fabrikam.test]\nServerComponentState:\n  HubTransport: Active\n",
+			edit: func(d *Document) error { return d.Set([]string{"Organization", "Name"}, "Lab") },
+			want: "Organization:\n  Name: Lab\nTransportConfig:\n  TLSReceiveDomainSecureList: [fabrikam.test]\nServerComponentState:\n  HubTransport: Active\n",
+		},
+		{
+			name: "a scalar list becomes a flow list",
+			src:  "ReceiveConnectors:\n  - Name: A\n    AuthMechanism: Tls, Integrated   # two\n",
+			edit: func(d *Document) error { return d.Find("ReceiveConnectors", "A").Set("AuthMechanism", []string{"Tls"}) },
+			want: "ReceiveConnectors:\n  - Name: A\n    AuthMechanism: [Tls]             # two\n",
+		},
+		{
+			name: "a multi-line flow list rewritten on one line",
+			src:  "ReceiveConnectors:\n  - Name: A\n    Bindings: [\"0.0.0.0:25\",\n      \"[::]:25\"]  # both\n    Enabled: true\n",
+			edit: func(d *Document) error {
+				return d.Find("ReceiveConnectors", "A").Set("Bindings", []string{"0.0.0.0:2525"})
+			},
+			want: "ReceiveConnectors:\n  - Name: A\n    Bindings: [\"0.0.0.0:2525\"] # both\n    Enabled: true\n",
+		},
+		{
+			name: "a block list replaced by a scalar's flow form when emptied",
+			src:  "ReceiveConnectors:\n  - Name: A\n    RemoteIPRanges:   # who\n      - 10.0.0.1\n      - 10.0.0.2\n    Enabled: true\n",
+			edit: func(d *Document) error { return d.Find("ReceiveConnectors", "A").Set("RemoteIPRanges", []string{}) },
+			want: "ReceiveConnectors:\n  - Name: A\n    RemoteIPRanges: [] # who\n    Enabled: true\n",
+		},
+		{
+			name: "a block scalar replaced",
+			src:  "ReceiveConnectors:\n  - Name: A\n    Comment: |\n      line one\n      line two\n    Enabled: true\n",
+			edit: func(d *Document) error { return d.Find("ReceiveConnectors", "A").Set("Comment", "one line") },
+			want: "ReceiveConnectors:\n  - Name: A\n    Comment: one line\n    Enabled: true\n",
+		},
+		{
+			name: "a quoted key and a value with a colon",
+			src:  "ReceiveConnectors:\n  - \"Name\": 'A'\n    \"Banner\": \"220 a: b\"\n",
+			edit: func(d *Document) error { return d.Find("ReceiveConnectors", "A").Set("Banner", "220 c") },
+			want: "ReceiveConnectors:\n  - \"Name\": 'A'\n    \"Banner\": \"220 c\"\n",
+		},
+		{
+			name: "keys in another case are found and kept",
+			src:  "receiveconnectors:\n  - name: A\n    maxmessagesize: 10MB\n",
+			edit: func(d *Document) error { return d.Find("ReceiveConnectors", "a").Set("MaxMessageSize", "20MB") },
+			want: "receiveconnectors:\n  - name: A\n    maxmessagesize: 20MB\n",
+		},
+		{
+			name: "deeper indentation is followed",
+			src:  "Mailboxes:\n    -   Name: a\n        PrimarySmtpAddress: a@contoso.test\n",
+			edit: func(d *Document) error {
+				_, err := d.Add("Mailboxes", Field{"Name", "b"}, Field{"Password", "x"})
+				return err
+			},
+			want: "Mailboxes:\n    -   Name: a\n        PrimarySmtpAddress: a@contoso.test\n    -   Name: b\n        Password: x\n",
+		},
+		{
+			name: "non-ASCII before a value",
+			src:  "Mailboxes:\n  - Name: Jürgen\n    Password: alt   # ändern\n",
+			edit: func(d *Document) error { return d.Find("Mailboxes", "jürgen").Set("Password", "neu") },
+			want: "Mailboxes:\n  - Name: Jürgen\n    Password: neu   # ändern\n",
+		},
+		{
+			name: "the only object removed leaves []",
+			src:  "Mailboxes:   # lab users\n  - Name: a\n    Password: x\nServers: []\n",
+			edit: func(d *Document) error {
+				if !d.Remove("Mailboxes", "a") {
+					return errors.New("not found")
+				}
+				return nil
+			},
+			want: "Mailboxes: [] # lab users\nServers: []\n",
+		},
+		{
+			name: "a certificate found by FriendlyName",
+			src:  "Certificates:\n  - FriendlyName: lab\n    CertificateFile: a.pem\n",
+			edit: func(d *Document) error { return d.Find("Certificates", "LAB").Set("Services", []string{"SMTP", "IIS"}) },
+			want: "Certificates:\n  - FriendlyName: lab\n    CertificateFile: a.pem\n    Services: [SMTP, IIS]\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := ParseDocument("s.yaml", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tc.edit(d)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				if d.Changed() {
+					t.Errorf("a refused edit changed the text:\n%s", d.text())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.text(); got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEditFileSymlink(t *testing.T) {
+	path := writeOrg(t, DefaultYAML)
+	link := filepath.Join(t.TempDir(), "org.yaml")
+	if err := os.Symlink(path, link); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	if _, err := EditFile(link, func(d *Document) error { return d.Set([]string{"Organization", "Name"}, "Linked") }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", fi, err)
+	}
+	if b := stateOf(t, path); !strings.Contains(string(b.data), "Name: Linked") {
+		t.Errorf("the target was not edited:\n%s", b.data)
+	}
+	if b := stateOf(t, path+".bak"); string(b.data) != string(DefaultYAML) {
+		t.Error("no .bak beside the target")
+	}
+}
