@@ -271,13 +271,47 @@ func (d *Document) Objects(kind string) []*ObjectNode {
 // compares identities; nil if there is none. The name is the object's Name (for accepted
 // domains without one their DomainName, for mailboxes the local part of PrimarySmtpAddress,
 // as Parse fills them), a Certificate's FriendlyName; ADPermissions have no name (use Objects).
+//
+// A receive connector also matches its Identity, SERVER\Name (its Server, or the only server
+// when it names none, as Parse fills it), so that connectors of one name on two servers can be
+// told apart; FindAll returns every match, for the Identity forms that must be unique.
 func (d *Document) Find(kind, name string) *ObjectNode {
-	for _, o := range d.Objects(kind) {
-		if n := o.Name(); n != "" && strings.EqualFold(n, name) {
-			return o
-		}
+	if all := d.FindAll(kind, name); len(all) > 0 {
+		return all[0]
 	}
 	return nil
+}
+
+// FindAll returns every object of list kind that Find would match, in file order.
+func (d *Document) FindAll(kind, name string) []*ObjectNode {
+	var out []*ObjectNode
+	for _, o := range d.Objects(kind) {
+		n := o.Name()
+		if n == "" {
+			continue
+		}
+		if strings.EqualFold(n, name) || (o.kind == "ReceiveConnectors" && strings.EqualFold(o.Identity(), name)) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Identity is a receive connector's Exchange identity, SERVER\Name; for other objects their
+// name.
+func (o *ObjectNode) Identity() string {
+	n := o.Name()
+	if o.kind != "ReceiveConnectors" || n == "" {
+		return n
+	}
+	server, _ := o.Get("Server")
+	s, _ := server.(string)
+	if s == "" {
+		if servers := o.d.Objects("Servers"); len(servers) == 1 {
+			s = servers[0].Name()
+		}
+	}
+	return s + `\` + n
 }
 
 // Index is the object's place in its list: the Organization that Parse (EditFile) returns
@@ -582,7 +616,11 @@ func (d *Document) setIn(a addr, t reflect.Type, keys []string, value any) error
 		return nil
 	}
 	ind := d.childIndent(a, m)
-	r, err := d.render(ft, value, v, d.sibling(a, f.Name))
+	sib := d.sibling(a, f.Name)
+	if sib == nil && v == nil {
+		sib = nearList(m)
+	}
+	r, err := d.render(ft, value, v, sib)
 	if err != nil {
 		return fmt.Errorf("%s: %v", f.Name, err)
 	}
@@ -656,6 +694,22 @@ func (d *Document) sibling(a addr, name string) *yaml.Node {
 			if _, v, _ := mapEntry(m, name); v != nil && !isNull(v) {
 				return v
 			}
+		}
+	}
+	return nil
+}
+
+// nearList is a model for a new list parameter that no other object has: another list of
+// single values in the same mapping, written in flow or block style; only its style is
+// followed, not its quoting (an empty copy of it is returned).
+func nearList(m *yaml.Node) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 1; i < len(m.Content); i += 2 {
+		v := m.Content[i]
+		if v.Kind == yaml.SequenceNode && len(v.Content) > 0 && v.Content[0].Kind == yaml.ScalarNode {
+			return &yaml.Node{Kind: yaml.SequenceNode, Style: v.Style, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Style: yaml.TaggedStyle}}}
 		}
 	}
 	return nil
@@ -1569,7 +1623,9 @@ var fileLocks sync.Map // absolute path → *sync.Mutex
 // rename). A change that fails validation changes nothing on disk, neither the file nor its
 // .bak, and returns Parse's Problems unchanged. An edit that changes no byte writes nothing.
 // Concurrent EditFile calls on one file, from goroutines or (on Unix) other processes, run
-// one after the other, each on the result of the one before, so none is lost.
+// one after the other, each on the result of the one before, so none is lost. An edit that
+// wants to warn as Exchange's Set- cmdlets do when nothing changed can ask its Document's
+// Changed before it returns.
 func EditFile(path string, edit func(*Document) error) (*Organization, error) {
 	// A symbolic link stays one: the file it points to is rewritten, its .bak beside it.
 	// Messages and relative file names go by path, as with Load.

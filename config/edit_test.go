@@ -507,7 +507,7 @@ func TestEditCommented(t *testing.T) {
 +    Password: "N3w"`,
 		},
 		{
-			name: "a new block list in a file that writes Bindings as blocks",
+			name: "Bindings as the other connectors write them; a list none has as this object's first list",
 			edit: func(t *testing.T, d *Document) error {
 				_, err := d.Add("ReceiveConnectors", Field{"Name", "Relay EX02"}, Field{"Server", "EX02"}, Field{"TransportRole", "FrontendTransport"},
 					Field{"Bindings", []string{"0.0.0.0:2526"}}, Field{"RemoteIPRanges", []string{"127.0.0.2", "127.0.0.3"}})
@@ -520,7 +520,9 @@ func TestEditCommented(t *testing.T) {
 +    TransportRole: FrontendTransport
 +    Bindings:
 +      - "0.0.0.0:2526"
-+    RemoteIPRanges: [127.0.0.2, 127.0.0.3]`,
++    RemoteIPRanges:
++      - 127.0.0.2
++      - 127.0.0.3`,
 		},
 		{
 			name: "removing the first object keeps the comment of the next and the head of the list",
@@ -1219,5 +1221,28 @@ func TestEditFileSymlink(t *testing.T) {
 	}
 	if b := stateOf(t, path+".bak"); string(b.data) != string(DefaultYAML) {
 		t.Error("no .bak beside the target")
+	}
+}
+
+// Receive connectors are found by Identity too, as Exchange takes EX01\Relay for -Identity.
+func TestDocumentFindIdentity(t *testing.T) {
+	src := "Servers:\n  - Name: EX01\n  - Name: EX02\nReceiveConnectors:\n  - Name: Relay\n    Server: EX01\n  - Name: Relay\n    Server: ex02\n"
+	d, err := ParseDocument("id.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(d.FindAll("ReceiveConnectors", "relay")); got != 2 {
+		t.Errorf("FindAll(relay) = %d, want 2", got)
+	}
+	o := d.Find("ReceiveConnectors", `EX02\Relay`)
+	if o == nil || o.Index() != 1 || o.Identity() != `ex02\Relay` {
+		t.Fatalf("Find(EX02\\Relay) = %+v", o)
+	}
+	one, err := ParseDocument("one.yaml", []byte("Servers:\n  - Name: EX01\nReceiveConnectors:\n  - Name: Relay\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := one.Find("ReceiveConnectors", `ex01\relay`); o == nil || o.Identity() != `EX01\Relay` {
+		t.Errorf("a connector without Server is on the only server: %+v", o)
 	}
 }
