@@ -60,7 +60,6 @@ type ObjectNode struct {
 var (
 	organizationType = reflect.TypeOf(Organization{})
 	stringType       = reflect.TypeOf("")
-	durationType     = reflect.TypeOf(time.Duration(0))
 	byteSizeType     = reflect.TypeOf(ByteSize(0))
 )
 
@@ -1084,19 +1083,23 @@ func (d *Document) scanQuoted(p pos) pos {
 	return pos{len(d.lines), len(d.line(len(d.lines)))}
 }
 
-// scanFlow returns the position after the flow collection starting at p.
+// scanFlow returns the position after the flow collection starting at p. A quote opens a
+// quoted scalar only where a scalar starts (after [ { , : or a space); inside a plain scalar
+// ([o'brien@contoso.test]) it is an ordinary character.
 func (d *Document) scanFlow(p pos) pos {
 	depth := 0
+	prev := byte(' ')
 	for p.line <= len(d.lines) {
 		l := d.line(p.line)
 		for p.off < len(l) {
 			c := l[p.off]
 			switch {
-			case c == '"' || c == '\'':
+			case (c == '"' || c == '\'') && strings.IndexByte(" \t[{,:", prev) >= 0:
 				p = d.scanQuoted(p)
 				l = d.line(p.line)
+				prev = c
 				continue
-			case c == '#' && (p.off == 0 || l[p.off-1] == ' ' || l[p.off-1] == '\t'):
+			case c == '#' && strings.IndexByte(" \t", prev) >= 0:
 				p.off = len(l)
 				continue
 			case c == '[' || c == '{':
@@ -1107,9 +1110,11 @@ func (d *Document) scanFlow(p pos) pos {
 					return pos{p.line, p.off + 1}
 				}
 			}
+			prev = c
 			p.off++
 		}
 		p = pos{p.line + 1, 0}
+		prev = ' '
 	}
 	return pos{len(d.lines), len(d.line(len(d.lines)))}
 }

@@ -1173,6 +1173,14 @@ func TestDocumentShapes(t *testing.T) {
 			want: "Mailboxes: [] # lab users\nServers: []\n",
 		},
 		{
+			name: "a quote inside a plain scalar of a flow list",
+			src:  "Mailboxes:\n  - Name: ob\n    EmailAddresses: [o'brien@contoso.test, \"x]@contoso.test\"]  # two\n",
+			edit: func(d *Document) error {
+				return d.Find("Mailboxes", "ob").Set("EmailAddresses", []string{"o'brien@contoso.test"})
+			},
+			want: "Mailboxes:\n  - Name: ob\n    EmailAddresses: [o'brien@contoso.test]                     # two\n",
+		},
+		{
 			name: "a certificate found by FriendlyName",
 			src:  "Certificates:\n  - FriendlyName: lab\n    CertificateFile: a.pem\n",
 			edit: func(d *Document) error { return d.Find("Certificates", "LAB").Set("Services", []string{"SMTP", "IIS"}) },
