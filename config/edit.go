@@ -492,17 +492,20 @@ func nodeValue(n *yaml.Node) any {
 	return n.Value
 }
 
-// Set sets param of the object (case-insensitive against the parameter table; written with
-// its table name; a dotted path for a nested value, "BackPressure.Enabled", "DkimSigning.Domain").
-// value is a string (written as given: a size as "36 MB", a TimeSpan as "00:00:05"), a bool,
-// an integer (a size in bytes is written as Exchange prints it, "36 MB (37,748,736 bytes)"),
-// a time.Duration or any value with a String method (TimeSpan, ByteSize, Limit, Binding,
-// IPRange), a slice of those for a list, or nil to remove the parameter, which gives it back
-// Exchange's default. An existing parameter keeps its place, quoting and list style (flow or
-// block) and its line comment; a new one goes where the parameter table orders it, styled as
-// the same parameter of the other objects of the list. Renaming (Set("Name", …)) keeps the
-// object's place. An unknown parameter is an error naming it, and nothing changes; values are
-// checked by Parse when the edit is written (EditFile).
+// Set sets param of the object, matched case-insensitively against the parameter table
+// (params.go) and written with its table name; a dotted path sets a nested value
+// ("BackPressure.Enabled", "DkimSigning.Domain"). value is a string, written as given (a size
+// "36 MB", a TimeSpan "00:00:05"); a bool; an integer (for a size: bytes, written as
+// Exchange prints them, "36 MB (37,748,736 bytes)"); a time.Duration, or any value with a
+// String method (TimeSpan, ByteSize, Limit, Binding, IPRange); for a list a slice of those or
+// a comma-separated string; or nil, which removes the parameter and so gives it back
+// Exchange's default.
+//
+// An existing parameter keeps its place, its quoting, its list style (flow or block, and the
+// lines of the items that stay) and its line comment; a new one goes where the parameter
+// table orders it, styled as the same parameter of the list's other objects. Renaming
+// (Set("Name", …)) keeps the object's place. An unknown parameter is an error naming it, and
+// nothing changes; the values are checked by Parse when the edit is written (EditFile).
 func (o *ObjectNode) Set(param string, value any) error {
 	if err := o.live(); err != nil {
 		return err
@@ -785,6 +788,14 @@ func (d *Document) render(ft reflect.Type, value any, old, sib *yaml.Node) (rend
 					return rendered{}, err
 				}
 				raw = append(raw, s)
+			}
+		} else if rv.Kind() == reflect.String {
+			// A string is a comma-separated list, as the file's own single-value form of a list
+			// ("Tls, Integrated") and PowerShell's -AuthMechanism Tls,Integrated.
+			for _, part := range strings.Split(rv.String(), ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					raw = append(raw, part)
+				}
 			}
 		} else {
 			s, err := toText(et, value)

@@ -1254,3 +1254,69 @@ func TestDocumentFindIdentity(t *testing.T) {
 		t.Errorf("a connector without Server is on the only server: %+v", o)
 	}
 }
+
+// Every parameter with a default can be written with its default's spelling, and Parse reads
+// back the default: the renderer and the decoder agree on every type of the tables.
+func TestEditEveryDefault(t *testing.T) {
+	lists := map[string]string{"ReceiveConnector": "ReceiveConnectors", "Server": "Servers", "SendConnector": "SendConnectors",
+		"AcceptedDomain": "AcceptedDomains", "Mailbox": "Mailboxes", "BackPressure": "Servers", "Fault": "Faults", "DkimSigningConfig": "SendConnectors"}
+	prefix := map[string]string{"BackPressure": "BackPressure.", "DkimSigningConfig": "DkimSigning."}
+	base, _, err := EditBytes(DefaultFileName, DefaultYAML, func(d *Document) error {
+		// A new object of each kind, with what validation needs and nothing else: every
+		// other parameter has its default, so writing the default must change nothing.
+		for _, add := range []struct {
+			kind   string
+			fields []Field
+		}{
+			{"SendConnectors", []Field{{"Name", "Internet"}, {"AddressSpaces", "SMTP:*;1"}}},
+			{"Faults", []Field{{"Name", "f"}, {"Step", StepConnect}, {"Action", FaultDisconnect}}},
+			{"Servers", []Field{{"Name", "EX02"}, {"Fqdn", "ex02.contoso.test"}}},
+			{"AcceptedDomains", []Field{{"DomainName", "fabrikam.test"}}},
+			{"ReceiveConnectors", []Field{{"Name", "Test EX02"}, {"Server", "EX02"}, {"TransportRole", HubTransport}, {"Bindings", "0.0.0.0:2599"}}},
+		} {
+			if _, err := d.Add(add.kind, add.fields...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Parse(DefaultFileName, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, obj := range Objects() {
+		kind, ok := lists[obj.Name]
+		if !ok {
+			continue
+		}
+		for _, p := range obj.Params {
+			if p.Default == "" {
+				continue
+			}
+			param := prefix[obj.Name] + p.Name
+			n++
+			t.Run(obj.Name+"."+p.Name, func(t *testing.T) {
+				out, o, err := EditBytes(DefaultFileName, base, func(d *Document) error {
+					objs := d.Objects(kind)
+					return objs[len(objs)-1].Set(param, p.Default)
+				})
+				if err != nil {
+					t.Fatalf("Set(%s, %q): %v", param, p.Default, err)
+				}
+				if lineDiff(string(base), string(out)) == "" {
+					t.Fatalf("nothing written")
+				}
+				if !reflect.DeepEqual(withoutLines(o), withoutLines(want)) {
+					t.Errorf("Set(%s, %q) changed the organization:\n%s", param, p.Default, lineDiff(string(base), string(out)))
+				}
+			})
+		}
+	}
+	if n < 80 {
+		t.Errorf("only %d parameters with defaults", n)
+	}
+}
