@@ -69,7 +69,9 @@ var (
 func ParseDocument(name string, src []byte) (*Document, error) {
 	d := &Document{name: name, orig: bytes.Clone(src)}
 	text := string(src)
-	d.crlf = strings.Contains(text, "\r\n")
+	// CR LF files are edited as LF and written back with CR LF; a file that mixes the two keeps
+	// its CRs as part of its lines, and new lines end in LF.
+	d.crlf = strings.Count(text, "\r\n") > 0 && strings.Count(text, "\r\n") == strings.Count(text, "\n")
 	if d.crlf {
 		text = strings.ReplaceAll(text, "\r\n", "\n")
 	}
@@ -1066,7 +1068,7 @@ func plainEnd(s string, from int) int {
 			break
 		}
 	}
-	return len(strings.TrimRight(s[:end], " \t"))
+	return len(strings.TrimRight(s[:end], " \t\r"))
 }
 
 // scanQuoted returns the position after the quoted scalar starting at p.

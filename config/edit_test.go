@@ -1030,6 +1030,25 @@ func TestDocumentLineEndings(t *testing.T) {
 	}
 }
 
+// A file that mixes CR LF and LF keeps each line's ending.
+func TestDocumentMixedLineEndings(t *testing.T) {
+	src := "Organization:\r\n  Name: Lab\r\nServers:\n  - Name: EX01\n"
+	d, err := ParseDocument("mixed.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Set([]string{"Servers", "EX01", "Fqdn"}, "ex01.contoso.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Set([]string{"Organization", "Name"}, "Lab 2"); err != nil {
+		t.Fatal(err)
+	}
+	want := "Organization:\r\n  Name: Lab 2\r\nServers:\n  - Name: EX01\n    Fqdn: ex01.contoso.test\n"
+	if got := d.text(); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
 // A file that is not YAML, or not a mapping, is refused with the line.
 func TestParseDocumentErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
