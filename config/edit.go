@@ -1159,20 +1159,17 @@ func (d *Document) onDashLine(n *yaml.Node) bool {
 	return strings.TrimSpace(l[:runeOffset(l, n.Column)]) != ""
 }
 
-// replaceOnLine writes text where a value ran from start to end, keeping the comment after
-// it in its column when the new value leaves room (else one space before it).
+// replaceOnLine writes text where a value ran from start to end on one line, keeping the
+// comment after it in its column when the new value leaves room (else its old gap).
 func (d *Document) replaceOnLine(start, end pos, text string) {
 	l := d.line(start.line)
-	prefix, rest := l[:start.off], d.line(end.line)[end.off:]
+	prefix, rest := l[:start.off], l[end.off:]
 	if start == end {
 		prefix = strings.TrimRight(prefix, " ") + " "
 	}
 	head := prefix + text
 	if t := strings.TrimLeft(rest, " \t"); strings.HasPrefix(t, "#") {
-		oldCol := utf8.RuneCountInString(d.line(end.line)[:len(d.line(end.line))-len(t)])
-		if start.line != end.line {
-			oldCol = utf8.RuneCountInString(prefix) + 1
-		}
+		oldCol := utf8.RuneCountInString(l[:len(l)-len(t)])
 		pad := oldCol - utf8.RuneCountInString(head)
 		if pad < 1 {
 			pad = max(1, len(rest)-len(t)) // no room: the old gap
@@ -1296,7 +1293,7 @@ func (d *Document) insertEntry(a addr, m *yaml.Node, t reflect.Type, name string
 	}
 	if after >= 0 {
 		_, last := d.entryLines(m.Content[after], m.Content[after+1])
-		last = d.footComments(last)
+		last = d.footComments(last, ind)
 		if topLevel && d.blankBetweenTop() {
 			lines = append([]string{""}, lines...)
 		}
@@ -1311,12 +1308,13 @@ func (d *Document) insertEntry(a addr, m *yaml.Node, t reflect.Type, name string
 	return nil
 }
 
-// footComments extends an entry ending at line last over the comment lines right after it
-// when a blank line (or the end of the file) follows them: they belong to the entry (as the
-// example after "SendConnectors: []" in the default does), not to the next key.
-func (d *Document) footComments(last int) int {
+// footComments extends an entry ending at line last over the comment lines right after it,
+// indented at least as its key (at ind), when a blank line (or the end of the file) follows
+// them: they belong to the entry (as the example after "SendConnectors: []" in the default
+// does), not to the next key.
+func (d *Document) footComments(last, ind int) int {
 	j := last + 1
-	for j <= len(d.lines) && isCommentLine(d.line(j)) {
+	for j <= len(d.lines) && isCommentLine(d.line(j)) && indentOf(d.line(j)) >= ind {
 		j++
 	}
 	if j > len(d.lines) || isBlank(d.line(j)) {

@@ -1200,6 +1200,12 @@ func TestDocumentShapes(t *testing.T) {
 			want: "Mailboxes:\n  - Name: ob\n    EmailAddresses: [o'brien@contoso.test]                     # two\n",
 		},
 		{
+			name: "a comment less indented after an object is not the object's",
+			src:  "ReceiveConnectors:\n  - Name: A\n    Enabled: true\n# - Name: B (to do)\n\nServers: []\n",
+			edit: func(d *Document) error { return d.Find("ReceiveConnectors", "A").Set("Comment", "first") },
+			want: "ReceiveConnectors:\n  - Name: A\n    Enabled: true\n    Comment: first\n# - Name: B (to do)\n\nServers: []\n",
+		},
+		{
 			name: "a certificate found by FriendlyName",
 			src:  "Certificates:\n  - FriendlyName: lab\n    CertificateFile: a.pem\n",
 			edit: func(d *Document) error { return d.Find("Certificates", "LAB").Set("Services", []string{"SMTP", "IIS"}) },
