@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -1641,27 +1642,14 @@ var fileLocks sync.Map // absolute path → *sync.Mutex
 // Concurrent EditFile calls on one file, from goroutines or (on Unix) other processes, run
 // one after the other, each on the result of the one before, so none is lost. An edit that
 // wants to warn as Exchange's Set- cmdlets do when nothing changed can ask its Document's
-// Changed before it returns.
+// Changed before it returns. Messages and relative file names in the organization go by
+// path, as with Load; a symbolic link at path stays one (its target is rewritten).
 func EditFile(path string, edit func(*Document) error) (*Organization, error) {
-	// A symbolic link stays one: the file it points to is rewritten, its .bak beside it.
-	// Messages and relative file names go by path, as with Load.
-	target := path
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		target = real
-	}
-	abs, err := filepath.Abs(target)
+	target, unlock, err := lockFile(path)
 	if err != nil {
-		abs = target
-	}
-	mu, _ := fileLocks.LoadOrStore(abs, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-	unlock, err := lockDir(filepath.Dir(abs))
-	if err != nil {
-		return nil, fmt.Errorf("config: locking %s: %v", filepath.Dir(abs), err)
+		return nil, err
 	}
 	defer unlock()
-
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Problems{{File: path, Line: 0, Field: "(file)", Message: err.Error()}}
@@ -1673,17 +1661,67 @@ func EditFile(path string, edit func(*Document) error) (*Organization, error) {
 	if bytes.Equal(out, old) {
 		return o, nil
 	}
+	if err := replaceFile(target, old, out); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// WriteFile writes data as the organization file at path the way EditFile writes an edit:
+// atomically, with path+".bak" holding the previous content when there was a file, under
+// EditFile's lock. It is for the bytes EditBytes returns, e.g. when a server that ran on the
+// embedded default gets a file of its own; it does not validate them again.
+func WriteFile(path string, data []byte) error {
+	target, unlock, err := lockFile(path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	old, err := os.ReadFile(target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return writeAtomic(target, data, 0o644)
+	case err != nil:
+		return fmt.Errorf("config: reading %s: %v", path, err)
+	case bytes.Equal(old, data):
+		return nil
+	}
+	return replaceFile(target, old, data)
+}
+
+// lockFile takes EditFile's locks for path and returns the file to write: path, or the file a
+// symbolic link at path points to (the link stays one; its target gets the .bak).
+func lockFile(path string) (target string, unlock func(), err error) {
+	target = path
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		target = real
+	}
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		abs = target
+	}
+	v, _ := fileLocks.LoadOrStore(abs, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	unlockDir, err := lockDir(filepath.Dir(abs))
+	if err != nil {
+		mu.Unlock()
+		return "", nil, fmt.Errorf("config: locking %s: %v", filepath.Dir(abs), err)
+	}
+	return target, func() { unlockDir(); mu.Unlock() }, nil
+}
+
+// replaceFile writes old to target+".bak", then data to target, each atomically, keeping
+// target's permissions.
+func replaceFile(target string, old, data []byte) error {
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(target); err == nil {
 		mode = fi.Mode().Perm()
 	}
 	if err := writeAtomic(target+".bak", old, mode); err != nil {
-		return nil, err
+		return err
 	}
-	if err := writeAtomic(target, out, mode); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return writeAtomic(target, data, mode)
 }
 
 // writeAtomic replaces path with data: a temporary file in the same directory, fsync,

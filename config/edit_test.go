@@ -1345,3 +1345,65 @@ func TestEditEveryDefault(t *testing.T) {
 		t.Errorf("only %d parameters with defaults", n)
 	}
 }
+
+// WriteFile: a server on the embedded default gets a file of its own, and a later write
+// keeps the previous content in the .bak.
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "exlab.yaml")
+	out, _, err := EditBytes(DefaultFileName, DefaultYAML, func(d *Document) error {
+		return d.Set([]string{"ServerComponentState", "HubTransport"}, ComponentInactive)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, out); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirNames(t, dir); !reflect.DeepEqual(got, []string{"exlab.yaml"}) {
+		t.Errorf("directory holds %v; a new file has no .bak", got)
+	}
+	if err := WriteFile(path, DefaultYAML); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateOf(t, path); string(got.data) != string(DefaultYAML) {
+		t.Error("WriteFile did not write")
+	}
+	if got := stateOf(t, path+".bak"); string(got.data) != string(out) {
+		t.Error(".bak does not hold the previous content")
+	}
+	if got := dirNames(t, dir); !reflect.DeepEqual(got, []string{"exlab.yaml", "exlab.yaml.bak"}) {
+		t.Errorf("directory holds %v", got)
+	}
+}
+
+// The seed scenario of issue 16 as the cmdlets write it: New-ReceiveConnector without
+// -TransportRole FrontendTransport on port 25 of a multi-role server is refused in the
+// default BindingConflictMode, and written once the role is the frontend's.
+func ExampleEditBytes() {
+	newRelay := func(role TransportRole) func(d *Document) error {
+		return func(d *Document) error {
+			_, err := d.Add("ReceiveConnectors", Field{"Name", "Relay EX01"}, Field{"Server", "EX01"},
+				Field{"TransportRole", role}, Field{"Bindings", []string{"0.0.0.0:25"}}, Field{"RemoteIPRanges", []string{"127.0.0.2"}})
+			return err
+		}
+	}
+	_, _, err := EditBytes(DefaultFileName, DefaultYAML, newRelay(HubTransport))
+	fmt.Println(strings.Contains(err.Error(), "ReceiveConnectorRoleConflictException"))
+
+	out, o, err := EditBytes(DefaultFileName, DefaultYAML, newRelay(FrontendTransport))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(lineDiff(string(DefaultYAML), string(out)))
+	fmt.Println(len(o.ReceiveConnectors), o.ReceiveConnectors[5].Identity())
+	// Output:
+	// true
+	// +
+	// +  - Name: Relay EX01
+	// +    Server: EX01
+	// +    TransportRole: FrontendTransport
+	// +    Bindings: ["0.0.0.0:25"]
+	// +    RemoteIPRanges: ["127.0.0.2"]
+	// 6 EX01\Relay EX01
+}
