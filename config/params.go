@@ -81,6 +81,10 @@ func Objects() []Object {
 				{Name: "Name", Ref: "Get-OrganizationConfig", Doc: "the organization's name"},
 				{Name: "ExchangeServerAuthKey", DefaultNote: "a random key kept in the data directory", Ref: exlab,
 					Doc: "shared secret of the HMAC challenge with which a frontend proves to a hub that it is an Exchange server (X-EXPS; Exchange uses Kerberos)"},
+				{Name: "MaxMessagesPerMailbox", Default: "Unlimited", Min: "1", Max: "2147483647", Ref: exlab,
+					Doc: "messages a lab mailbox keeps; the oldest beyond it are removed within seconds of a delivery, or Unlimited"},
+				{Name: "MessageRetention", Default: "00:00:00", Min: "00:00:00", Max: "3650.00:00:00", Ref: exlab,
+					Doc: "age after which a delivered message is removed from its mailbox (00:00:00 keeps messages forever)"},
 			}},
 		{Name: "Server", Path: "Servers[]", Ref: "Get-ExchangeServer, Set-TransportService",
 			Doc: "An Exchange server and its transport service settings.", typ: reflect.TypeOf(Server{}), Params: []Param{

@@ -148,6 +148,11 @@ type OrganizationInfo struct {
 	// it is an Exchange server (X-EXPS). Exchange uses Kerberos here; exlab uses an HMAC
 	// challenge over this key. Empty means: a random key kept in the data directory.
 	ExchangeServerAuthKey string
+	// MaxMessagesPerMailbox and MessageRetention bound the lab mailboxes (exlab's, no Exchange
+	// object: a lab and load-test aid): the oldest messages beyond the count, and messages
+	// older than the age, are removed continuously. Unlimited and 00:00:00 keep everything.
+	MaxMessagesPerMailbox Limit
+	MessageRetention      TimeSpan
 }
 
 // Server is an Exchange server (Get-ExchangeServer, Set-TransportService).

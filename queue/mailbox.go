@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -299,4 +300,64 @@ func (s *Store) delivered(items []MailboxItem) {
 			}
 		}
 	}
+}
+
+// TrimMailboxes applies the organization's retention to every mailbox: it removes the oldest
+// items beyond the newest keep (0: no count bound) and the items received before cutoff (the
+// zero time: no age bound), through DeleteMailboxItems, so nothing is half deleted. A
+// mailbox's items are in id order, which is delivery order, so the age scan stops at the first
+// item young enough; the count costs one step per key, no decoding. It says how many items
+// went.
+func (s *Store) TrimMailboxes(keep int, cutoff time.Time) (int, error) {
+	if keep <= 0 && cutoff.IsZero() {
+		return 0, nil
+	}
+	mbs, err := s.Mailboxes()
+	if err != nil {
+		return 0, err
+	}
+	var doomed []ItemKey
+	for _, mb := range mbs {
+		prefix := append([]byte("mbx/"+mb), 0)
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: append([]byte("mbx/"+mb), 1)})
+		if err != nil {
+			return 0, err
+		}
+		excess := 0
+		if keep > 0 {
+			n := 0
+			for ok := it.First(); ok; ok = it.Next() {
+				n++
+			}
+			excess = n - keep
+		}
+		for ok, i := it.First(), 0; ok; ok, i = it.Next(), i+1 {
+			k := it.Key()
+			key := ItemKey{Mailbox: mb, ID: binary.BigEndian.Uint64(k[len(k)-8:])}
+			if i < excess {
+				doomed = append(doomed, key)
+				continue
+			}
+			if cutoff.IsZero() {
+				break
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				_ = it.Close()
+				return 0, err
+			}
+			item, err := decodeItem(v)
+			if err != nil || !item.Received.Before(cutoff) {
+				break
+			}
+			doomed = append(doomed, key)
+		}
+		if err := it.Close(); err != nil {
+			return 0, err
+		}
+	}
+	if len(doomed) == 0 {
+		return 0, nil
+	}
+	return s.DeleteMailboxItems(doomed)
 }

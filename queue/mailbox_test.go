@@ -149,3 +149,68 @@ func TestWatchSeesCommittedDeliveries(t *testing.T) {
 		t.Errorf("%d watchers left", n)
 	}
 }
+
+func TestTrimMailboxes(t *testing.T) {
+	base := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name   string
+		keep   int
+		cutoff time.Time
+		want   string // what is left: a's ids, then b's (1..5 in delivery order; 3 is in both)
+		gone   int
+	}{
+		{"no bound", 0, time.Time{}, "a[1 2 3 4] b[3 5]", 0},
+		{"keep 2", 2, time.Time{}, "a[3 4] b[3 5]", 2},
+		{"keep 1", 1, time.Time{}, "a[4] b[5]", 4},
+		{"older than the third minute", 0, base.Add(3 * time.Minute), "a[3 4] b[3 5]", 2},
+		{"both", 1, base.Add(2 * time.Minute), "a[4] b[5]", 4},
+		{"a cutoff before everything", 0, base, "a[1 2 3 4] b[3 5]", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Open(t.TempDir(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ids := map[uint64]int{}
+			for i, mbs := range [][]string{{"a@x.test"}, {"a@x.test"}, {"a@x.test", "b@x.test"}, {"a@x.test"}, {"b@x.test"}} {
+				id, err := s.NextID()
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids[id] = i + 1
+				at := base.Add(time.Duration(i+1) * time.Minute)
+				m := &Message{ID: id, Arrived: at}
+				var items []MailboxItem
+				for _, mb := range mbs {
+					m.Recipients = append(m.Recipients, Recipient{Address: mb, Status: StatusDelivered, Mailbox: mb})
+					items = append(items, MailboxItem{Mailbox: mb, ID: id, To: []string{mb}, Received: at})
+				}
+				if err := s.Submit(Submission{Message: m, Body: []byte("Subject: x\r\n\r\nbody\r\n"), Deliveries: items}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n, err := s.TrimMailboxes(c.keep, c.cutoff)
+			if err != nil || n != c.gone {
+				t.Errorf("removed %d (%v), want %d", n, err, c.gone)
+			}
+			left := ""
+			for _, mb := range []string{"a@x.test", "b@x.test"} {
+				var got []int
+				_ = s.ScanMailboxItems(mb, ItemKey{}, func(it MailboxItem) bool {
+					got = append([]int{ids[it.ID]}, got...)
+					// The body of every item left is still there.
+					if _, _, err := s.MailboxContent(mb, it.ID); err != nil {
+						t.Errorf("%s/%d: %v", mb, it.ID, err)
+					}
+					return true
+				})
+				left += fmt.Sprintf(" %s%v", mb[:1], got)
+			}
+			if left[1:] != c.want {
+				t.Errorf("left %s, want %s", left[1:], c.want)
+			}
+		})
+	}
+}

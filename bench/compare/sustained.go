@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +26,7 @@ const (
 	susSinkAddr = "127.0.0.1:20029" // smtp-sink behind the send connector for sink.test: the NDRs go there
 	susFrom     = "bench@sink.test" // a sender domain with a send connector, so NDRs leave the hub
 	susWarmup   = 10                // seconds of RSS samples left out of the flatness check
+	susKeep     = 20000             // MaxMessagesPerMailbox of the run
 	susShare    = 0.8               // of the measured peak
 	susUnknown  = 0.2               // share of recipients unknown to the organization, second run
 )
@@ -38,6 +41,9 @@ func susConfig(cfg, sinkAddr string) (string, error) {
 		return "", fmt.Errorf("the default config has no %q to replace", strings.TrimSpace(anchor))
 	}
 	host, port, _ := strings.Cut(sinkAddr, ":")
+	// Retention bounds the mailbox the load fills (issue 15), so the data directory stays
+	// under its bound however long the run: susKeep messages plus the circular logs.
+	cfg = strings.Replace(cfg, "  Name: Contoso Lab\n", fmt.Sprintf("  Name: Contoso Lab\n  MaxMessagesPerMailbox: %d\n", susKeep), 1)
 	return strings.Replace(cfg, anchor, fmt.Sprintf(`
 SendConnectors:
   - Name: To the load generator's sink
@@ -96,6 +102,7 @@ type sustainedResult struct {
 	Sent, Failed    int64
 	Refused         int64
 	RSSMin, RSSMax  int64
+	DataMax         int64 // the data directory's largest size sampled (bytes)
 	Flat            bool
 	Drain           time.Duration
 	DrainOK         bool
@@ -156,17 +163,21 @@ func runSustained(bin, tmp string, dur, length time.Duration) (float64, []sustai
 		}
 		ctx, stop := context.WithCancel(context.Background())
 		samples := make(chan []int64, 1)
+		var dataMax atomic.Int64
 		go func() {
 			var s []int64
 			t := time.NewTicker(time.Second)
 			defer t.Stop()
-			for {
+			for i := 0; ; i++ {
 				select {
 				case <-ctx.Done():
 					samples <- s
 					return
 				case <-t.C:
 					s = append(s, rss(ex.Process.Pid))
+					if i%5 == 0 {
+						dataMax.Store(max(dataMax.Load(), dirSize(data)))
+					}
 				}
 			}
 		}()
@@ -209,13 +220,14 @@ func runSustained(bin, tmp string, dur, length time.Duration) (float64, []sustai
 		r.Rate = float64(r.Sent) / elapsed.Seconds()
 		r.Refused = refusals(r.Replies)
 		r.RSSMin, r.RSSMax, r.Flat = rssStats(s, susWarmup)
+		r.DataMax = max(dataMax.Load(), dirSize(data))
 		r.Drain, err = drain(bin, data, time.Minute)
 		r.DrainOK = err == nil && r.Drain <= 5*time.Second
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "sustained: drain:", err)
 		}
-		fmt.Fprintf(os.Stderr, "sustained, %s: %.0f msgs/s offered, %.0f sent/s, %d refused, %d failed, RSS %d-%d KiB after %d s, drained in %v\n",
-			r.Label, r.Offered, r.Rate, r.Refused, r.Failed, r.RSSMin, r.RSSMax, susWarmup, r.Drain)
+		fmt.Fprintf(os.Stderr, "sustained, %s: %.0f msgs/s offered, %.0f sent/s, %d refused, %d failed, RSS %d-%d KiB after %d s, data directory up to %d MiB, drained in %v\n",
+			r.Label, r.Offered, r.Rate, r.Refused, r.Failed, r.RSSMin, r.RSSMax, susWarmup, r.DataMax>>20, r.Drain)
 		out = append(out, r)
 	}
 	return peak, out, nil
@@ -246,8 +258,8 @@ func drain(bin, data string, limit time.Duration) (time.Duration, error) {
 
 // writeSustained is the report's sustained section.
 func writeSustained(b *strings.Builder, length time.Duration, peak float64, rs []sustainedResult) {
-	fmt.Fprintf(b, "\n## Sustained load (frontend path, %v at %.0f%% of its peak)\n\nPeak measured first at %s on this exlab: %.0f msgs/s. Open loop (bench's Rate), 20 sessions × 20; sender bench@sink.test, whose domain has a send connector to a loopback smtp-sink, so that the NDRs of the unknown recipients are delivered. RSS sampled every second, the first %d s left out; \"flat\" is every sample within ±10%% of their mean. Drain: from the end of the load until `exlab queue get` shows no message queued.\n\n| run | offered msgs/s | sent msgs/s | p99 from schedule | refused | failed | RSS min–max (MiB) | flat | queues drained after | ≤ 5 s |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n",
-		length, susShare*100, points[1].Name, peak, susWarmup)
+	fmt.Fprintf(b, "\n## Sustained load (frontend path, %v at %.0f%% of its peak)\n\nPeak measured first at %s on this exlab: %.0f msgs/s. Open loop (bench's Rate), 20 sessions × 20; sender bench@sink.test, whose domain has a send connector to a loopback smtp-sink, so that the NDRs of the unknown recipients are delivered. RSS sampled every second, the first %d s left out; \"flat\" is every sample within ±10%% of their mean. Drain: from the end of the load until `exlab queue get` shows no message queued. The organization keeps MaxMessagesPerMailbox: %d; the data directory (queue database, mailboxes, protocol and tracking logs) is sampled every 5 s.\n\n| run | offered msgs/s | sent msgs/s | p99 from schedule | refused | failed | RSS min–max (MiB) | flat | data directory max (MiB) | queues drained after | ≤ 5 s |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|\n",
+		length, susShare*100, points[1].Name, peak, susWarmup, susKeep)
 	yes := func(ok bool) string {
 		if ok {
 			return "yes"
@@ -255,8 +267,8 @@ func writeSustained(b *strings.Builder, length time.Duration, peak float64, rs [
 		return "**no**"
 	}
 	for _, r := range rs {
-		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.0f ms | %d | %d | %.1f–%.1f | %s | %.2f s | %s |\n", r.Label, r.Offered, r.Rate, ms(r.SchedP99), r.Refused, r.Failed,
-			float64(r.RSSMin)/1024, float64(r.RSSMax)/1024, yes(r.Flat), r.Drain.Seconds(), yes(r.DrainOK))
+		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.0f ms | %d | %d | %.1f–%.1f | %s | %.0f | %.2f s | %s |\n", r.Label, r.Offered, r.Rate, ms(r.SchedP99), r.Refused, r.Failed,
+			float64(r.RSSMin)/1024, float64(r.RSSMax)/1024, yes(r.Flat), float64(r.DataMax)/(1<<20), r.Drain.Seconds(), yes(r.DrainOK))
 	}
 	for _, r := range rs {
 		fmt.Fprintf(b, "\n%s: %s.\n", r.Label, strings.Join(r.Streams, "; "))
@@ -264,4 +276,19 @@ func writeSustained(b *strings.Builder, length time.Duration, peak float64, rs [
 			fmt.Fprintf(b, "\n%s: replies %v, errors %v.\n", r.Label, r.Replies, r.Errors)
 		}
 	}
+}
+
+// dirSize is the bytes of the regular files under dir (0 for what cannot be read: files come
+// and go while the server runs).
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -249,3 +249,74 @@ func TestAPIv1DeleteDuringDelivery(t *testing.T) {
 		t.Errorf("deleted %d + left %d, want %d items", deleted, len(left), 2*n)
 	}
 }
+
+// TestMailboxRetention: MaxMessagesPerMailbox keeps the newest messages of each mailbox and
+// MessageRetention removes the old ones, while the server runs; exlab config apply changes them.
+func TestMailboxRetention(t *testing.T) {
+	cfg := labConfig(func(y string) string {
+		return strings.Replace(y, "  Name: Contoso Lab\n", "  Name: Contoso Lab\n  MaxMessagesPerMailbox: 3\n", 1)
+	})
+	s := startServer(t, cfg, "")
+	c := adminapi.Dial(s.data)
+	if c == nil {
+		t.Fatal("no admin listener")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 8 {
+		body := "From: a@example.org\r\nTo: user1@contoso.test\r\nSubject: keep " + strconv.Itoa(i) + "\r\n\r\nx\r\n"
+		for _, rcpt := range []string{"user1@contoso.test", "admin@contoso.test"} {
+			if err := sendMail(t, s.address("Default Frontend EX01"), "a@example.org", []string{rcpt}, body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, mb := range []string{"user1@contoso.test", "administrator@contoso.test"} {
+		waitUntil(t, 20*time.Second, mb+" trimmed to its newest 3", func() bool {
+			ms, err := c.AllMessages(ctx, adminapi.Filter{Mailbox: mb})
+			var subjects []string
+			for _, m := range ms {
+				subjects = append(subjects, m.Subject)
+			}
+			return err == nil && strings.Join(subjects, ",") == "keep 7,keep 6,keep 5"
+		})
+	}
+	// MessageRetention of a second, applied to the running server: everything goes.
+	path := filepath.Join(t.TempDir(), "org.yaml")
+	_ = os.WriteFile(path, []byte(strings.Replace(cfg, "  MaxMessagesPerMailbox: 3\n", "  MessageRetention: \"00:00:01\"\n", 1)), 0o600)
+	if err := c.ApplyConfig(path); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "every message older than a second removed", func() bool {
+		l, err := c.ListMessages(ctx, adminapi.Filter{}, 0, "")
+		return err == nil && len(l.Messages) == 0
+	})
+}
+
+// TestLabPasswordWarning: exlab serve warns about the lab passwords when a connector that offers
+// AUTH listens beyond loopback, and not when everything is on 127.0.0.1.
+func TestLabPasswordWarning(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(string) string
+		warn bool
+	}{
+		{"loopback only", nil, false},
+		{"Client Frontend on every address", func(y string) string {
+			i := strings.Index(y, "  - Name: Client Frontend EX01")
+			j := i + strings.Index(y[i:], `Bindings: ["127.0.0.1:0"]`)
+			return y[:j] + `Bindings: ["0.0.0.0:0"]` + y[j+len(`Bindings: ["127.0.0.1:0"]`):]
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := startServer(t, labConfig(c.edit), "")
+			got := strings.Contains(s.stderr(), "lab passwords: these connectors offer AUTH beyond loopback")
+			if got != c.warn {
+				t.Errorf("warning printed: %v, want %v\n%s", got, c.warn, s.stderr())
+			}
+			if c.warn && !strings.Contains(s.stderr(), `EX01\\Client Frontend EX01 0.0.0.0:0`) {
+				t.Errorf("the warning does not name the connector:\n%s", s.stderr())
+			}
+		})
+	}
+}

@@ -160,6 +160,39 @@ func protocolLog(srv *config.Server, dataDir, role string, send bool, log *slog.
 	return smtpwire.NewProtocolLog(path, send, o)
 }
 
+// warnLabPasswords warns when the lab mailboxes' passwords can be used from beyond this
+// machine: any of srv's receive connectors that offers AUTH (BasicAuth or Integrated) listens
+// on a wildcard or a non-loopback address, and a mailbox has a password (the embedded
+// default's are P@ssw0rd). exlab is a lab: its passwords are in the organization file.
+func warnLabPasswords(log *slog.Logger, org *config.Organization, srv *config.Server) {
+	var mailboxes []string
+	for _, mb := range org.Mailboxes {
+		if mb.Password != "" {
+			mailboxes = append(mailboxes, mb.PrimarySmtpAddress)
+		}
+	}
+	if len(mailboxes) == 0 {
+		return
+	}
+	var exposed []string
+	for i := range org.ReceiveConnectors {
+		rc := &org.ReceiveConnectors[i]
+		if !rc.Enabled || !strings.EqualFold(rc.Server, srv.Name) || !(rc.HasAuth(config.AuthBasicAuth) || rc.HasAuth(config.AuthIntegrated)) {
+			continue
+		}
+		for _, b := range rc.Bindings {
+			if b.Addr.IsUnspecified() || !b.Addr.Unmap().IsLoopback() {
+				exposed = append(exposed, rc.Identity()+" "+b.String())
+			}
+		}
+	}
+	if len(exposed) > 0 {
+		log.Warn("lab passwords: these connectors offer AUTH beyond loopback, and the mailboxes' passwords are in the organization file "+
+			"(the embedded default's are P@ssw0rd); change them, or bind the connectors to 127.0.0.1, before other machines can reach this one",
+			"mailboxes", strings.Join(mailboxes, ", "), "connectors", strings.Join(exposed, "; "))
+	}
+}
+
 // logEffectiveConfig logs the configuration the server runs with (STYLE §5, chasquid LogConfig).
 func logEffectiveConfig(log *slog.Logger, org *config.Organization, srv *config.Server) {
 	log.Info("organization", "file", org.File, "name", org.Organization.Name, "server", srv.Name, "fqdn", srv.Fqdn,

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/exlab/exlab/cmd/adminapi"
 	"github.com/exlab/exlab/config"
@@ -73,6 +75,47 @@ func (s *services) mailboxAddr() netip.AddrPort {
 		return a
 	}
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(config.MailboxDeliveryPort+s.o.PortOffset))
+}
+
+// retentionInterval is how often the mailboxes are trimmed to MaxMessagesPerMailbox and
+// MessageRetention ("continuously": a mailbox exceeds its bound by at most this much delivery).
+const retentionInterval = 2 * time.Second
+
+// retention trims the mailboxes every interval to the running organization's
+// MaxMessagesPerMailbox and MessageRetention (read at each pass, so exlab config apply changes
+// them); stop ends it and waits for a pass in progress.
+func (s *services) retention(interval time.Duration) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			org := s.org.Load().Organization
+			keep, cutoff := 0, time.Time{}
+			if l := org.MaxMessagesPerMailbox; !l.Unlimited && l.Value > 0 {
+				keep = int(min(l.Value, math.MaxInt32))
+			}
+			if d := org.MessageRetention.Duration(); d > 0 {
+				cutoff = time.Now().Add(-d)
+			}
+			if n, err := s.store.TrimMailboxes(keep, cutoff); err != nil {
+				s.log.Error("mailbox retention", "err", err)
+			} else if n > 0 {
+				s.log.Debug("mailbox retention", "removed", n, "MaxMessagesPerMailbox", org.MaxMessagesPerMailbox.String(),
+					"MessageRetention", org.MessageRetention.String())
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // mailboxProtocolLog is the Mailbox Transport Delivery service's SmtpReceive log:

@@ -149,6 +149,7 @@ func Run(ctx context.Context, o Options) error {
 	s.srv = srv
 	s.org.Store(org)
 	logEffectiveConfig(s.log, org, srv)
+	warnLabPasswords(s.log, org, srv)
 	return s.run(ctx, adminAddr)
 }
 
@@ -273,7 +274,12 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 		fmt.Fprintf(s.stderr, "exlab: %d of %d bindings listen; see the Event 1020 lines above (retried every %s)\n",
 			len(listening), len(listening)+failed, srv.BindRetryInterval)
 	}
+	stopRetention := func() {}
+	if s.store != nil {
+		stopRetention = s.retention(retentionInterval)
+	}
 	runErr := s.loop(ctx, applies, storeFailed)
+	stopRetention()
 	s.shutdown(adm)
 	if runErr == nil && s.store != nil {
 		if err := s.store.Close(); err != nil {
