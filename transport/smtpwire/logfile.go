@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -91,8 +93,7 @@ func (l *LogFile) open(now time.Time, period string) error {
 
 // cleanup removes files older than MaxAge, then the oldest beyond MaxDirectorySize.
 func (l *LogFile) cleanup(current string) {
-	files, _ := filepath.Glob(filepath.Join(l.Dir, l.Prefix+"*.LOG"))
-	sort.Strings(files)
+	files := l.files()
 	var total int64
 	sizes := map[string]int64{}
 	for _, name := range files {
@@ -115,4 +116,36 @@ func (l *LogFile) cleanup(current string) {
 			total -= sz
 		}
 	}
+}
+
+// files are this log's files, oldest first: <Prefix><period>-<N>.LOG ordered by period, then
+// by N as a number (-10 comes after -9). Another log's files in the same directory are not
+// this one's, even when their prefix starts with this prefix (MSGTRKMD beside MSGTRK).
+func (l *LogFile) files() []string {
+	names, _ := filepath.Glob(filepath.Join(l.Dir, l.Prefix+"*.LOG"))
+	type file struct {
+		name, period string
+		n            int
+	}
+	var fs []file
+	for _, name := range names {
+		rest := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), l.Prefix), ".LOG")
+		period, num, ok := strings.Cut(rest, "-")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || len(period) != len(l.Period) || strings.Trim(period, "0123456789") != "" {
+			continue
+		}
+		fs = append(fs, file{name, period, n})
+	}
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].period != fs[j].period {
+			return fs[i].period < fs[j].period
+		}
+		return fs[i].n < fs[j].n
+	})
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.name
+	}
+	return out
 }
