@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
@@ -58,6 +59,13 @@ type Options struct {
 	// ProtocolLogDirs are the directories of the server's protocol logs (receive and send, every
 	// service), for a message's protocol-log sessions; nil for none.
 	ProtocolLogDirs func() []ProtocolLogDir
+	// Organization reads the organization file the server runs on (file "" for the embedded
+	// default); SetOrganization validates src, writes it atomically (a .bak beside it) and
+	// applies it as exlab config apply does. They serve /api/v1/organization, through which
+	// exlab shell's Set-/New-/Remove- cmdlets change the organization as Exchange's change
+	// Active Directory. Nil: not served.
+	Organization    func() (file string, src []byte, err error)
+	SetOrganization func(src []byte) (file string, err error)
 }
 
 // Handler serves the admin API.
@@ -97,7 +105,10 @@ func Handler(o Options) http.Handler {
 	return mux
 }
 
-type handler struct{ o Options }
+type handler struct {
+	o     Options
+	orgMu sync.Mutex // PUT /api/v1/organization
+}
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")

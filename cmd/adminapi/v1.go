@@ -2,12 +2,15 @@ package adminapi
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,6 +74,8 @@ func (h *handler) v1Routes() []route {
 		{"GET " + PathV1Messages + "/{id}/tracking", h.v1Tracking},
 		{"GET " + PathV1Messages + "/{id}/protocollog", h.v1ProtocolLog},
 		{"GET " + PathV1Tracking, h.v1SearchTracking},
+		{"GET " + PathV1Org, h.v1Organization},
+		{"PUT " + PathV1Org, h.v1SetOrganization},
 		{"GET " + PathV1Mailboxes, h.v1Mailboxes},
 		{"GET " + PathV1Events, h.v1Events},
 	}
@@ -389,6 +394,56 @@ func (h *handler) v1ProtocolLog(w http.ResponseWriter, r *http.Request) {
 		out.Sessions = append(out.Sessions, ps)
 	}
 	writeJSON(w, out)
+}
+
+// OrgETag is the ETag of an organization file's bytes.
+func OrgETag(src []byte) string {
+	sum := sha256.Sum256(src)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}
+
+func (h *handler) v1Organization(w http.ResponseWriter, r *http.Request) {
+	if h.o.Organization == nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "this server does not serve its organization")
+		return
+	}
+	file, src, err := h.o.Organization()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, CodeInternal, err.Error())
+		return
+	}
+	w.Header().Set("ETag", OrgETag(src))
+	writeJSON(w, Organization{File: file, Source: string(src), ETag: OrgETag(src)})
+}
+
+func (h *handler) v1SetOrganization(w http.ResponseWriter, r *http.Request) {
+	if h.o.Organization == nil || h.o.SetOrganization == nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "this server does not serve its organization")
+		return
+	}
+	var in Organization
+	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the body is not an Organization: "+err.Error())
+		return
+	}
+	h.orgMu.Lock() // the ETag check and the write, one edit at a time
+	defer h.orgMu.Unlock()
+	_, cur, err := h.o.Organization()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, CodeInternal, err.Error())
+		return
+	}
+	if in.ETag != OrgETag(cur) {
+		writeError(w, http.StatusConflict, CodeConflict, "the organization changed since it was read (ETag "+in.ETag+" is not "+OrgETag(cur)+"); read it again")
+		return
+	}
+	file, err := h.o.SetOrganization([]byte(in.Source))
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, CodeInvalid, err.Error())
+		return
+	}
+	w.Header().Set("ETag", OrgETag([]byte(in.Source)))
+	writeJSON(w, Organization{File: file, ETag: OrgETag([]byte(in.Source))})
 }
 
 // v1SearchTracking is Get-MessageTrackingLog over the server's tracking logs.

@@ -93,6 +93,8 @@ type apiServer struct {
 	dir   string
 	// tracking is the stream /api/v1/events subscribes to for tracking events.
 	tracking chan transport.TrackingEntry
+	orgMu    sync.Mutex
+	org      []byte // the organization file GET/PUT /api/v1/organization serve
 }
 
 func newAPIServer(t testing.TB) *apiServer {
@@ -105,11 +107,25 @@ func newAPIServer(t testing.TB) *apiServer {
 	trk := filepath.Join(dir, "tracking")
 	_ = os.MkdirAll(trk, 0o700)
 	org := config.Default()
-	a := &apiServer{store: st, dir: dir, tracking: make(chan transport.TrackingEntry, 16)}
+	a := &apiServer{store: st, dir: dir, tracking: make(chan transport.TrackingEntry, 16), org: config.DefaultYAML}
 	logs := []ProtocolLogDir{{"FrontEnd", "SmtpReceive", filepath.Join(dir, "FrontEnd")}, {"Hub", "SmtpReceive", filepath.Join(dir, "Hub")}}
 	h := Handler(Options{Token: "secret", Store: st, Org: func() *config.Organization { return org }, TrackingDir: func() string { return trk },
 		ProtocolLogDirs: func() []ProtocolLogDir { return logs },
-		TrackingEvents:  func(int) (<-chan transport.TrackingEntry, func()) { return a.tracking, func() {} }})
+		TrackingEvents:  func(int) (<-chan transport.TrackingEntry, func()) { return a.tracking, func() {} },
+		Organization: func() (string, []byte, error) {
+			a.orgMu.Lock()
+			defer a.orgMu.Unlock()
+			return "org.yaml", a.org, nil
+		},
+		SetOrganization: func(src []byte) (string, error) {
+			if _, err := config.Parse("org.yaml", src); err != nil {
+				return "org.yaml", err
+			}
+			a.orgMu.Lock()
+			defer a.orgMu.Unlock()
+			a.org = src
+			return "org.yaml", nil
+		}})
 	srv := httptest.NewServer(h)
 	c := NewClient(strings.TrimPrefix(srv.URL, "http://"), "secret")
 	v := &validating{t: t, next: http.DefaultTransport}
@@ -745,5 +761,33 @@ func TestV1ProtocolLogAndTrackingSearch(t *testing.T) {
 	}
 	if resp := a.get(t, PathV1Tracking+"?start=yesterday"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("bad start: %s", resp.Status)
+	}
+}
+
+// TestV1Organization: read the organization with its ETag, write a changed one back, and the
+// refusals: an ETag of another version (409) and an organization that does not validate (422,
+// naming the field), both changing nothing.
+func TestV1Organization(t *testing.T) {
+	a := newAPIServer(t)
+	ctx := context.Background()
+	o, err := a.c.Organization(ctx)
+	if err != nil || o.Source != string(config.DefaultYAML) || o.File != "org.yaml" || o.ETag != OrgETag(config.DefaultYAML) {
+		t.Fatalf("GET: %+v %v", o.File, err)
+	}
+	changed := strings.Replace(o.Source, "MaxRecipientsPerMessage: 200", "MaxRecipientsPerMessage: 300", 1)
+	etag, err := a.c.SetOrganization(ctx, []byte(changed), o.ETag)
+	if err != nil || etag != OrgETag([]byte(changed)) {
+		t.Fatalf("PUT: %q %v", etag, err)
+	}
+	var ae *Error
+	if _, err := a.c.SetOrganization(ctx, []byte(o.Source), o.ETag); !errors.As(err, &ae) || ae.Code != CodeConflict {
+		t.Errorf("stale ETag: %v", err)
+	}
+	bad := strings.Replace(changed, "MaxRecipientsPerMessage: 300", "MaxRecipientsPerMessage: lots", 1)
+	if _, err := a.c.SetOrganization(ctx, []byte(bad), etag); !errors.As(err, &ae) || ae.Code != CodeInvalid || !strings.Contains(ae.Message, "MaxRecipientsPerMessage") {
+		t.Errorf("invalid: %v", err)
+	}
+	if o2, err := a.c.Organization(ctx); err != nil || o2.Source != changed {
+		t.Errorf("after the refusals the organization is not the one written: %v", err)
 	}
 }

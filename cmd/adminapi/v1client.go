@@ -140,6 +140,22 @@ func (c *Client) SearchTracking(ctx context.Context, tq TrackingQuery) ([]transp
 	return t.Events, err
 }
 
+// Organization reads the organization file the server runs on.
+func (c *Client) Organization(ctx context.Context) (Organization, error) {
+	var o Organization
+	_, err := c.doCtx(ctx, c.http, http.MethodGet, PathV1Org, nil, nil, &o)
+	return o, err
+}
+
+// SetOrganization replaces the organization file with src, which must have been derived from
+// the version etag names; the server validates, writes and applies it. It returns the new ETag.
+func (c *Client) SetOrganization(ctx context.Context, src []byte, etag string) (string, error) {
+	body, _ := json.Marshal(Organization{Source: string(src), ETag: etag})
+	var o Organization
+	_, err := c.doCtx(ctx, c.http, http.MethodPut, PathV1Org, nil, body, &o)
+	return o.ETag, err
+}
+
 // DeleteMessage deletes one message from mailbox, or ("") from every mailbox that holds it;
 // it says how many mailbox items went.
 func (c *Client) DeleteMessage(ctx context.Context, id uint64, mailbox string) (int, error) {

@@ -22,11 +22,15 @@ const (
 	PathV1Events    = PathV1 + "/events"
 	PathV1Mailboxes = PathV1 + "/mailboxes"
 	PathV1Tracking  = PathV1 + "/tracking"
+	PathV1Org       = PathV1 + "/organization"
 )
 
 // More error codes of /api/v1.
 const (
 	CodeTimeout = "timeout" // GET /messages/wait: nothing matched before the timeout (408)
+	// CodeConflict: PUT /organization with an ETag that is no longer the file's (409): someone
+	// else changed the organization since it was read.
+	CodeConflict = "conflict"
 )
 
 // Limits of a message list page.
@@ -146,6 +150,15 @@ type ProtocolLogLine struct {
 type TrackingQuery struct {
 	Sender, Recipient, EventID, MessageID string
 	Start, End                            time.Time
+}
+
+// Organization is GET /api/v1/organization's answer and PUT's body: the organization file the
+// server runs on, its YAML and an ETag of it. A PUT names the ETag it read (an edit of another
+// version is refused with 409) and gets the new ETag back.
+type Organization struct {
+	File   string `json:",omitempty"` // "" for the embedded default (a PUT then writes organization.yaml in the data directory)
+	Source string
+	ETag   string
 }
 
 // MailboxInfo is one mailbox holding messages (GET /api/v1/mailboxes).

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,7 +73,8 @@ type services struct {
 	log    *slog.Logger
 	srv    *config.Server
 	org    atomic.Pointer[config.Organization]
-	cfg    string // the file SIGHUP reads: --config, then what exlab config apply applied
+	cfg    string     // the file SIGHUP reads: --config, then what exlab config apply applied
+	cfgMu  sync.Mutex // cfg: the loop writes it, /api/v1/organization reads it
 	store  *queue.Store
 	hub    *transport.Hub
 	mbx    *mailboxtransport.Service // the Mailbox Transport Delivery service, with the hub
@@ -259,7 +261,8 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 			adm, err = startAdmin(adminAddr, o.DataDir, adminapi.Options{Mailboxes: s.store, Hub: s.hub, Apply: applyVia(applies),
 				Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), Unbound: s.unbound, Faults: s.faults,
 				Org: s.org.Load, Logger: s.log, Store: s.store, TrackingDir: s.trackingDir, ExchangeEvents: s.events.Subscribe,
-				TrackingEvents: s.tracking.Subscribe, ProtocolLogDirs: func() []adminapi.ProtocolLogDir { return s.logDirs }}, o.AdminToken, s.log)
+				TrackingEvents: s.tracking.Subscribe, ProtocolLogDirs: func() []adminapi.ProtocolLogDir { return s.logDirs },
+				Organization: s.organizationSource, SetOrganization: s.setOrganization(applies)}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}
@@ -296,13 +299,15 @@ func (s *services) loop(ctx context.Context, applies chan applyRequest, storeFai
 	for {
 		select {
 		case <-s.o.Reload:
-			if err := s.reconfigure(s.cfg); err != nil {
+			if err := s.reconfigure(s.configFile()); err != nil {
 				fmt.Fprintf(s.stderr, "exlab: SIGHUP: the configuration was not applied: %v\n", err)
 			}
 		case r := <-applies:
 			err := s.reconfigure(r.path)
 			if err == nil {
+				s.cfgMu.Lock()
 				s.cfg = r.path // SIGHUP reads it from now on
+				s.cfgMu.Unlock()
 			}
 			r.done <- err
 		case <-ctx.Done():
