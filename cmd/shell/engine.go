@@ -1,0 +1,1226 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strings"
+)
+
+// Engine holds the session: registered cmdlets, variables and the presentation settings.
+// An Engine runs one script at a time; use one per session.
+type Engine struct {
+	// Width is the console width tables and lists are cut to (120, PowerShell's width for
+	// output that is not a console window).
+	Width int
+	// EnumerationLimit is $FormatEnumerationLimit: how many elements of a collection a table
+	// cell or list value shows before "...". The Exchange Management Shell sets it to 16
+	// (RemoteExchange.ps1); plain PowerShell has 4.
+	EnumerationLimit int
+	// ComputerName is the server of the remote session ("ex01.contoso.test"): set, the errors
+	// of registered cmdlets print with "+ PSComputerName" as an Exchange remote session's do.
+	ComputerName string
+
+	cmdlets map[string]*Cmdlet
+	aliases map[string]string
+	vars    map[string]any
+	names   map[string]string // variable name as first written
+	errs    []any
+
+	ctx     context.Context
+	stdout  io.Writer
+	stderr  io.Writer
+	out     *outFormatter
+	under   []any // $_ stack
+	confirm func(msg string) string
+	history []string
+	exited  bool
+}
+
+// New returns an engine with PowerShell's built-in commands (Where-Object, ForEach-Object,
+// Select-Object, Sort-Object, Measure-Object, Format-Table, Format-List, Out-String,
+// Write-Host, Write-Output, Write-Warning, Get-Help, Get-Command, ConvertTo-SecureString …)
+// registered; the caller registers its own cmdlets with Register.
+func New() *Engine {
+	e := &Engine{
+		Width:            120,
+		EnumerationLimit: 16,
+		cmdlets:          map[string]*Cmdlet{},
+		aliases:          map[string]string{},
+		vars:             map[string]any{},
+		names:            map[string]string{},
+	}
+	e.registerBuiltins()
+	return e
+}
+
+// SetVariable sets a session variable ($name without the dollar).
+func (e *Engine) SetVariable(name string, v any) {
+	k := strings.ToLower(name)
+	if _, ok := e.names[k]; !ok {
+		e.names[k] = name
+	}
+	if k == "formatenumerationlimit" {
+		if f, ok := toNumber(v); ok {
+			e.EnumerationLimit = int(f)
+		}
+	}
+	e.vars[k] = normalize(v)
+}
+
+// Variable returns a session variable.
+func (e *Engine) Variable(name string) (any, bool) {
+	v, ok := e.lookupVar(name)
+	return v, ok
+}
+
+// VariableNames lists the session's variables (for completion).
+func (e *Engine) VariableNames() []string {
+	out := []string{"true", "false", "null", "_", "PSItem", "ErrorActionPreference", "WhatIfPreference", "FormatEnumerationLimit", "Error"}
+	for k, n := range e.names {
+		switch k {
+		case "erroractionpreference", "whatifpreference", "formatenumerationlimit", "error":
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (e *Engine) lookupVar(name string) (any, bool) {
+	k := strings.ToLower(name)
+	if i := strings.Index(k, ":"); i >= 0 {
+		switch k[:i] {
+		case "global", "script", "local", "private":
+			k = k[i+1:]
+		}
+	}
+	switch k {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	case "null":
+		return nil, true
+	case "_", "psitem":
+		if len(e.under) == 0 {
+			return nil, true
+		}
+		return e.under[len(e.under)-1], true
+	case "formatenumerationlimit":
+		return int64(e.EnumerationLimit), true
+	case "error":
+		out := make([]any, len(e.errs))
+		for i := range e.errs {
+			out[i] = e.errs[len(e.errs)-1-i]
+		}
+		return out, true
+	case "erroractionpreference":
+		if v, ok := e.vars[k]; ok {
+			return v, true
+		}
+		return "Continue", true
+	case "whatifpreference":
+		if v, ok := e.vars[k]; ok {
+			return v, true
+		}
+		return false, true
+	}
+	v, ok := e.vars[k]
+	return v, ok
+}
+
+func (e *Engine) recordError(rec *ErrorRecord) { e.errs = append(e.errs, rec) }
+
+// host writes straight to the console (Write-Host, warnings, errors, What if:), after the
+// table rows Out-Default holds, so the order on screen is the order of events.
+func (e *Engine) host(text string, toErr bool) {
+	if e.out != nil {
+		e.out.flush()
+	}
+	w := e.stdout
+	if toErr && e.stderr != nil {
+		w = e.stderr
+	}
+	if w != nil {
+		io.WriteString(w, text)
+	}
+}
+
+// Run parses and runs a script, formatting its output as the console would (Out-Default) to
+// stdout; errors, warnings and verbose lines go to stderr (pass the same writer for one
+// stream). Every error is printed. The returned error is the one that stopped the script: a
+// *ParseError, or a terminating *ErrorRecord (a cmdlet's returned error, -ErrorAction Stop, a
+// binding error, an unknown command, throw); nil when the script ran to its end, even with
+// non-terminating errors on the way. exit ends the script without an error (see ExitCode).
+func (e *Engine) Run(ctx context.Context, src string, stdout, stderr io.Writer) error {
+	b, err := parseScript(src)
+	if err != nil {
+		if stderr != nil {
+			io.WriteString(stderr, FormatError(err))
+		}
+		return err
+	}
+	return e.runBlock(ctx, b, stdout, stderr)
+}
+
+// ExitError is what Run returns for `exit N` with N other than 0.
+type ExitError struct{ Code int }
+
+func (x *ExitError) Error() string { return fmt.Sprintf("exit %d", x.Code) }
+
+func (e *Engine) runBlock(ctx context.Context, b *block, stdout, stderr io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	e.ctx, e.stdout, e.stderr = ctx, stdout, stderr
+	e.out = e.newFormatter(func(s string) {
+		if stdout != nil {
+			io.WriteString(stdout, s)
+		}
+	})
+	defer func() {
+		e.out.close()
+		e.out = nil
+	}()
+	err := e.execBlock(b, func(v any) error { e.out.add(v); return nil })
+	var fl *flowSignal
+	if errors.As(err, &fl) {
+		if fl.kind == "exit" {
+			e.exited = true
+		}
+		if fl.kind == "exit" && fl.code != 0 {
+			return &ExitError{Code: fl.code}
+		}
+		return nil
+	}
+	if err != nil {
+		rec, ok := err.(*ErrorRecord)
+		if !ok {
+			rec = &ErrorRecord{Message: err.Error(), Category: NotSpecified, Reason: "RuntimeException", ErrorID: "RuntimeException"}
+		}
+		rec.Terminating = true
+		e.recordError(rec)
+		e.host(rec.Format(), true)
+		return rec
+	}
+	return nil
+}
+
+// flowSignal carries break, continue, return and exit up to the construct that handles them.
+type flowSignal struct {
+	kind string
+	code int
+}
+
+func (f *flowSignal) Error() string { return f.kind }
+
+func (e *Engine) execBlock(b *block, emit func(any) error) error {
+	for _, s := range b.stmts {
+		if err := e.ctx.Err(); err != nil {
+			return &ErrorRecord{Message: "The pipeline has been stopped.", Category: OperationStopped,
+				Reason: "PipelineStoppedException", ErrorID: "PipelineStopped"}
+		}
+		if err := e.execStmt(s, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) collect(s stmt) ([]any, error) {
+	var out []any
+	err := e.execStmt(s, func(v any) error { out = append(out, v); return nil })
+	return out, err
+}
+
+func (e *Engine) execStmt(s stmt, emit func(any) error) error {
+	switch x := s.(type) {
+	case *pipeline:
+		return e.runPipeline(x, emit)
+	case *assignStmt:
+		_, err := e.assign(x)
+		return err
+	case *ifStmt:
+		for i, c := range x.conds {
+			out, err := e.collect(c)
+			if err != nil {
+				return err
+			}
+			if toBool(collapse(out)) {
+				return e.execBlock(x.bodies[i], emit)
+			}
+		}
+		if x.els != nil {
+			return e.execBlock(x.els, emit)
+		}
+		return nil
+	case *foreachStmt:
+		out, err := e.collect(x.coll)
+		if err != nil {
+			return err
+		}
+		var items []any
+		for _, o := range out {
+			items = append(items, enumerate(o)...)
+		}
+		for _, it := range items {
+			e.SetVariable(x.variable, it)
+			err := e.execBlock(x.body, emit)
+			var fl *flowSignal
+			if errors.As(err, &fl) {
+				if fl.kind == "break" {
+					break
+				}
+				if fl.kind == "continue" {
+					continue
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	case *whileStmt:
+		for n := 0; ; n++ {
+			out, err := e.collect(x.cond)
+			if err != nil {
+				return err
+			}
+			if !toBool(collapse(out)) {
+				return nil
+			}
+			err = e.execBlock(x.body, emit)
+			var fl *flowSignal
+			if errors.As(err, &fl) {
+				if fl.kind == "break" {
+					return nil
+				}
+				if fl.kind == "continue" {
+					continue
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+	case *flowStmt:
+		var val any
+		if x.value != nil {
+			out, err := e.collect(x.value)
+			if err != nil {
+				return err
+			}
+			val = collapse(out)
+			if x.kind == "return" {
+				for _, o := range out {
+					if err := emit(o); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		switch x.kind {
+		case "throw":
+			msg := toString(val)
+			if msg == "" {
+				msg = "ScriptHalted"
+			}
+			if rec, ok := val.(*ErrorRecord); ok {
+				return rec
+			}
+			return &ErrorRecord{Message: msg, Category: OperationStopped, TargetName: msg, TargetType: typeNameOf(val),
+				Reason: "RuntimeException", ErrorID: msg, ext: x.ext}
+		case "exit":
+			code := 0
+			if val != nil {
+				f, _ := toNumber(val)
+				code = int(f)
+			}
+			return &flowSignal{kind: "exit", code: code}
+		}
+		return &flowSignal{kind: x.kind}
+	}
+	return fmt.Errorf("shell: unknown statement %T", s)
+}
+
+func (e *Engine) assign(a *assignStmt) (any, error) {
+	out, err := e.collect(a.value)
+	if err != nil {
+		return nil, err
+	}
+	v := collapse(out)
+	if a.op != "=" {
+		cur, err := e.eval(a.target)
+		if err != nil {
+			return nil, err
+		}
+		v, err = e.binary(a.op[:1], cur, v)
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch t := a.target.(type) {
+	case *varRef:
+		e.SetVariable(t.name, v)
+	case *memberExpr:
+		obj, err := e.eval(t.obj)
+		if err != nil {
+			return nil, err
+		}
+		switch o := obj.(type) {
+		case *Object:
+			o.Set(o.canonical(t.name), v)
+		case *Hashtable:
+			o.Set(t.name, v)
+		default:
+			return nil, errRuntime(fmt.Sprintf("The property '%s' cannot be found on this object. Verify that the property exists and can be set.", t.name),
+				"PropertyAssignmentException", InvalidOperation)
+		}
+	case *indexExpr:
+		obj, err := e.eval(t.obj)
+		if err != nil {
+			return nil, err
+		}
+		idx, err := e.eval(t.idx)
+		if err != nil {
+			return nil, err
+		}
+		switch o := obj.(type) {
+		case []any:
+			f, _ := toNumber(idx)
+			i := int(f)
+			if i < 0 {
+				i += len(o)
+			}
+			if i < 0 || i >= len(o) {
+				return nil, errRuntime("Index was outside the bounds of the array.", "IndexOutOfRange", InvalidOperation)
+			}
+			o[i] = v
+		case *Hashtable:
+			o.Set(toString(idx), v)
+		}
+	}
+	return v, nil
+}
+
+type evaluatedArg struct {
+	param    string
+	hasValue bool
+	value    any
+	ext      *extent
+}
+
+// stage is one command of a running pipeline.
+type stage struct {
+	process func(any) error
+	end     func() error
+}
+
+func (e *Engine) runPipeline(pl *pipeline, emit func(any) error) error {
+	stages := make([]*stage, len(pl.elems))
+	sink := emit
+	for i := len(pl.elems) - 1; i >= 0; i-- {
+		cmd, ok := pl.elems[i].(*command)
+		if !ok {
+			continue
+		}
+		st, err := e.newStage(cmd, i > 0, sink)
+		if err != nil {
+			return err
+		}
+		stages[i] = st
+		sink = st.process
+	}
+	first := 0
+	if x, ok := pl.elems[0].(expr); ok {
+		if _, isCmd := x.(*command); !isCmd {
+			v, err := e.eval(x)
+			if err != nil {
+				return err
+			}
+			for _, o := range enumerate(v) {
+				if err := sink(o); err != nil {
+					return err
+				}
+			}
+			first = 1
+		}
+	}
+	for i := first; i < len(stages); i++ {
+		if err := stages[i].end(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*stage, error) {
+	c := e.lookup(cmd.name)
+	if c == nil {
+		rec := errCommandNotFound(cmd.name)
+		rec.ext = cmd.nameExt
+		return nil, rec
+	}
+	var args []evaluatedArg
+	for _, a := range cmd.args {
+		ea := evaluatedArg{param: a.param, ext: a.ext}
+		if a.value != nil {
+			v, err := e.eval(a.value)
+			if err != nil {
+				return nil, err
+			}
+			ea.value, ea.hasValue = v, true
+		}
+		args = append(args, ea)
+	}
+	b, rec := e.bindCommandLine(c, cmd, args)
+	if rec != nil {
+		e.fillRecord(rec, c, cmd)
+		return nil, rec
+	}
+	errAct := toString(mustVar(e, "ErrorActionPreference"))
+	if v, ok := b.common["erroraction"]; ok {
+		errAct = toString(v)
+	}
+	whatIf := toBool(mustVar(e, "WhatIfPreference"))
+	if v, ok := b.common["whatif"]; ok {
+		whatIf = toBool(v)
+	}
+	var confirm *bool
+	if v, ok := b.common["confirm"]; ok {
+		on := toBool(v)
+		confirm = &on
+	}
+	verbose := toBool(b.common["verbose"])
+	newCall := func(vals map[string]any, input []any) *Call {
+		all := make(map[string]any, len(vals)+len(b.common))
+		for k, v := range b.common {
+			all[k] = v
+		}
+		for k, v := range vals {
+			all[k] = v
+		}
+		return &Call{Cmdlet: c, Ctx: e.ctx, engine: e, bound: all, input: input, emit: func(v any) error {
+			if o, ok := v.(*Object); ok && o.View == nil && c.View != nil {
+				o.View = c.View
+			}
+			return sink(v)
+		}, whatIf: whatIf, confirm: confirm, errAct: errAct, verbose: verbose, inv: cmd}
+	}
+	invoke := func(call *Call) error {
+		if c.Process == nil {
+			return nil
+		}
+		err := c.Process(call)
+		if call.emitErr != nil {
+			return call.emitErr
+		}
+		if err != nil {
+			var fl *flowSignal
+			if errors.As(err, &fl) {
+				return err
+			}
+			rec, ok := err.(*ErrorRecord)
+			if !ok {
+				rec = &ErrorRecord{Message: err.Error(), Category: NotSpecified, Reason: "RuntimeException", ErrorID: "RuntimeException"}
+			}
+			e.fillRecord(rec, c, cmd)
+			if strings.EqualFold(errAct, "SilentlyContinue") && false {
+				return nil
+			}
+			return rec
+		}
+		if call.stopErr != nil {
+			return call.stopErr
+		}
+		return nil
+	}
+	checkMandatory := func(vals map[string]any) error {
+		if miss := missingMandatory(c, vals, b.set); len(miss) > 0 {
+			rec := errMissingMandatory(c.Name, miss)
+			e.fillRecord(rec, c, cmd)
+			return rec
+		}
+		return nil
+	}
+	st := &stage{}
+	if upstream && takesPipeline(c) {
+		st.process = func(obj any) error {
+			vals, bound, rec := e.bindPipeline(c, b.values, b.set, obj)
+			if rec != nil {
+				e.fillRecord(rec, c, cmd)
+				return rec
+			}
+			if !bound {
+				rec := errInputNotBound(c.Name, obj)
+				e.fillRecord(rec, c, cmd)
+				e.recordError(rec)
+				e.host(rec.Format(), true)
+				return nil
+			}
+			if err := checkMandatory(vals); err != nil {
+				return err
+			}
+			return invoke(newCall(vals, []any{obj}))
+		}
+		st.end = func() error { return nil }
+		return st, nil
+	}
+	var input []any
+	st.process = func(obj any) error { input = append(input, obj); return nil }
+	st.end = func() error {
+		if err := checkMandatory(b.values); err != nil {
+			return err
+		}
+		return invoke(newCall(b.values, input))
+	}
+	return st, nil
+}
+
+func mustVar(e *Engine, name string) any { v, _ := e.lookupVar(name); return v }
+
+// invokeBlock runs a script block with $_ set to under (Where-Object, ForEach-Object,
+// calculated properties). It runs in the session scope, as a dot-sourced block does.
+func (e *Engine) invokeBlock(sb *ScriptBlock, under any) ([]any, error) {
+	e.under = append(e.under, under)
+	defer func() { e.under = e.under[:len(e.under)-1] }()
+	var out []any
+	err := e.execBlock(sb.body, func(v any) error { out = append(out, v); return nil })
+	var fl *flowSignal
+	if errors.As(err, &fl) && fl.kind == "return" {
+		err = nil
+	}
+	return out, err
+}
+
+// InvokeScript runs a script block for a cmdlet, with $_ set to the given object.
+func (c *Call) InvokeScript(sb *ScriptBlock, under any) ([]any, error) {
+	return c.engine.invokeBlock(sb, under)
+}
+
+func (e *Engine) eval(x expr) (any, error) {
+	switch n := x.(type) {
+	case *literal:
+		return n.v, nil
+	case *varRef:
+		v, _ := e.lookupVar(n.name)
+		return v, nil
+	case *expandString:
+		var b strings.Builder
+		for _, p := range n.parts {
+			if s, ok := p.(string); ok {
+				b.WriteString(s)
+				continue
+			}
+			v, err := e.eval(p)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString(toString(v))
+		}
+		return b.String(), nil
+	case *arrayExpr:
+		out := make([]any, 0, len(n.elems))
+		for _, el := range n.elems {
+			v, err := e.eval(el)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case *subExpr:
+		var out []any
+		err := e.execBlock(n.body, func(v any) error { out = append(out, v); return nil })
+		if err != nil {
+			return nil, err
+		}
+		if n.array {
+			var flat []any
+			for _, o := range out {
+				flat = append(flat, enumerate(o)...)
+			}
+			if flat == nil {
+				flat = []any{}
+			}
+			return flat, nil
+		}
+		return collapse(out), nil
+	case *parenExpr:
+		if a, ok := n.value.(*assignStmt); ok {
+			return e.assign(a)
+		}
+		out, err := e.collect(n.value)
+		if err != nil {
+			return nil, err
+		}
+		if pl, ok := n.value.(*pipeline); ok && len(pl.elems) == 1 {
+			if _, isCmd := pl.elems[0].(*command); !isCmd {
+				// (1,2) keeps the array as one value
+				v, err := e.eval(pl.elems[0])
+				return v, err
+			}
+		}
+		return collapse(out), nil
+	case *hashExpr:
+		h := NewHashtable()
+		for i, k := range n.keys {
+			kv, err := e.eval(k)
+			if err != nil {
+				return nil, err
+			}
+			out, err := e.collect(n.vals[i])
+			if err != nil {
+				return nil, err
+			}
+			v := collapse(out)
+			if pl, ok := n.vals[i].(*pipeline); ok && len(pl.elems) == 1 {
+				if ex, isExpr := pl.elems[0].(expr); isExpr {
+					if _, isCmd := ex.(*command); !isCmd {
+						v, err = e.eval(ex)
+						if err != nil {
+							return nil, err
+						}
+					}
+				}
+			}
+			h.Set(toString(kv), v)
+		}
+		return h, nil
+	case *scriptExpr:
+		return n.sb, nil
+	case *memberExpr:
+		return e.member(n)
+	case *indexExpr:
+		obj, err := e.eval(n.obj)
+		if err != nil {
+			return nil, err
+		}
+		idx, err := e.eval(n.idx)
+		if err != nil {
+			return nil, err
+		}
+		return index(obj, idx), nil
+	case *unaryExpr:
+		v, err := e.eval(n.x)
+		if err != nil {
+			return nil, err
+		}
+		if n.op == "not" {
+			return !toBool(v), nil
+		}
+		f, ok := toNumber(v)
+		if !ok {
+			return nil, errRuntime(fmt.Sprintf("Cannot convert value %q to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", toString(v)),
+				"InvalidCastFromStringToInteger", InvalidArgument)
+		}
+		return numberValue(-f), nil
+	case *binExpr:
+		l, err := e.eval(n.l)
+		if err != nil {
+			return nil, err
+		}
+		switch n.op {
+		case "and":
+			if !toBool(l) {
+				return false, nil
+			}
+			r, err := e.eval(n.r)
+			return toBool(r), err
+		case "or":
+			if toBool(l) {
+				return true, nil
+			}
+			r, err := e.eval(n.r)
+			return toBool(r), err
+		}
+		r, err := e.eval(n.r)
+		if err != nil {
+			return nil, err
+		}
+		return e.binary(n.op, l, r)
+	case *castExpr:
+		v, err := e.eval(n.x)
+		if err != nil {
+			return nil, err
+		}
+		return cast(n.typ, v)
+	case *typeExpr:
+		return nil, errRuntime(fmt.Sprintf("Unable to find type [%s].", n.typ), "TypeNotFound", InvalidOperation)
+	case *command:
+		return nil, fmt.Errorf("shell: command in expression")
+	}
+	return nil, fmt.Errorf("shell: unknown expression %T", x)
+}
+
+func index(obj, idx any) any {
+	switch o := normalize(obj).(type) {
+	case []any:
+		if arr, ok := idx.([]any); ok {
+			var out []any
+			for _, i := range arr {
+				out = append(out, index(o, i))
+			}
+			return out
+		}
+		f, ok := toNumber(idx)
+		if !ok {
+			return nil
+		}
+		i := int(f)
+		if i < 0 {
+			i += len(o)
+		}
+		if i < 0 || i >= len(o) {
+			return nil
+		}
+		return o[i]
+	case string:
+		f, _ := toNumber(idx)
+		r := []rune(o)
+		i := int(f)
+		if i < 0 {
+			i += len(r)
+		}
+		if i < 0 || i >= len(r) {
+			return nil
+		}
+		return string(r[i])
+	case *Hashtable:
+		v, _ := o.Get(toString(idx))
+		return v
+	case *Object:
+		if s, ok := idx.(string); ok {
+			v, _ := o.Get(s)
+			return v
+		}
+		f, _ := toNumber(idx)
+		if int(f) == 0 || int(f) == -1 {
+			return o
+		}
+		return nil
+	case nil:
+		return nil
+	}
+	f, _ := toNumber(idx)
+	if int(f) == 0 || int(f) == -1 {
+		return obj
+	}
+	return nil
+}
+
+func cast(typ string, v any) (any, error) {
+	switch strings.ToLower(strings.TrimPrefix(strings.ToLower(typ), "system.")) {
+	case "int", "int32", "int64", "long":
+		f, ok := toNumber(v)
+		if !ok {
+			return nil, errRuntime(fmt.Sprintf("Cannot convert value %q to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", toString(v)),
+				"InvalidCastFromStringToInteger", InvalidArgument)
+		}
+		return int64(math.Round(f)), nil
+	case "double", "decimal", "float":
+		f, ok := toNumber(v)
+		if !ok {
+			return nil, errRuntime(fmt.Sprintf("Cannot convert value %q to type \"System.Double\". Error: \"Input string was not in a correct format.\"", toString(v)),
+				"InvalidCastFromStringToDouble", InvalidArgument)
+		}
+		return f, nil
+	case "string":
+		return toString(v), nil
+	case "bool", "boolean":
+		return toBool(v), nil
+	case "array", "object[]", "string[]":
+		var out []any
+		for _, x := range enumerate(v) {
+			if strings.HasPrefix(strings.ToLower(typ), "string") {
+				x = toString(x)
+			}
+			out = append(out, x)
+		}
+		if out == nil {
+			out = []any{}
+		}
+		return out, nil
+	case "pscustomobject", "psobject", "management.automation.pscustomobject":
+		if h, ok := v.(*Hashtable); ok {
+			o := NewObject("System.Management.Automation.PSCustomObject")
+			for _, k := range h.Keys() {
+				o.Set(k, mustGet(h, k))
+			}
+			return o, nil
+		}
+		return v, nil
+	case "ordered", "hashtable", "collections.hashtable":
+		return v, nil
+	case "securestring", "security.securestring":
+		if s, ok := v.(*SecureString); ok {
+			return s, nil
+		}
+	}
+	return nil, errRuntime(fmt.Sprintf("Unable to find type [%s].", typ), "TypeNotFound", InvalidOperation)
+}
+
+func (e *Engine) member(n *memberExpr) (any, error) {
+	if n.static {
+		return nil, errRuntime(fmt.Sprintf("Unable to find type [%s].", typeOfExpr(n.obj)), "TypeNotFound", InvalidOperation)
+	}
+	obj, err := e.eval(n.obj)
+	if err != nil {
+		return nil, err
+	}
+	if !n.call {
+		return property(obj, n.name), nil
+	}
+	var args []any
+	for _, a := range n.args {
+		v, err := e.eval(a)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, v)
+	}
+	return callMethod(obj, n.name, args)
+}
+
+func typeOfExpr(x expr) string {
+	if t, ok := x.(*typeExpr); ok {
+		return t.typ
+	}
+	return "?"
+}
+
+func argString(args []any, i int) string {
+	if i < len(args) {
+		return toString(args[i])
+	}
+	return ""
+}
+
+// callMethod covers the .NET methods admins call in one-liners.
+func callMethod(obj any, name string, args []any) (any, error) {
+	m := strings.ToLower(name)
+	if m == "tostring" {
+		return toString(obj), nil
+	}
+	switch o := normalize(obj).(type) {
+	case string:
+		switch m {
+		case "toupper", "toupperinvariant":
+			return strings.ToUpper(o), nil
+		case "tolower", "tolowerinvariant":
+			return strings.ToLower(o), nil
+		case "trim":
+			if len(args) > 0 {
+				return strings.Trim(o, argString(args, 0)), nil
+			}
+			return strings.TrimSpace(o), nil
+		case "trimstart":
+			return strings.TrimLeft(o, " \t\r\n"+argString(args, 0)), nil
+		case "trimend":
+			return strings.TrimRight(o, " \t\r\n"+argString(args, 0)), nil
+		case "contains":
+			return strings.Contains(o, argString(args, 0)), nil
+		case "startswith":
+			return strings.HasPrefix(o, argString(args, 0)), nil
+		case "endswith":
+			return strings.HasSuffix(o, argString(args, 0)), nil
+		case "replace":
+			return strings.ReplaceAll(o, argString(args, 0), argString(args, 1)), nil
+		case "split":
+			sep := argString(args, 0)
+			if sep == "" {
+				sep = " "
+			}
+			// String.Split(chars): any of the characters separates
+			return normalize(strings.FieldsFunc(o, func(r rune) bool { return strings.ContainsRune(sep, r) })), nil
+		case "substring":
+			r := []rune(o)
+			f, _ := toNumber(argAt(args, 0))
+			start := int(f)
+			if start < 0 || start > len(r) {
+				return nil, errRuntime("Exception calling \"Substring\" with \"1\" argument(s): \"startIndex cannot be larger than length of string.\"", "ArgumentOutOfRangeException", NotSpecified)
+			}
+			if len(args) > 1 {
+				g, _ := toNumber(args[1])
+				end := min(start+int(g), len(r))
+				return string(r[start:end]), nil
+			}
+			return string(r[start:]), nil
+		case "indexof":
+			return int64(strings.Index(o, argString(args, 0))), nil
+		case "equals":
+			return o == argString(args, 0), nil
+		}
+	case []any:
+		switch m {
+		case "contains":
+			for _, x := range o {
+				if equalValues(x, argAt(args, 0), false) {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+	case *Hashtable:
+		switch m {
+		case "containskey":
+			_, ok := o.Get(argString(args, 0))
+			return ok, nil
+		case "add":
+			o.Set(argString(args, 0), argAt(args, 1))
+			return nil, nil
+		case "remove":
+			nh := NewHashtable()
+			for _, k := range o.Keys() {
+				if !strings.EqualFold(k, argString(args, 0)) {
+					nh.Set(k, mustGet(o, k))
+				}
+			}
+			*o = *nh
+			return nil, nil
+		}
+	}
+	return nil, errRuntime(fmt.Sprintf("Method invocation failed because [%s] does not contain a method named '%s'.", fullTypeNameOf(obj), name),
+		"MethodNotFound", InvalidOperation)
+}
+
+func argAt(args []any, i int) any {
+	if i < len(args) {
+		return args[i]
+	}
+	return nil
+}
+
+// binary evaluates an operator on two values. Comparison operators with a collection on the
+// left filter it, as PowerShell's do.
+func (e *Engine) binary(op string, l, r any) (any, error) {
+	l, r = normalize(l), normalize(r)
+	cs := false
+	base := op
+	if len(op) > 2 && (op[0] == 'c' || op[0] == 'i') && comparisonOps[op[1:]] {
+		cs = op[0] == 'c'
+		base = op[1:]
+	}
+	switch base {
+	case "xor":
+		return toBool(l) != toBool(r), nil
+	case "eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch":
+		if arr, ok := l.([]any); ok {
+			out := []any{}
+			for _, x := range arr {
+				ok, err := e.compare(base, x, r, cs)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					out = append(out, x)
+				}
+			}
+			return out, nil
+		}
+		return e.compare(base, l, r, cs)
+	case "contains", "notcontains":
+		found := false
+		for _, x := range enumerate(l) {
+			if equalValues(x, r, cs) {
+				found = true
+				break
+			}
+		}
+		return found == (base == "contains"), nil
+	case "in", "notin":
+		found := false
+		for _, x := range enumerate(r) {
+			if equalValues(x, l, cs) {
+				found = true
+				break
+			}
+		}
+		return found == (base == "in"), nil
+	case "replace":
+		pat, repl := "", ""
+		if arr, ok := r.([]any); ok {
+			pat, repl = argString(arr, 0), argString(arr, 1)
+		} else {
+			pat = toString(r)
+		}
+		re, err := compileRegex(pat, cs)
+		if err != nil {
+			return nil, err
+		}
+		repl = regexp.MustCompile(`\$(\d+)`).ReplaceAllString(repl, "$${$1}")
+		if arr, ok := l.([]any); ok {
+			out := make([]any, len(arr))
+			for i, x := range arr {
+				out[i] = re.ReplaceAllString(toString(x), repl)
+			}
+			return out, nil
+		}
+		return re.ReplaceAllString(toString(l), repl), nil
+	case "split":
+		re, err := compileRegex(toString(r), cs)
+		if err != nil {
+			return nil, err
+		}
+		return normalize(re.Split(toString(l), -1)), nil
+	case "join":
+		var parts []string
+		for _, x := range enumerate(l) {
+			parts = append(parts, toString(x))
+		}
+		return strings.Join(parts, toString(r)), nil
+	case "is", "isnot":
+		is := strings.EqualFold(typeNameOf(l), strings.TrimPrefix(toString(r), "System."))
+		return is == (base == "is"), nil
+	case "as":
+		v, err := cast(toString(r), l)
+		if err != nil {
+			return nil, nil
+		}
+		return v, nil
+	case "..":
+		a, _ := toNumber(l)
+		b, _ := toNumber(r)
+		var out []any
+		step := 1
+		if b < a {
+			step = -1
+		}
+		for i := int(a); ; i += step {
+			out = append(out, int64(i))
+			if i == int(b) || len(out) > 100000 {
+				break
+			}
+		}
+		return out, nil
+	case "+":
+		switch x := l.(type) {
+		case nil:
+			return r, nil
+		case []any:
+			out := append(append([]any{}, x...), enumerate(r)...)
+			if r == nil {
+				out = append(out, nil)
+			}
+			return out, nil
+		case *Hashtable:
+			h := NewHashtable()
+			for _, k := range x.Keys() {
+				h.Set(k, mustGet(x, k))
+			}
+			if y, ok := r.(*Hashtable); ok {
+				for _, k := range y.Keys() {
+					h.Set(k, mustGet(y, k))
+				}
+			}
+			return h, nil
+		case string:
+			return x + toString(r), nil
+		case int64, float64, bool:
+			return e.arith(op, l, r)
+		}
+		return toString(l) + toString(r), nil
+	case "-", "*", "/", "%":
+		if s, ok := l.(string); ok && base == "*" {
+			n, _ := toNumber(r)
+			return strings.Repeat(s, max(int(n), 0)), nil
+		}
+		if arr, ok := l.([]any); ok && base == "*" {
+			n, _ := toNumber(r)
+			var out []any
+			for i := 0; i < int(n); i++ {
+				out = append(out, arr...)
+			}
+			return out, nil
+		}
+		return e.arith(op, l, r)
+	}
+	return nil, fmt.Errorf("shell: unknown operator -%s", op)
+}
+
+func (e *Engine) arith(op string, l, r any) (any, error) {
+	a, ok := toNumber(l)
+	if !ok {
+		return nil, errRuntime(fmt.Sprintf("Cannot convert value %q to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", toString(l)),
+			"InvalidCastFromStringToInteger", InvalidArgument)
+	}
+	b, ok := toNumber(r)
+	if !ok {
+		return nil, errRuntime(fmt.Sprintf("Cannot convert value %q to type \"System.Int32\". Error: \"Input string was not in a correct format.\"", toString(r)),
+			"InvalidCastFromStringToInteger", InvalidArgument)
+	}
+	switch op {
+	case "+":
+		return numberValue(a + b), nil
+	case "-":
+		return numberValue(a - b), nil
+	case "*":
+		return numberValue(a * b), nil
+	case "/":
+		if b == 0 {
+			return nil, errRuntime("Attempted to divide by zero.", "RuntimeException", NotSpecified)
+		}
+		return numberValue(a / b), nil
+	case "%":
+		if b == 0 {
+			return nil, errRuntime("Attempted to divide by zero.", "RuntimeException", NotSpecified)
+		}
+		return numberValue(math.Mod(a, b)), nil
+	}
+	return nil, fmt.Errorf("shell: unknown operator %s", op)
+}
+
+func compileRegex(pat string, cs bool) (*regexp.Regexp, error) {
+	if !cs {
+		pat = "(?i)" + pat
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, errRuntime(fmt.Sprintf("The regular expression pattern %s is not valid.", pat), "InvalidRegularExpression", InvalidOperation)
+	}
+	return re, nil
+}
+
+func (e *Engine) compare(op string, l, r any, cs bool) (bool, error) {
+	switch op {
+	case "eq":
+		return equalValues(l, r, cs), nil
+	case "ne":
+		return !equalValues(l, r, cs), nil
+	case "gt":
+		return compareValues(l, r, cs) > 0, nil
+	case "ge":
+		return compareValues(l, r, cs) >= 0, nil
+	case "lt":
+		return compareValues(l, r, cs) < 0, nil
+	case "le":
+		return compareValues(l, r, cs) <= 0, nil
+	case "like", "notlike":
+		ok := wildcardRegexp(toString(r), cs).MatchString(toString(l))
+		return ok == (op == "like"), nil
+	case "match", "notmatch":
+		re, err := compileRegex(toString(r), cs)
+		if err != nil {
+			return false, err
+		}
+		m := re.FindStringSubmatch(toString(l))
+		if m != nil {
+			h := NewHashtable()
+			for i, g := range m {
+				h.Set(fmt.Sprint(i), g)
+			}
+			for i, n := range re.SubexpNames() {
+				if n != "" {
+					h.Set(n, m[i])
+				}
+			}
+			e.SetVariable("Matches", h)
+		}
+		return (m != nil) == (op == "match"), nil
+	}
+	return false, nil
+}
