@@ -309,7 +309,7 @@ func (c *Call) Stopped() bool { return c.stopErr != nil }
 func (c *Call) ShouldProcess(target, action string) bool {
 	msg := action
 	if target != "" {
-		msg = fmt.Sprintf("%s %q.", action, target)
+		msg = action + ` "` + target + `".`
 	} else if !strings.HasSuffix(msg, ".") {
 		msg += "."
 	}
@@ -800,6 +800,10 @@ func (e *Engine) fillRecord(rec *ErrorRecord, c *Cmdlet, inv *command) {
 	}
 	if !c.builtin && e.ComputerName != "" && rec.ComputerName == "" && !localBindingError[rec.ErrorID] {
 		rec.ComputerName = e.ComputerName
+		// raised on the server: the FullyQualifiedErrorId names the cmdlet's class there
+		if rec.Source == c.Name && c.ClassName != "" {
+			rec.Source = c.ClassName
+		}
 	}
 	if rec.cmdName == "" {
 		rec.cmdName = c.Name
