@@ -312,6 +312,8 @@ func (e *Engine) registerBuiltins() {
 				var cols []Column
 				if len(spec) > 0 {
 					cols, _ = c.engine.expandProperties(spec, group[0])
+				} else if _, isEntry := group[0].(*Object); isEntry && group[0].(*Object).TypeName == "System.Collections.DictionaryEntry" {
+					cols = dictionaryView
 				} else if kind, vc, _ := shapeOf(group[0]); kind == TableView {
 					cols = vc
 				} else {

@@ -34,6 +34,11 @@ type Column struct {
 	Right bool
 	// Value, when set, computes the cell instead of reading Property.
 	Value func(*Object) any
+
+	// numeric: a column the engine generated (no view), where numbers are right-aligned as
+	// PowerShell aligns them in a table built from properties; a view's columns align left
+	// unless Right.
+	numeric bool
 }
 
 // TableOf and ListOf build views from property names.
@@ -49,6 +54,17 @@ func columnsOf(props []string) []Column {
 	}
 	return cs
 }
+
+// generated marks columns the engine built from an object's properties.
+func generated(cs []Column) []Column {
+	for i := range cs {
+		cs[i].numeric = true
+	}
+	return cs
+}
+
+// dictionaryView is PowerShell's view of a hashtable's entries: Name 30 wide, then Value.
+var dictionaryView = []Column{{Property: "Name", Width: 30}, {Property: "Value"}}
 
 func (c *Column) label() string {
 	if c.Label != "" {
@@ -111,13 +127,13 @@ func shapeOf(v any) (ViewKind, []Column, string) {
 		if x.View != nil && len(x.View.Columns) > 0 {
 			return x.View.Kind, x.View.Columns, x.TypeName
 		}
-		cols := columnsOf(x.names)
+		cols := generated(columnsOf(x.names))
 		if len(cols) <= 4 {
 			return TableView, cols, x.TypeName
 		}
 		return ListView, cols, x.TypeName
 	case *Hashtable:
-		return TableView, []Column{{Property: "Name"}, {Property: "Value"}}, "System.Collections.Hashtable"
+		return TableView, dictionaryView, "System.Collections.Hashtable"
 	}
 	return 0, nil, ""
 }
@@ -184,10 +200,17 @@ func (f *outFormatter) add(v any) {
 		f.rows = append(f.rows, rows...)
 		return
 	}
-	// out of band: scalars and strings, one per line, without closing a table
-	f.flush()
+	// out of band: scalars and strings, one per line, without closing a table; while table
+	// rows wait for their widths they wait with them, so the order stays
+	if f.open && f.kind == TableView && len(f.rows) > 0 {
+		f.rows = append(f.rows, outOfBand{toString(v)})
+		return
+	}
 	f.write(toString(v) + "\n")
 }
+
+// outOfBand is a scalar queued between table rows.
+type outOfBand struct{ text string }
 
 // flush writes the buffered table rows (the header first, which fixes the widths).
 func (f *outFormatter) flush() {
@@ -196,10 +219,20 @@ func (f *outFormatter) flush() {
 	}
 	var b strings.Builder
 	if f.widths == nil {
-		f.widths = f.e.tableWidths(f.cols, f.rows, f.autosize)
+		var rows []any
+		for _, r := range f.rows {
+			if _, ok := r.(outOfBand); !ok {
+				rows = append(rows, r)
+			}
+		}
+		f.widths = f.e.tableWidths(f.cols, rows, f.autosize)
 		b.WriteString(f.e.tableHeader(f.cols, f.widths))
 	}
 	for _, r := range f.rows {
+		if s, ok := r.(outOfBand); ok {
+			b.WriteString(s.text + "\n")
+			continue
+		}
 		b.WriteString(f.e.tableRow(f.cols, f.widths, r))
 	}
 	f.rows = nil
@@ -353,7 +386,7 @@ func (e *Engine) tableRow(cols []Column, w []int, row any) string {
 			continue
 		}
 		v := c.get(row, e)
-		parts = append(parts, field(e.cellText(v), w[i], c.Right || isNumber(v)))
+		parts = append(parts, field(e.cellText(v), w[i], c.Right || c.numeric && isNumber(v)))
 	}
 	return strings.Join(parts, " ") + "\n"
 }
@@ -447,9 +480,9 @@ func (e *Engine) formatAll(vals []any) string {
 func allColumns(v any) []Column {
 	switch x := v.(type) {
 	case *Object:
-		return columnsOf(x.names)
+		return generated(columnsOf(x.names))
 	case *Hashtable:
-		return []Column{{Property: "Name"}, {Property: "Value"}}
+		return dictionaryView
 	}
 	return nil
 }
@@ -476,7 +509,7 @@ func (e *Engine) expandProperties(spec []any, sample any) ([]Column, error) {
 			if name == "" {
 				name = toString(ev)
 			}
-			col := Column{Label: name, Property: name}
+			col := Column{Label: name, Property: name, numeric: true}
 			switch sb := ev.(type) {
 			case *ScriptBlock:
 				col.Value = func(o *Object) any {
@@ -501,7 +534,7 @@ func (e *Engine) expandProperties(spec []any, sample any) ([]Column, error) {
 			if o, ok := sample.(*Object); ok {
 				name = o.canonical(name)
 			}
-			cols = append(cols, Column{Property: name})
+			cols = append(cols, Column{Property: name, numeric: true})
 		}
 	}
 	return cols, nil
