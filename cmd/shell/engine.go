@@ -240,7 +240,12 @@ func (e *Engine) collect(s stmt) ([]any, error) {
 func (e *Engine) execStmt(s stmt, emit func(any) error) error {
 	switch x := s.(type) {
 	case *pipeline:
-		return e.runPipeline(x, emit)
+		err := e.runPipeline(x, emit)
+		// a runtime error of an expression points at its statement
+		if rec, ok := err.(*ErrorRecord); ok && rec.ext == nil && rec.cmdName == "" && rec.ComputerName == "" {
+			rec.ext = x.ext
+		}
+		return err
 	case *assignStmt:
 		_, err := e.assign(x)
 		return err

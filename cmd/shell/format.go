@@ -175,6 +175,10 @@ func (f *outFormatter) add(v any) {
 		f.close()
 		f.write(x.text)
 		return
+	case *ErrorRecord:
+		f.close()
+		f.write(x.Format())
+		return
 	case *Object, *Hashtable:
 		kind, cols, tn := shapeOf(x)
 		if f.open && (f.kind != kind || !strings.EqualFold(f.typeName, tn)) {

@@ -133,8 +133,16 @@ func (p *parser) fail(start, end int, id, msg string) *ParseError {
 func (p *parser) unexpected() *ParseError {
 	start := p.pos
 	end := start + 1
-	for end < len(p.src) && !unicode.IsSpace(p.src[end]) && !strings.ContainsRune("(){};|,", p.src[end]) && isWordRune(p.src[start]) {
-		end++
+	switch c := p.src[start]; {
+	case isSQ(c) || isDQ(c):
+		for end < len(p.src) && p.src[end] != c {
+			end++
+		}
+		end = min(end+1, len(p.src))
+	case isWordRune(c):
+		for end < len(p.src) && isWordRune(p.src[end]) {
+			end++
+		}
 	}
 	tok := string(p.src[start:min(end, len(p.src))])
 	return p.fail(start, end, "UnexpectedToken", fmt.Sprintf("Unexpected token '%s' in expression or statement.", tok))

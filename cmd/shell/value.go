@@ -374,6 +374,18 @@ func property(v any, name string) any {
 			return int64(1)
 		}
 		return nil
+	case *ErrorRecord:
+		switch strings.ToLower(name) {
+		case "exception":
+			return NewObject(x.Reason, "Message", x.Message)
+		case "categoryinfo":
+			return x.CategoryInfo()
+		case "fullyqualifiederrorid":
+			return x.FullyQualifiedErrorID()
+		case "targetobject":
+			return nilIfEmpty(x.TargetName)
+		}
+		return nil
 	case *SecureString:
 		if strings.EqualFold(name, "Length") {
 			return int64(len([]rune(x.plain)))
