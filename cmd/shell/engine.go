@@ -240,7 +240,9 @@ func (e *Engine) collect(s stmt) ([]any, error) {
 func (e *Engine) execStmt(s stmt, emit func(any) error) error {
 	switch x := s.(type) {
 	case *pipeline:
+		before := len(e.errs)
 		err := e.runPipeline(x, emit)
+		e.vars["?"] = err == nil && len(e.errs) == before
 		// a runtime error of an expression points at its statement
 		if rec, ok := err.(*ErrorRecord); ok && rec.ext == nil && rec.cmdName == "" && rec.ComputerName == "" {
 			rec.ext = x.ext
@@ -1013,6 +1015,8 @@ func (e *Engine) binary(op string, l, r any) (any, error) {
 	switch base {
 	case "xor":
 		return toBool(l) != toBool(r), nil
+	case "f":
+		return formatOperator(toString(l), enumerate(r)), nil
 	case "eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch":
 		if arr, ok := l.([]any); ok {
 			out := []any{}
@@ -1228,4 +1232,48 @@ func (e *Engine) compare(op string, l, r any, cs bool) (bool, error) {
 		return (m != nil) == (op == "match"), nil
 	}
 	return false, nil
+}
+
+// formatOperator is -f: {0}, {1,10}, {0:fmt} (the format part is ignored), {{ and }}.
+func formatOperator(f string, args []any) string {
+	var b strings.Builder
+	r := []rune(f)
+	for i := 0; i < len(r); i++ {
+		switch {
+		case r[i] == '{' && i+1 < len(r) && r[i+1] == '{':
+			b.WriteRune('{')
+			i++
+		case r[i] == '}' && i+1 < len(r) && r[i+1] == '}':
+			b.WriteRune('}')
+			i++
+		case r[i] == '{':
+			j := i + 1
+			for j < len(r) && r[j] != '}' {
+				j++
+			}
+			spec := string(r[i+1 : min(j, len(r))])
+			idx, rest, _ := strings.Cut(spec, ":")
+			idx, align, _ := strings.Cut(idx, ",")
+			_ = rest
+			var n int
+			fmt.Sscanf(strings.TrimSpace(idx), "%d", &n)
+			s := ""
+			if n >= 0 && n < len(args) {
+				s = toString(args[n])
+			}
+			var w int
+			fmt.Sscanf(strings.TrimSpace(align), "%d", &w)
+			switch {
+			case w > 0 && runeLen(s) < w:
+				s = strings.Repeat(" ", w-runeLen(s)) + s
+			case w < 0 && runeLen(s) < -w:
+				s += strings.Repeat(" ", -w-runeLen(s))
+			}
+			b.WriteString(s)
+			i = j
+		default:
+			b.WriteRune(r[i])
+		}
+	}
+	return b.String()
 }

@@ -868,7 +868,7 @@ func (p *parser) additive() (expr, error) {
 }
 
 func (p *parser) multiplicative() (expr, error) {
-	l, err := p.unary()
+	l, err := p.formatOp()
 	if err != nil {
 		return nil, err
 	}
@@ -883,7 +883,7 @@ func (p *parser) multiplicative() (expr, error) {
 			if _, err := p.operand(string(c)); err != nil {
 				return nil, err
 			}
-			r, err := p.unary()
+			r, err := p.formatOp()
 			if err != nil {
 				return nil, err
 			}
@@ -892,6 +892,32 @@ func (p *parser) multiplicative() (expr, error) {
 		}
 		p.pos = save
 		return l, nil
+	}
+}
+
+// formatOp is "-f", which binds tighter than * and looser than the comma ("{0} {1}" -f $a, $b).
+func (p *parser) formatOp() (expr, error) {
+	l, err := p.unary()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		save := p.pos
+		if err := p.skip(false); err != nil {
+			return nil, err
+		}
+		if p.dashOperator(func(w string) bool { return w == "f" }) == "" {
+			p.pos = save
+			return l, nil
+		}
+		if _, err := p.operand("-f"); err != nil {
+			return nil, err
+		}
+		r, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		l = &binExpr{op: "f", l: l, r: r}
 	}
 }
 
