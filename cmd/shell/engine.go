@@ -466,9 +466,17 @@ func (e *Engine) runPipeline(pl *pipeline, emit func(any) error) error {
 }
 
 func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*stage, error) {
-	c := e.lookup(cmd.name)
+	name := cmd.name
+	if cmd.nameExpr != nil {
+		v, err := e.eval(cmd.nameExpr)
+		if err != nil {
+			return nil, err
+		}
+		name = toString(v)
+	}
+	c := e.lookup(name)
 	if c == nil {
-		rec := errCommandNotFound(cmd.name)
+		rec := errCommandNotFound(name)
 		rec.ext = cmd.nameExt
 		return nil, rec
 	}
@@ -518,11 +526,20 @@ func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*s
 			return sink(v)
 		}, whatIf: whatIf, confirm: confirm, errAct: errAct, verbose: verbose, inv: cmd}
 	}
-	invoke := func(call *Call) error {
+	invoke := func(call *Call) (err error) {
 		if c.Process == nil {
 			return nil
 		}
-		err := c.Process(call)
+		defer func() {
+			// a cmdlet's bug stops the script with an error instead of the process
+			if p := recover(); p != nil {
+				rec := &ErrorRecord{Message: fmt.Sprintf("The cmdlet failed: %v", p), Category: NotSpecified,
+					Reason: "RuntimeException", ErrorID: "CmdletPanic"}
+				e.fillRecord(rec, c, cmd)
+				err = rec
+			}
+		}()
+		err = c.Process(call)
 		if call.emitErr != nil {
 			return call.emitErr
 		}
@@ -1136,10 +1153,16 @@ func (e *Engine) binary(op string, l, r any) (any, error) {
 	case "-", "*", "/", "%":
 		if s, ok := l.(string); ok && base == "*" {
 			n, _ := toNumber(r)
+			if n*float64(len(s)+1) > 1<<24 {
+				return nil, errRuntime("Array dimensions exceeded supported range.", "RuntimeException", NotSpecified)
+			}
 			return strings.Repeat(s, max(int(n), 0)), nil
 		}
 		if arr, ok := l.([]any); ok && base == "*" {
 			n, _ := toNumber(r)
+			if n*float64(len(arr)+1) > 1<<24 {
+				return nil, errRuntime("Array dimensions exceeded supported range.", "RuntimeException", NotSpecified)
+			}
 			var out []any
 			for i := 0; i < int(n); i++ {
 				out = append(out, arr...)

@@ -51,7 +51,8 @@ type flowStmt struct {
 }
 
 type command struct {
-	name    string
+	name     string
+	nameExpr expr // a computed name (& "…"), evaluated when the pipeline starts
 	nameExt *extent
 	args    []cmdArg
 	ext     *extent
@@ -551,7 +552,11 @@ func (p *parser) command() (*command, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.name = toString(s.(*literal).v)
+		if l, ok := s.(*literal); ok {
+			c.name = toString(l.v)
+		} else {
+			c.nameExpr = s // & "Get-$noun"
+		}
 	} else {
 		c.name = string(p.src[ns:p.pos])
 	}
@@ -1566,7 +1571,7 @@ func (p *parser) hereString() (expr, error) {
 	stop := p.pos + bodyRunes
 	e, err := p.expandable(start, func() bool {
 		if p.pos >= stop {
-			p.pos = stop + 3
+			p.pos = max(p.pos, stop+3)
 			return true
 		}
 		return false
