@@ -479,6 +479,7 @@ func (e *Engine) registerBuiltins() {
 			return nil
 		},
 	})
+	e.registerDate(reg)
 	reg(&Cmdlet{Name: "Clear-Host", Aliases: []string{"cls", "clear"}, Synopsis: "Clears the display in the host program.",
 		Process: func(c *Call) error { return nil }})
 	reg(&Cmdlet{

@@ -36,6 +36,8 @@ const (
 	Enum
 	// Script takes a script block.
 	Script
+	// DateTime takes a time.Time or a date string (Call.Time).
+	DateTime
 )
 
 // Named is the Position of a parameter that has none.
@@ -389,6 +391,8 @@ func (p *Param) typeName() string {
 		return "SecureString"
 	case Script:
 		return "ScriptBlock"
+	case DateTime:
+		return "DateTime"
 	case Enum:
 		return "String"
 	}
@@ -535,6 +539,8 @@ func (e *Engine) convert(c *Cmdlet, p *Param, v any) (any, *ErrorRecord) {
 		}
 		return nil, errCannotBind(c.Name, p.Name, fmt.Sprintf("Cannot convert value %q to type %q. Error: \"Unable to match the identifier name %s to a valid enumerator name. Specify one of the following enumerator names and try again:\n%s\"",
 			s, p.fullTypeNameOr(p.typeName()), s, strings.Join(p.Values, ", ")))
+	case DateTime:
+		return e.convertDate(c, p, v)
 	case Script:
 		if sb, ok := v.(*ScriptBlock); ok {
 			return sb, nil

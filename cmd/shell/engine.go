@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Engine holds the session: registered cmdlets, variables and the presentation settings.
@@ -23,6 +24,8 @@ type Engine struct {
 	// ComputerName is the server of the remote session ("ex01.contoso.test"): set, the errors
 	// of registered cmdlets print with "+ PSComputerName" as an Exchange remote session's do.
 	ComputerName string
+	// Now is the clock of Get-Date (time.Now when nil).
+	Now func() time.Time
 
 	cmdlets map[string]*Cmdlet
 	aliases map[string]string
@@ -880,6 +883,15 @@ func cast(typ string, v any) (any, error) {
 		return v, nil
 	case "ordered", "hashtable", "collections.hashtable":
 		return v, nil
+	case "datetime":
+		if t, ok := v.(time.Time); ok {
+			return t, nil
+		}
+		if t, ok := parseDate(toString(v), time.Local); ok {
+			return t, nil
+		}
+		return nil, errRuntime(fmt.Sprintf("Cannot convert value %q to type \"System.DateTime\". Error: \"String was not recognized as a valid DateTime.\"", toString(v)),
+			"InvalidCastParseTargetInvocation", InvalidArgument)
 	case "securestring", "security.securestring":
 		if s, ok := v.(*SecureString); ok {
 			return s, nil
@@ -927,6 +939,11 @@ func argString(args []any, i int) string {
 // callMethod covers the .NET methods admins call in one-liners.
 func callMethod(obj any, name string, args []any) (any, error) {
 	m := strings.ToLower(name)
+	if t, ok := obj.(time.Time); ok {
+		if v, ok := dateMethod(t, m, args); ok {
+			return v, nil
+		}
+	}
 	if m == "tostring" {
 		return toString(obj), nil
 	}

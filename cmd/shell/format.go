@@ -3,6 +3,7 @@ package shell
 import (
 	"sort"
 	"strings"
+	"time"
 )
 
 // ViewKind is a view's shape.
@@ -113,6 +114,8 @@ func (e *Engine) cellText(v any) string {
 			parts = append(parts, "["+k+", "+toString(mustGet(x, k))+"]")
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
+	case time.Time:
+		return dateCell(x)
 	}
 	return toString(v)
 }
@@ -178,6 +181,11 @@ func (f *outFormatter) add(v any) {
 	case *ErrorRecord:
 		f.close()
 		f.write(x.Format())
+		return
+	case time.Time:
+		// the DateTime view: long date and time, between format start and end
+		f.close()
+		f.write("\n" + dateLong(x) + "\n\n\n")
 		return
 	case *Object, *Hashtable:
 		kind, cols, tn := shapeOf(x)

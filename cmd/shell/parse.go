@@ -53,9 +53,9 @@ type flowStmt struct {
 type command struct {
 	name     string
 	nameExpr expr // a computed name (& "…"), evaluated when the pipeline starts
-	nameExt *extent
-	args    []cmdArg
-	ext     *extent
+	nameExt  *extent
+	args     []cmdArg
+	ext      *extent
 }
 
 type cmdArg struct {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Object is what cmdlets write to the pipeline: an ordered list of named properties and a type
@@ -200,6 +201,8 @@ func toString(v any) string {
 		return objectString(x)
 	case *ScriptBlock:
 		return x.src
+	case time.Time:
+		return dateString(x)
 	case fmt.Stringer:
 		return x.String()
 	}
@@ -374,6 +377,11 @@ func property(v any, name string) any {
 			return int64(1)
 		}
 		return nil
+	case time.Time:
+		if v, ok := datePart(x, name); ok {
+			return v
+		}
+		return nil
 	case *ErrorRecord:
 		switch strings.ToLower(name) {
 		case "exception":
@@ -411,6 +419,8 @@ func equalValues(a, b any, caseSensitive bool) bool {
 		return ok && fa == fb
 	case bool:
 		return x == toBool(b)
+	case time.Time:
+		return compareValues(a, b, false) == 0
 	}
 	sa, sb := toString(a), toString(b)
 	if caseSensitive {
@@ -431,6 +441,15 @@ func compareValues(a, b any, caseSensitive bool) int {
 	}
 	if b == nil {
 		return 1
+	}
+	if ta, ok := a.(time.Time); ok {
+		tb, ok := b.(time.Time)
+		if !ok {
+			tb, ok = parseDate(toString(b), ta.Location())
+		}
+		if ok {
+			return ta.Compare(tb)
+		}
 	}
 	if isNumber(a) || (isNumber(b) && isNumericString(a)) {
 		fa, _ := toNumber(a)
