@@ -547,8 +547,11 @@ func (e *Engine) convert(c *Cmdlet, p *Param, v any) (any, *ErrorRecord) {
 		}
 		return nil, errCannotBind(c.Name, p.Name, fmt.Sprintf("Cannot convert the %q value of type %q to type \"System.Management.Automation.ScriptBlock\".", toString(v), fullTypeNameOf(v)))
 	case ObjectValue:
-		if arr, ok := v.([]any); ok && len(arr) == 1 {
-			return arr[0], nil
+		if arr, ok := v.([]any); ok {
+			if len(arr) == 1 {
+				return arr[0], nil
+			}
+			return nil, errCannotBind(c.Name, p.Name, fmt.Sprintf("Cannot convert 'System.Object[]' to the type '%s' required by parameter '%s'. Specified method is not supported.", p.fullTypeNameOr("System.Object"), p.Name))
 		}
 	}
 	return v, nil

@@ -881,6 +881,8 @@ func cast(typ string, v any) (any, error) {
 			return o, nil
 		}
 		return v, nil
+	case "void":
+		return nil, nil
 	case "ordered", "hashtable", "collections.hashtable":
 		return v, nil
 	case "datetime":

@@ -1,6 +1,8 @@
 package shell
 
 import (
+	"context"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -94,5 +96,23 @@ func TestGrammarNoStatementOutput(t *testing.T) {
 	}
 	if !strings.Contains(Prompt, `[PS] C:\Windows\system32>`) {
 		t.Fatal(Prompt)
+	}
+}
+
+// TestArgumentModeWords: in argument mode "[" starts a word, colons and slashes belong to it.
+func TestArgumentModeWords(t *testing.T) {
+	e := New()
+	var got []string
+	e.Register(&Cmdlet{Name: "Test-Words", Params: []Param{{Name: "W", Type: Strings, Position: 1}},
+		Process: func(c *Call) error { got = c.Strings("W"); return nil }})
+	if err := e.Run(context.Background(), `Test-Words [::]:25,0.0.0.0:587,10.0.0.0/24,EX01\Relay`, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"[::]:25", "0.0.0.0:587", "10.0.0.0/24", `EX01\Relay`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q want %q", got, want)
+	}
+	var out strings.Builder
+	if err := e.Run(context.Background(), `[void](1 + 1); $null = 5; 'only'`, &out, nil); err != nil || out.String() != "only\n" {
+		t.Errorf("void: %v %q", err, out.String())
 	}
 }

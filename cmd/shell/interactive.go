@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
 
@@ -66,6 +67,24 @@ func (e *Engine) runLine(ctx context.Context, src string, out io.Writer) (exit b
 	err := e.Run(ctx, src, out, out)
 	var x *ExitError
 	return e.exited || errors.As(err, &x)
+}
+
+// runInterruptible runs a line with Ctrl-C (SIGINT) cancelling it instead of ending the
+// process, as the console host stops the running pipeline.
+func (e *Engine) runInterruptible(ctx context.Context, src string, out io.Writer) bool {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	go func() {
+		select {
+		case <-sig:
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	return e.runLine(cctx, src, out)
 }
 
 func (e *Engine) interactivePlain(ctx context.Context, in io.Reader, out io.Writer, historyFile string) error {
@@ -181,7 +200,11 @@ func (e *Engine) interactiveTerminal(ctx context.Context, in *os.File, out io.Wr
 		}
 		pending.Reset()
 		rl.SetPrompt(Prompt)
-		if e.runLine(ctx, src, rl.Stdout()) {
+		if w := readline.GetScreenWidth(); w > 1 {
+			// one less than the window, as the console host writes, so a full line never wraps
+			e.Width = w - 1
+		}
+		if e.runInterruptible(ctx, src, rl.Stdout()) {
 			return nil
 		}
 	}

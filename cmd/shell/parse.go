@@ -643,7 +643,8 @@ func (p *parser) argValue() (expr, error) {
 func (p *parser) argElement() (expr, error) {
 	c := p.peek()
 	switch {
-	case c == '$' || c == '(' || c == '@' || c == '{' || c == '\'' || c == '"' || c == '[':
+	// "[" is not a type in argument mode: -Bindings [::]:25 is a word
+	case c == '$' || c == '(' || c == '@' || c == '{' || isSQ(c) || isDQ(c):
 		e, err := p.primary()
 		if err != nil {
 			return nil, err
