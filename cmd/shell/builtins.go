@@ -283,7 +283,8 @@ func (e *Engine) registerBuiltins() {
 		},
 	})
 	reg(&Cmdlet{
-		Name: "Format-Table", Aliases: []string{"ft"},
+		// "table" and "list" are RemoteExchange.ps1's own aliases
+		Name: "Format-Table", Aliases: []string{"ft", "table"},
 		Synopsis: "Formats the output as a table.",
 		Params: []Param{
 			{Name: "Property", Type: Any, TypeName: "Object[]", Position: 1},
@@ -326,7 +327,7 @@ func (e *Engine) registerBuiltins() {
 		},
 	})
 	reg(&Cmdlet{
-		Name: "Format-List", Aliases: []string{"fl"},
+		Name: "Format-List", Aliases: []string{"fl", "list"},
 		Synopsis: "Formats the output as a list of properties in which each property appears on a new line.",
 		Params: []Param{
 			{Name: "Property", Type: Any, TypeName: "Object[]", Position: 1},

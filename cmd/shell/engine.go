@@ -14,12 +14,13 @@ import (
 // Engine holds the session: registered cmdlets, variables and the presentation settings.
 // An Engine runs one script at a time; use one per session.
 type Engine struct {
-	// Width is the console width tables and lists are cut to (120, PowerShell's width for
-	// output that is not a console window).
+	// Width is the console width tables and lists are cut to: 120, the width the Exchange
+	// Management Shell widens its window to (RemoteExchange.ps1: WidenWindow(120)).
 	Width int
 	// EnumerationLimit is $FormatEnumerationLimit: how many elements of a collection a table
 	// cell or list value shows before "...". The Exchange Management Shell sets it to 16
-	// (RemoteExchange.ps1); plain PowerShell has 4.
+	// (RemoteExchange.ps1 of Exchange 15: "$FormatEnumerationLimit = 16"); plain PowerShell
+	// has 4.
 	EnumerationLimit int
 	// ComputerName is the server of the remote session ("ex01.contoso.test"): set, the errors
 	// of registered cmdlets print with "+ PSComputerName" as an Exchange remote session's do.
