@@ -192,7 +192,7 @@ type Call struct {
 	verbose  bool
 	inv      *command
 	emitErr  error
-	yesToAll bool
+	toAll    *string // "a" (Yes to All) or "l" (No to All), shared by the calls of one command
 }
 
 // IsSet reports whether the parameter was given (on the command line or from the pipeline).
@@ -323,14 +323,24 @@ func (c *Call) ShouldProcess(target, action string) bool {
 	if c.confirm != nil {
 		ask = *c.confirm
 	}
-	if !ask || c.yesToAll || c.engine.confirm == nil {
+	if !ask || c.engine.confirm == nil {
 		return true
+	}
+	if c.toAll != nil {
+		switch *c.toAll {
+		case "a":
+			return true
+		case "l":
+			return false
+		}
 	}
 	ans := c.engine.confirm(msg)
 	switch ans {
-	case "a":
-		c.yesToAll = true
-		return true
+	case "a", "l":
+		if c.toAll != nil {
+			*c.toAll = ans
+		}
+		return ans == "a"
 	case "y", "":
 		return true
 	}

@@ -515,6 +515,7 @@ func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*s
 		confirm = &on
 	}
 	verbose := toBool(b.common["verbose"])
+	toAll := new(string)
 	newCall := func(vals map[string]any, input []any) *Call {
 		all := make(map[string]any, len(vals)+len(b.common))
 		for k, v := range b.common {
@@ -528,7 +529,7 @@ func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*s
 				o.View = c.View
 			}
 			return sink(v)
-		}, whatIf: whatIf, confirm: confirm, errAct: errAct, verbose: verbose, inv: cmd}
+		}, whatIf: whatIf, confirm: confirm, errAct: errAct, verbose: verbose, inv: cmd, toAll: toAll}
 	}
 	invoke := func(call *Call) (err error) {
 		if c.Process == nil {

@@ -83,7 +83,7 @@ func (s *thingStore) register(e *Engine) {
 				c.Write(t.object())
 				return nil
 			}
-			for _, t := range s.things {
+			for _, t := range append([]*thing(nil), s.things...) {
 				if c.IsSet("Server") && !strings.EqualFold(t.Server, c.String("Server")) {
 					continue
 				}

@@ -122,3 +122,23 @@ func TestComplete(t *testing.T) {
 		t.Errorf("readline adapter: %q %d", cands, n)
 	}
 }
+
+// TestInteractiveConfirmToAll: "A" answers every object of the pipeline, "L" refuses them all.
+func TestInteractiveConfirmToAll(t *testing.T) {
+	for _, tc := range []struct {
+		answer string
+		left   int
+	}{{"a", 0}, {"l", 3}, {"y\nn\ny", 1}} {
+		e := New()
+		s := newFakeStore()
+		s.register(e)
+		var out strings.Builder
+		in := "Get-Thing | Remove-Thing\n" + tc.answer + "\n"
+		if err := e.Interactive(context.Background(), strings.NewReader(in), &out, ""); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.things) != tc.left {
+			t.Errorf("answer %q: %d things left, want %d", tc.answer, len(s.things), tc.left)
+		}
+	}
+}
