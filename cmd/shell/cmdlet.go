@@ -181,18 +181,18 @@ type Call struct {
 	Cmdlet *Cmdlet
 	Ctx    context.Context
 
-	engine   *Engine
-	bound    map[string]any // canonical name → converted value
-	input    []any
-	emit     func(any) error
-	stopErr  *ErrorRecord
-	whatIf   bool
-	confirm  *bool
-	errAct   string
-	verbose  bool
-	inv      *command
-	emitErr  error
-	toAll    *string // "a" (Yes to All) or "l" (No to All), shared by the calls of one command
+	engine  *Engine
+	bound   map[string]any // canonical name → converted value
+	input   []any
+	emit    func(any) error
+	stopErr *ErrorRecord
+	whatIf  bool
+	confirm *bool
+	errAct  string
+	verbose bool
+	inv     *command
+	emitErr error
+	toAll   *string // "a" (Yes to All) or "l" (No to All), shared by the calls of one command
 }
 
 // IsSet reports whether the parameter was given (on the command line or from the pipeline).
