@@ -315,7 +315,7 @@ func (e *Engine) registerBuiltins() {
 					cols, _ = c.engine.expandProperties(spec, group[0])
 				} else if _, isEntry := group[0].(*Object); isEntry && group[0].(*Object).TypeName == "System.Collections.DictionaryEntry" {
 					cols = dictionaryView
-				} else if kind, vc, _ := shapeOf(group[0]); kind == TableView {
+				} else if kind, vc, _ := c.engine.shapeOf(group[0]); kind == TableView {
 					cols = vc
 				} else {
 					cols = allColumns(group[0])
@@ -358,6 +358,11 @@ func (e *Engine) registerBuiltins() {
 					}
 					if o, ok := v.(*Object); ok && o.View != nil && o.View.Kind == ListView {
 						return o.View.Columns
+					}
+					if o, ok := v.(*Object); ok && o.View == nil {
+						if tv := c.engine.views[strings.ToLower(o.TypeName)]; tv != nil && tv.Kind == ListView {
+							return tv.Columns
+						}
 					}
 					return allColumns(v)
 				}))

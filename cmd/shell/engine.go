@@ -30,6 +30,7 @@ type Engine struct {
 
 	cmdlets map[string]*Cmdlet
 	aliases map[string]string
+	views   map[string]*View // by lower-case TypeName
 	vars    map[string]any
 	names   map[string]string // variable name as first written
 	errs    []any
@@ -54,6 +55,7 @@ func New() *Engine {
 		EnumerationLimit: 16,
 		cmdlets:          map[string]*Cmdlet{},
 		aliases:          map[string]string{},
+		views:            map[string]*View{},
 		vars:             map[string]any{},
 		names:            map[string]string{},
 	}

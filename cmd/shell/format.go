@@ -122,13 +122,20 @@ func (e *Engine) cellText(v any) string {
 
 func mustGet(h *Hashtable, k string) any { v, _ := h.Get(k); return v }
 
-// shapeOf decides how an object is shown: its view, its cmdlet's view, else PowerShell's rule
+// RegisterView sets the default view of a type, as a .format.ps1xml does: objects of that
+// TypeName without a View of their own are shown by it.
+func (e *Engine) RegisterView(typeName string, v *View) { e.views[strings.ToLower(typeName)] = v }
+
+// shapeOf decides how an object is shown: its view (or its cmdlet's), its type's, else PowerShell's rule
 // (up to four properties: a table; more: a list).
-func shapeOf(v any) (ViewKind, []Column, string) {
+func (e *Engine) shapeOf(v any) (ViewKind, []Column, string) {
 	switch x := v.(type) {
 	case *Object:
 		if x.View != nil && len(x.View.Columns) > 0 {
 			return x.View.Kind, x.View.Columns, x.TypeName
+		}
+		if tv := e.views[strings.ToLower(x.TypeName)]; tv != nil && len(tv.Columns) > 0 {
+			return tv.Kind, tv.Columns, x.TypeName
 		}
 		cols := generated(columnsOf(x.names))
 		if len(cols) <= 4 {
@@ -188,7 +195,7 @@ func (f *outFormatter) add(v any) {
 		f.write("\n" + dateLong(x) + "\n\n\n")
 		return
 	case *Object, *Hashtable:
-		kind, cols, tn := shapeOf(x)
+		kind, cols, tn := f.e.shapeOf(x)
 		if f.open && (f.kind != kind || !strings.EqualFold(f.typeName, tn)) {
 			f.close()
 		}

@@ -126,3 +126,17 @@ func TestFitColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterView: a type's registered view applies to its objects from any cmdlet.
+func TestRegisterView(t *testing.T) {
+	e := New()
+	e.RegisterView("Exlab.Test.Bag", TableOf("Name", "Size"))
+	newFakeStore().register(e)
+	var o strings.Builder
+	if err := e.Run(context.Background(), "Get-Bag 2", &o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := "\nName Size\n---- ----\nbag1 1024\nbag2 2048\n\n\n"; o.String() != want {
+		t.Errorf("got %q want %q", o.String(), want)
+	}
+}
