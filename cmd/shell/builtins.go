@@ -825,11 +825,9 @@ func (e *Engine) getHelp(c *Call) error {
 			"        about_CommonParameters (https:/go.microsoft.com/fwlink/?LinkID=113216).\n\n")
 	}
 	b.WriteString("\n\nRELATED LINKS\n\nREMARKS\n")
-	lower := strings.ToLower(cm.Name)
 	b.WriteString(fmt.Sprintf("    To see the examples, type: \"get-help %s -examples\".\n", cm.Name))
 	b.WriteString(fmt.Sprintf("    For more information, type: \"get-help %s -detailed\".\n", cm.Name))
 	b.WriteString(fmt.Sprintf("    For technical information, type: \"get-help %s -full\".\n", cm.Name))
-	_ = lower
 	b.WriteString("\n\n")
 	c.Write(&formatted{text: b.String()})
 	return nil

@@ -3,7 +3,6 @@ package shell
 import (
 	"context"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 )
@@ -840,5 +839,3 @@ var localBindingError = map[string]bool{
 	"MissingArgument": true, "MissingMandatoryParameter": true, "AmbiguousParameterSet": true,
 	"ParameterAlreadyBound": true, "InputObjectNotBound": true,
 }
-
-var _ io.Writer = (*strings.Builder)(nil)

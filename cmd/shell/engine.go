@@ -560,9 +560,6 @@ func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*s
 				rec = &ErrorRecord{Message: err.Error(), Category: NotSpecified, Reason: "RuntimeException", ErrorID: "RuntimeException"}
 			}
 			e.fillRecord(rec, c, cmd)
-			if strings.EqualFold(errAct, "SilentlyContinue") && false {
-				return nil
-			}
 			return rec
 		}
 		if call.stopErr != nil {

@@ -1,7 +1,6 @@
 package shell
 
 import (
-	"sort"
 	"strings"
 	"time"
 )
@@ -558,5 +557,3 @@ func (e *Engine) expandProperties(spec []any, sample any) ([]Column, error) {
 	}
 	return cols, nil
 }
-
-var _ = sort.Strings

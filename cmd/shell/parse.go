@@ -123,8 +123,6 @@ func parseScript(src string) (*block, error) {
 	return b, nil
 }
 
-type parseFail struct{ err *ParseError }
-
 func (p *parser) fail(start, end int, id, msg string) *ParseError {
 	x := &extent{src: p.src, start: start, end: end}
 	line, col, _, _ := x.lineCol()
@@ -348,7 +346,7 @@ func (p *parser) condition(kw string) (*pipeline, error) {
 		return nil, err
 	}
 	if p.peek() != '(' {
-		return nil, p.fail(p.pos, p.pos+1, "MissingOpenParenthesisIn"+strings.Title(kw)+"Statement",
+		return nil, p.fail(p.pos, p.pos+1, "MissingOpenParenthesisIn"+strings.ToUpper(kw[:1])+kw[1:]+"Statement",
 			fmt.Sprintf("Missing '(' after '%s' in %s statement.", kw, kw))
 	}
 	open := p.pos
