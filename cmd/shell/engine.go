@@ -486,6 +486,12 @@ func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*s
 		rec.ext = cmd.nameExt
 		return nil, rec
 	}
+	for _, a := range cmd.args {
+		if a.param == "?" {
+			// Get-ReceiveConnector -? is Get-Help Get-ReceiveConnector
+			return e.newStage(&command{name: "Get-Help", args: []cmdArg{{value: &literal{v: c.Name}, ext: cmd.ext}}, ext: cmd.ext, nameExt: cmd.nameExt}, false, sink)
+		}
+	}
 	var args []evaluatedArg
 	for _, a := range cmd.args {
 		ea := evaluatedArg{param: a.param, ext: a.ext}

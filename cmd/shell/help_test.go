@@ -103,3 +103,12 @@ func TestValues(t *testing.T) {
 		t.Errorf("bad date: %v %q", err, x.String())
 	}
 }
+
+// TestHelpSwitch: "<cmdlet> -?" shows the cmdlet's help, as PowerShell does.
+func TestHelpSwitch(t *testing.T) {
+	a, _, err1, _ := run(t, "Get-Thing -?")
+	b, _, err2, _ := run(t, "Get-Help Get-Thing")
+	if err1 != nil || err2 != nil || a != b || !strings.Contains(a, "SYNTAX") {
+		t.Errorf("%v %v\n%s", err1, err2, a)
+	}
+}
