@@ -220,6 +220,44 @@ func (e *Engine) registerBuiltins() {
 		},
 	})
 	reg(&Cmdlet{
+		Name: "Group-Object", Aliases: []string{"group"},
+		Synopsis: "Groups objects that contain the same value for specified properties.",
+		Params:   []Param{{Name: "Property", Type: Any, TypeName: "Object[]", Position: 1}, {Name: "NoElement", Type: Switch}},
+		Process: func(c *Call) error {
+			spec := enumerate(c.Value("Property"))
+			var names []string
+			groups := map[string][]any{}
+			for _, v := range c.Input() {
+				var parts []string
+				for _, p := range spec {
+					parts = append(parts, toString(property(v, toString(p))))
+				}
+				if len(spec) == 0 {
+					parts = []string{toString(v)}
+				}
+				k := strings.Join(parts, ", ")
+				lk := strings.ToLower(k)
+				if _, ok := groups[lk]; !ok {
+					names = append(names, k)
+				}
+				groups[lk] = append(groups[lk], v)
+			}
+			for _, n := range names {
+				g := groups[strings.ToLower(n)]
+				o := NewObject("Microsoft.PowerShell.Commands.GroupInfo", "Count", len(g), "Name", n)
+				if !c.Bool("NoElement") {
+					o.Set("Group", g)
+				}
+				o.View = groupView
+				if c.Bool("NoElement") {
+					o.View = groupViewNoElement
+				}
+				c.Write(o)
+			}
+			return nil
+		},
+	})
+	reg(&Cmdlet{
 		Name: "Measure-Object", Aliases: []string{"measure"},
 		Synopsis: "Calculates the numeric properties of objects.",
 		Params: []Param{
@@ -571,6 +609,11 @@ func expandHashtables(in []any) []any {
 	}
 	return out
 }
+
+// groupView is PowerShell's GroupInfo table: Count (5, right-aligned), Name (25), Group.
+var groupView = &View{Kind: TableView, Columns: []Column{{Property: "Count", Width: 5, Right: true}, {Property: "Name", Width: 25}, {Property: "Group"}}}
+
+var groupViewNoElement = &View{Kind: TableView, Columns: []Column{{Property: "Count", Width: 5, Right: true}, {Property: "Name", Width: 25}}}
 
 var historyView = &View{Kind: TableView, Columns: []Column{{Property: "Id", Width: 4, Right: true}, {Property: "CommandLine"}}}
 

@@ -910,16 +910,6 @@ func cast(typ string, v any) (any, error) {
 }
 
 func (e *Engine) member(n *memberExpr) (any, error) {
-	if n.static {
-		return nil, errRuntime(fmt.Sprintf("Unable to find type [%s].", typeOfExpr(n.obj)), "TypeNotFound", InvalidOperation)
-	}
-	obj, err := e.eval(n.obj)
-	if err != nil {
-		return nil, err
-	}
-	if !n.call {
-		return property(obj, n.name), nil
-	}
 	var args []any
 	for _, a := range n.args {
 		v, err := e.eval(a)
@@ -928,7 +918,83 @@ func (e *Engine) member(n *memberExpr) (any, error) {
 		}
 		args = append(args, v)
 	}
+	if n.static {
+		return e.static(typeOfExpr(n.obj), n.name, n.call, args)
+	}
+	obj, err := e.eval(n.obj)
+	if err != nil {
+		return nil, err
+	}
+	if !n.call {
+		return property(obj, n.name), nil
+	}
 	return callMethod(obj, n.name, args)
+}
+
+// static covers the .NET static members scripts use: [string]::IsNullOrEmpty, [math]::Round,
+// [datetime]::Now and the like.
+func (e *Engine) static(typ, name string, call bool, args []any) (any, error) {
+	t := strings.TrimPrefix(strings.ToLower(typ), "system.")
+	m := strings.ToLower(name)
+	num := func(i int) float64 { f, _ := toNumber(argAt(args, i)); return f }
+	switch t + "::" + m {
+	case "string::isnullorempty":
+		return toString(argAt(args, 0)) == "", nil
+	case "string::isnullorwhitespace":
+		return strings.TrimSpace(toString(argAt(args, 0))) == "", nil
+	case "string::join":
+		var parts []string
+		for _, a := range args[min(1, len(args)):] {
+			for _, x := range enumerate(a) {
+				parts = append(parts, toString(x))
+			}
+		}
+		return strings.Join(parts, argString(args, 0)), nil
+	case "string::format":
+		if len(args) == 0 {
+			return "", nil
+		}
+		rest := args[1:]
+		if len(rest) == 1 {
+			rest = enumerate(rest[0])
+		}
+		return formatOperator(toString(args[0]), rest), nil
+	case "string::empty":
+		return "", nil
+	case "math::round":
+		p := math.Pow(10, num(1))
+		return numberValue(math.RoundToEven(num(0)*p) / p), nil
+	case "math::floor":
+		return numberValue(math.Floor(num(0))), nil
+	case "math::ceiling":
+		return numberValue(math.Ceil(num(0))), nil
+	case "math::truncate":
+		return numberValue(math.Trunc(num(0))), nil
+	case "math::abs":
+		return numberValue(math.Abs(num(0))), nil
+	case "math::max":
+		return numberValue(math.Max(num(0), num(1))), nil
+	case "math::min":
+		return numberValue(math.Min(num(0), num(1))), nil
+	case "datetime::now":
+		return e.now(), nil
+	case "datetime::utcnow":
+		return e.now().UTC(), nil
+	case "datetime::today":
+		y, mo, d := e.now().Date()
+		return time.Date(y, mo, d, 0, 0, 0, 0, e.location()), nil
+	case "datetime::parse":
+		return cast("datetime", argAt(args, 0))
+	case "int::maxvalue", "int32::maxvalue":
+		return int64(math.MaxInt32), nil
+	case "int::minvalue", "int32::minvalue":
+		return int64(math.MinInt32), nil
+	}
+	if call {
+		return nil, errRuntime(fmt.Sprintf("Method invocation failed because [%s] does not contain a method named '%s'.", typ, name),
+			"MethodNotFound", InvalidOperation)
+	}
+	return nil, errRuntime(fmt.Sprintf("Unable to find type [%s].", typ), "TypeNotFound", InvalidOperation)
 }
 
 func typeOfExpr(x expr) string {

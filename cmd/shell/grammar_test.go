@@ -116,3 +116,21 @@ func TestArgumentModeWords(t *testing.T) {
 		t.Errorf("void: %v %q", err, out.String())
 	}
 }
+
+// TestStaticAndGroup covers [string]::, [math]:: and Group-Object.
+func TestStaticAndGroup(t *testing.T) {
+	out, errOut, err, _ := run(t, `[string]::IsNullOrEmpty($null); [string]::Join(',', @('a','b')); [math]::Round(2.567, 1); [math]::Max(3, 7)
+(Get-Thing | Group-Object Server | Sort-Object Count -Descending)[0].Name
+Get-Thing | group Server`)
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	want := "True\na,b\n2.6\n7\nEX01\n" +
+		"\nCount Name                      Group                                          \n" +
+		"----- ----                      -----                                          \n" +
+		"    2 EX01                      {EX01\\Default EX01, EX01\\Default Frontend EX01}\n" +
+		"    1 EX02                      {EX02\\Relay EX02}                              \n\n\n"
+	if out != want {
+		t.Errorf("got:\n%s\n%q\nwant:\n%q", out, out, want)
+	}
+}
