@@ -349,7 +349,8 @@ func (c *Call) ShouldProcess(target, action string) bool {
 // Width is the output width tables and lists are cut to.
 func (c *Call) Width() int { return c.engine.Width }
 
-// Engine returns the engine running the call (for cmdlets that run script blocks).
+// Engine returns the engine running the call (its settings and variables). A cmdlet must not
+// call Run on it (Run holds the engine); InvokeScript runs a script block.
 func (c *Call) Engine() *Engine { return c.engine }
 
 // Register adds a cmdlet (replacing one of the same name).

@@ -8,12 +8,15 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
 // Engine holds the session: registered cmdlets, variables and the presentation settings.
-// An Engine runs one script at a time; use one per session.
+// An Engine runs one script at a time (Run serializes callers); use one per session.
 type Engine struct {
+	mu sync.Mutex // held by Run
+
 	// Width is the console width tables and lists are cut to: 120, the width the Exchange
 	// Management Shell widens its window to (RemoteExchange.ps1: WidenWindow(120)).
 	Width int
@@ -163,6 +166,8 @@ func (e *Engine) host(text string, toErr bool) {
 // binding error, an unknown command, throw); nil when the script ran to its end, even with
 // non-terminating errors on the way. exit ends the script without an error (see ExitCode).
 func (e *Engine) Run(ctx context.Context, src string, stdout, stderr io.Writer) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	b, err := parseScript(src)
 	if err != nil {
 		if stderr != nil {
