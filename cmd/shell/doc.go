@@ -19,9 +19,18 @@
 // -and -or -xor -not !, -replace -split -join, + - * / % and casts ([int], [pscustomobject]).
 //
 // Built-in commands: Where-Object (?, where; script block or "Property -op Value"),
-// ForEach-Object (%, foreach), Select-Object, Sort-Object, Measure-Object, Format-Table (ft),
-// Format-List (fl), Out-String, Out-Null, Out-Host, Write-Host, Write-Output, Write-Warning,
-// Write-Verbose, Get-Help, Get-Command, Get-History, ConvertTo-SecureString, Clear-Host.
+// ForEach-Object (%, foreach), Select-Object, Sort-Object, Group-Object, Measure-Object,
+// Format-Table (ft, table), Format-List (fl, list), Out-String, Out-Null, Out-Host, Write-Host,
+// Write-Output, Write-Warning, Write-Verbose, Get-Help (and "<cmdlet> -?"), Get-Command,
+// Get-History, Get-Date, ConvertTo-SecureString, Clear-Host; the static members [string]::,
+// [math]:: and [datetime]:: that scripts use.
+//
+// Parameters (Param.Type): String, Int (10MB too), Bool ($true/$false), Switch, Strings,
+// MultiValued (a list, or @{Add=…; Remove=…}: Call.Multi, MultiValue.Apply), SecureValue
+// (ConvertTo-SecureString … -AsPlainText -Force: Call.Secure), ObjectValue (an Identity object
+// or string from the pipeline), Enum (Param.Values), Script, DateTime, Any. Position is 1-based
+// (Named = 0); Set groups parameters into parameter sets; Mandatory parameters are never
+// prompted for: a missing one is PowerShell's MissingMandatoryParameter error.
 //
 // Using it:
 //
@@ -52,6 +61,19 @@
 // names to the longest and wrap values under the value column (ListWriter); blank lines
 // around both follow OutCommandInner. Collections show as {a, b} up to EnumerationLimit.
 //
+// Views: Cmdlet.View for what one cmdlet writes, Engine.RegisterView for a type, Object.View
+// for one object; TableOf and ListOf build them.
+//
+// Errors: Run prints every error and returns the one that stopped the script (nil when the
+// script ran to its end): a *ParseError, a terminating *ErrorRecord, or *ExitError for exit N.
+// With Engine.ComputerName set, the errors of registered cmdlets print as a remote Exchange
+// session prints them (no position, "+ PSComputerName"); the engine's own errors print in
+// PowerShell 5's local form with "At line:L char:C" and the "~" marker.
+//
+// Confirmation: -Confirm, or a HighImpact cmdlet without -Confirm:$false, asks
+// "Are you sure you want to perform this action?" in Interactive mode; Run has no one to ask
+// and goes ahead, as scripts written for Exchange pass -Confirm:$false anyway.
+//
 // Interactive runs the prompt `[PS] C:\Windows\system32>` with history and Tab completion
-// (Complete) on a terminal, or reads lines plainly from a pipe.
+// (Complete) on a terminal (github.com/chzyer/readline), or reads lines plainly from a pipe.
 package shell
