@@ -38,14 +38,15 @@ type Engine struct {
 	names   map[string]string // variable name as first written
 	errs    []any
 
-	ctx     context.Context
-	stdout  io.Writer
-	stderr  io.Writer
-	out     *outFormatter
-	under   []any // $_ stack
-	confirm func(msg string) string
-	history []string
-	exited  bool
+	ctx      context.Context
+	stdout   io.Writer
+	stderr   io.Writer
+	out      *outFormatter
+	under    []any // $_ stack
+	confirm  func(msg string) string
+	readLine func(prompt string) (string, bool) // set by Interactive: asks the user
+	history  []string
+	exited   bool
 }
 
 // New returns an engine with PowerShell's built-in commands (Where-Object, ForEach-Object,
@@ -446,7 +447,7 @@ func (e *Engine) runPipeline(pl *pipeline, emit func(any) error) error {
 		if !ok {
 			continue
 		}
-		st, err := e.newStage(cmd, i > 0, sink)
+		st, err := e.newStage(cmd, i, sink)
 		if err != nil {
 			return err
 		}
@@ -476,7 +477,8 @@ func (e *Engine) runPipeline(pl *pipeline, emit func(any) error) error {
 	return nil
 }
 
-func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*stage, error) {
+func (e *Engine) newStage(cmd *command, index int, sink func(any) error) (*stage, error) {
+	upstream, position := index > 0, index+1
 	name := cmd.name
 	if cmd.nameExpr != nil {
 		v, err := e.eval(cmd.nameExpr)
@@ -494,7 +496,7 @@ func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*s
 	for _, a := range cmd.args {
 		if a.param == "?" {
 			// Get-ReceiveConnector -? is Get-Help Get-ReceiveConnector
-			return e.newStage(&command{name: "Get-Help", args: []cmdArg{{value: &literal{v: c.Name}, ext: cmd.ext}}, ext: cmd.ext, nameExt: cmd.nameExt}, false, sink)
+			return e.newStage(&command{name: "Get-Help", args: []cmdArg{{value: &literal{v: c.Name}, ext: cmd.ext}}, ext: cmd.ext, nameExt: cmd.nameExt}, 0, sink)
 		}
 	}
 	var args []evaluatedArg
@@ -579,12 +581,16 @@ func (e *Engine) newStage(cmd *command, upstream bool, sink func(any) error) (*s
 		return nil
 	}
 	checkMandatory := func(vals map[string]any) error {
-		if miss := missingMandatory(c, vals, b.set); len(miss) > 0 {
-			rec := errMissingMandatory(c.Name, miss)
-			e.fillRecord(rec, c, cmd)
-			return rec
+		miss := missingMandatory(c, vals, b.set)
+		if len(miss) == 0 {
+			return nil
 		}
-		return nil
+		if e.readLine != nil {
+			return e.promptMandatory(c, cmd, position, vals, miss)
+		}
+		rec := errMissingMandatory(c.Name, miss)
+		e.fillRecord(rec, c, cmd)
+		return rec
 	}
 	st := &stage{}
 	if upstream && takesPipeline(c) {
@@ -1396,4 +1402,53 @@ func formatOperator(f string, args []any) string {
 		}
 	}
 	return b.String()
+}
+
+// promptMandatory asks for missing mandatory parameters as the console host does
+// ("cmdlet New-ReceiveConnector at command pipeline position 1", "Supply values for the
+// following parameters:", "Name: ", "Bindings[0]: " … until an empty line; the layout of the
+// prompts quoted in github.com/Apoc70/Copy-ReceiveConnector issue 4).
+func (e *Engine) promptMandatory(c *Cmdlet, cmd *command, position int, vals map[string]any, miss []string) error {
+	e.host(fmt.Sprintf("cmdlet %s at command pipeline position %d\nSupply values for the following parameters:\n", c.Name, position), false)
+	for _, name := range miss {
+		p := c.param(name)
+		var v any
+		switch p.Type {
+		case Strings, MultiValued:
+			var list []any
+			for i := 0; ; i++ {
+				line, ok := e.readLine(fmt.Sprintf("%s[%d]: ", p.Name, i))
+				if !ok || line == "" {
+					break
+				}
+				list = append(list, line)
+			}
+			if len(list) == 0 {
+				rec := &ErrorRecord{Message: fmt.Sprintf("Cannot bind argument to parameter '%s' because it is an empty collection.", p.Name),
+					Category: InvalidData, Reason: "ParameterBindingValidationException", ErrorID: "ParameterArgumentValidationErrorEmptyCollectionNotAllowed"}
+				e.fillRecord(rec, c, cmd)
+				return rec
+			}
+			v = list
+		default:
+			line, ok := e.readLine(p.Name + ": ")
+			if !ok || line == "" {
+				rec := &ErrorRecord{Message: fmt.Sprintf("Cannot bind argument to parameter '%s' because it is an empty string.", p.Name),
+					Category: InvalidData, Reason: "ParameterBindingValidationException", ErrorID: "ParameterArgumentValidationErrorEmptyStringNotAllowed"}
+				e.fillRecord(rec, c, cmd)
+				return rec
+			}
+			v = line
+			if p.Type == SecureValue {
+				v = NewSecureString(line)
+			}
+		}
+		cv, rec := e.convert(c, p, v)
+		if rec != nil {
+			e.fillRecord(rec, c, cmd)
+			return rec
+		}
+		vals[strings.ToLower(p.Name)] = cv
+	}
+	return nil
 }

@@ -106,7 +106,14 @@ func (e *Engine) interactivePlain(ctx context.Context, in io.Reader, out io.Writ
 		}
 		return answer(sc.Text())
 	}
-	defer func() { e.confirm = nil }()
+	e.readLine = func(prompt string) (string, bool) {
+		io.WriteString(out, prompt)
+		if !sc.Scan() {
+			return "", false
+		}
+		return sc.Text(), true
+	}
+	defer func() { e.confirm, e.readLine = nil, nil }()
 	var pending strings.Builder
 	for {
 		if pending.Len() == 0 {
@@ -176,7 +183,13 @@ func (e *Engine) interactiveTerminal(ctx context.Context, in *os.File, out io.Wr
 		}
 		return answer(l)
 	}
-	defer func() { e.confirm = nil }()
+	e.readLine = func(prompt string) (string, bool) {
+		rl.SetPrompt(prompt)
+		defer rl.SetPrompt(Prompt)
+		l, err := rl.Readline()
+		return l, err == nil
+	}
+	defer func() { e.confirm, e.readLine = nil, nil }()
 	var pending strings.Builder
 	for {
 		line, err := rl.Readline()

@@ -142,3 +142,30 @@ func TestInteractiveConfirmToAll(t *testing.T) {
 		}
 	}
 }
+
+// TestInteractiveMandatoryPrompt: in the interactive shell a missing mandatory parameter is
+// asked for, as the console host does; an empty answer is PowerShell's binding error.
+func TestInteractiveMandatoryPrompt(t *testing.T) {
+	e := New()
+	e.ComputerName = "ex01.contoso.test"
+	s := newFakeStore()
+	s.register(e)
+	var out strings.Builder
+	in := "New-Thing -Role HubTransport\nLab\nSet-Thing -Enabled $false\n\n"
+	if err := e.Interactive(context.Background(), strings.NewReader(in), &out, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.things) != 4 || s.things[3].Name != "Lab" {
+		t.Fatalf("New-Thing with prompted Name: %d things", len(s.things))
+	}
+	want := Prompt + "cmdlet New-Thing at command pipeline position 1\nSupply values for the following parameters:\nName: " +
+		"\n\nIdentity       : EX01\\Lab\nName           : Lab\nServer         : EX01\nEnabled        : True\nMaxSize        : 0\nRole           : HubTransport\nRemoteIPRanges : {}\n\n\n\n" +
+		Prompt + "cmdlet Set-Thing at command pipeline position 1\nSupply values for the following parameters:\nIdentity: " +
+		"Cannot bind argument to parameter 'Identity' because it is an empty string.\n" +
+		"    + CategoryInfo          : InvalidData: (:) [Set-Thing], ParameterBindingValidationException\n" +
+		"    + FullyQualifiedErrorId : ParameterArgumentValidationErrorEmptyStringNotAllowed,Exlab.Test.SetThing\n" +
+		"    + PSComputerName        : ex01.contoso.test\n \n" + Prompt
+	if out.String() != want {
+		t.Errorf("console:\n%s\n%q\nwant:\n%q", out.String(), out.String(), want)
+	}
+}
