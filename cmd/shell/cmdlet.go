@@ -55,7 +55,8 @@ type Param struct {
 	Values []string
 	// Position is 1-based; Named (0) for a named-only parameter.
 	Position int
-	// Mandatory parameters missing after binding are an error (the engine never prompts).
+	// Mandatory parameters missing after binding are asked for in Interactive mode, an error
+	// in Run.
 	Mandatory bool
 	// FromPipeline binds each input object (ValueFromPipeline); FromPipelineByName binds the
 	// input object's property of the same name or alias (ValueFromPipelineByPropertyName).

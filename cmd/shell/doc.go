@@ -29,8 +29,9 @@
 // MultiValued (a list, or @{Add=…; Remove=…}: Call.Multi, MultiValue.Apply), SecureValue
 // (ConvertTo-SecureString … -AsPlainText -Force: Call.Secure), ObjectValue (an Identity object
 // or string from the pipeline), Enum (Param.Values), Script, DateTime, Any. Position is 1-based
-// (Named = 0); Set groups parameters into parameter sets; Mandatory parameters are never
-// prompted for: a missing one is PowerShell's MissingMandatoryParameter error.
+// (Named = 0); Set groups parameters into parameter sets; a missing Mandatory parameter is
+// asked for in Interactive mode ("Supply values for the following parameters:") and is
+// PowerShell's MissingMandatoryParameter error in Run.
 //
 // Using it:
 //
