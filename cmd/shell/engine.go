@@ -326,6 +326,11 @@ func (e *Engine) execStmt(s stmt, emit func(any) error) error {
 				return err
 			}
 		}
+	case *tryStmt:
+		return e.execTry(x, emit)
+	case *functionStmt:
+		e.defineFunction(x)
+		return nil
 	case *flowStmt:
 		var val any
 		if x.value != nil {
@@ -1451,4 +1456,107 @@ func (e *Engine) promptMandatory(c *Cmdlet, cmd *command, position int, vals map
 		vals[strings.ToLower(p.Name)] = cv
 	}
 	return nil
+}
+
+// execTry runs try/catch/finally: a terminating error (a cmdlet's, -ErrorAction Stop, throw)
+// goes to the first catch whose type names its exception (or that names none), with $_ the
+// error record.
+func (e *Engine) execTry(t *tryStmt, emit func(any) error) (err error) {
+	if t.finally != nil {
+		defer func() {
+			if ferr := e.execBlock(t.finally, emit); ferr != nil && err == nil {
+				err = ferr
+			}
+		}()
+	}
+	err = e.execBlock(t.body, emit)
+	rec, ok := err.(*ErrorRecord)
+	if !ok {
+		return err
+	}
+	for _, c := range t.catches {
+		match := len(c.types) == 0
+		for _, ty := range c.types {
+			short := ty
+			if i := strings.LastIndex(ty, "."); i >= 0 {
+				short = ty[i+1:]
+			}
+			if strings.EqualFold(short, rec.Reason) || strings.EqualFold(short, "Exception") || strings.EqualFold(short, "RuntimeException") && rec.Reason == "RuntimeException" {
+				match = true
+			}
+		}
+		if !match {
+			continue
+		}
+		e.recordError(rec)
+		e.under = append(e.under, rec)
+		cerr := e.execBlock(c.body, emit)
+		e.under = e.under[:len(e.under)-1]
+		return cerr
+	}
+	return err
+}
+
+// defineFunction registers a script function as a command: its parameters are positional in
+// order, typed loosely ([string], [int], [switch], [bool], [string[]]), Mandatory when the
+// [Parameter(Mandatory)] attribute says so. The body runs in the session scope with the
+// parameters as variables, as a dot-sourced function would; $args holds the unbound rest.
+func (e *Engine) defineFunction(f *functionStmt) {
+	c := &Cmdlet{Name: f.name, Synopsis: f.name}
+	for i, fp := range f.params {
+		p := Param{Name: fp.name, Position: i + 1, Mandatory: fp.mandatory}
+		switch strings.ToLower(fp.typ) {
+		case "string":
+			p.Type = String
+		case "int", "int32", "int64", "long":
+			p.Type = Int
+		case "switch":
+			p.Type, p.Position = Switch, 0
+		case "bool":
+			p.Type = Bool
+		case "string[]":
+			p.Type = Strings
+		case "datetime":
+			p.Type = DateTime
+		case "securestring":
+			p.Type = SecureValue
+		case "scriptblock":
+			p.Type = Script
+		}
+		c.Params = append(c.Params, p)
+	}
+	c.Params = append(c.Params, Param{Name: "args", Position: len(f.params) + 1, Remaining: true})
+	c.builtin = true
+	c.Process = func(call *Call) error {
+		for _, fp := range f.params {
+			v, set := call.bound[strings.ToLower(fp.name)]
+			if !set && fp.def != nil {
+				d, err := e.eval(fp.def)
+				if err != nil {
+					return err
+				}
+				v = d
+			}
+			if sv, ok := v.(*SwitchValue); ok {
+				v = sv.On
+			}
+			e.SetVariable(fp.name, v)
+		}
+		rest := enumerate(call.bound["args"])
+		if rest == nil {
+			rest = []any{}
+		}
+		e.SetVariable("args", rest)
+		e.under = append(e.under, collapse(call.input))
+		defer func() { e.under = e.under[:len(e.under)-1] }()
+		var out []any
+		err := e.execBlock(f.body, func(v any) error { out = append(out, v); return nil })
+		var fl *flowSignal
+		if errors.As(err, &fl) && fl.kind == "return" {
+			err = nil
+		}
+		call.Write(out...)
+		return err
+	}
+	e.Register(c)
 }

@@ -134,3 +134,52 @@ Get-Thing | group Server`)
 		t.Errorf("got:\n%s\n%q\nwant:\n%q", out, out, want)
 	}
 }
+
+// TestTryCatchAndFunctions: try/catch/finally around -ErrorAction Stop, and script functions
+// with typed, defaulted and switch parameters, called with positional and named arguments.
+func TestTryCatchAndFunctions(t *testing.T) {
+	src := `
+try {
+    Get-Thing "Nope" -ErrorAction Stop
+    'not reached'
+}
+catch [ManagementObjectNotFoundException] {
+    Write-Host "caught: $($_.Exception.Message)"
+}
+finally { 'finally' }
+try { throw "boom" } catch { "second: $_" }
+try { 'fine' } finally { 'done' }
+
+function Set-Size([string]$Name, [int]$MB = 5, [switch]$Preview) {
+    if ($Preview) { return "would set $Name to $MB MB" }
+    Set-Thing $Name -MaxSize ($MB * 1MB)
+    "set $Name to $MB MB"
+}
+function Get-Names {
+    [CmdletBinding()]
+    param([Parameter(Mandatory=$true)][string]$Server)
+    (Get-Thing -Server $Server).Name
+}
+Set-Size "Relay EX02" 7
+Set-Size -Name "Default EX01" -Preview
+Get-Names -Server EX01
+Get-Names EX02 | ForEach-Object { $_.ToUpper() }
+`
+	out, errOut, err, s := run(t, src)
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	want := "caught: The operation couldn't be performed because object 'Nope' couldn't be found on 'dc01.contoso.test'.\n" +
+		"finally\nsecond: boom\nfine\ndone\n" +
+		"set Relay EX02 to 7 MB\nwould set Default EX01 to 5 MB\nDefault EX01\nDefault Frontend EX01\nRELAY EX02\n"
+	if out != want || errOut != "" {
+		t.Errorf("got:\n%s\n%q\nwant:\n%q\nstderr: %s", out, out, want, errOut)
+	}
+	if s.things[2].MaxSize != 7<<20 || s.things[0].MaxSize != 36700160 {
+		t.Errorf("sizes %d %d", s.things[2].MaxSize, s.things[0].MaxSize)
+	}
+	_, errOut, err, _ = run(t, "try { Get-Thing x -ErrorAction Stop } catch [System.IO.IOException] { 'wrong' }")
+	if err == nil || !strings.Contains(errOut, "ManagementObjectNotFoundException") {
+		t.Errorf("an unmatched catch lets the error through: %v %q", err, errOut)
+	}
+}

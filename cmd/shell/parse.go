@@ -44,6 +44,30 @@ type whileStmt struct {
 	body *block
 }
 
+type tryStmt struct {
+	body    *block
+	catches []catchClause
+	finally *block
+}
+
+type catchClause struct {
+	types []string // empty: every error
+	body  *block
+}
+
+type functionStmt struct {
+	name   string
+	params []funcParam
+	body   *block
+}
+
+type funcParam struct {
+	name      string
+	typ       string
+	mandatory bool
+	def       expr
+}
+
 type flowStmt struct {
 	kind  string // break continue exit return throw
 	value *pipeline
@@ -259,9 +283,13 @@ func (p *parser) keyword(words ...string) string {
 
 func (p *parser) statement() (stmt, error) {
 	start := p.pos
-	switch kw := p.keyword("if", "foreach", "while", "break", "continue", "exit", "return", "throw"); kw {
+	switch kw := p.keyword("if", "foreach", "while", "break", "continue", "exit", "return", "throw", "try", "function", "filter"); kw {
 	case "if":
 		return p.ifStatement()
+	case "try":
+		return p.tryStatement()
+	case "function", "filter":
+		return p.functionStatement()
 	case "foreach":
 		return p.foreachStatement(start)
 	case "while":
@@ -1582,4 +1610,211 @@ func (p *parser) hereString() (expr, error) {
 		l.v = strings.TrimSuffix(toString(l.v), "\r")
 	}
 	return e, nil
+}
+
+// tryStatement: try { } catch [Type] { } … finally { }.
+func (p *parser) tryStatement() (stmt, error) {
+	body, err := p.blockBody()
+	if err != nil {
+		return nil, err
+	}
+	t := &tryStmt{body: body}
+	for {
+		save := p.pos
+		if err := p.skip(true); err != nil {
+			return nil, err
+		}
+		switch p.keyword("catch", "finally") {
+		case "catch":
+			var c catchClause
+			for {
+				if err := p.skip(true); err != nil {
+					return nil, err
+				}
+				if p.peek() != '[' {
+					break
+				}
+				e, err := p.primary()
+				if err != nil {
+					return nil, err
+				}
+				if te, ok := e.(*typeExpr); ok {
+					c.types = append(c.types, te.typ)
+				}
+				if err := p.skip(true); err != nil {
+					return nil, err
+				}
+				if p.peek() == ',' {
+					p.pos++
+				}
+			}
+			b, err := p.blockBody()
+			if err != nil {
+				return nil, err
+			}
+			c.body = b
+			t.catches = append(t.catches, c)
+			continue
+		case "finally":
+			b, err := p.blockBody()
+			if err != nil {
+				return nil, err
+			}
+			t.finally = b
+			return t, nil
+		}
+		p.pos = save
+		if len(t.catches) == 0 {
+			return nil, p.fail(p.pos, p.pos+1, "MissingCatchOrFinally", "The Try statement is missing its Catch or Finally block.")
+		}
+		return t, nil
+	}
+}
+
+// functionStatement: function Name($a, $b = 1) { … } or function Name { param([string]$a) … }.
+func (p *parser) functionStatement() (stmt, error) {
+	if err := p.skip(false); err != nil {
+		return nil, err
+	}
+	start := p.pos
+	for p.pos < len(p.src) && isWordRune(p.src[p.pos]) {
+		p.pos++
+	}
+	f := &functionStmt{name: string(p.src[start:p.pos])}
+	if f.name == "" {
+		return nil, p.fail(p.pos, p.pos+1, "MissingNameAfterKeyword", "Missing name after function keyword.")
+	}
+	if err := p.skip(true); err != nil {
+		return nil, err
+	}
+	if p.peek() == '(' {
+		ps, err := p.paramList()
+		if err != nil {
+			return nil, err
+		}
+		f.params = ps
+	}
+	if err := p.skip(true); err != nil {
+		return nil, err
+	}
+	if p.peek() != '{' {
+		return nil, p.fail(p.pos, p.pos+1, "MissingFunctionBody", "Missing function body in function declaration.")
+	}
+	open := p.pos
+	p.pos++
+	if err := p.skip(true); err != nil {
+		return nil, err
+	}
+	// attributes before param: [CmdletBinding()]
+	for p.peek() == '[' {
+		if _, err := p.primary(); err != nil {
+			return nil, err
+		}
+		if p.peek() == '(' {
+			depth := 0
+			for p.pos < len(p.src) {
+				if p.src[p.pos] == '(' {
+					depth++
+				} else if p.src[p.pos] == ')' {
+					depth--
+					if depth == 0 {
+						p.pos++
+						break
+					}
+				}
+				p.pos++
+			}
+		}
+		if err := p.skip(true); err != nil {
+			return nil, err
+		}
+	}
+	if p.keyword("param") != "" {
+		if err := p.skip(true); err != nil {
+			return nil, err
+		}
+		if p.peek() != '(' {
+			return nil, p.fail(p.pos, p.pos+1, "ParamBlockMissing", "Missing '(' after 'param'.")
+		}
+		ps, err := p.paramList()
+		if err != nil {
+			return nil, err
+		}
+		f.params = append(f.params, ps...)
+	}
+	body, err := p.statements('}')
+	if err != nil {
+		return nil, err
+	}
+	if p.peek() != '}' {
+		return nil, p.fail(open, open+1, "MissingEndCurlyBrace", "Missing closing '}' in statement block or type definition.")
+	}
+	p.pos++
+	f.body = body
+	return f, nil
+}
+
+// paramList reads ( [attr][type]$name = default, … ), keeping the type and Mandatory.
+func (p *parser) paramList() ([]funcParam, error) {
+	open := p.pos
+	p.pos++ // (
+	var out []funcParam
+	for {
+		if err := p.skip(true); err != nil {
+			return nil, err
+		}
+		if p.peek() == ')' {
+			p.pos++
+			return out, nil
+		}
+		var fp funcParam
+		for p.peek() == '[' {
+			e, err := p.primary()
+			if err != nil {
+				return nil, err
+			}
+			if te, ok := e.(*typeExpr); ok {
+				lt := strings.ToLower(te.typ)
+				switch {
+				case strings.HasPrefix(lt, "parameter("):
+					if strings.Contains(strings.ReplaceAll(lt, " ", ""), "mandatory") && !strings.Contains(strings.ReplaceAll(lt, " ", ""), "mandatory=$false") {
+						fp.mandatory = true
+					}
+				case strings.Contains(lt, "("):
+				default:
+					fp.typ = te.typ
+				}
+			}
+			if err := p.skip(true); err != nil {
+				return nil, err
+			}
+		}
+		if p.peek() != '$' {
+			return nil, p.fail(open, open+1, "MissingEndParenthesisInFunctionParameterList", "Missing ')' in function parameter list.")
+		}
+		p.pos++
+		fp.name = p.varName()
+		if err := p.skip(true); err != nil {
+			return nil, err
+		}
+		if p.peek() == '=' {
+			p.pos++
+			d, err := p.logicalNoComma()
+			if err != nil {
+				return nil, err
+			}
+			fp.def = d
+			if err := p.skip(true); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, fp)
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case ')':
+		default:
+			return nil, p.fail(open, open+1, "MissingEndParenthesisInFunctionParameterList", "Missing ')' in function parameter list.")
+		}
+	}
 }
