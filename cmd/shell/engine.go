@@ -47,6 +47,19 @@ type Engine struct {
 	readLine func(prompt string) (string, bool) // set by Interactive: asks the user
 	history  []string
 	exited   bool
+	depth    int // nested script blocks and functions
+}
+
+// maxDepth is PowerShell's call depth limit (100 in Windows PowerShell).
+const maxDepth = 100
+
+func (e *Engine) enter() error {
+	if e.depth >= maxDepth {
+		return &ErrorRecord{Message: "The script failed due to call depth overflow.", Category: InvalidOperation,
+			Reason: "ScriptCallDepthException", ErrorID: "CallDepthOverflow"}
+	}
+	e.depth++
+	return nil
 }
 
 // New returns an engine with PowerShell's built-in commands (Where-Object, ForEach-Object,
@@ -188,7 +201,7 @@ func (e *Engine) runBlock(ctx context.Context, b *block, stdout, stderr io.Write
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	e.ctx, e.stdout, e.stderr = ctx, stdout, stderr
+	e.ctx, e.stdout, e.stderr, e.depth = ctx, stdout, stderr, 0
 	e.out = e.newFormatter(func(s string) {
 		if stdout != nil {
 			io.WriteString(stdout, s)
@@ -636,6 +649,10 @@ func mustVar(e *Engine, name string) any { v, _ := e.lookupVar(name); return v }
 // invokeBlock runs a script block with $_ set to under (Where-Object, ForEach-Object,
 // calculated properties). It runs in the session scope, as a dot-sourced block does.
 func (e *Engine) invokeBlock(sb *ScriptBlock, under any) ([]any, error) {
+	if err := e.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { e.depth-- }()
 	e.under = append(e.under, under)
 	defer func() { e.under = e.under[:len(e.under)-1] }()
 	var out []any
@@ -1528,6 +1545,10 @@ func (e *Engine) defineFunction(f *functionStmt) {
 	c.Params = append(c.Params, Param{Name: "args", Position: len(f.params) + 1, Remaining: true})
 	c.builtin = true
 	c.Process = func(call *Call) error {
+		if err := e.enter(); err != nil {
+			return err
+		}
+		defer func() { e.depth-- }()
 		for _, fp := range f.params {
 			v, set := call.bound[strings.ToLower(fp.name)]
 			if !set && fp.def != nil {
