@@ -707,7 +707,7 @@ func (cm *Cmdlet) syntaxLines() []string {
 	for _, set := range sets {
 		var ps []*Param
 		for i := range cm.Params {
-			if inSet(&cm.Params[i], set) {
+			if inSet(&cm.Params[i], set) && !cm.Params[i].hidden {
 				ps = append(ps, &cm.Params[i])
 			}
 		}
@@ -860,7 +860,9 @@ func (e *Engine) getHelp(c *Call) error {
 	if c.Bool("Full") || c.Bool("Detailed") {
 		b.WriteString("\n\nPARAMETERS\n")
 		for i := range cm.Params {
-			b.WriteString(paramHelp(&cm.Params[i], w))
+			if !cm.Params[i].hidden {
+				b.WriteString(paramHelp(&cm.Params[i], w))
+			}
 		}
 		b.WriteString("    <CommonParameters>\n        This cmdlet supports the common parameters: Verbose, Debug,\n" +
 			"        ErrorAction, ErrorVariable, WarningAction, WarningVariable,\n" +

@@ -67,6 +67,8 @@ type Param struct {
 	Remaining bool
 	// Help is the parameter's description for Get-Help -Full/-Parameter.
 	Help string
+
+	hidden bool // a script function's $args: bound, not shown
 }
 
 // Cmdlet is one command. Process runs once per pipeline input object when a parameter takes

@@ -1542,7 +1542,7 @@ func (e *Engine) defineFunction(f *functionStmt) {
 		}
 		c.Params = append(c.Params, p)
 	}
-	c.Params = append(c.Params, Param{Name: "args", Position: len(f.params) + 1, Remaining: true})
+	c.Params = append(c.Params, Param{Name: "args", Position: len(f.params) + 1, Remaining: true, hidden: true})
 	c.builtin = true
 	c.Process = func(call *Call) error {
 		if err := e.enter(); err != nil {

@@ -267,7 +267,7 @@ func (e *Engine) Complete(line string, pos int) []string {
 			return nil
 		}
 		for _, p := range cmd.allParams() {
-			if strings.HasPrefix(strings.ToLower(p.Name), lw[1:]) {
+			if !p.hidden && strings.HasPrefix(strings.ToLower(p.Name), lw[1:]) {
 				out = append(out, "-"+p.Name)
 			}
 		}
