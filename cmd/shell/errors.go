@@ -3,6 +3,7 @@ package shell
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Category is PowerShell's ErrorCategory, the first word of "+ CategoryInfo".
@@ -71,6 +72,16 @@ type ErrorRecord struct {
 
 	cmdName string // "Get-Foo : " prefix of a local record
 	ext     *extent
+}
+
+// RemoteErrorID is the head of the FullyQualifiedErrorId an Exchange server puts on its
+// cmdlets' errors: "[Server=EX01,RequestId=<guid>,TimeStamp=<time>] [FailureCategory=Cmdlet-
+// <Reason>] <hash>" (as in the published EMS transcript cited on ErrorRecord). The time is
+// written as an en-US server writes it (M/d/yyyy h:mm:ss tt); hash is Exchange's eight
+// hexadecimal digits identifying the failure.
+func RemoteErrorID(server, requestID string, ts time.Time, reason, hash string) string {
+	return fmt.Sprintf("[Server=%s,RequestId=%s,TimeStamp=%s] [FailureCategory=Cmdlet-%s] %s",
+		server, requestID, ts.Format("1/2/2006 3:04:05 PM"), reason, hash)
 }
 
 // NewError is a shorthand for a record with a message, category, reason and error id.

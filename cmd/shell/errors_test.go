@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestErrors checks each error's text as the console prints it: the engine's own errors in
@@ -198,5 +199,14 @@ func TestParseErrors(t *testing.T) {
 		if errOut != tc.want {
 			t.Errorf("%q:\n%s\n%q\nwant:\n%q", tc.src, errOut, errOut, tc.want)
 		}
+	}
+}
+
+func TestRemoteErrorID(t *testing.T) {
+	got := RemoteErrorID("EX01", "1de8b7c3-d60f-4f02-8b83-2ca96b52491c", time.Date(2015, 12, 17, 9, 17, 9, 0, time.UTC),
+		"ManagementObjectNotFoundException", "4B953CE")
+	want := "[Server=EX01,RequestId=1de8b7c3-d60f-4f02-8b83-2ca96b52491c,TimeStamp=12/17/2015 9:17:09 AM] [FailureCategory=Cmdlet-ManagementObjectNotFoundException] 4B953CE"
+	if got != want {
+		t.Errorf("got %q want %q", got, want)
 	}
 }
