@@ -199,3 +199,24 @@ func TestWhatIf(t *testing.T) {
 		t.Errorf("preference: %q %v", out, s.log)
 	}
 }
+
+// TestSplatting: @params passes a hashtable as named arguments and an array as positional ones.
+func TestSplatting(t *testing.T) {
+	_, errOut, err, s := run(t, `$p = @{
+    Name           = "Relay EX01"   # the connector
+    Role           = "FrontendTransport"
+    RemoteIPRanges = "127.0.0.2", "127.0.0.3"
+    Enabled        = $false
+}
+New-Thing @p -MaxSize 1MB
+$pos = @("Relay EX02")
+Set-Thing @pos -Enabled $true`)
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	n := s.things[3]
+	if n.Name != "Relay EX01" || n.Role != "FrontendTransport" || n.Enabled || n.MaxSize != 1<<20 ||
+		!reflect.DeepEqual(n.Ranges, []string{"127.0.0.2", "127.0.0.3"}) || !s.things[2].Enabled {
+		t.Errorf("%+v %+v", n, s.things[2])
+	}
+}

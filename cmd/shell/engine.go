@@ -519,6 +519,20 @@ func (e *Engine) newStage(cmd *command, index int, sink func(any) error) (*stage
 	}
 	var args []evaluatedArg
 	for _, a := range cmd.args {
+		if a.splat != "" {
+			// splatting: @params
+			v, _ := e.lookupVar(a.splat)
+			if h, ok := v.(*Hashtable); ok {
+				for _, k := range h.Keys() {
+					args = append(args, evaluatedArg{param: k, hasValue: true, value: mustGet(h, k), ext: a.ext})
+				}
+				continue
+			}
+			for _, x := range enumerate(v) {
+				args = append(args, evaluatedArg{value: x, hasValue: true, ext: a.ext})
+			}
+			continue
+		}
 		ea := evaluatedArg{param: a.param, ext: a.ext}
 		if a.value != nil {
 			v, err := e.eval(a.value)

@@ -89,6 +89,7 @@ type cmdArg struct {
 	ext      *extent
 	valueExt *extent
 	text     string // the argument's source text, for error messages
+	splat    string // @name: the variable whose hashtable (named) or array (positional) are the arguments
 }
 
 type expr interface{}
@@ -617,6 +618,12 @@ func (p *parser) command() (*command, error) {
 			a.ext = &extent{src: p.src, start: as, end: p.pos}
 			a.text = string(p.src[as:p.pos])
 			c.args = append(c.args, a)
+			continue
+		}
+		if ch == '@' && (unicode.IsLetter(p.peekAt(1)) || p.peekAt(1) == '_') {
+			p.pos++
+			name := p.varName()
+			c.args = append(c.args, cmdArg{splat: name, ext: &extent{src: p.src, start: as, end: p.pos}, text: string(p.src[as:p.pos])})
 			continue
 		}
 		if ch == '-' && p.peekAt(1) == '-' && (p.peekAt(2) == 0 || unicode.IsSpace(p.peekAt(2))) {
