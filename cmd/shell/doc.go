@@ -13,10 +13,13 @@
 // -ErrorAction, -Verbose, …); arrays (a,b and @(…)), hashtables (@{Add="x"; Remove="y"}),
 // '…' and "…" strings with $var, $(…) and backtick escapes, here-strings; $true $false $null,
 // numbers with KB/MB/GB/TB suffixes; variables with .Property, [index], .Count and a few
-// methods; $_ / $PSItem; pipelines; { script blocks }; if/elseif/else, foreach, while, break,
-// continue, exit, throw; the comparison operators (-eq -ne -gt -ge -lt -le -like -notlike
+// methods; $_ / $PSItem, $?, $Error, $Matches; pipelines; { script blocks }; splatting
+// (@params); if/elseif/else, foreach, while, break, continue, exit, throw, try/catch/finally;
+// script functions (function Name($a) { … }, param() blocks, [Parameter(Mandatory)]);
+// the comparison operators (-eq -ne -gt -ge -lt -le -like -notlike
 // -match -notmatch -contains -notcontains -in -notin, case-insensitive, with c/i variants),
-// -and -or -xor -not !, -replace -split -join, + - * / % and casts ([int], [pscustomobject]).
+// -and -or -xor -not !, -replace -split -join -f, + - * / %, .. and casts ([int], [string],
+// [datetime], [pscustomobject], [void]).
 //
 // Built-in commands: Where-Object (?, where; script block or "Property -op Value"),
 // ForEach-Object (%, foreach), Select-Object, Sort-Object, Group-Object, Measure-Object,
