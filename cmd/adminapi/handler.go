@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,10 @@ type Options struct {
 	// Active Directory. Nil: not served.
 	Organization    func() (file string, src []byte, err error)
 	SetOrganization func(src []byte) (file string, err error)
+	// Shell runs a script in the Exchange Management Shell session named by req.Session (a
+	// new one when empty or expired), for POST /api/v1/shell (the web console runs cmdlets as
+	// the EAC does); nil: not served.
+	Shell func(ctx context.Context, req ShellRequest) (ShellResult, error)
 }
 
 // Handler serves the admin API.

@@ -76,6 +76,7 @@ func (h *handler) v1Routes() []route {
 		{"GET " + PathV1Tracking, h.v1SearchTracking},
 		{"GET " + PathV1Org, h.v1Organization},
 		{"PUT " + PathV1Org, h.v1SetOrganization},
+		{"POST " + PathV1Shell, h.v1Shell},
 		{"GET " + PathV1Mailboxes, h.v1Mailboxes},
 		{"GET " + PathV1Events, h.v1Events},
 	}
@@ -444,6 +445,24 @@ func (h *handler) v1SetOrganization(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", OrgETag([]byte(in.Source)))
 	writeJSON(w, Organization{File: file, ETag: OrgETag([]byte(in.Source))})
+}
+
+func (h *handler) v1Shell(w http.ResponseWriter, r *http.Request) {
+	if h.o.Shell == nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "this server does not run the shell")
+		return
+	}
+	var in ShellRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the body is not a ShellRequest: "+err.Error())
+		return
+	}
+	out, err := h.o.Shell(r.Context(), in)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, CodeInternal, err.Error())
+		return
+	}
+	writeJSON(w, out)
 }
 
 // v1SearchTracking is Get-MessageTrackingLog over the server's tracking logs.

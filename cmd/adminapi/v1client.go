@@ -156,6 +156,15 @@ func (c *Client) SetOrganization(ctx context.Context, src []byte, etag string) (
 	return o.ETag, err
 }
 
+// Shell runs a script in a shell session on the server (session "" starts one; the answer
+// names it).
+func (c *Client) Shell(ctx context.Context, script, session string) (ShellResult, error) {
+	body, _ := json.Marshal(ShellRequest{Script: script, Session: session})
+	var out ShellResult
+	_, err := c.doCtx(ctx, c.http, http.MethodPost, PathV1Shell, nil, body, &out)
+	return out, err
+}
+
 // DeleteMessage deletes one message from mailbox, or ("") from every mailbox that holds it;
 // it says how many mailbox items went.
 func (c *Client) DeleteMessage(ctx context.Context, id uint64, mailbox string) (int, error) {

@@ -23,6 +23,7 @@ const (
 	PathV1Mailboxes = PathV1 + "/mailboxes"
 	PathV1Tracking  = PathV1 + "/tracking"
 	PathV1Org       = PathV1 + "/organization"
+	PathV1Shell     = PathV1 + "/shell"
 )
 
 // More error codes of /api/v1.
@@ -159,6 +160,23 @@ type Organization struct {
 	File   string `json:",omitempty"` // "" for the embedded default (a PUT then writes organization.yaml in the data directory)
 	Source string
 	ETag   string
+}
+
+// ShellRequest is POST /api/v1/shell's body: a script (one command line or many) and the
+// session to run it in, whose variables ($c = Get-ReceiveConnector …) persist between requests.
+type ShellRequest struct {
+	Script  string
+	Session string `json:",omitempty"`
+}
+
+// ShellResult is what the script printed, as the shell prints it: Output the objects formatted
+// (tables, lists), Errors the error and warning records; Failed says a terminating error
+// stopped it (exlab shell -c exits 1 then).
+type ShellResult struct {
+	Session string
+	Output  string
+	Errors  string
+	Failed  bool
 }
 
 // MailboxInfo is one mailbox holding messages (GET /api/v1/mailboxes).

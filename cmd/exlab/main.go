@@ -70,7 +70,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		a.serviceCmd("frontend", "run the Front End Transport service alone (MSExchangeFrontEndTransport)", true, false),
 		a.serviceCmd("hub", "run the Transport service alone (MSExchangeTransport)", false, true),
 		a.configCmd(), a.mailboxCmd(), a.queueCmd(), a.messageCmd(), a.trackingCmd(), a.faultCmd(), a.maintenanceCmd(),
-		a.probeCmd(), a.benchCmd(), a.connectorCmd(), a.certificateCmd(), a.readyzCmd(),
+		a.probeCmd(), a.benchCmd(), a.shellCmd(), a.connectorCmd(), a.certificateCmd(), a.readyzCmd(),
 		&cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs,
 			Run: func(*cobra.Command, []string) { fmt.Fprintln(stdout, "exlab", version) }})
 	root.InitDefaultHelpCmd()

@@ -262,7 +262,8 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 				Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), Unbound: s.unbound, Faults: s.faults,
 				Org: s.org.Load, Logger: s.log, Store: s.store, TrackingDir: s.trackingDir, ExchangeEvents: s.events.Subscribe,
 				TrackingEvents: s.tracking.Subscribe, ProtocolLogDirs: func() []adminapi.ProtocolLogDir { return s.logDirs },
-				Organization: s.organizationSource, SetOrganization: s.setOrganization(applies)}, o.AdminToken, s.log)
+				Organization: s.organizationSource, SetOrganization: s.setOrganization(applies),
+				Shell: (&shellSessions{dataDir: o.DataDir}).run}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}

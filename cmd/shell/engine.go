@@ -1595,3 +1595,13 @@ func (e *Engine) defineFunction(f *functionStmt) {
 	}
 	e.Register(c)
 }
+
+// NewScriptBlock parses src as the body of a script block (what { … } holds), for cmdlets that
+// take an expression as text: Exchange's -Filter "MessageCount -gt 0".
+func NewScriptBlock(src string) (*ScriptBlock, error) {
+	b, err := parseScript(src)
+	if err != nil {
+		return nil, err
+	}
+	return &ScriptBlock{body: b, src: src}, nil
+}
