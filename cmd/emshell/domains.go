@@ -79,7 +79,7 @@ func (s *Shell) acceptedDomainCmdlets() []*shell.Cmdlet {
 					// One default domain: the others lose it, as Exchange's -MakeDefault does.
 					for _, o := range d.Objects("AcceptedDomains") {
 						if !strings.EqualFold(o.Name(), ad.Name) {
-							if v, ok := o.Get("Default"); ok && v == true {
+							if v, ok := o.Get("Default"); ok && strings.EqualFold(fmt.Sprint(v), "true") {
 								if err := o.Set("Default", nil); err != nil {
 									return err
 								}

@@ -103,6 +103,10 @@ func objectParams(kind string, skip ...string) []shell.Param {
 			sp.Type = shell.Int
 		case len(p.Values) > 0:
 			sp.Type, sp.Values, sp.TypeName = shell.Enum, p.Values, ft.Name()
+		case ok && ft == reflect.TypeOf(config.ByteSize(0)):
+			// 64MB reaches the editor as a number, which it writes as Exchange prints a
+			// size (64 MB (67,108,864 bytes)); "64 MB" as text is written as given.
+			sp.Type, sp.TypeName = shell.Any, "ByteQuantifiedSize"
 		default:
 			sp.Type = shell.String
 			if ok && ft.Name() != "string" {
@@ -165,9 +169,12 @@ func setParams(c *shell.Call, node *config.ObjectNode, params []shell.Param, cur
 		case shell.Int:
 			v = c.Int(p.Name)
 		default:
-			if c.Value(p.Name) == nil {
+			switch x := c.Value(p.Name).(type) {
+			case nil:
 				v = nil // $null: back to Exchange's default
-			} else {
+			case int64:
+				v = x // 64MB: the editor writes a size as Exchange prints it
+			default:
 				v = c.String(p.Name)
 			}
 		}
