@@ -66,6 +66,8 @@ type Options struct {
 	// exlab shell's Set-/New-/Remove- cmdlets change the organization as Exchange's change
 	// Active Directory. Nil: not served.
 	Organization    func() (file string, src []byte, err error)
+	ServerName      string // the server this exlab runs as, and its --port-offset
+	PortOffset      int
 	SetOrganization func(src []byte) (file string, err error)
 	// Shell runs a script in the Exchange Management Shell session named by req.Session (a
 	// new one when empty or expired), for POST /api/v1/shell (the web console runs cmdlets as

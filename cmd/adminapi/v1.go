@@ -414,7 +414,7 @@ func (h *handler) v1Organization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", OrgETag(src))
-	writeJSON(w, Organization{File: file, Source: string(src), ETag: OrgETag(src)})
+	writeJSON(w, Organization{File: file, Source: string(src), ETag: OrgETag(src), Server: h.o.ServerName, PortOffset: h.o.PortOffset})
 }
 
 func (h *handler) v1SetOrganization(w http.ResponseWriter, r *http.Request) {

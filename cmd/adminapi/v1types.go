@@ -160,6 +160,10 @@ type Organization struct {
 	File   string `json:",omitempty"` // "" for the embedded default (a PUT then writes organization.yaml in the data directory)
 	Source string
 	ETag   string
+	// Server is the server this exlab runs as, and PortOffset what --port-offset adds to every
+	// binding's port (Test-SmtpConnectivity dials the ports that really listen).
+	Server     string `json:",omitempty"`
+	PortOffset int    `json:",omitempty"`
 }
 
 // ShellRequest is POST /api/v1/shell's body: a script (one command line or many) and the

@@ -43,14 +43,17 @@ type Backend interface {
 // Shell is one session: an engine with the cmdlets registered, bound to one server.
 type Shell struct {
 	*shell.Engine
-	b Backend
+	b          Backend
+	serverName string // the server the backend runs as
+	portOffset int
 }
 
 // New returns a session against b. The engine's ComputerName is the server's FQDN (read from
 // the organization when the first cmdlet runs), as a remote Exchange session names it.
 func New(b Backend) *Shell {
 	s := &Shell{Engine: shell.New(), b: b}
-	if org, _, err := s.org(context.Background()); err == nil {
+	if org, src, err := s.org(context.Background()); err == nil {
+		s.serverName, s.portOffset = src.Server, src.PortOffset
 		if srv := s.server(org); srv != nil {
 			s.ComputerName = strings.ToLower(srv.Fqdn)
 		}
@@ -67,6 +70,7 @@ func (s *Shell) cmdlets() []*shell.Cmdlet {
 	out = append(out, s.acceptedDomainCmdlets()...)
 	out = append(out, s.queueCmdlets()...)
 	out = append(out, s.serverCmdlets()...)
+	out = append(out, s.connectivityCmdlet())
 	return out
 }
 
@@ -84,9 +88,12 @@ func (s *Shell) org(ctx context.Context) (*config.Organization, adminapi.Organiz
 	return org, src, err
 }
 
-// server is the server this session talks to: the first with a hub role (exlab serve runs as
-// the organization's first server unless told otherwise).
+// server is the server this session talks to: the one the backend runs as, else the
+// organization's first (exlab serve's default).
 func (s *Shell) server(org *config.Organization) *config.Server {
+	if srv := org.Server(s.serverName); srv != nil {
+		return srv
+	}
 	if len(org.Servers) == 0 {
 		return nil
 	}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestShellSeedScenario is seed 001 through the shell, as the admin typed it: a custom
+// connector on the frontend's port created without -TransportRole lands on the hub
+// (Exchange's default there). With BindingConflictMode Exclusive the cmdlet is refused with
+// ReceiveConnectorRoleConflictException and nothing changes; with Shared it is created, both
+// services listen on the port (Test-SmtpConnectivity sees the hub's banner for the relay's
+// binding) until Set-ReceiveConnector -TransportRole FrontendTransport repairs it. A fixed
+// port: this test is about binding.
+func TestShellSeedScenario(t *testing.T) {
+	for _, mode := range []string{"Exclusive", "Shared"} {
+		t.Run(mode, func(t *testing.T) {
+			port := freePort(t)
+			bind := fmt.Sprintf("127.0.0.1:%d", port)
+			cfg := labConfig(func(y string) string {
+				i := strings.Index(y, "  - Name: Default Frontend EX01")
+				j := i + strings.Index(y[i:], `Bindings: ["127.0.0.1:0"]`)
+				y = y[:j] + `Bindings: ["` + bind + `"]` + y[j+len(`Bindings: ["127.0.0.1:0"]`):]
+				return strings.Replace(y, "BindingConflictMode: Exclusive", "BindingConflictMode: "+mode, 1)
+			})
+			path := filepath.Join(t.TempDir(), "org.yaml")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := startServerFile(t, path, "")
+			newRC := fmt.Sprintf(`New-ReceiveConnector -Name "Relay EX01" -Usage Custom -Bindings %s -RemoteIPRanges 127.0.0.2 -Server EX01`, bind)
+			out, errOut, code := exlab(t, "shell", "--data", s.data, "-c", newRC)
+			if mode == "Exclusive" {
+				if code != 1 || !strings.Contains(errOut, "ReceiveConnectorRoleConflictException") ||
+					!strings.Contains(errOut, `conflict with the settings on Receive connector "EX01\Default Frontend EX01"`) {
+					t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+				}
+				if b, _ := os.ReadFile(path); string(b) != cfg {
+					t.Error("a refused New-ReceiveConnector changed the organization file")
+				}
+				if _, err := os.Stat(path + ".bak"); !os.IsNotExist(err) {
+					t.Errorf("a refused change left a backup: %v", err)
+				}
+				return
+			}
+			if code != 0 || !strings.Contains(out, `EX01\Relay EX01`) {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			if b, _ := os.ReadFile(path + ".bak"); string(b) != cfg {
+				t.Error("no backup of the file before the change")
+			}
+			check := `Get-ReceiveConnector "Relay EX01" | fl TransportRole; Test-SmtpConnectivity | ? { $_.ReceiveConnector -eq "Relay EX01" } | fl StatusCode,Details`
+			// The hub connector now listens on the frontend's port beside it: its banner for
+			// the relay's binding (the kernel spreads sessions; some probes reach the frontend,
+			// and a hub listener drops a 127.0.0.1 client its connector does not cover).
+			waitUntil(t, 20*time.Second, "the hub's listener on the frontend's port", func() bool {
+				out, _, _ := exlab(t, "shell", "--data", s.data, "-c", check)
+				return strings.Contains(out, "TransportRole : HubTransport")
+			})
+			if !listenersOn(t, port, 2) {
+				t.Errorf("Shared: %s has not two listeners", bind)
+			}
+			out, errOut, code = exlab(t, "shell", "--data", s.data, "-c", `Set-ReceiveConnector "Relay EX01" -TransportRole FrontendTransport`)
+			if code != 0 {
+				t.Fatalf("the repair: exit %d\n%s\n%s", code, out, errOut)
+			}
+			waitUntil(t, 20*time.Second, "the repaired connector on the frontend", func() bool {
+				out, _, _ := exlab(t, "shell", "--data", s.data, "-c", check)
+				return strings.Contains(out, "TransportRole : FrontendTransport") && strings.Contains(out, "StatusCode : Success") && listenersOn(t, port, 1)
+			})
+			if b, _ := os.ReadFile(path); !strings.Contains(string(b), "    TransportRole: FrontendTransport\n") || !strings.Contains(string(b), "# ") {
+				t.Errorf("the file after the repair:\n%s", b)
+			}
+		})
+	}
+}
+
+// listenersOn says whether n distinct sockets listen on 127.0.0.1:port (Linux: /proc/net/tcp).
+func listenersOn(t *testing.T, port, n int) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skip("no /proc/net/tcp")
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	count := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 3 && f[1] == want && f[3] == "0A" { // 0A: LISTEN
+			count++
+		}
+	}
+	return count == n
+}
