@@ -73,6 +73,9 @@ type Options struct {
 	// new one when empty or expired), for POST /api/v1/shell (the web console runs cmdlets as
 	// the EAC does); nil: not served.
 	Shell func(ctx context.Context, req ShellRequest) (ShellResult, error)
+	// EventLog is the recent Exchange events (JSON objects, oldest first), for GET
+	// /api/v1/eventlog (Get-WinEvent -LogName Application); nil: not served.
+	EventLog func() [][]byte
 }
 
 // Handler serves the admin API.

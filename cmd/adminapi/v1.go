@@ -77,6 +77,7 @@ func (h *handler) v1Routes() []route {
 		{"GET " + PathV1Org, h.v1Organization},
 		{"PUT " + PathV1Org, h.v1SetOrganization},
 		{"POST " + PathV1Shell, h.v1Shell},
+		{"GET " + PathV1EventLog, h.v1EventLog},
 		{"GET " + PathV1Mailboxes, h.v1Mailboxes},
 		{"GET " + PathV1Events, h.v1Events},
 	}
@@ -461,6 +462,19 @@ func (h *handler) v1Shell(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, CodeInternal, err.Error())
 		return
+	}
+	writeJSON(w, out)
+}
+
+func (h *handler) v1EventLog(w http.ResponseWriter, r *http.Request) {
+	out := EventLog{Events: []map[string]any{}}
+	if h.o.EventLog != nil {
+		for _, b := range h.o.EventLog() {
+			var ev map[string]any
+			if json.Unmarshal(b, &ev) == nil {
+				out.Events = append(out.Events, ev)
+			}
+		}
 	}
 	writeJSON(w, out)
 }

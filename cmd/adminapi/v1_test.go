@@ -117,6 +117,9 @@ func newAPIServer(t testing.TB) *apiServer {
 			defer a.orgMu.Unlock()
 			return "org.yaml", a.org, nil
 		},
+		EventLog: func() [][]byte {
+			return [][]byte{[]byte(`{"TimeCreated":"2026-12-02T10:00:00Z","EventID":1020,"Source":"MSExchangeFrontEndTransport","Level":"Error","Message":"bind"}`)}
+		},
 		SetOrganization: func(src []byte) (string, error) {
 			if _, err := config.Parse("org.yaml", src); err != nil {
 				return "org.yaml", err
@@ -789,5 +792,8 @@ func TestV1Organization(t *testing.T) {
 	}
 	if o2, err := a.c.Organization(ctx); err != nil || o2.Source != changed {
 		t.Errorf("after the refusals the organization is not the one written: %v", err)
+	}
+	if evs, err := a.c.EventLog(ctx); err != nil || len(evs) != 1 || evs[0]["EventID"] != float64(1020) {
+		t.Errorf("event log: %v %v", evs, err)
 	}
 }

@@ -165,6 +165,13 @@ func (c *Client) Shell(ctx context.Context, script, session string) (ShellResult
 	return out, err
 }
 
+// EventLog is the server's recent Exchange events, oldest first.
+func (c *Client) EventLog(ctx context.Context) ([]map[string]any, error) {
+	var l EventLog
+	_, err := c.doCtx(ctx, c.http, http.MethodGet, PathV1EventLog, nil, nil, &l)
+	return l.Events, err
+}
+
 // DeleteMessage deletes one message from mailbox, or ("") from every mailbox that holds it;
 // it says how many mailbox items went.
 func (c *Client) DeleteMessage(ctx context.Context, id uint64, mailbox string) (int, error) {

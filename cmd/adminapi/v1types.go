@@ -24,6 +24,7 @@ const (
 	PathV1Tracking  = PathV1 + "/tracking"
 	PathV1Org       = PathV1 + "/organization"
 	PathV1Shell     = PathV1 + "/shell"
+	PathV1EventLog  = PathV1 + "/eventlog"
 )
 
 // More error codes of /api/v1.
@@ -181,6 +182,12 @@ type ShellResult struct {
 	Output  string
 	Errors  string
 	Failed  bool
+}
+
+// EventLog answers GET /api/v1/eventlog: the server's recent Exchange events, oldest first,
+// each as the event stream sends it (TimeCreated, EventID, Source, Level, Message, …).
+type EventLog struct {
+	Events []map[string]any
 }
 
 // MailboxInfo is one mailbox holding messages (GET /api/v1/mailboxes).

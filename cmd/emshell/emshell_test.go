@@ -86,6 +86,15 @@ func (f *fakeServer) SearchTracking(_ context.Context, q adminapi.TrackingQuery)
 	return out, nil
 }
 
+func (f *fakeServer) EventLog(context.Context) ([]map[string]any, error) {
+	return []map[string]any{
+		{"TimeCreated": "2026-12-02T10:00:00Z", "EventID": float64(1020), "Source": "MSExchangeFrontEndTransport", "Level": "Error",
+			"Message": "The Microsoft Exchange Frontend Transport service is rejecting messages because the service couldn't bind."},
+		{"TimeCreated": "2026-12-02T10:00:01Z", "EventID": float64(1003), "Source": "MSExchangeTransport", "Level": "Error", "Message": "The configuration of one of the SMTP Receive connectors is invalid."},
+		{"TimeCreated": "2026-12-02T10:00:02Z", "EventID": float64(15004), "Source": "MSExchangeTransport", "Level": "Warning", "Message": "The resource pressure increased from Normal to Medium."},
+	}, nil
+}
+
 func (f *fakeServer) Maintenance() (adminapi.ComponentState, error) {
 	st := "Active"
 	if f.maint {
@@ -146,6 +155,10 @@ func TestCmdletOutput(t *testing.T) {
 		{name: "Get-ServerComponentState", script: "Get-ServerComponentState EX01 -Component HubTransport",
 			contains: []string{"ex01.contoso.test HubTransport Active"}},
 		{name: "Get-ExchangeServer", script: "(Get-ExchangeServer EX01).AdminDisplayVersion", out: "Version 15.2 (Build 1544.9)\n"},
+		{name: "Get-WinEvent, newest first", script: `(Get-WinEvent -LogName Application | Select-Object -First 1).Id; Get-WinEvent -FilterHashtable @{LogName="Application"; Id=1020,1003} | ft Id,ProviderName,LevelDisplayName`,
+			contains: []string{"15004\n", "1020 MSExchangeFrontEndTransport Error", "1003 MSExchangeTransport         Error"}},
+		{name: "Get-WinEvent of another log", script: "Get-WinEvent -LogName System", fails: true,
+			errContains: []string{`There is not an event log on the localhost computer that matches "System".`}},
 		{name: "Get-Help", script: "Get-Help Set-ReceiveConnector", contains: []string{"Set-ReceiveConnector", "-MaxMessageSize"}},
 	}
 	for _, c := range cases {

@@ -37,6 +37,48 @@ type eventFeed struct {
 	n    atomic.Int32
 	mu   sync.Mutex
 	subs map[chan []byte]struct{}
+	// recent are the last recentEvents events, for Get-WinEvent.
+	recent [][]byte
+}
+
+// recentEvents is how many Exchange events the server keeps for Get-WinEvent (GET
+// /api/v1/eventlog), newest last: the Application log's tail, not its whole history.
+const recentEvents = 1000
+
+// remember keeps b among the recent events.
+func (f *eventFeed) remember(b []byte) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.recent) >= recentEvents {
+		f.recent = append(f.recent[:0], f.recent[len(f.recent)-recentEvents+1:]...)
+	}
+	f.recent = append(f.recent, b)
+}
+
+// Recent is adminapi.Options.EventLog: the recent events, oldest first.
+func (f *eventFeed) Recent() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]byte(nil), f.recent...)
+}
+
+// hasEventID says whether the record (or the logger's attributes) carries an EventID: only
+// those are Exchange events.
+func hasEventID(attrs []slog.Attr, r slog.Record) bool {
+	for _, a := range attrs {
+		if a.Key == "EventID" {
+			return true
+		}
+	}
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == "EventID"
+		return !found
+	})
+	return found
 }
 
 func (f *eventFeed) active() bool { return f != nil && f.n.Load() > 0 }
@@ -85,7 +127,7 @@ func (h *eventHandler) WithGroup(name string) slog.Handler {
 
 func (h *eventHandler) Handle(ctx context.Context, r slog.Record) error {
 	err := h.next.Handle(ctx, r)
-	if h.out == nil && !h.feed.active() {
+	if !hasEventID(h.attrs, r) {
 		return err
 	}
 	ev := map[string]any{}
@@ -114,6 +156,7 @@ func (h *eventHandler) Handle(ctx context.Context, r slog.Record) error {
 	if jerr != nil {
 		return jerr
 	}
+	h.feed.remember(b)
 	if h.feed.active() {
 		h.feed.publish(b)
 	}
