@@ -26,7 +26,7 @@ func TestLogFileCircular(t *testing.T) {
 		Header: func(time.Time) string { return "#Software: Microsoft Exchange Server\r\n" }}
 	day := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	line := []byte(strings.Repeat("y", 98) + "\r\n") // 100 bytes
-	for i := 0; i < 150; i++ {                     // 15,000 bytes: about 15 files of 1,000
+	for i := 0; i < 150; i++ {                       // 15,000 bytes: about 15 files of 1,000
 		if err := l.Write(day, line); err != nil {
 			t.Fatal(err)
 		}
