@@ -27,6 +27,9 @@ const (
 	susFrom     = "bench@sink.test" // a sender domain with a send connector, so NDRs leave the hub
 	susWarmup   = 10                // seconds of RSS samples left out of the flatness check
 	susKeep     = 20000             // MaxMessagesPerMailbox of the run
+	// susLogBound is what the run's circular logs may hold: three receive logs (FrontEnd, Hub,
+	// Mailbox) and two send logs of 32 MB, two tracking logs (MSGTRK, MSGTRKMD) of 64 MB.
+	susLogBound = 5*32 + 2*64
 	susShare    = 0.8               // of the measured peak
 	susUnknown  = 0.2               // share of recipients unknown to the organization, second run
 )
@@ -44,6 +47,10 @@ func susConfig(cfg, sinkAddr string) (string, error) {
 	// Retention bounds the mailbox the load fills (issue 15), so the data directory stays
 	// under its bound however long the run: susKeep messages plus the circular logs.
 	cfg = strings.Replace(cfg, "  Name: Contoso Lab\n", fmt.Sprintf("  Name: Contoso Lab\n  MaxMessagesPerMailbox: %d\n", susKeep), 1)
+	// Circular logs smaller than Exchange's defaults (250 MB, 1000 MB), so that a minute reaches
+	// their bounds: susLogBound in all.
+	cfg = strings.Replace(cfg, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    ReceiveProtocolLogMaxDirectorySize: 32 MB\n"+
+		"    SendProtocolLogMaxDirectorySize: 32 MB\n    MessageTrackingLogMaxDirectorySize: 64 MB", 1)
 	return strings.Replace(cfg, anchor, fmt.Sprintf(`
 SendConnectors:
   - Name: To the load generator's sink
@@ -258,8 +265,8 @@ func drain(bin, data string, limit time.Duration) (time.Duration, error) {
 
 // writeSustained is the report's sustained section.
 func writeSustained(b *strings.Builder, length time.Duration, peak float64, rs []sustainedResult) {
-	fmt.Fprintf(b, "\n## Sustained load (frontend path, %v at %.0f%% of its peak)\n\nPeak measured first at %s on this exlab: %.0f msgs/s. Open loop (bench's Rate), 20 sessions × 20; sender bench@sink.test, whose domain has a send connector to a loopback smtp-sink, so that the NDRs of the unknown recipients are delivered. RSS sampled every second, the first %d s left out; \"flat\" is every sample within ±10%% of their mean. Drain: from the end of the load until `exlab queue get` shows no message queued. The organization keeps MaxMessagesPerMailbox: %d; the data directory (queue database, mailboxes, protocol and tracking logs) is sampled every 5 s.\n\n| run | offered msgs/s | sent msgs/s | p99 from schedule | refused | failed | RSS min–max (MiB) | flat | data directory max (MiB) | queues drained after | ≤ 5 s |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|\n",
-		length, susShare*100, points[1].Name, peak, susWarmup, susKeep)
+	fmt.Fprintf(b, "\n## Sustained load (frontend path, %v at %.0f%% of its peak)\n\nPeak measured first at %s on this exlab: %.0f msgs/s. Open loop (bench's Rate), 20 sessions × 20; sender bench@sink.test, whose domain has a send connector to a loopback smtp-sink, so that the NDRs of the unknown recipients are delivered. RSS sampled every second, the first %d s left out; \"flat\" is every sample within ±10%% of their mean. Drain: from the end of the load until `exlab queue get` shows no message queued. The organization keeps MaxMessagesPerMailbox: %d and circular logs of at most %d MB in all (protocol logs 32 MB per directory, tracking logs 64 MB per log); the data directory (queue database with the mailboxes, protocol and tracking logs) is sampled every 5 s.\n\n| run | offered msgs/s | sent msgs/s | p99 from schedule | refused | failed | RSS min–max (MiB) | flat | data directory max (MiB) | queues drained after | ≤ 5 s |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|\n",
+		length, susShare*100, points[1].Name, peak, susWarmup, susKeep, susLogBound)
 	yes := func(ok bool) string {
 		if ok {
 			return "yes"

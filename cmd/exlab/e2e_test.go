@@ -122,12 +122,16 @@ func startService(t *testing.T, sub, cfg string, data string, args ...string) *s
 	if data == "" {
 		data = t.TempDir()
 	}
-	cfgPath := filepath.Join(t.TempDir(), "org.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+	base := []string{sub, "--data", data, "--admin", "127.0.0.1:0"}
+	if cfg != "" { // "": no --config (the data directory's organization.yaml, or the embedded default)
+		cfgPath := filepath.Join(t.TempDir(), "org.yaml")
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		base = append(base, "--config", cfgPath)
 	}
 	s := &server{t: t, data: data, addr: map[string]string{}, exit: make(chan error, 1), ready: make(chan struct{})}
-	s.cmd = exec.Command(exlabBin, append([]string{sub, "--config", cfgPath, "--data", data, "--admin", "127.0.0.1:0"}, args...)...)
+	s.cmd = exec.Command(exlabBin, append(base, args...)...)
 	pr, pw := io.Pipe()
 	s.cmd.Stderr = pw
 	if err := s.cmd.Start(); err != nil {

@@ -2,28 +2,36 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/exlab/exlab/cmd/adminapi"
 	"github.com/exlab/exlab/cmd/emshell"
 	svc "github.com/exlab/exlab/cmd/server"
 )
 
 // exlab shell: the Exchange Management Shell against the running server of --data.
 func (a *app) shellCmd() *cobra.Command {
-	var dataDir, command, file, history string
+	var dataDir, command, file, history, cfgPath, serverName string
 	c := &cobra.Command{Use: "shell", Short: "the Exchange Management Shell: transport cmdlets against the running server", Args: cobra.NoArgs,
 		Long: "Without -c or -f: an interactive prompt ([PS] C:\\Windows\\system32>) with history and tab completion. " +
 			"-c runs a command line, -f a script file; a terminating error exits 1."}
 	c.RunE = runE(func([]string) error {
-		cl, err := svc.Running(dataDir, "exlab shell")
-		if err != nil {
-			return err
+		var sh *emshell.Shell
+		if cl := adminapi.Dial(dataDir); cl != nil {
+			sh = emshell.New(cl)
+		} else {
+			// A stopped server: the organization file and the data directory, as Exchange's
+			// cmdlets still change Active Directory while a server is down.
+			off := &svc.Offline{DataDir: dataDir, ConfigPath: cfgPath, ServerName: serverName}
+			fmt.Fprintf(a.stderr, "WARNING: no server runs on %s: changes go to %s and take effect when it starts; queue actions need the running server.\n",
+				dataDir, off.File())
+			sh = emshell.New(off)
 		}
-		sh := emshell.New(cl)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
 		src := command
@@ -50,5 +58,7 @@ func (a *app) shellCmd() *cobra.Command {
 	f.StringVarP(&command, "command", "c", "", "run this command line and exit")
 	f.StringVarP(&file, "file", "f", "", "run this script file (.ps1) and exit")
 	f.StringVar(&history, "history", "", "the interactive history file (default DATA/shell.history)")
+	f.StringVar(&cfgPath, "config", "", "with no server running: the organization file to change (default DATA/organization.yaml, else the embedded default)")
+	f.StringVar(&serverName, "server", "", "with no server running: the server of the organization (default: the first)")
 	return c
 }

@@ -95,3 +95,36 @@ func listenersOn(t *testing.T, port, n int) bool {
 	}
 	return count == n
 }
+
+// TestShellStoppedServer: with no server running, exlab shell changes the organization in the
+// data directory (organization.yaml, from the embedded default), which exlab serve without
+// --config then runs on; queue actions say they need the running server.
+func TestShellStoppedServer(t *testing.T) {
+	// On the embedded default: the change creates organization.yaml, comments and all.
+	fresh := t.TempDir()
+	out, errOut, code := exlab(t, "shell", "--data", fresh, "-c", `Set-ReceiveConnector "Default EX01" -MaxMessageSize 50MB; (Get-ReceiveConnector "Default EX01").MaxMessageSize`)
+	if code != 0 || out != "50 MB (52,428,800 bytes)\n" || !strings.Contains(errOut, "WARNING: no server runs on") {
+		t.Fatalf("exit %d\n%q\n%s", code, out, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(fresh, "organization.yaml")); err != nil || !strings.Contains(string(b), "# The shape of an exlab configuration file") ||
+		!strings.Contains(string(b), "    MaxMessageSize: 50 MB (52,428,800 bytes)") {
+		t.Fatalf("organization.yaml: %v\n%s", err, b)
+	}
+	if _, errOut, code := exlab(t, "shell", "--data", fresh, "-c", `Retry-Queue EX01\Submission`); code != 1 || !strings.Contains(errOut, "needs the running Transport service") {
+		t.Errorf("Retry-Queue without a server: %d\n%s", code, errOut)
+	}
+	// A data directory whose organization.yaml is the lab's (loopback, ephemeral ports): the
+	// shell changes it while the server is down, and exlab serve without --config runs on it.
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "organization.yaml"), []byte(labConfig(nil)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := exlab(t, "shell", "--data", data, "-c", `Set-ReceiveConnector "Default EX01" -MaxMessageSize 40MB`); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	startService(t, "serve", "", data)
+	out, errOut, code = exlab(t, "shell", "--data", data, "-c", `(Get-ReceiveConnector "Default EX01").MaxMessageSize`)
+	if code != 0 || out != "40 MB (41,943,040 bytes)\n" || strings.Contains(errOut, "WARNING") {
+		t.Errorf("after exlab serve: %d %q\n%s", code, out, errOut)
+	}
+}

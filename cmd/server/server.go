@@ -134,6 +134,14 @@ func Run(ctx context.Context, o Options) error {
 		// work per message (measured with make bench; GOGC in the environment still wins).
 		debug.SetGCPercent(200)
 	}
+	if o.ConfigPath == "" {
+		// A server on the embedded default whose organization a cmdlet changed keeps it in
+		// the data directory (setOrganization); it runs on that file from then on.
+		if p := filepath.Join(o.DataDir, OrganizationFile); fileExists(p) {
+			o.ConfigPath, s.o.ConfigPath, s.cfg = p, p, p
+			s.log.Info("the organization changed by cmdlets", "file", p)
+		}
+	}
 	org, srv, err := LoadServer(o.ConfigPath, o.ServerName)
 	if err != nil {
 		return err
