@@ -58,7 +58,7 @@ func (s *Shell) adPermissionCmdlets() []*shell.Cmdlet {
 		}
 		return rcs[0], org, nil
 	}
-	get := &shell.Cmdlet{Name: "Get-ADPermission", Synopsis: "Use the Get-ADPermission cmdlet to view permissions on Active Directory objects.",
+	get := &shell.Cmdlet{Name: "Get-ADPermission", Synopsis: "Use the Get-ADPermission cmdlet to get permissions on an Active Directory object.",
 		ClassName: ns + "GetADPermission", View: adPermissionView,
 		Params: []shell.Param{idParam, {Name: "User", Type: shell.String, TypeName: "SecurityPrincipalIdParameter"}},
 		Process: func(c *shell.Call) error {

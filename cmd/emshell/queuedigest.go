@@ -16,11 +16,12 @@ var queueDigestView = &shell.View{Kind: shell.TableView, Columns: []shell.Column
 var digestGroupBy = []string{"NextHopDomain", "DeliveryType", "Status", "LastError", "ServerName", "NextHopCategory", "NextHopKey", "RiskLevel", "OutboundIPPool"}
 
 // digestThreshold: without -Filter, Get-QueueDigest shows only queues with this many messages
-// or more (spec §11).
+// or more (spec §11; learn.microsoft.com Get-QueueDigest: "By default, the Get-QueueDigest
+// cmdlet displays delivery queues that contain ten or more messages").
 const digestThreshold = 10
 
 func (s *Shell) queueDigestCmdlet() *shell.Cmdlet {
-	return &shell.Cmdlet{Name: "Get-QueueDigest", Synopsis: "Use the Get-QueueDigest cmdlet to view information about queues on Mailbox servers and Edge Transport servers.",
+	return &shell.Cmdlet{Name: "Get-QueueDigest", Synopsis: "Use the Get-QueueDigest cmdlet to view information about message delivery queues across database availability groups (DAGs) Active Directory sites, or Active Directory forests in your organization.",
 		ClassName: "Microsoft.Exchange.Management.QueueDigest.GetQueueDigest", View: queueDigestView,
 		Params: []shell.Param{{Name: "Server", Type: shell.Strings, TypeName: "ServerIdParameter[]"}, {Name: "Dag", Type: shell.Strings}, {Name: "Site", Type: shell.Strings},
 			{Name: "Forest", Type: shell.Switch},

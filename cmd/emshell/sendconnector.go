@@ -76,7 +76,7 @@ func (s *Shell) sendConnectorCmdlets() []*shell.Cmdlet {
 		rec.ErrorID = s.errorID(c, rec.Reason, "3B8E1D4A")
 		return nil, rec
 	}
-	get := &shell.Cmdlet{Name: "Get-SendConnector", Synopsis: "Use the Get-SendConnector cmdlet to view Send connectors.",
+	get := &shell.Cmdlet{Name: "Get-SendConnector", Synopsis: "Use the Get-SendConnector cmdlet to view the settings for a Send connector.",
 		ClassName: ns + "GetSendConnector", View: sendConnectorView, Params: []shell.Param{idParam},
 		Process: func(c *shell.Call) error {
 			org, _, err := s.org(c.Ctx)

@@ -116,8 +116,8 @@ func (s *Shell) transportServiceCmdlets() []*shell.Cmdlet {
 			"Use the Set-TransportService cmdlet to modify the settings of the Transport service on Exchange 2013 or later Mailbox servers or Edge Transport servers."},
 		{"FrontendTransportService", "Microsoft.Exchange.Data.Directory.Management.FrontendTransportServer", "Setting Front End Transport service", config.FrontendTransport,
 			serviceParams("Set-FrontendTransportService", true), frontendTransportServiceView,
-			"Use the Get-FrontendTransportService cmdlet to view the configuration of the Front End Transport service on Exchange 2013 or later servers.",
-			"Use the Set-FrontendTransportService cmdlet to modify the configuration of the Front End Transport service on Exchange 2013 or later servers."},
+			"Use the Get-FrontEndTransportService cmdlet to view the configuration of the Front End Transport service on Exchange 2013 or later servers that have the Client Access server role installed.",
+			"Use the Set-FrontEndTransportService cmdlet to modify the configuration of the Front End Transport service on Exchange 2013 or later servers that have the Client Access server role installed."},
 	}
 	var out []*shell.Cmdlet
 	for _, sv := range services {
