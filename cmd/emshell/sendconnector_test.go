@@ -117,7 +117,7 @@ func TestSendConnectorCmdlets(t *testing.T) {
 			errContains: []string{"only SMTP address spaces are supported", "DataValidationException"}},
 		{name: "New- with the server as the source", script: `New-SendConnector -Name "To Fabrikam" -Internet -AddressSpaces "SMTP:fabrikam.test;1"`, writes: 1,
 			added: []string{"  - Name: To Fabrikam", "    SourceTransportServers: [EX01]", `    AddressSpaces: ["SMTP:fabrikam.test;1"]`},
-			out: "\nIdentity    AddressSpaces          Enabled\n--------    -------------          -------\nTo Fabrikam {SMTP:fabrikam.test;1} True   \n\n\n"},
+			out:   "\nIdentity    AddressSpaces          Enabled\n--------    -------------          -------\nTo Fabrikam {SMTP:fabrikam.test;1} True   \n\n\n"},
 		{name: "New- of an existing name", script: `New-SendConnector -Name Internet -AddressSpaces "SMTP:*;1"`, fails: true,
 			errContains: []string{"Active Directory operation failed on ex01.contoso.test. The object 'CN=Internet,CN=Connections,", ",DC=contoso,DC=test' already exists.", "ADObjectAlreadyExistsException"}},
 		{name: "Remove-", script: `Remove-SendConnector Internet -Confirm:$false`, writes: 1, removed: []string{"  - Name: Internet"}},
