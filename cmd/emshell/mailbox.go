@@ -108,6 +108,10 @@ func (s *Shell) mailboxCmdlets() []*shell.Cmdlet {
 				return err
 			}
 			for i, mb := range mbs {
+				if i >= limit && c.IsSet("ResultSize") {
+					c.WriteWarning("There are more results available than are currently displayed. To view them, increase the value for the ResultSize parameter.")
+					break
+				}
 				if i >= limit {
 					c.WriteWarning("By default, only the first 1000 items are returned. Use the ResultSize parameter to specify the number of items returned. To return all items, specify \"-ResultSize Unlimited\". Be aware that, depending on the actual number of items, returning all items can take a long time and consume a large amount of memory. Also, we don't recommend storing the results in a variable. Instead, pipe the results to another task or script to perform batch changes.")
 					break

@@ -127,3 +127,47 @@ func TestSendConnectorCmdlets(t *testing.T) {
 			contains: []string{"Use the New-SendConnector cmdlet to create a new Send connector.", "-AddressSpaces", "-SmartHosts"}},
 	})
 }
+
+// TestNewCmdletsHelp: Get-Help of each cmdlet of this family prints Microsoft's synopsis
+// (learn.microsoft.com's first sentence) and its parameters; the changers take -WhatIf.
+func TestNewCmdletsHelp(t *testing.T) {
+	cases := []struct {
+		cmdlet, synopsis string
+		params           []string
+	}{
+		{"Get-SendConnector", "Use the Get-SendConnector cmdlet to view the settings for a Send connector.", []string{"-Identity"}},
+		{"Set-SendConnector", "Use the Set-SendConnector cmdlet to modify a Send connector.", []string{"-AddressSpaces", "-WhatIf"}},
+		{"Remove-SendConnector", "Use the Remove-SendConnector cmdlet to delete a Send connector.", []string{"-Confirm"}},
+		{"Get-Mailbox", "Use the Get-Mailbox cmdlet to view mailbox objects and attributes", []string{"-ResultSize"}},
+		{"New-Mailbox", "Use the New-Mailbox cmdlet to create mailboxes and user accounts at the same time.", []string{"-Password", "-PrimarySmtpAddress", "-UserPrincipalName", "-WhatIf"}},
+		{"Remove-Mailbox", "Use the Remove-Mailbox cmdlet to delete mailboxes and the associated user accounts.", []string{"-Permanent"}},
+		{"Get-ADPermission", "Use the Get-ADPermission cmdlet to get permissions on an Active Directory object.", []string{"-User"}},
+		{"Add-ADPermission", "Use the Add-ADPermission cmdlet to add permissions to an Active Directory object.", []string{"-ExtendedRights", "-AccessRights", "-Deny", "-WhatIf"}},
+		{"Remove-ADPermission", "Use the Remove-ADPermission cmdlet to remove permissions from an Active Directory object.", []string{"-ExtendedRights"}},
+		{"Get-TransportService", "Use the Get-TransportService cmdlet to view the settings of the Transport service", nil},
+		{"Set-TransportService", "Use the Set-TransportService cmdlet to modify the settings of the Transport service", []string{"-MessageRetryInterval", "-MessageTrackingLogEnabled", "-ReceiveProtocolLogPath"}},
+		{"Get-FrontendTransportService", "Use the Get-FrontEndTransportService cmdlet to view the configuration of the Front End Transport service", nil},
+		{"Set-FrontendTransportService", "Use the Set-FrontEndTransportService cmdlet to modify the configuration of the Front End Transport service", []string{"-IntraOrgConnectorProtocolLoggingLevel", "-ReceiveProtocolLogMaxAge"}},
+		{"Get-QueueDigest", "Use the Get-QueueDigest cmdlet to view information about message delivery queues", []string{"-GroupBy", "-DetailsLevel", "-ResultSize"}},
+	}
+	for _, c := range cases {
+		t.Run(c.cmdlet, func(t *testing.T) {
+			out, errs, err := run(t, newFake(), "Get-Help "+c.cmdlet)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errs)
+			}
+			if !strings.Contains(strings.Join(strings.Fields(out), " "), c.synopsis) {
+				t.Errorf("no synopsis %q:\n%s", c.synopsis, out)
+			}
+			for _, p := range c.params {
+				if !strings.Contains(out, p) {
+					t.Errorf("no %s:\n%s", p, out)
+				}
+			}
+		})
+	}
+	out, _, _ := run(t, newFake(), "Get-Help Set-FrontendTransportService")
+	if strings.Contains(out, "-MessageRetryInterval") {
+		t.Errorf("Set-FrontendTransportService offers a hub setting:\n%s", out)
+	}
+}
