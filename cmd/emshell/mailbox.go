@@ -9,8 +9,12 @@ import (
 )
 
 // Get-Mailbox's default view: `Name  Alias  ServerName  ProhibitSendQuota` as the Exchange
-// Management Shell prints a mailbox (Exchange.format.ps1xml's Mailbox table).
-var mailboxView = &shell.View{Kind: shell.TableView, Columns: []shell.Column{{Property: "Name"}, {Property: "Alias"}, {Property: "ServerName"}, {Property: "ProhibitSendQuota"}}}
+// Management Shell prints a mailbox, in the fixed widths of its format file (25, 20 and 16
+// columns: "Name                      Alias                ServerName       ProhibitSendQuota",
+// "SystemMailbox{1f05a927... SystemMailbox{1f0... exchange-1" in captures of real servers,
+// e.g. the Get-Mailbox example of Microsoft's "Working with command output" page).
+var mailboxView = &shell.View{Kind: shell.TableView, Columns: []shell.Column{{Property: "Name", Width: 25}, {Property: "Alias", Width: 20},
+	{Property: "ServerName", Width: 16}, {Property: "ProhibitSendQuota"}}}
 
 const mbType = "Microsoft.Exchange.Data.Directory.Management.Mailbox"
 

@@ -57,7 +57,7 @@ func TestShellCmdletsLive(t *testing.T) {
 
 	// A new mailbox takes mail as soon as New-Mailbox returns.
 	out = shell(`New-Mailbox -Name "Lab User" -PrimarySmtpAddress "lab.user@contoso.test" -Password (ConvertTo-SecureString -String "Lab#Pass1" -AsPlainText -Force)`)
-	if !strings.Contains(out, "Lab User lab.user ex01       Unlimited") {
+	if !strings.Contains(out, "Lab User                  lab.user             ex01             Unlimited") {
 		t.Errorf("New-Mailbox printed:\n%s", out)
 	}
 	e := dialEdges(t, fe)
