@@ -9,8 +9,14 @@ import (
 )
 
 // Get-ADPermission's default view: `Identity  User  Deny  Inherited` (the ADAcePresentationObject
-// table of the Exchange Management Shell; spec §11, QA-RELAY).
-var adPermissionView = &shell.View{Kind: shell.TableView, Columns: []shell.Column{{Property: "Identity"}, {Property: "User"}, {Property: "Deny"}, {Label: "Inherited", Property: "IsInherited"}}}
+// table of the Exchange Management Shell; spec §11, QA-RELAY) in its fixed widths 20, 20 and 5,
+// as a real server prints Add-ADPermission's result:
+//
+//	Identity             User                 Deny  Inherited
+//	--------             ----                 ----  ---------
+//	Mailbox Database ... EXC10\inter6         False False
+var adPermissionView = &shell.View{Kind: shell.TableView, Columns: []shell.Column{{Property: "Identity", Width: 20}, {Property: "User", Width: 20},
+	{Property: "Deny", Width: 5}, {Label: "Inherited", Property: "IsInherited"}}}
 
 const aceType = "Microsoft.Exchange.Management.RecipientTasks.ADAcePresentationObject"
 
