@@ -71,6 +71,11 @@ func (s *Shell) cmdlets() []*shell.Cmdlet {
 	out = append(out, s.queueCmdlets()...)
 	out = append(out, s.serverCmdlets()...)
 	out = append(out, s.connectivityCmdlet(), s.winEventCmdlet())
+	out = append(out, s.sendConnectorCmdlets()...)
+	out = append(out, s.mailboxCmdlets()...)
+	out = append(out, s.adPermissionCmdlets()...)
+	out = append(out, s.transportServiceCmdlets()...)
+	out = append(out, s.queueDigestCmdlet())
 	return out
 }
 
