@@ -15,6 +15,7 @@ func TestGrammar(t *testing.T) {
 	}{
 		{"statements on lines and with ;", "'a'\n'b'; 'c'", "a\nb\nc\n"},
 		{"line comment", "'a' # not 'b'\n'c'", "a\nc\n"},
+		{"@ inside a bare word", "Write-Output admin@contoso.test; Write-Output @(1,2).Count", "admin@contoso.test\n2\n"},
 		{"block comment", "<# 'x'\n 'y' #> 'a'", "a\n"},
 		{"backtick continuation", "Write-Output `\n  'a'", "a\n"},
 		{"single quotes are literal", `$x = 1; '$x ''q'''`, "$x 'q'\n"},

@@ -696,7 +696,9 @@ func (p *parser) argElement() (expr, error) {
 			p.pos += 2
 			continue
 		}
-		if !isWordRune(ch) && ch != '&' {
+		// '@' starts @( @{ @var only at a token's start; inside a bare word it is a
+		// character, as in Get-Mailbox admin@contoso.test.
+		if !isWordRune(ch) && ch != '&' && (ch != '@' || p.pos == start) {
 			break
 		}
 		b.WriteRune(ch)
