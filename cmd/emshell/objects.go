@@ -127,6 +127,10 @@ func fieldTypes(kind string) map[string]reflect.Type {
 		v = config.AcceptedDomain{}
 	case "SendConnector":
 		v = config.SendConnector{}
+	case "Server":
+		v = config.Server{}
+	case "Mailbox":
+		v = config.Mailbox{}
 	default:
 		return nil
 	}
