@@ -30,8 +30,8 @@ const (
 	// susLogBound is what the run's circular logs may hold: three receive logs (FrontEnd, Hub,
 	// Mailbox) and two send logs of 32 MB, two tracking logs (MSGTRK, MSGTRKMD) of 64 MB.
 	susLogBound = 5*32 + 2*64
-	susShare    = 0.8               // of the measured peak
-	susUnknown  = 0.2               // share of recipients unknown to the organization, second run
+	susShare    = 0.8 // of the measured peak
+	susUnknown  = 0.2 // share of recipients unknown to the organization, second run
 )
 
 // susConfig turns the bench's exlab config into the sustained one: a send connector for the

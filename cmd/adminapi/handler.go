@@ -76,6 +76,9 @@ type Options struct {
 	// EventLog is the recent Exchange events (JSON objects, oldest first), for GET
 	// /api/v1/eventlog (Get-WinEvent -LogName Application); nil: not served.
 	EventLog func() [][]byte
+	// Certificates lists the certificates the server's SMTP services use, for GET
+	// /api/v1/certificates (Get-ExchangeCertificate); nil: not served.
+	Certificates func() []CertificateInfo
 }
 
 // Handler serves the admin API.

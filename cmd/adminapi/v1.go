@@ -2,7 +2,9 @@ package adminapi
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
 	_ "embed"
 	"encoding/base64"
 	"encoding/binary"
@@ -78,6 +80,7 @@ func (h *handler) v1Routes() []route {
 		{"PUT " + PathV1Org, h.v1SetOrganization},
 		{"POST " + PathV1Shell, h.v1Shell},
 		{"GET " + PathV1EventLog, h.v1EventLog},
+		{"GET " + PathV1Certs, h.v1Certificates},
 		{"GET " + PathV1Mailboxes, h.v1Mailboxes},
 		{"GET " + PathV1Events, h.v1Events},
 	}
@@ -477,6 +480,30 @@ func (h *handler) v1EventLog(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, out)
+}
+
+func (h *handler) v1Certificates(w http.ResponseWriter, r *http.Request) {
+	out := Certificates{Certificates: []CertificateInfo{}}
+	if h.o.Certificates != nil {
+		out.Certificates = append(out.Certificates, h.o.Certificates()...)
+	}
+	writeJSON(w, out)
+}
+
+// CertificateOf describes a certificate as Get-ExchangeCertificate does.
+func CertificateOf(leaf *x509.Certificate, friendlyName string, services []string, now time.Time) CertificateInfo {
+	sum := sha1.Sum(leaf.Raw)
+	status := "Valid"
+	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		status = "DateInvalid"
+	}
+	if services == nil {
+		services = []string{}
+	}
+	dns := append([]string{}, leaf.DNSNames...)
+	return CertificateInfo{Thumbprint: strings.ToUpper(hex.EncodeToString(sum[:])), Subject: smtpwire.DistinguishedName(leaf.Subject),
+		Issuer: smtpwire.DistinguishedName(leaf.Issuer), FriendlyName: friendlyName, Services: services, NotBefore: leaf.NotBefore.UTC(),
+		NotAfter: leaf.NotAfter.UTC(), IsSelfSigned: bytes.Equal(leaf.RawIssuer, leaf.RawSubject), Status: status, DnsNameList: dns}
 }
 
 // v1SearchTracking is Get-MessageTrackingLog over the server's tracking logs.

@@ -24,6 +24,7 @@ import (
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport"
+	"github.com/exlab/exlab/transport/smtpreceive"
 	"github.com/exlab/exlab/transport/smtpwire"
 )
 
@@ -95,6 +96,7 @@ type apiServer struct {
 	tracking chan transport.TrackingEntry
 	orgMu    sync.Mutex
 	org      []byte // the organization file GET/PUT /api/v1/organization serve
+	certs    []CertificateInfo
 }
 
 func newAPIServer(t testing.TB) *apiServer {
@@ -119,6 +121,11 @@ func newAPIServer(t testing.TB) *apiServer {
 		},
 		EventLog: func() [][]byte {
 			return [][]byte{[]byte(`{"TimeCreated":"2026-12-02T10:00:00Z","EventID":1020,"Source":"MSExchangeFrontEndTransport","Level":"Error","Message":"bind"}`)}
+		},
+		Certificates: func() []CertificateInfo {
+			a.orgMu.Lock()
+			defer a.orgMu.Unlock()
+			return a.certs
 		},
 		SetOrganization: func(src []byte) (string, error) {
 			if _, err := config.Parse("org.yaml", src); err != nil {
@@ -792,6 +799,16 @@ func TestV1Organization(t *testing.T) {
 	}
 	if o2, err := a.c.Organization(ctx); err != nil || o2.Source != changed {
 		t.Errorf("after the refusals the organization is not the one written: %v", err)
+	}
+	cert, err := smtpreceive.SelfSignedCertificateFor(t.TempDir(), "ex01.contoso.test", config.Version2019)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.orgMu.Lock()
+	a.certs = []CertificateInfo{CertificateOf(cert.Leaf, "Microsoft Exchange", []string{"IMAP", "POP", "IIS", "SMTP"}, time.Now())}
+	a.orgMu.Unlock()
+	if cs, err := a.c.Certificates(ctx); err != nil || len(cs) != 1 || !cs[0].IsSelfSigned || cs[0].Status != "Valid" || cs[0].Subject != "CN=EX01" || len(cs[0].Thumbprint) != 40 {
+		t.Errorf("certificates: %+v %v", cs, err)
 	}
 	if evs, err := a.c.EventLog(ctx); err != nil || len(evs) != 1 || evs[0]["EventID"] != float64(1020) {
 		t.Errorf("event log: %v %v", evs, err)

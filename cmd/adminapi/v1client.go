@@ -172,6 +172,13 @@ func (c *Client) EventLog(ctx context.Context) ([]map[string]any, error) {
 	return l.Events, err
 }
 
+// Certificates lists the server's certificates.
+func (c *Client) Certificates(ctx context.Context) ([]CertificateInfo, error) {
+	var l Certificates
+	_, err := c.doCtx(ctx, c.http, http.MethodGet, PathV1Certs, nil, nil, &l)
+	return l.Certificates, err
+}
+
 // DeleteMessage deletes one message from mailbox, or ("") from every mailbox that holds it;
 // it says how many mailbox items went.
 func (c *Client) DeleteMessage(ctx context.Context, id uint64, mailbox string) (int, error) {

@@ -25,6 +25,7 @@ const (
 	PathV1Org       = PathV1 + "/organization"
 	PathV1Shell     = PathV1 + "/shell"
 	PathV1EventLog  = PathV1 + "/eventlog"
+	PathV1Certs     = PathV1 + "/certificates"
 )
 
 // More error codes of /api/v1.
@@ -188,6 +189,26 @@ type ShellResult struct {
 // each as the event stream sends it (TimeCreated, EventID, Source, Level, Message, …).
 type EventLog struct {
 	Events []map[string]any
+}
+
+// CertificateInfo is one certificate of the server as Get-ExchangeCertificate shows it.
+type CertificateInfo struct {
+	Thumbprint   string   // SHA-1 of the DER, upper-case hex
+	Subject      string   // CN=ex01.contoso.test
+	Issuer       string   // the same for a self-signed one
+	FriendlyName string   `json:",omitempty"`
+	Services     []string // IMAP, POP, IIS, SMTP …
+	NotBefore    time.Time
+	NotAfter     time.Time
+	IsSelfSigned bool
+	Status       string // Valid, or DateInvalid once expired (Exchange's CertificateStatus)
+	// DnsNameList are the certificate's DNS names (CertificateDomains).
+	DnsNameList []string
+}
+
+// Certificates answers GET /api/v1/certificates.
+type Certificates struct {
+	Certificates []CertificateInfo
 }
 
 // MailboxInfo is one mailbox holding messages (GET /api/v1/mailboxes).

@@ -70,7 +70,7 @@ func (s *Shell) cmdlets() []*shell.Cmdlet {
 	out = append(out, s.acceptedDomainCmdlets()...)
 	out = append(out, s.queueCmdlets()...)
 	out = append(out, s.serverCmdlets()...)
-	out = append(out, s.connectivityCmdlet(), s.winEventCmdlet())
+	out = append(out, s.connectivityCmdlet(), s.winEventCmdlet(), s.certificateCmdlet())
 	out = append(out, s.sendConnectorCmdlets()...)
 	out = append(out, s.mailboxCmdlets()...)
 	out = append(out, s.adPermissionCmdlets()...)

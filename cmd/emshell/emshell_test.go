@@ -95,6 +95,16 @@ func (f *fakeServer) EventLog(context.Context) ([]map[string]any, error) {
 	}, nil
 }
 
+func (f *fakeServer) Certificates(context.Context) ([]adminapi.CertificateInfo, error) {
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return []adminapi.CertificateInfo{
+		{Thumbprint: "320B72369550EE4CBE91E753F2C50E2FE65ADE08", Subject: "CN=EX01", Issuer: "CN=EX01", FriendlyName: "Microsoft Exchange",
+			Services: []string{"IMAP", "POP", "IIS", "SMTP"}, NotBefore: t, NotAfter: t.AddDate(5, 0, 0), IsSelfSigned: true, Status: "Valid", DnsNameList: []string{"EX01", "ex01.contoso.test"}},
+		{Thumbprint: "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567", Subject: "CN=mail.contoso.test", Issuer: "CN=Contoso CA", Services: []string{"SMTP"},
+			NotBefore: t, NotAfter: t.AddDate(1, 0, 0), Status: "Valid", DnsNameList: []string{"mail.contoso.test"}},
+	}, nil
+}
+
 func (f *fakeServer) Maintenance() (adminapi.ComponentState, error) {
 	st := "Active"
 	if f.maint {
@@ -157,6 +167,11 @@ func TestCmdletOutput(t *testing.T) {
 		{name: "Get-ExchangeServer", script: "(Get-ExchangeServer EX01).AdminDisplayVersion", out: "Version 15.2 (Build 1544.9)\n"},
 		{name: "Get-WinEvent, newest first", script: `(Get-WinEvent -LogName Application | Select-Object -First 1).Id; Get-WinEvent -FilterHashtable @{LogName="Application"; Id=1020,1003} | ft Id,ProviderName,LevelDisplayName`,
 			contains: []string{"15004\n", "1020 MSExchangeFrontEndTransport Error", "1003 MSExchangeTransport         Error"}},
+		{name: "Get-ExchangeCertificate", script: "Get-ExchangeCertificate",
+			out: "\nThumbprint                               Services Subject             \n----------                               -------- -------             \n" +
+				"320B72369550EE4CBE91E753F2C50E2FE65ADE08 IP.WS..  CN=EX01             \n0A1B2C3D4E5F60718293A4B5C6D7E8F901234567 ....S..  CN=mail.contoso.test\n\n\n"},
+		{name: "Get-ExchangeCertificate by thumbprint", script: "(Get-ExchangeCertificate -Thumbprint 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567).CertificateDomains",
+			out: "mail.contoso.test\n"},
 		{name: "Get-WinEvent of another log", script: "Get-WinEvent -LogName System", fails: true,
 			errContains: []string{`There is not an event log on the localhost computer that matches "System".`}},
 		{name: "Get-Help", script: "Get-Help Set-ReceiveConnector", contains: []string{"Set-ReceiveConnector", "-MaxMessageSize"}},

@@ -129,6 +129,18 @@ func exchangeAuthKey(org *config.Organization, dir string) ([]byte, error) {
 	return k, os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600)
 }
 
+// smtpCertificatesOf are the organization's certificates imported on server (every service).
+func smtpCertificatesOf(org *config.Organization, server string) []*config.Certificate {
+	var out []*config.Certificate
+	for i := range org.Certificates {
+		c := &org.Certificates[i]
+		if c.Server == "" || strings.EqualFold(c.Server, server) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // smtpCertificates are the configured certificates enabled for SMTP on srv.
 func smtpCertificates(org *config.Organization, srv *config.Server) []tls.Certificate {
 	var out []tls.Certificate

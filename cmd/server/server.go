@@ -272,7 +272,7 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 				TrackingEvents: s.tracking.Subscribe, ProtocolLogDirs: func() []adminapi.ProtocolLogDir { return s.logDirs },
 				Organization: s.organizationSource, SetOrganization: s.setOrganization(applies),
 				Shell: (&shellSessions{dataDir: o.DataDir}).run, ServerName: s.srv.Name, PortOffset: o.PortOffset,
-				EventLog: s.events.Recent}, o.AdminToken, s.log)
+				EventLog: s.events.Recent, Certificates: s.certificates(tlsConf)}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}
