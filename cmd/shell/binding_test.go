@@ -96,7 +96,7 @@ func TestBinding(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errOut, err, s := run(t, tc.src)
+			_, errOut, s, err := run(t, tc.src)
 			if err != nil || errOut != "" {
 				t.Fatalf("Run: %v\n%s", err, errOut)
 			}
@@ -108,7 +108,7 @@ func TestBinding(t *testing.T) {
 // TestBindingPipelineByPropertyName checks ValueFromPipelineByPropertyName: Name comes from the
 // input objects' Name property.
 func TestBindingPipelineByPropertyName(t *testing.T) {
-	out, errOut, err, _ := run(t, `Get-Thing -Server EX01 | Get-ByName; [pscustomobject]@{Name='x'} | Get-ByName`)
+	out, errOut, _, err := run(t, `Get-Thing -Server EX01 | Get-ByName; [pscustomobject]@{Name='x'} | Get-ByName`)
 	if err != nil {
 		t.Fatal(err, errOut)
 	}
@@ -120,7 +120,7 @@ func TestBindingPipelineByPropertyName(t *testing.T) {
 // TestBindingInputWithoutPipelineParameters: a cmdlet with no pipeline parameter gets all
 // input at once, and runs once even without input.
 func TestBindingInputWithoutPipelineParameters(t *testing.T) {
-	out, _, err, _ := run(t, `Get-Thing | Get-Input; Get-Input; @() | Get-Input`)
+	out, _, _, err := run(t, `Get-Thing | Get-Input; Get-Input; @() | Get-Input`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestMultiValueApply(t *testing.T) {
 // TestWhatIf: -WhatIf prints Exchange's "What if:" line per object and changes nothing;
 // $WhatIfPreference does the same for every command.
 func TestWhatIf(t *testing.T) {
-	out, errOut, err, s := run(t, `Get-Thing -Server EX01 | Set-Thing -Enabled $false -WhatIf; Remove-Thing "Relay EX02" -WhatIf; New-Thing X -Role HubTransport -WhatIf`)
+	out, errOut, s, err := run(t, `Get-Thing -Server EX01 | Set-Thing -Enabled $false -WhatIf; Remove-Thing "Relay EX02" -WhatIf; New-Thing X -Role HubTransport -WhatIf`)
 	if err != nil {
 		t.Fatal(err, errOut)
 	}
@@ -194,7 +194,7 @@ func TestWhatIf(t *testing.T) {
 	if len(s.log) != 0 || len(s.things) != 3 || !s.things[0].Enabled {
 		t.Errorf("changed: %v", s.log)
 	}
-	out, _, _, s = run(t, `$WhatIfPreference = $true; Set-Thing "Relay EX02" -MaxSize 1`)
+	out, _, s, _ = run(t, `$WhatIfPreference = $true; Set-Thing "Relay EX02" -MaxSize 1`)
 	if !strings.HasPrefix(out, "What if: ") || len(s.log) != 0 {
 		t.Errorf("preference: %q %v", out, s.log)
 	}
@@ -202,7 +202,7 @@ func TestWhatIf(t *testing.T) {
 
 // TestSplatting: @params passes a hashtable as named arguments and an array as positional ones.
 func TestSplatting(t *testing.T) {
-	_, errOut, err, s := run(t, `$p = @{
+	_, errOut, s, err := run(t, `$p = @{
     Name           = "Relay EX01"   # the connector
     Role           = "FrontendTransport"
     RemoteIPRanges = "127.0.0.2", "127.0.0.3"

@@ -109,7 +109,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errOut, err, _ := run(t, tc.src+"\n'after'")
+			_, errOut, _, err := run(t, tc.src+"\n'after'")
 			if errOut != tc.want {
 				t.Errorf("stderr:\n%s\n%q\nwant:\n%q", errOut, errOut, tc.want)
 			}
@@ -128,19 +128,19 @@ func TestErrors(t *testing.T) {
 // TestErrorsStopOrContinue: a non-terminating error lets the script go on, a terminating one
 // stops it before the next statement.
 func TestErrorsStopOrContinue(t *testing.T) {
-	out, _, err, _ := run(t, "Get-Thing Foo\n'after'")
+	out, _, _, err := run(t, "Get-Thing Foo\n'after'")
 	if err != nil || out != "after\n" {
 		t.Errorf("non-terminating: out %q err %v", out, err)
 	}
-	out, _, err, _ = run(t, "Get-Thing Foo -ErrorAction Stop\n'after'")
+	out, _, _, err = run(t, "Get-Thing Foo -ErrorAction Stop\n'after'")
 	if err == nil || out != "" {
 		t.Errorf("terminating: out %q err %v", out, err)
 	}
-	out, _, err, _ = run(t, "'before'\nSet-Thing 'Relay EX02' -Nope 1\n'after'")
+	out, _, _, err = run(t, "'before'\nSet-Thing 'Relay EX02' -Nope 1\n'after'")
 	if err == nil || out != "before\n" {
 		t.Errorf("binding error: out %q err %v", out, err)
 	}
-	_, _, err, _ = run(t, "exit 3")
+	_, _, _, err = run(t, "exit 3")
 	var x *ExitError
 	if !errors.As(err, &x) || x.Code != 3 {
 		t.Errorf("exit 3: %v", err)
@@ -187,7 +187,7 @@ func TestParseErrors(t *testing.T) {
 				"    + FullyQualifiedErrorId : ExpressionsMustBeFirstInPipeline\n \n"},
 	}
 	for _, tc := range tests {
-		out, errOut, err, _ := run(t, tc.src)
+		out, errOut, _, err := run(t, tc.src)
 		var pe *ParseError
 		if !errors.As(err, &pe) || pe.ID != tc.id {
 			t.Errorf("%q: err %v, want ParseError %s", tc.src, err, tc.id)

@@ -232,7 +232,7 @@ func newFakeStore() *thingStore {
 }
 
 // run runs a script against a fresh engine with the fake cmdlets; stdout and stderr separate.
-func run(t *testing.T, src string) (stdout, stderr string, err error, s *thingStore) {
+func run(t *testing.T, src string) (stdout, stderr string, s *thingStore, err error) {
 	t.Helper()
 	e := New()
 	e.ComputerName = "ex01.contoso.test"
@@ -240,5 +240,5 @@ func run(t *testing.T, src string) (stdout, stderr string, err error, s *thingSt
 	s.register(e)
 	var o, x strings.Builder
 	err = e.Run(context.Background(), src, &o, &x)
-	return o.String(), x.String(), err, s
+	return o.String(), x.String(), s, err
 }

@@ -73,7 +73,7 @@ func TestGrammar(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, errOut, err, _ := run(t, tc.src)
+			out, errOut, _, err := run(t, tc.src)
 			if err != nil {
 				t.Fatalf("Run: %v\n%s", err, errOut)
 			}
@@ -87,7 +87,7 @@ func TestGrammar(t *testing.T) {
 // TestGrammarNoStatementOutput checks that assignments print nothing and that a statement's
 // output is its value enumerated.
 func TestGrammarNoStatementOutput(t *testing.T) {
-	out, _, err, _ := run(t, `$a = Get-Thing; $b = 1,2; $h = @{}`)
+	out, _, _, err := run(t, `$a = Get-Thing; $b = 1,2; $h = @{}`)
 	if err != nil || out != "" {
 		t.Fatalf("out %q err %v", out, err)
 	}
@@ -120,7 +120,7 @@ func TestArgumentModeWords(t *testing.T) {
 
 // TestStaticAndGroup covers [string]::, [math]:: and Group-Object.
 func TestStaticAndGroup(t *testing.T) {
-	out, errOut, err, _ := run(t, `[string]::IsNullOrEmpty($null); [string]::Join(',', @('a','b')); [math]::Round(2.567, 1); [math]::Max(3, 7)
+	out, errOut, _, err := run(t, `[string]::IsNullOrEmpty($null); [string]::Join(',', @('a','b')); [math]::Round(2.567, 1); [math]::Max(3, 7)
 (Get-Thing | Group-Object Server | Sort-Object Count -Descending)[0].Name
 Get-Thing | group Server`)
 	if err != nil {
@@ -166,7 +166,7 @@ Set-Size -Name "Default EX01" -Preview
 Get-Names -Server EX01
 Get-Names EX02 | ForEach-Object { $_.ToUpper() }
 `
-	out, errOut, err, s := run(t, src)
+	out, errOut, s, err := run(t, src)
 	if err != nil {
 		t.Fatal(err, errOut)
 	}
@@ -179,7 +179,7 @@ Get-Names EX02 | ForEach-Object { $_.ToUpper() }
 	if s.things[2].MaxSize != 7<<20 || s.things[0].MaxSize != 36700160 {
 		t.Errorf("sizes %d %d", s.things[2].MaxSize, s.things[0].MaxSize)
 	}
-	_, errOut, err, _ = run(t, "try { Get-Thing x -ErrorAction Stop } catch [System.IO.IOException] { 'wrong' }")
+	_, errOut, _, err = run(t, "try { Get-Thing x -ErrorAction Stop } catch [System.IO.IOException] { 'wrong' }")
 	if err == nil || !strings.Contains(errOut, "ManagementObjectNotFoundException") {
 		t.Errorf("an unmatched catch lets the error through: %v %q", err, errOut)
 	}

@@ -41,7 +41,7 @@ func TestGetHelp(t *testing.T) {
 				"        Accept pipeline input?       True (ByValue)\n        Accept wildcard characters?  false\n\n"},
 	}
 	for _, tc := range tests {
-		out, errOut, err, _ := run(t, tc.src)
+		out, errOut, _, err := run(t, tc.src)
 		if err != nil {
 			t.Fatalf("%s: %v %s", tc.src, err, errOut)
 		}
@@ -53,7 +53,7 @@ func TestGetHelp(t *testing.T) {
 	if !strings.Contains(out, "PARAMETERS\n    -Identity <ThingIdParameter>\n") || !strings.Contains(out, "    <CommonParameters>\n") {
 		t.Errorf("-Full:\n%s", out)
 	}
-	_, errOut, err, _ := run(t, "Get-Help Nope-Nothing")
+	_, errOut, _, err := run(t, "Get-Help Nope-Nothing")
 	if err == nil || !strings.HasPrefix(errOut, "Get-Help : Get-Help could not find Nope-Nothing in a help file in this session.") {
 		t.Errorf("unknown topic: %v %q", err, errOut)
 	}
@@ -61,7 +61,7 @@ func TestGetHelp(t *testing.T) {
 
 // TestGetCommand lists commands by name with wildcards, as a table of PowerShell's widths.
 func TestGetCommand(t *testing.T) {
-	out, _, err, _ := run(t, "(Get-Command *-Thing).Name; (Get-Command -Verb Get -Noun Th*).Name; (Get-Command).Count -gt 20")
+	out, _, _, err := run(t, "(Get-Command *-Thing).Name; (Get-Command -Verb Get -Noun Th*).Name; (Get-Command).Count -gt 20")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +106,8 @@ func TestValues(t *testing.T) {
 
 // TestHelpSwitch: "<cmdlet> -?" shows the cmdlet's help, as PowerShell does.
 func TestHelpSwitch(t *testing.T) {
-	a, _, err1, _ := run(t, "Get-Thing -?")
-	b, _, err2, _ := run(t, "Get-Help Get-Thing")
+	a, _, _, err1 := run(t, "Get-Thing -?")
+	b, _, _, err2 := run(t, "Get-Help Get-Thing")
 	if err1 != nil || err2 != nil || a != b || !strings.Contains(a, "SYNTAX") {
 		t.Errorf("%v %v\n%s", err1, err2, a)
 	}

@@ -58,7 +58,7 @@ $ok = $?; "last statement ok: $ok"
 // TestAdminScript runs the script against the fake cmdlets and checks the console and the
 // store.
 func TestAdminScript(t *testing.T) {
-	out, errOut, err, s := run(t, adminScript)
+	out, errOut, s, err := run(t, adminScript)
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, errOut)
 	}
