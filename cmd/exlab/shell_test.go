@@ -127,4 +127,9 @@ func TestShellStoppedServer(t *testing.T) {
 	if code != 0 || out != "40 MB (41,943,040 bytes)\n" || strings.Contains(errOut, "WARNING") {
 		t.Errorf("after exlab serve: %d %q\n%s", code, out, errOut)
 	}
+	// The running server's certificate: Exchange setup's self-signed one, for the server's name.
+	out, errOut, code = exlab(t, "shell", "--data", data, "-c", `Get-ExchangeCertificate | fl Subject,Services,IsSelfSigned,Status`)
+	if code != 0 || !strings.Contains(out, "Subject      : CN=EX01\nServices     : IMAP, POP, IIS, SMTP\nIsSelfSigned : True\nStatus       : Valid") {
+		t.Errorf("Get-ExchangeCertificate: %d\n%s\n%s", code, out, errOut)
+	}
 }
