@@ -133,9 +133,13 @@ func (s *Shell) receiveConnectorCmdlets() []*shell.Cmdlet {
 	newRC := &shell.Cmdlet{Name: "New-ReceiveConnector", Synopsis: "Use the New-ReceiveConnector cmdlet to create Receive connectors on Mailbox servers and Edge Transport servers.",
 		ClassName: ns + "NewReceiveConnector", SupportsShouldProcess: true, View: receiveConnectorView,
 		Params: append([]shell.Param{{Name: "Name", Type: shell.String, Position: 1, Mandatory: true},
-			{Name: "Server", Type: shell.String}, {Name: "Usage", Type: shell.Enum, Values: usages, TypeName: "UsageType"},
-			{Name: "Client", Type: shell.Switch}, {Name: "Internal", Type: shell.Switch}, {Name: "Internet", Type: shell.Switch},
-			{Name: "Partner", Type: shell.Switch}, {Name: "Custom", Type: shell.Switch}}, params...),
+			{Name: "Server", Type: shell.String},
+			// -Usage and the usage switches are parameter sets of their own: two of them
+			// together is Exchange's "Parameter set cannot be resolved".
+			{Name: "Usage", Type: shell.Enum, Values: usages, TypeName: "UsageType", Set: "UsageType"},
+			{Name: "Client", Type: shell.Switch, Set: "Client"}, {Name: "Internal", Type: shell.Switch, Set: "Internal"},
+			{Name: "Internet", Type: shell.Switch, Set: "Internet"}, {Name: "Partner", Type: shell.Switch, Set: "Partner"},
+			{Name: "Custom", Type: shell.Switch, Set: "Custom"}}, params...),
 		Process: func(c *shell.Call) error {
 			org, _, err := s.org(c.Ctx)
 			if err != nil {

@@ -152,6 +152,8 @@ func TestCmdletOutput(t *testing.T) {
 				"+ PSComputerName        : ex01.contoso.test"}},
 		{name: "an unknown parameter", script: "Get-ReceiveConnector -Bogus 1", fails: true,
 			errContains: []string{"A parameter cannot be found that matches parameter name 'Bogus'.", "NamedParameterNotFound"}},
+		{name: "a parameter conflict", script: `New-ReceiveConnector -Name "X" -Usage Custom -Internet -Bindings 0.0.0.0:2526`, fails: true,
+			errContains: []string{"Parameter set cannot be resolved using the specified named parameters.", "AmbiguousParameterSet"}},
 		{name: "a bad enum value", script: `Set-ReceiveConnector "Default EX01" -ProtocolLoggingLevel Loud`, fails: true,
 			errContains: []string{"ProtocolLoggingLevel", "Loud"}},
 		{name: "Get-Queue with an OPath filter", script: `Get-Queue -Filter "MessageCount -gt 0" | ft Identity,Status,MessageCount`,
