@@ -168,7 +168,12 @@ func (s *Shell) receiveConnectorCmdlets() []*shell.Cmdlet {
 			if err := s.edit(c, func(d *config.Document) error {
 				fields := []config.Field{{Param: "Name", Value: name}, {Param: "Server", Value: server}}
 				// -TransportRole omitted: HubTransport, Exchange's default on a Mailbox server
-				// (the seed 001 failure: a custom port-25 connector lands on the hub).
+				// (the seed 001 failure: a custom port-25 connector lands on the hub). Before
+				// the CU check the cmdlet said nothing and both services listened on 25
+				// ("Incorrectly Adding New Receive Connector Breaks Exchange 2013 Transport",
+				// exchangemaster.wordpress.com, 2014-01-24): BindingConflictMode Shared; since
+				// then it refuses with ReceiveConnectorRoleConflictException (Practical365):
+				// Exclusive, from config's validation.
 				if !c.IsSet("TransportRole") {
 					fields = append(fields, config.Field{Param: "TransportRole", Value: string(config.HubTransport)})
 				}
