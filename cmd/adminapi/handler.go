@@ -79,6 +79,9 @@ type Options struct {
 	// Certificates lists the certificates the server's SMTP services use, for GET
 	// /api/v1/certificates (Get-ExchangeCertificate); nil: not served.
 	Certificates func() []CertificateInfo
+	// NewCertificate makes a self-signed certificate and adds it to the organization (POST
+	// /api/v1/certificates, New-ExchangeCertificate); nil: not served.
+	NewCertificate func(req NewCertificateRequest) (CertificateInfo, error)
 }
 
 // Handler serves the admin API.

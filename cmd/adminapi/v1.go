@@ -81,6 +81,7 @@ func (h *handler) v1Routes() []route {
 		{"POST " + PathV1Shell, h.v1Shell},
 		{"GET " + PathV1EventLog, h.v1EventLog},
 		{"GET " + PathV1Certs, h.v1Certificates},
+		{"POST " + PathV1Certs, h.v1NewCertificate},
 		{"GET " + PathV1Mailboxes, h.v1Mailboxes},
 		{"GET " + PathV1Events, h.v1Events},
 	}
@@ -488,6 +489,24 @@ func (h *handler) v1Certificates(w http.ResponseWriter, r *http.Request) {
 		out.Certificates = append(out.Certificates, h.o.Certificates()...)
 	}
 	writeJSON(w, out)
+}
+
+func (h *handler) v1NewCertificate(w http.ResponseWriter, r *http.Request) {
+	if h.o.NewCertificate == nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "this server does not make certificates")
+		return
+	}
+	var in NewCertificateRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the body is not a NewCertificateRequest: "+err.Error())
+		return
+	}
+	ci, err := h.o.NewCertificate(in)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, CodeInvalid, err.Error())
+		return
+	}
+	writeJSON(w, ci)
 }
 
 // CertificateOf describes a certificate as Get-ExchangeCertificate does.

@@ -179,6 +179,14 @@ func (c *Client) Certificates(ctx context.Context) ([]CertificateInfo, error) {
 	return l.Certificates, err
 }
 
+// NewCertificate has the server make a self-signed certificate and add it to the organization.
+func (c *Client) NewCertificate(ctx context.Context, req NewCertificateRequest) (CertificateInfo, error) {
+	body, _ := json.Marshal(req)
+	var ci CertificateInfo
+	_, err := c.doCtx(ctx, c.http, http.MethodPost, PathV1Certs, nil, body, &ci)
+	return ci, err
+}
+
 // DeleteMessage deletes one message from mailbox, or ("") from every mailbox that holds it;
 // it says how many mailbox items went.
 func (c *Client) DeleteMessage(ctx context.Context, id uint64, mailbox string) (int, error) {

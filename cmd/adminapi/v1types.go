@@ -204,6 +204,19 @@ type CertificateInfo struct {
 	Status       string // Valid, or DateInvalid once expired (Exchange's CertificateStatus)
 	// DnsNameList are the certificate's DNS names (CertificateDomains).
 	DnsNameList []string
+	// File is the organization's CertificateFile for it (absent for the self-signed one the
+	// server makes in its data directory).
+	File string `json:",omitempty"`
+}
+
+// NewCertificateRequest is POST /api/v1/certificates's body: New-ExchangeCertificate's
+// parameters for a self-signed certificate. Empty: Exchange's defaults (CN=<server>, the
+// server's name and FQDN, IMAP, POP and SMTP, five years).
+type NewCertificateRequest struct {
+	SubjectName  string   `json:",omitempty"` // CN=name, or the name
+	DomainName   []string `json:",omitempty"`
+	FriendlyName string   `json:",omitempty"`
+	Services     []string `json:",omitempty"`
 }
 
 // Certificates answers GET /api/v1/certificates.

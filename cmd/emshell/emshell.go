@@ -71,6 +71,7 @@ func (s *Shell) cmdlets() []*shell.Cmdlet {
 	out = append(out, s.queueCmdlets()...)
 	out = append(out, s.serverCmdlets()...)
 	out = append(out, s.connectivityCmdlet(), s.winEventCmdlet(), s.certificateCmdlet())
+	out = append(out, s.certificateChangeCmdlets()...)
 	out = append(out, s.sendConnectorCmdlets()...)
 	out = append(out, s.mailboxCmdlets()...)
 	out = append(out, s.adPermissionCmdlets()...)

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // TestShellSeedScenario is seed 001 through the shell, as the admin typed it: a custom
@@ -131,5 +136,48 @@ func TestShellStoppedServer(t *testing.T) {
 	out, errOut, code = exlab(t, "shell", "--data", data, "-c", `Get-ExchangeCertificate | fl Subject,Services,IsSelfSigned,Status`)
 	if code != 0 || !strings.Contains(out, "Subject      : CN=EX01\nServices     : IMAP, POP, IIS, SMTP\nIsSelfSigned : True\nStatus       : Valid") {
 		t.Errorf("Get-ExchangeCertificate: %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestShellCertificates: New-ExchangeCertificate makes a self-signed certificate with
+// Exchange's defaults; one not enabled for SMTP leaves STARTTLS on the server's own, and
+// Enable-ExchangeCertificate -Services SMTP has the next STARTTLS offer it, at once.
+func TestShellCertificates(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	peer := func() string {
+		c, err := smtp.DialStartTLS(s.address("Default Frontend EX01"), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Noop(); err != nil { // go-smtp greets and upgrades at the first command
+			t.Fatal(err)
+		}
+		st, ok := c.TLSConnectionState()
+		if !ok || len(st.PeerCertificates) == 0 {
+			t.Fatal("no TLS")
+		}
+		sum := sha1.Sum(st.PeerCertificates[0].Raw)
+		return strings.ToUpper(hex.EncodeToString(sum[:]))
+	}
+	own := peer()
+	out, errOut, code := exlab(t, "shell", "--data", s.data, "-c",
+		`$c = New-ExchangeCertificate -FriendlyName "Lab IMAP" -Services IMAP; $c.Thumbprint; $c | fl Subject,CertificateDomains,Services,IsSelfSigned`)
+	lines := strings.SplitN(out, "\n", 2)
+	if code != 0 || len(lines[0]) != 40 || !strings.Contains(out, "Subject            : CN=EX01\nCertificateDomains : {EX01, ex01.contoso.test}\nServices           : IMAP\nIsSelfSigned       : True") {
+		t.Fatalf("New-ExchangeCertificate: %d\n%s\n%s", code, out, errOut)
+	}
+	thumb := lines[0]
+	if got := peer(); got != own {
+		t.Errorf("a certificate not enabled for SMTP is offered: %s", got)
+	}
+	if out, errOut, code := exlab(t, "shell", "--data", s.data, "-c", "Enable-ExchangeCertificate "+thumb+" -Services SMTP; (Get-ExchangeCertificate "+thumb+").Services"); code != 0 || out != "IMAP, SMTP\n" {
+		t.Fatalf("Enable-ExchangeCertificate: %d %q\n%s", code, out, errOut)
+	}
+	if got := peer(); got != thumb {
+		t.Errorf("STARTTLS offers %s, not the certificate just enabled for SMTP (%s; the server's own %s)", got, thumb, own)
+	}
+	if _, errOut, code := exlab(t, "shell", "--data", s.data, "-c", "Enable-ExchangeCertificate 00000000000000000000000000000000000000AA -Services SMTP"); code != 1 || !strings.Contains(errOut, "ManagementObjectNotFoundException") {
+		t.Errorf("unknown thumbprint: %d\n%s", code, errOut)
 	}
 }

@@ -83,6 +83,7 @@ type services struct {
 	tracking transport.TrackingFeed
 	fe       *frontend.Frontend
 	faults   *smtpreceive.Faults
+	tls      *smtpreceive.TLSPolicy // the certificates STARTTLS offers
 	logs     []*smtpwire.ProtocolLog
 	// logDirs name each protocol log's service and kind, for a message's sessions (/api/v1).
 	logDirs []adminapi.ProtocolLogDir
@@ -179,6 +180,7 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 	// Schannel's negotiation on Windows Server 2019 (spec §13.15).
 	tlsConf := &smtpreceive.TLSPolicy{Config: smtpreceive.SchannelConfig(cert),
 		Leaf: cert.Leaf, Logger: s.log, Certificates: smtpCertificates(org, srv)}
+	s.tls = tlsConf
 	resolver := routing.New(org)
 
 	// Metrics: OpenTelemetry's metric SDK with its Prometheus exporter, served at /metrics on
@@ -266,13 +268,14 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 			return fmt.Errorf("queue: %v", err)
 		}
 		if adminAddr != "" {
+			setOrg := s.setOrganization(applies)
 			adm, err = startAdmin(adminAddr, o.DataDir, adminapi.Options{Mailboxes: s.store, Hub: s.hub, Apply: applyVia(applies),
 				Metrics: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), Unbound: s.unbound, Faults: s.faults,
 				Org: s.org.Load, Logger: s.log, Store: s.store, TrackingDir: s.trackingDir, ExchangeEvents: s.events.Subscribe,
 				TrackingEvents: s.tracking.Subscribe, ProtocolLogDirs: func() []adminapi.ProtocolLogDir { return s.logDirs },
-				Organization: s.organizationSource, SetOrganization: s.setOrganization(applies),
+				Organization: s.organizationSource, SetOrganization: setOrg,
 				Shell: (&shellSessions{dataDir: o.DataDir}).run, ServerName: s.srv.Name, PortOffset: o.PortOffset,
-				EventLog: s.events.Recent, Certificates: s.certificates(tlsConf)}, o.AdminToken, s.log)
+				EventLog: s.events.Recent, Certificates: s.certificates(tlsConf), NewCertificate: s.newCertificate(setOrg)}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}
@@ -458,6 +461,9 @@ func (s *services) reconfigure(path string) error {
 	}
 	res := routing.New(org)
 	s.org.Store(org)
+	if s.tls != nil {
+		s.tls.SetCertificates(smtpCertificates(org, srv)) // Enable-ExchangeCertificate -Services SMTP
+	}
 	var added []smtpreceive.Listening
 	if s.hub != nil {
 		ls, _ := s.hub.Reconfigure(org, srv, res)

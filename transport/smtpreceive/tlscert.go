@@ -68,6 +68,13 @@ func WriteSelfSigned(path, fqdn string, notBefore, notAfter time.Time) (tls.Cert
 // the captures show with SHA-1.
 func WriteExchangeCertificate(path, fqdn string, v config.ExchangeVersion, notBefore, notAfter time.Time) (tls.Certificate, error) {
 	host, _, _ := strings.Cut(fqdn, ".")
+	return WriteCertificate(path, strings.ToUpper(host), []string{strings.ToUpper(host), fqdn}, v, notBefore, notAfter)
+}
+
+// WriteCertificate makes a self-signed certificate as New-ExchangeCertificate does (RSA 2048,
+// the release's signature algorithm, subject CN=subject, the DNS names as its domains) and
+// writes it with its key to path (PEM).
+func WriteCertificate(path, subject string, dnsNames []string, v config.ExchangeVersion, notBefore, notAfter time.Time) (tls.Certificate, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -86,11 +93,11 @@ func WriteExchangeCertificate(path, fqdn string, v config.ExchangeVersion, notBe
 	tmpl := &x509.Certificate{
 		SerialNumber:          new(big.Int).SetBytes(sb),
 		SignatureAlgorithm:    sig,
-		Subject:               pkix.Name{CommonName: strings.ToUpper(host)},
-		Issuer:                pkix.Name{CommonName: strings.ToUpper(host)},
+		Subject:               pkix.Name{CommonName: subject},
+		Issuer:                pkix.Name{CommonName: subject},
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
-		DNSNames:              []string{strings.ToUpper(host), fqdn},
+		DNSNames:              dnsNames,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
@@ -138,6 +145,15 @@ type TLSPolicy struct {
 	configs map[tlsKey]*tls.Config
 }
 
+// SetCertificates replaces the certificates enabled for SMTP (exlab config apply, and
+// Enable-ExchangeCertificate through it): sessions that start afterwards choose among them.
+func (p *TLSPolicy) SetCertificates(cs []tls.Certificate) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Certificates = cs
+	p.configs = nil // keyed by leaf: the old ones would never be used again
+}
+
 // For returns the TLS configuration connector rc may use, or nil.
 func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
 	if p == nil || p.Config == nil || !rc.HasAuth(config.AuthTls) {
@@ -147,10 +163,13 @@ func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
 	if p.Now != nil {
 		now = p.Now
 	}
+	p.mu.Lock()
+	certs := p.Certificates // SetCertificates replaces the slice, never its elements
+	p.mu.Unlock()
 	var chosen *tls.Certificate
 	if rc.TlsCertificateName != "" {
-		for i := range p.Certificates {
-			c := &p.Certificates[i]
+		for i := range certs {
+			c := &certs[i]
 			if smtpwire.SameDistinguishedName(rc.TlsCertificateName, CertificateName(c.Leaf)) && (chosen == nil || better(c.Leaf, chosen.Leaf)) {
 				chosen = c
 			}
@@ -161,8 +180,8 @@ func (p *TLSPolicy) For(rc *config.ReceiveConnector) *tls.Config {
 			return nil
 		}
 	} else {
-		for i := range p.Certificates {
-			c := &p.Certificates[i]
+		for i := range certs {
+			c := &certs[i]
 			if c.Leaf.VerifyHostname(rc.Fqdn) != nil || now().After(c.Leaf.NotAfter) {
 				continue
 			}
