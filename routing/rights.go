@@ -164,3 +164,47 @@ func SessionRights(rc *config.ReceiveConnector, p Principal, perms []config.ADPe
 func identityIs(id string, rc *config.ReceiveConnector) bool {
 	return strings.EqualFold(id, rc.Identity()) || strings.EqualFold(id, rc.Name)
 }
+
+// GroupGrant is one principal a connector's PermissionGroups grant rights to, with those
+// rights' AD names, as Get-ADPermission lists the connector's access control entries.
+type GroupGrant struct {
+	User   string
+	Rights []string
+}
+
+// GroupGrants are the entries rc's PermissionGroups put on the connector (spec §2.1), in
+// Exchange's order of the groups. domain is the organization's NetBIOS domain name (CONTOSO),
+// which prefixes the Exchange Servers and ExchangeLegacyInterop groups.
+func GroupGrants(rc *config.ReceiveConnector, domain string) []GroupGrant {
+	names := func(rs Rights) []string {
+		var out []string
+		for i, ad := range config.ExtendedRights {
+			if rs.Has(Right(1) << i) {
+				out = append(out, ad)
+			}
+		}
+		return out
+	}
+	var out []GroupGrant
+	if rc.HasGroup(config.AnonymousUsers) {
+		out = append(out, GroupGrant{AnonymousLogon, names(anonymousRights)})
+	}
+	if rc.HasGroup(config.ExchangeUsers) {
+		out = append(out, GroupGrant{AuthenticatedUsers, names(usersRights)})
+	}
+	if rc.HasGroup(config.ExchangeServers) {
+		if rc.HasAuth(config.AuthExternalAuthoritative) {
+			out = append(out, GroupGrant{`MS Exchange\Externally Secured Servers`, names(legacyRights)})
+		}
+		for _, u := range []string{domain + `\Exchange Servers`, `MS Exchange\Edge Transport Servers`, `MS Exchange\Hub Transport Servers`} {
+			out = append(out, GroupGrant{u, names(serversRights)})
+		}
+	}
+	if rc.HasGroup(config.ExchangeLegacyServers) {
+		out = append(out, GroupGrant{domain + `\ExchangeLegacyInterop`, names(legacyRights)})
+	}
+	if rc.HasGroup(config.Partners) {
+		out = append(out, GroupGrant{PartnerServers, names(partnerRights)})
+	}
+	return out
+}

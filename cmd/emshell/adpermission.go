@@ -6,6 +6,7 @@ import (
 
 	"github.com/exlab/exlab/cmd/shell"
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/routing"
 )
 
 // Get-ADPermission's default view: `Identity  User  Deny  Inherited` (the ADAcePresentationObject
@@ -73,6 +74,16 @@ func (s *Shell) adPermissionCmdlets() []*shell.Cmdlet {
 				return err
 			}
 			user := c.String("User")
+			// What the PermissionGroups grant comes first, as entries on the connector itself
+			// (not inherited): Exchange writes them when the groups are set (spec §2.1).
+			for _, g := range routing.GroupGrants(rc, netbiosDomain(org)) {
+				if user != "" && !strings.EqualFold(g.User, user) {
+					continue
+				}
+				for _, r := range g.Rights {
+					c.Write(aceObject(rc.Identity(), g.User, r, false))
+				}
+			}
 			for i := range org.ADPermissions {
 				ap := &org.ADPermissions[i]
 				if !permissionOn(ap, rc) || (user != "" && !strings.EqualFold(ap.User, user)) {
@@ -244,4 +255,16 @@ func toStrings(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// netbiosDomain is the organization's NetBIOS domain name as Exchange's group names carry it
+// (CONTOSO\Exchange Servers): the first label of the default accepted domain, upper case.
+func netbiosDomain(org *config.Organization) string {
+	for _, ad := range org.AcceptedDomains {
+		if ad.Default {
+			label, _, _ := strings.Cut(ad.DomainName, ".")
+			return strings.ToUpper(label)
+		}
+	}
+	return "CONTOSO"
 }

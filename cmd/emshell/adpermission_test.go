@@ -32,10 +32,11 @@ func TestADPermissionCmdlets(t *testing.T) {
 	const anon = `"NT AUTHORITY\ANONYMOUS LOGON"`
 	runCases(t, withRelay, nil, []cmdletCase{
 		{name: "Get- default view", script: `Get-ADPermission "Relay EX01"`,
-			out: "\nIdentity             User                 Deny  Inherited\n--------             ----                 ----  ---------\nEX01\\Relay EX01      NT AUTHORITY\\ANON... False False    \n\n\n"},
+			// The four rights AnonymousUsers grants, then the explicit entry (spec §2.1, §2.4).
+			out: "\nIdentity             User                 Deny  Inherited\n--------             ----                 ----  ---------\n" + strings.Repeat("EX01\\Relay EX01      NT AUTHORITY\\ANON... False False    \n", 5) + "\n\n"},
 		// spec §2.4: the verification command of MS-AR / QA-RELAY, one row per right.
 		{name: "the relay check of spec §2.4", script: `Get-ADPermission "Relay EX01" -User ` + anon + ` | where {($_.Deny -eq $false) -and ($_.IsInherited -eq $false)} | Format-Table User,ExtendedRights`,
-			out: "\nUser                         ExtendedRights                     \n----                         --------------                     \nNT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Accept-Any-Recipient}\n\n\n"},
+			out: relayCheck},
 		{name: "Get- of another user", script: `(Get-ADPermission "EX01\Relay EX01" -User "NT AUTHORITY\Authenticated Users" | Measure-Object).Count`, out: "0\n"},
 		{name: "an unknown connector", script: `Get-ADPermission "Nope"`, fails: true,
 			errContains: []string{"The operation couldn't be performed because object 'Nope' couldn't be found on 'ex01.contoso.test'.", "[Get-ADPermission], ManagementObjectNotFoundException"}},
@@ -64,3 +65,12 @@ func TestADPermissionCmdlets(t *testing.T) {
 			errContains: []string{"WARNING: The command completed successfully but no settings of 'EX01\\Relay EX01' have been modified."}},
 	})
 }
+
+// relayCheck is the verification of spec §2.4 on the relay connector (PermissionGroups
+// AnonymousUsers plus ms-Exch-SMTP-Accept-Any-Recipient): the group's rights, then the added one.
+const relayCheck = "\nUser                         ExtendedRights                                   \n----                         --------------                                   \n" +
+	"NT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Submit}                            \n" +
+	"NT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Accept-Any-Sender}                 \n" +
+	"NT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Accept-Authoritative-Domain-Sender}\n" +
+	"NT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-Accept-Headers-Routing}                 \n" +
+	"NT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Accept-Any-Recipient}              \n\n\n"
