@@ -34,7 +34,7 @@ const (
 // Queues lists the hub's queues (Get-Queue).
 func (h *Hub) Queues() []QueueInfo {
 	qs, _ := views(h.sched.held(), h.state.Load().org, h.opt.Server, time.Now())
-	return qs
+	return h.suspendedStatus(qs)
 }
 
 // Messages lists the messages of one queue, or of all (Get-Message [-Queue]).

@@ -65,14 +65,16 @@ type Options struct {
 
 // Hub is one server's Transport service.
 type Hub struct {
-	opt     Options
-	state   atomic.Pointer[orgState]
-	offset  int
-	recv    *smtpreceive.Server
-	sched   *scheduler // the delivery queues
-	send    *smtpSend  // the SmtpSend driver
-	keys    *dkimKeys  // DKIM verification of anonymous mail
-	tracker *Tracker   // the message tracking log, or nil
+	opt    Options
+	state  atomic.Pointer[orgState]
+	offset int
+	recv   *smtpreceive.Server
+	sched  *scheduler // the delivery queues
+	// suspended are the queues Suspend-Queue stopped (queuesuspend.go).
+	suspended suspendedQueues
+	send      *smtpSend // the SmtpSend driver
+	keys      *dkimKeys // DKIM verification of anonymous mail
+	tracker   *Tracker  // the message tracking log, or nil
 	// mbx is the SmtpSend to Mailbox Delivery (nil: none); mdTracker its MSGTRKMD log.
 	mbx       *mbxClient
 	mbxHop    string // the next hop of mailbox deliveries (the mailbox database), with mbx
@@ -119,6 +121,7 @@ func New(o Options) *Hub {
 		h.mdTracker = newTracker(trackDir, o.Server, o.Logger, "MSGTRKMD", o.TrackingFeed)
 	}
 	h.sched = newScheduler(o.Store, o.Server, o.Logger, h.tracker, h.process)
+	h.sched.suspendedHold = h.holds
 	dns := smtpsend.NewDNS(o.Server.ExternalDNSServers)
 	h.keys = &dkimKeys{dns: dns}
 	h.send = &smtpSend{server: o.Server, log: o.Logger, dns: dns, sendLog: o.SendProtocolLog, tracker: h.tracker}

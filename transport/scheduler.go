@@ -29,6 +29,8 @@ type scheduler struct {
 	// run is one pass of the pipeline over a message (Hub.process): it returns the message's
 	// new record, or nil when nothing could be recorded.
 	run func(*queue.Message) *queue.Message
+	// suspendedHold says whether a message waits for a suspended queue (Suspend-Queue); nil: never.
+	suspendedHold func(*queue.Message) bool
 
 	mu      sync.Mutex
 	cond    *sync.Cond        // signals a ready entry, a finished attempt, or stop
@@ -127,7 +129,7 @@ func (q *scheduler) scheduleLocked(e *entry, now time.Time) {
 		delete(q.entries, m.ID)
 		return
 	}
-	if m.Suspended || m.Poison || e.active {
+	if m.Suspended || m.Poison || e.active || (q.suspendedHold != nil && q.suspendedHold(m)) {
 		return
 	}
 	at, ok := q.nextRun(m)

@@ -137,6 +137,16 @@ func (c *Client) RetryQueue(identity string, mode transport.RetryMode) (int, err
 	return res.Messages, err
 }
 
+// SuspendQueue is Suspend-Queue (suspend true) or Resume-Queue.
+func (c *Client) SuspendQueue(identity string, suspend bool) error {
+	path := PathQueuesResume
+	if suspend {
+		path = PathQueuesSuspend
+	}
+	_, err := c.do(http.MethodPost, path, url.Values{"identity": {identity}}, nil, &ActionResult{})
+	return err
+}
+
 // MessageAction is Suspend-Message, Resume-Message or Remove-Message [-WithNDR] (action
 // suspend, resume or remove).
 func (c *Client) MessageAction(action, identity string, ndr transport.NDRChoice) error {

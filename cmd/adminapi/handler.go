@@ -97,6 +97,8 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET "+PathQueues, auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, o.Hub.Queues()) }))
 	mux.HandleFunc("GET "+PathMessages, auth(h.messages))
 	mux.HandleFunc("POST "+PathQueuesRetry, auth(h.retry))
+	mux.HandleFunc("POST "+PathQueuesSuspend, auth(h.suspendQueue(true)))
+	mux.HandleFunc("POST "+PathQueuesResume, auth(h.suspendQueue(false)))
 	mux.HandleFunc("POST "+PathMessages+"/{action}", auth(h.messageAction))
 	// Health and metrics need no token (read-only; the listener is on loopback by default), so
 	// container health checks and Prometheus scrape them as they are.
@@ -208,6 +210,36 @@ func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, RetryResult{Messages: n})
+}
+
+// QueueSuspender is a Hub that suspends and resumes queues (*transport.Hub).
+type QueueSuspender interface {
+	SuspendQueue(identity string) error
+	ResumeQueue(identity string) error
+}
+
+func (h *handler) suspendQueue(suspend bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		qs, ok := h.o.Hub.(QueueSuspender)
+		if !ok {
+			writeError(w, http.StatusNotFound, CodeNotFound, "this hub does not suspend queues")
+			return
+		}
+		id := r.URL.Query().Get("identity")
+		do := qs.ResumeQueue
+		if suspend {
+			do = qs.SuspendQueue
+		}
+		if err := do(id); err != nil {
+			if errors.Is(err, transport.ErrQueueNotSuspendable) {
+				writeError(w, http.StatusUnprocessableEntity, CodeInvalid, err.Error())
+				return
+			}
+			queueError(w, err)
+			return
+		}
+		writeJSON(w, ActionResult{Identity: id})
+	}
 }
 
 func (h *handler) messageAction(w http.ResponseWriter, r *http.Request) {

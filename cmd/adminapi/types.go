@@ -26,6 +26,8 @@ const (
 	PathMailboxContent = "/mailbox/content"
 	PathQueues         = "/queues"
 	PathQueuesRetry    = "/queues/retry"
+	PathQueuesSuspend  = "/queues/suspend" // Suspend-Queue; /queues/resume is Resume-Queue
+	PathQueuesResume   = "/queues/resume"
 	PathMessages       = "/messages"
 	PathConfigApply    = "/config/apply"
 	PathFaults         = "/faults"

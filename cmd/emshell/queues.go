@@ -2,6 +2,7 @@ package emshell
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ func (s *Shell) queueCmdlets() []*shell.Cmdlet {
 			id := c.String("Identity")
 			found := false
 			for _, q := range qs {
-				if id != "" && !shell.Like(q.Identity, id) {
+				if id != "" && !queueMatches(q, id) {
 					continue
 				}
 				o := queueObject(q)
@@ -83,7 +84,7 @@ func (s *Shell) queueCmdlets() []*shell.Cmdlet {
 			}
 			id := c.String("Identity")
 			for _, m := range ms {
-				if id != "" && !shell.Like(m.Identity, id) {
+				if id != "" && !strings.EqualFold(m.Identity, id) && !(strings.ContainsAny(id, "*?") && shell.Like(m.Identity, id)) {
 					continue
 				}
 				o := messageObject(m)
@@ -109,6 +110,51 @@ func (s *Shell) queueCmdlets() []*shell.Cmdlet {
 			return nil
 		}}
 	out := []*shell.Cmdlet{getQueue, getMessage, retry}
+	for _, x := range []struct {
+		verb, what string
+		suspend    bool
+	}{{"Suspend", "Suspending queue", true}, {"Resume", "Resuming queue", false}} {
+		out = append(out, &shell.Cmdlet{Name: x.verb + "-Queue", Synopsis: "Use the " + x.verb + "-Queue cmdlet to " + strings.ToLower(x.verb) + " processing on a queue on a Mailbox server or an Edge Transport server.",
+			ClassName: ns + x.verb + "Queue", SupportsShouldProcess: true,
+			Params: []shell.Param{{Name: "Identity", Type: shell.Any, Position: 1, FromPipeline: true, TypeName: "QueueIdentity"}, filterParam, {Name: "Server", Type: shell.String}},
+			Process: func(c *shell.Call) error {
+				qs, ok := s.b.(queueSuspender)
+				if !ok {
+					return s.failure(c, fmt.Errorf("%s-Queue needs the running Transport service", x.verb))
+				}
+				var ids []string
+				if id := identityOf(c.Value("Identity")); id != "" {
+					ids = []string{id}
+				} else if c.IsSet("Filter") { // -Filter: every queue it selects
+					all, err := s.b.Queues()
+					if err != nil {
+						return s.failure(c, err)
+					}
+					for _, q := range all {
+						if ok, err := s.opath(c, queueObject(q)); err != nil {
+							return err
+						} else if ok {
+							ids = append(ids, q.Identity)
+						}
+					}
+				}
+				for _, id := range ids {
+					if !c.ShouldProcess(id, x.what) {
+						continue
+					}
+					if err := qs.SuspendQueue(id, x.suspend); err != nil {
+						var ae *adminapi.Error
+						if errors.As(err, &ae) && ae.Code == adminapi.CodeInvalid {
+							rec := shell.NewError(shell.InvalidOperation, "QueueViewerException", "", "%s", ae.Message)
+							rec.ErrorID = s.errorID(c, rec.Reason, "7D3A51C8")
+							return rec
+						}
+						return s.queueError(c, id, err)
+					}
+				}
+				return nil
+			}})
+	}
 	for _, x := range []struct{ verb, action, what string }{{"Suspend", "suspend", "Suspending message"}, {"Resume", "resume", "Resuming message"}, {"Remove", "remove", "Removing message"}} {
 		params := []shell.Param{{Name: "Identity", Type: shell.Any, Position: 1, FromPipeline: true, Mandatory: true, TypeName: "MessageIdentity"}}
 		if x.verb == "Remove" {
@@ -254,4 +300,21 @@ func timeOrNull(t time.Time) any {
 		return nil
 	}
 	return t
+}
+
+// queueSuspender is a Backend that suspends and resumes queues (*adminapi.Client).
+type queueSuspender interface {
+	SuspendQueue(identity string, suspend bool) error
+}
+
+// queueMatches is Get-Queue's Identity: SERVER\Id or SERVER\NextHopDomain (brackets in a
+// smart host's next hop are characters), wildcards * and ? when given.
+func queueMatches(q transport.QueueInfo, id string) bool {
+	server := q.Identity[:strings.IndexByte(q.Identity+`\`, '\\')]
+	for _, name := range []string{q.Identity, server + `\` + q.NextHopDomain} {
+		if strings.EqualFold(name, id) || (strings.ContainsAny(id, "*?") && !strings.Contains(id, "[") && shell.Like(name, id)) {
+			return true
+		}
+	}
+	return false
 }

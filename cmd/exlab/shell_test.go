@@ -181,3 +181,47 @@ func TestShellCertificates(t *testing.T) {
 		t.Errorf("unknown thumbprint: %d\n%s", code, errOut)
 	}
 }
+
+// TestShellSuspendQueue: Suspend-Queue stops a Retry queue's attempts (Retry-Queue included)
+// and Get-Queue shows it Suspended; Resume-Queue has its message delivered at once. The
+// Submission queue cannot be suspended.
+func TestShellSuspendQueue(t *testing.T) {
+	dead := freePort(t)
+	cfg := labConfig(func(s string) string {
+		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    QueueGlitchRetryInterval: \"00:10:00\"", 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: Tailspin
+    AddressSpaces: ["SMTP:tailspin.test;1"]
+    SmartHosts: ["[127.0.0.1]:%d"]`, dead), 1)
+	})
+	s := startServer(t, cfg, "")
+	c := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
+	if err := c.SendMail("user1@contoso.test", []string{"ann@tailspin.test"}, strings.NewReader("Subject: held\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	q := fmt.Sprintf(`EX01\[127.0.0.1]:%d`, dead)
+	sh := func(script string) (string, string, int) { return exlab(t, "shell", "--data", s.data, "-c", script) }
+	waitUntil(t, 15*time.Second, "the Tailspin queue in Retry", func() bool {
+		out, _, _ := sh(`(Get-Queue "` + q + `").Status`)
+		return out == "Retry\n"
+	})
+	if out, errOut, code := sh(`Suspend-Queue "` + q + `"; (Get-Queue "` + q + `").Status`); code != 0 || out != "Suspended\n" {
+		t.Fatalf("Suspend-Queue: %d %q\n%s", code, out, errOut)
+	}
+	host := startSmartHostOn(t, fmt.Sprintf("127.0.0.1:%d", dead))
+	if _, errOut, code := sh(`Retry-Queue "` + q + `"`); code != 0 {
+		t.Fatalf("Retry-Queue: %s", errOut)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := host.messages(); len(got) != 0 {
+		t.Fatalf("a suspended queue delivered: %q", got)
+	}
+	if out, errOut, code := sh(`Get-Queue -Filter "Status -eq 'Suspended'" | Resume-Queue`); code != 0 {
+		t.Fatalf("Resume-Queue: %d %s %s", code, out, errOut)
+	}
+	waitUntil(t, 10*time.Second, "delivery after Resume-Queue", func() bool { return len(host.messages()) == 1 })
+	if _, errOut, code := sh(`Suspend-Queue EX01\Submission`); code != 1 || !strings.Contains(errOut, "only delivery queues (Active or Retry) can be suspended") {
+		t.Errorf("Suspend-Queue of Submission: %d\n%s", code, errOut)
+	}
+}
