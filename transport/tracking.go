@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/exlab/exlab/config"
@@ -135,7 +134,7 @@ func (t *Tracker) run() {
 				return
 			}
 			t.record(e, rec)
-			if t.feed.active() {
+			if t.feed != nil && t.feed.Active() {
 				t.feed.publish(rec)
 			}
 			line = line[:0]
@@ -278,41 +277,14 @@ func (t *Tracker) guid() string {
 	return smtpwire.FormatGUID(b)
 }
 
-// TrackingFeed fans the tracking events out to subscribers as the writer writes them (the
-// admin API's event stream, /api/v1/events), each a buffered channel; a subscriber that falls
-// behind misses events rather than holding up the log. With nobody subscribed, an event costs
-// the writer one atomic load.
+// TrackingFeed is the tracking events as the writer writes them, for the admin API's event
+// stream (/api/v1/events). With nobody subscribed, an event costs the writer one atomic load.
 type TrackingFeed struct {
-	n    atomic.Int32
-	mu   sync.Mutex
-	subs map[chan TrackingEntry]struct{}
+	Feed[TrackingEntry]
 }
 
-// Subscribe starts a subscription; cancel ends it.
-func (f *TrackingFeed) Subscribe(buffer int) (events <-chan TrackingEntry, cancel func()) {
-	ch := make(chan TrackingEntry, buffer)
-	f.mu.Lock()
-	if f.subs == nil {
-		f.subs = map[chan TrackingEntry]struct{}{}
-	}
-	f.subs[ch] = struct{}{}
-	f.n.Store(int32(len(f.subs)))
-	f.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			f.mu.Lock()
-			delete(f.subs, ch)
-			f.n.Store(int32(len(f.subs)))
-			f.mu.Unlock()
-		})
-	}
-}
-
-func (f *TrackingFeed) active() bool { return f != nil && f.n.Load() > 0 }
-
-// publish sends one written record (TrackingFields order) to every subscriber, as the entry
-// SearchTracking would read back: non-empty fields by name.
+// publish sends one written record (TrackingFields order) as the entry SearchTracking would
+// read back: non-empty fields by name.
 func (f *TrackingFeed) publish(rec []string) {
 	e := make(TrackingEntry, len(rec))
 	for i, v := range rec {
@@ -320,14 +292,7 @@ func (f *TrackingFeed) publish(rec []string) {
 			e[TrackingFields[i]] = v
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for ch := range f.subs {
-		select {
-		case ch <- e:
-		default:
-		}
-	}
+	f.Publish(e)
 }
 
 // TrackingEntry is one parsed line of a message tracking log, by field name.

@@ -76,7 +76,7 @@ func (s *Shell) adPermissionCmdlets() []*shell.Cmdlet {
 			user := c.String("User")
 			// What the PermissionGroups grant comes first, as entries on the connector itself
 			// (not inherited): Exchange writes them when the groups are set (spec §2.1).
-			for _, g := range routing.GroupGrants(rc, netbiosDomain(org)) {
+			for _, g := range routing.GroupGrants(rc, s.netbiosDomain(org)) {
 				if user != "" && !strings.EqualFold(g.User, user) {
 					continue
 				}
@@ -257,14 +257,9 @@ func toStrings(v any) []string {
 	return nil
 }
 
-// netbiosDomain is the organization's NetBIOS domain name as Exchange's group names carry it
-// (CONTOSO\Exchange Servers): the first label of the default accepted domain, upper case.
-func netbiosDomain(org *config.Organization) string {
-	for _, ad := range org.AcceptedDomains {
-		if ad.Default {
-			label, _, _ := strings.Cut(ad.DomainName, ".")
-			return strings.ToUpper(label)
-		}
-	}
-	return "CONTOSO"
+// netbiosDomain is the Active Directory domain's NetBIOS name as Exchange's group names carry
+// it (CONTOSO\Exchange Servers): the first label of adDomain, upper case.
+func (s *Shell) netbiosDomain(org *config.Organization) string {
+	label, _, _ := strings.Cut(s.adDomain(org), ".")
+	return strings.ToUpper(label)
 }

@@ -1,14 +1,12 @@
 package emshell
 
 import (
-	"bufio"
-	"fmt"
-	"net"
+	"context"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/exlab/exlab/bench"
 	"github.com/exlab/exlab/cmd/shell"
 )
 
@@ -47,7 +45,7 @@ func (s *Shell) connectivityCmdlet() *shell.Cmdlet {
 						}
 					}
 					ep := netip.AddrPortFrom(addr, uint16(int(b.Port)+s.portOffset)).String()
-					status, details := probeSMTP(ep)
+					status, details := probeSMTP(c.Ctx, ep)
 					c.Write(shell.NewObject("Microsoft.Exchange.Monitoring.SmtpConnectivityStatus", "Server", srv.Name,
 						"ReceiveConnector", rc.Name, "Binding", b.String(), "EndPoint", ep, "StatusCode", status, "Details", details))
 				}
@@ -56,60 +54,22 @@ func (s *Shell) connectivityCmdlet() *shell.Cmdlet {
 		}}
 }
 
-// probeSMTP opens a session: the banner, EHLO, QUIT. The status is Test-SmtpConnectivity's:
-// Success, Unable to connect, Transient error (4xx), Permanent error (5xx), External error.
-func probeSMTP(ep string) (status, details string) {
-	conn, err := net.DialTimeout("tcp", ep, 5*time.Second)
-	if err != nil {
-		return "Unable to connect", err.Error()
+// probeSMTP opens a session as exlab probe does (bench.Probe: the banner, EHLO, QUIT) and
+// words it as Test-SmtpConnectivity: Success, Unable to connect, Transient error (a 4xx
+// banner, or no EHLO reply), Permanent error (5xx), External error (no banner).
+func probeSMTP(ctx context.Context, ep string) (status, details string) {
+	o := bench.Probe(ctx, ep, 1, 10*time.Second)[0]
+	switch {
+	case o.Banner == "" && strings.HasPrefix(o.Err, "no banner"):
+		return "External error", "the connection was closed without a banner: " + o.Err
+	case o.Banner == "":
+		return "Unable to connect", o.Err
+	case o.Banner[0] == '4':
+		return "Transient error", o.Banner
+	case o.Banner[0] == '5':
+		return "Permanent error", o.Banner
+	case o.Err != "":
+		return "Transient error", o.Err
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(conn)
-	banner, err := readReply(br)
-	if err != nil {
-		return "External error", "the connection was closed without a banner: " + err.Error()
-	}
-	switch banner[0] {
-	case '4':
-		return "Transient error", banner
-	case '5':
-		return "Permanent error", banner
-	}
-	fmt.Fprintf(conn, "EHLO exlab-test-smtpconnectivity\r\n")
-	if ehlo, err := readReply(br); err != nil || ehlo[0] != '2' {
-		return "Transient error", "EHLO: " + ehlo + errText(err)
-	}
-	fmt.Fprintf(conn, "QUIT\r\n")
-	_, _ = readReply(br)
-	return "Success", banner
-}
-
-// readReply reads one SMTP reply, the lines of a multi-line reply joined by spaces.
-func readReply(br *bufio.Reader) (string, error) {
-	var lines []string
-	for {
-		l, err := br.ReadString('\n')
-		if err != nil {
-			return strings.Join(lines, " "), err
-		}
-		l = strings.TrimRight(l, "\r\n")
-		lines = append(lines, l)
-		if len(l) < 4 || l[3] != '-' {
-			if len(l) < 3 {
-				return strings.Join(lines, " "), fmt.Errorf("not a reply: %q", l)
-			}
-			if _, err := strconv.Atoi(l[:3]); err != nil {
-				return strings.Join(lines, " "), fmt.Errorf("not a reply: %q", l)
-			}
-			return strings.Join(lines, " "), nil
-		}
-	}
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return " (" + err.Error() + ")"
+	return "Success", o.Banner
 }

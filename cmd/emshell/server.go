@@ -18,13 +18,8 @@ func (s *Shell) serverCmdlets() []*shell.Cmdlet {
 				return s.failure(c, err)
 			}
 			id := identityOf(c.Value("Identity"))
-			found := false
-			for i := range org.Servers {
-				srv := &org.Servers[i]
-				if id != "" && !shell.Like(srv.Name, id) && !strings.EqualFold(srv.Fqdn, id) {
-					continue
-				}
-				found = true
+			srvs := findServers(org, id)
+			for _, srv := range srvs {
 				var roles []any
 				for _, r := range srv.Roles {
 					roles = append(roles, string(r))
@@ -34,12 +29,12 @@ func (s *Shell) serverCmdlets() []*shell.Cmdlet {
 					role = "ClientAccess"
 				}
 				o := shell.NewObject("Microsoft.Exchange.Data.Directory.Management.ExchangeServer", "Name", srv.Name,
-					"Site", "contoso.test/Configuration/Sites/Default-First-Site-Name", "ServerRole", role, "Edition", "StandardEvaluation",
+					"Site", s.adDomain(org)+"/Configuration/Sites/Default-First-Site-Name", "ServerRole", role, "Edition", "StandardEvaluation",
 					"AdminDisplayVersion", adminDisplayVersion[srv.Version], "Fqdn", srv.Fqdn, "TransportRoles", roles,
 					"BindingConflictMode", string(srv.BindingConflictMode), "Identity", srv.Name)
 				c.Write(o)
 			}
-			if !found && id != "" {
+			if len(srvs) == 0 && id != "" {
 				return s.notFound(c, id)
 			}
 			return nil

@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	"bench/compare":              {"bench"},
 	"cmd/adminapi":               {"config", "queue", "transport", "transport/smtpreceive", "transport/smtpwire"},
 	"cmd/probe":                  {"bench", "config", "routing", "transport/smtpreceive"},
-	"cmd/emshell":                {"cmd/shell", "cmd/adminapi", "config", "routing", "transport"},
+	"cmd/emshell":                {"bench", "cmd/shell", "cmd/adminapi", "config", "routing", "transport"},
 	"cmd/shell":                  {},
 	"cmd/format":                 {"bench", "cmd/adminapi", "cmd/probe", "queue", "routing", "transport"},
 	"cmd/server":                 {"cmd/adminapi", "cmd/emshell", "config", "routing", "queue", "transport", "transport/mailboxtransport", "transport/smtpreceive", "transport/smtpsend", "transport/smtpwire", "frontend"},

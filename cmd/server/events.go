@@ -6,8 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/exlab/exlab/transport"
 )
 
 // eventHandler sends every record to the ordinary log and, when it carries an EventID (the
@@ -31,14 +32,12 @@ func newEventHandler(next slog.Handler, out io.Writer, feed *eventFeed) slog.Han
 	return &eventHandler{next: next, out: out, feed: feed, mu: &sync.Mutex{}}
 }
 
-// eventFeed fans the Exchange events out to subscribers, each a buffered channel of JSON
-// objects; a subscriber that falls behind misses events rather than holding up the logger.
+// eventFeed fans the Exchange events (JSON objects) out to subscribers (transport.Feed) and
+// keeps the recent ones for Get-WinEvent.
 type eventFeed struct {
-	n    atomic.Int32
-	mu   sync.Mutex
-	subs map[chan []byte]struct{}
-	// recent are the last recentEvents events, for Get-WinEvent.
-	recent [][]byte
+	transport.Feed[[]byte]
+	mu     sync.Mutex
+	recent [][]byte // the last recentEvents events
 }
 
 // recentEvents is how many Exchange events the server keeps for Get-WinEvent (GET
@@ -79,40 +78,6 @@ func hasEventID(attrs []slog.Attr, r slog.Record) bool {
 		return !found
 	})
 	return found
-}
-
-func (f *eventFeed) active() bool { return f != nil && f.n.Load() > 0 }
-
-// Subscribe is adminapi.Options.ExchangeEvents.
-func (f *eventFeed) Subscribe(buffer int) (<-chan []byte, func()) {
-	ch := make(chan []byte, buffer)
-	f.mu.Lock()
-	if f.subs == nil {
-		f.subs = map[chan []byte]struct{}{}
-	}
-	f.subs[ch] = struct{}{}
-	f.n.Store(int32(len(f.subs)))
-	f.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			f.mu.Lock()
-			delete(f.subs, ch)
-			f.n.Store(int32(len(f.subs)))
-			f.mu.Unlock()
-		})
-	}
-}
-
-func (f *eventFeed) publish(b []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for ch := range f.subs {
-		select {
-		case ch <- b:
-		default:
-		}
-	}
 }
 
 func (h *eventHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
@@ -157,8 +122,8 @@ func (h *eventHandler) Handle(ctx context.Context, r slog.Record) error {
 		return jerr
 	}
 	h.feed.remember(b)
-	if h.feed.active() {
-		h.feed.publish(b)
+	if h.feed != nil && h.feed.Active() {
+		h.feed.Publish(b)
 	}
 	if h.out == nil {
 		return err

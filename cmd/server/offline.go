@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -92,7 +91,7 @@ func (o *Offline) SearchTracking(_ context.Context, q adminapi.TrackingQuery) ([
 }
 
 func (o *Offline) Maintenance() (adminapi.ComponentState, error) {
-	return adminapi.ComponentState{}, fmt.Errorf("%w", errNeedsServer)
+	return adminapi.ComponentState{}, errNeedsServer
 }
 
 func (o *Offline) SetMaintenance(bool) (adminapi.ComponentState, error) {

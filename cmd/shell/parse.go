@@ -881,35 +881,20 @@ func (p *parser) comparison() (expr, error) {
 }
 
 func (p *parser) additive() (expr, error) {
-	l, err := p.multiplicative()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		save := p.pos
-		if err := p.skip(false); err != nil {
-			return nil, err
-		}
-		c := p.peek()
-		if (c == '+' || c == '-') && p.peekAt(1) != '=' && !(c == '-' && unicode.IsLetter(p.peekAt(1))) && !(c == p.peekAt(1)) {
-			p.pos++
-			if _, err := p.operand(string(c)); err != nil {
-				return nil, err
-			}
-			r, err := p.multiplicative()
-			if err != nil {
-				return nil, err
-			}
-			l = &binExpr{op: string(c), l: l, r: r}
-			continue
-		}
-		p.pos = save
-		return l, nil
-	}
+	return p.binaryLevel(p.multiplicative, func(c, n rune) bool {
+		// not += -=, not ++ --, and not a -operator (-eq, -like …)
+		return (c == '+' || c == '-') && n != '=' && !(c == '-' && unicode.IsLetter(n)) && c != n
+	})
 }
 
 func (p *parser) multiplicative() (expr, error) {
-	l, err := p.formatOp()
+	return p.binaryLevel(p.formatOp, func(c, n rune) bool { return (c == '*' || c == '/' || c == '%') && n != '=' })
+}
+
+// binaryLevel parses one left-associative level of single-character operators: operands of
+// the tighter level next, joined by the operators isOp accepts (c, and the rune after it).
+func (p *parser) binaryLevel(next func() (expr, error), isOp func(c, n rune) bool) (expr, error) {
+	l, err := next()
 	if err != nil {
 		return nil, err
 	}
@@ -919,20 +904,19 @@ func (p *parser) multiplicative() (expr, error) {
 			return nil, err
 		}
 		c := p.peek()
-		if (c == '*' || c == '/' || c == '%') && p.peekAt(1) != '=' {
-			p.pos++
-			if _, err := p.operand(string(c)); err != nil {
-				return nil, err
-			}
-			r, err := p.formatOp()
-			if err != nil {
-				return nil, err
-			}
-			l = &binExpr{op: string(c), l: l, r: r}
-			continue
+		if !isOp(c, p.peekAt(1)) {
+			p.pos = save
+			return l, nil
 		}
-		p.pos = save
-		return l, nil
+		p.pos++
+		if _, err := p.operand(string(c)); err != nil {
+			return nil, err
+		}
+		r, err := next()
+		if err != nil {
+			return nil, err
+		}
+		l = &binExpr{op: string(c), l: l, r: r}
 	}
 }
 

@@ -44,23 +44,29 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 		if c.srv.shutting.Load() && !c.inBody.Load() {
 			return 0, errShutdown
 		}
+		// The deadline is ConnectionInactivityTimeout from now (capped by ConnectionTimeout),
+		// moved at most once a second; or, earlier, the time the protocol log's pending lines
+		// must go to the writer: lines must not wait for the next command of an idle session
+		// (a pooled proxy or Mailbox Delivery session may sit for minutes), so the read stops
+		// plogWait after the oldest, hands them over and goes on. One SetReadDeadline for both.
 		now := time.Now()
-		if now.Sub(c.lastDeadline) > min(time.Second, c.idle/10) {
-			dl := now.Add(c.idle)
-			if c.deadline.Before(dl) {
+		refresh := now.Sub(c.lastDeadline) > min(time.Second, c.idle/10)
+		dl := c.readDL
+		if refresh {
+			if dl = now.Add(c.idle); c.deadline.Before(dl) {
 				dl = c.deadline
 			}
-			_ = c.nc.SetReadDeadline(dl)
-			c.lastDeadline, c.readDL, c.plogDL = now, dl, false
+			c.lastDeadline, c.plogDL = now, false
 		}
-		// Lines that wait for a hand-over must not wait for the next command of an idle
-		// session (a pooled proxy or Mailbox Delivery session may sit for minutes): the read
-		// stops in time to hand them to the writer (plogWait after the oldest), then goes on.
+		forLog := false
 		if len(c.plog) > 0 && !c.plogDL {
-			if at := c.plog[0].Time.Add(plogWait); at.Before(c.readDL) {
-				_ = c.nc.SetReadDeadline(at)
-				c.readDL, c.plogDL = at, true
+			if at := c.plog[0].Time.Add(plogWait); at.Before(dl) {
+				dl, forLog = at, true
 			}
+		}
+		if refresh || forLog {
+			_ = c.nc.SetReadDeadline(dl)
+			c.readDL, c.plogDL = dl, forLog
 		}
 		if c.limiter != nil && len(p) > c.limiter.Burst() {
 			p = p[:c.limiter.Burst()]
