@@ -27,7 +27,6 @@ import (
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/transport/smtpreceive"
-	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // End-to-end tests start the real binary with an inline config whose bindings are 127.0.0.1:0
@@ -1499,14 +1498,7 @@ func TestSendConnectorTLSAndAuth(t *testing.T) {
 	// one, the frontend's for the one through 717 (spec §7.1).
 	s.stop()
 	for role, connector := range map[string]string{"Hub": "Validated", "FrontEnd": "Validated Via Frontend"} {
-		files, _ := filepath.Glob(filepath.Join(s.data, "TransportRoles/Logs", role, "ProtocolLog/SmtpSend/SEND*.LOG"))
-		if len(files) != 1 {
-			t.Fatalf("%s SmtpSend logs: %v", role, files)
-		}
-		lines, err := smtpwire.ParseProtocolLog(files[0])
-		if err != nil {
-			t.Fatal(err)
-		}
+		lines := protocolLogLines(t, filepath.Join(s.data, "TransportRoles/Logs", role, "ProtocolLog/SmtpSend/SEND*.LOG"))
 		var got []string
 		for _, l := range lines {
 			if role == "FrontEnd" && l.Connector == "Intra-Organization SMTP Send Connector" {

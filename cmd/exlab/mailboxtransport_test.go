@@ -171,11 +171,14 @@ func TestMailboxDeliveryOverTcp(t *testing.T) {
 	mbx := s.address("Default Mailbox Delivery EX01")
 	s.stop() // the hub's pooled session to 475 ends, and with it the session's log lines
 	files, _ := filepath.Glob(filepath.Join(s.data, "TransportRoles", "Logs", "Mailbox", "ProtocolLog", "SmtpReceive", "Delivery", "*.LOG"))
-	if len(files) != 1 {
-		t.Fatalf("Delivery protocol log files: %v", files)
+	if len(files) == 0 {
+		t.Fatalf("no Delivery protocol log files")
 	}
-	b, _ := os.ReadFile(files[0])
-	log := string(b)
+	var log string
+	for _, f := range files { // two when the test crosses the hour
+		b, _ := os.ReadFile(f)
+		log += string(b)
+	}
 	for _, want := range []string{"EX01\\Default Mailbox Delivery EX01,", "," + mbx + ",127.0.0.1:", "MICROSOFT ESMTP MAIL SERVICE READY AT",
 		"<,MAIL FROM:<a@example.org>", "<,RCPT TO:<admin@contoso.test>", ">,334 <authentication response>,", ",-,,Local"} {
 		if !strings.Contains(log, want) {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // realClient returns the path of an installed client, or skips the test; with CI set (where
@@ -121,14 +119,7 @@ func TestSwaksNTLM(t *testing.T) {
 	// name under one sequence number.
 	waitSessionEnded(t, s.data)
 	s.stop()
-	files, _ := filepath.Glob(frontendReceiveLog(s.data))
-	if len(files) != 1 {
-		t.Fatalf("protocol log files: %v", files)
-	}
-	lines, err := smtpwire.ParseProtocolLog(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	lines := protocolLogLines(t, frontendReceiveLog(s.data))
 	var got []string
 	seqs := map[string]map[int]bool{}
 	for _, l := range lines {

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/exlab/exlab/transport/smtpwire"
 )
 
 // tlsTestTool returns the path of a real client, skipping the test when it is not installed,
@@ -162,14 +160,7 @@ func TestOpenSSLRSAOnlyClient(t *testing.T) {
 	if !regexp.MustCompile(`^ CN=EX01 CN=EX01 [0-9A-F]{32} [0-9A-F]{40} \S+\.000Z \S+\.000Z EX01;ex01\.contoso\.test$`).MatchString(certLine) {
 		t.Errorf("certificate line %q is not in the capture's shape", certLine)
 	}
-	files, _ := filepath.Glob(frontendReceiveLog(s.data))
-	if len(files) != 1 {
-		t.Fatalf("protocol logs: %v", files)
-	}
-	lines, err := smtpwire.ParseProtocolLog(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	lines := protocolLogLines(t, frontendReceiveLog(s.data))
 	var got []string
 	for _, l := range lines {
 		got = append(got, fmt.Sprintf("%c,%s,%s", l.Event, l.Data, l.Context))
@@ -248,14 +239,7 @@ func TestOpenSSLNegotiation(t *testing.T) {
 	// The refused TLS 1.3 client is in the protocol log as Schannel's SEC_E_ALGORITHM_MISMATCH.
 	waitSessionEnded(t, s.data)
 	s.stop()
-	files, _ := filepath.Glob(frontendReceiveLog(s.data))
-	if len(files) != 1 {
-		t.Fatalf("protocol logs: %v", files)
-	}
-	lines, err := smtpwire.ParseProtocolLog(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	lines := protocolLogLines(t, frontendReceiveLog(s.data))
 	failed := 0
 	for _, l := range lines {
 		if l.Event == '*' && l.Context == "TLS negotiation failed with error AlgorithmMismatch" {
