@@ -82,6 +82,8 @@ type Options struct {
 	// NewCertificate makes a self-signed certificate and adds it to the organization (POST
 	// /api/v1/certificates, New-ExchangeCertificate); nil: not served.
 	NewCertificate func(req NewCertificateRequest) (CertificateInfo, error)
+	// Console serves the web console at / (cmd/console); nil: not served.
+	Console http.Handler
 }
 
 // Handler serves the admin API.
@@ -120,7 +122,34 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", auth(pprof.Profile))
 	mux.HandleFunc("/debug/pprof/symbol", auth(pprof.Symbol))
 	mux.HandleFunc("/debug/pprof/trace", auth(pprof.Trace))
+	mux.HandleFunc("POST "+PathV1Login, h.login)
+	mux.HandleFunc("POST "+PathV1Logout, h.logout)
+	if o.Console != nil {
+		mux.Handle("/", o.Console) // every method: a pattern "GET /" would conflict with "/api/v1/"
+	}
 	return mux
+}
+
+// login is the web console's sign-in: the admin token in, an HttpOnly cookie that carries it
+// out (the console's pages and its event stream use it, as EventSource cannot send a header).
+func (h *handler) login(w http.ResponseWriter, r *http.Request) {
+	var in LoginRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the body is not a LoginRequest: "+err.Error())
+		return
+	}
+	if h.o.Token == "" || subtle.ConstantTimeCompare([]byte(in.Token), []byte(h.o.Token)) != 1 {
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, "that is not the admin token")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: ConsoleCookie, Value: h.o.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: ConsoleCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
 }
 
 type handler struct {
@@ -157,6 +186,16 @@ func (h *handler) auth(next http.HandlerFunc) http.HandlerFunc {
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if got == "" {
 			got = r.URL.Query().Get("token") // for tools that take only a URL (go tool pprof)
+		}
+		if c, err := r.Cookie(ConsoleCookie); got == "" && err == nil {
+			// The web console's sign-in (POST /api/v1/login). The cookie is SameSite=Strict, and a
+			// change made with it must carry the console's header, which a form on another site
+			// cannot send: no cross-site request acts with the admin's cookie.
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(ConsoleHeader) == "" {
+				writeError(w, http.StatusForbidden, CodeForbidden, "a change made with the console's cookie needs the "+ConsoleHeader+" header")
+				return
+			}
+			got = c.Value
 		}
 		if h.o.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(h.o.Token)) != 1 {
 			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "the admin token (in the data directory) is required")

@@ -26,7 +26,22 @@ const (
 	PathV1Shell     = PathV1 + "/shell"
 	PathV1EventLog  = PathV1 + "/eventlog"
 	PathV1Certs     = PathV1 + "/certificates"
+	PathV1Login     = PathV1 + "/login"  // the web console's sign-in (sets ConsoleCookie)
+	PathV1Logout    = PathV1 + "/logout" // clears it
+	PathV1Health    = PathV1 + "/health"
 )
+
+// ConsoleCookie carries the admin token for the web console after POST /api/v1/login; a change
+// made with it must also carry ConsoleHeader (any value).
+const (
+	ConsoleCookie = "exlab_admin"
+	ConsoleHeader = "X-Exlab-Console"
+)
+
+// LoginRequest is the body of POST /api/v1/login.
+type LoginRequest struct {
+	Token string
+}
 
 // More error codes of /api/v1.
 const (
@@ -34,6 +49,8 @@ const (
 	// CodeConflict: PUT /organization with an ETag that is no longer the file's (409): someone
 	// else changed the organization since it was read.
 	CodeConflict = "conflict"
+	// CodeForbidden: a change made with the console's cookie but without ConsoleHeader (403).
+	CodeForbidden = "forbidden"
 )
 
 // Limits of a message list page.

@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 
 	"github.com/exlab/exlab/cmd/adminapi"
+	"github.com/exlab/exlab/cmd/console"
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/frontend"
 	"github.com/exlab/exlab/queue"
@@ -275,7 +276,8 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 				TrackingEvents: s.tracking.Subscribe, ProtocolLogDirs: func() []adminapi.ProtocolLogDir { return s.logDirs },
 				Organization: s.organizationSource, SetOrganization: setOrg,
 				Shell: (&shellSessions{dataDir: o.DataDir}).run, ServerName: s.srv.Name, PortOffset: o.PortOffset,
-				EventLog: s.events.Recent, Certificates: s.certificates(tlsConf), NewCertificate: s.newCertificate(setOrg)}, o.AdminToken, s.log)
+				EventLog: s.events.Recent, Certificates: s.certificates(tlsConf), NewCertificate: s.newCertificate(setOrg),
+				Console: console.Handler()}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}
