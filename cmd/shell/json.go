@@ -22,7 +22,7 @@ func convertToJSON() *Cmdlet {
 			"what they are; collections become arrays; any other value is its string, as a deserialized object of a " +
 			"remote Exchange session shows it. Beyond -Depth (2 by default) an object is its string. Dates are " +
 			"\\/Date(milliseconds)\\/, as Windows PowerShell 5.1 writes them.",
-		Params: []Param{{Name: "InputObject", Type: Any, Position: 1}, {Name: "Depth", Type: Int}, {Name: "Compress", Type: Switch}},
+		Params:   []Param{{Name: "InputObject", Type: Any, Position: 1}, {Name: "Depth", Type: Int}, {Name: "Compress", Type: Switch}},
 		Examples: []string{"Get-ReceiveConnector | ConvertTo-Json -Depth 3\n\nThe receive connectors as a JSON array of objects."},
 		Process: func(c *Call) error {
 			depth := int64(2)
