@@ -153,8 +153,9 @@ async function reader(main, mailbox, id) {
   if (b.html) {
     // sandbox="" : no scripts, no forms, no popups, an opaque origin; the part's own CSP
     // (default-src 'none'; img-src data: cid:) keeps remote images and styles out.
-    main.append(h('section', { 'aria-labelledby': 'html-h' }, h('h2', { id: 'html-h' }, 'HTML body'),
-      h('iframe', { class: 'body', id: 'msg-html', sandbox: '', referrerpolicy: 'no-referrer', title: 'HTML body of the message (sandboxed, remote content blocked)', src: partURL(m, b.html.Path) })));
+    const frame = h('iframe', { class: 'body', id: 'msg-html', sandbox: '', referrerpolicy: 'no-referrer', title: 'HTML body of the message (sandboxed, remote content blocked)', src: partURL(m, b.html.Path) });
+    frame.addEventListener('load', () => { frame.dataset.loaded = 'true'; }, { once: true });
+    main.append(h('section', { 'aria-labelledby': 'html-h' }, h('h2', { id: 'html-h' }, 'HTML body'), frame));
   }
   if (b.text) {
     main.append(h('section', { 'aria-labelledby': 'text-h' }, h('h2', { id: 'text-h' }, 'Text body'), h('pre', { id: 'msg-text' }, b.text.Text ?? '')));
