@@ -28,6 +28,8 @@ class Window {
   }
 }
 
+// Short role names keep the latency chart's legend readable (a series per role, phase and quantile).
+const roleShort = { FrontendTransport: 'FE', HubTransport: 'Hub', MailboxTransportDelivery: 'MbxDelivery', MailboxTransportSubmission: 'MbxSubmission' };
 const palette = ['#0078d4', '#107c10', '#a4262c', '#8764b8', '#ca5010', '#038387', '#986f0b', '#e3008c', '#4f6bed', '#69797e'];
 const num = (n) => (n ?? 0).toLocaleString('en-US', { maximumFractionDigits: 1 });
 const ms = (s) => (s * 1000).toLocaleString('en-US', { maximumFractionDigits: s < 0.01 ? 2 : 1 });
@@ -99,7 +101,7 @@ export default {
         if (c in row) row[c] += n;
       }
       for (const p of s.Phases || []) {
-        const name = p.Role + ' ' + p.Phase;
+        const name = (roleShort[p.Role] || p.Role) + ' ' + p.Phase;
         ensurePhase(name);
         // A log scale has no zero: a phase with no sample that second is a gap.
         row[name + ' p50'] = p.Count > 0 && p.P50 > 0 ? p.P50 * 1000 : null;

@@ -141,8 +141,8 @@ async function reader(main, mailbox, id) {
     h('p', { class: 'toolbar' },
       m.MessageID ? h('a', { href: '#/trace/' + encodeURIComponent(m.MessageID), id: 'msg-trace' }, 'Message trace') : null,
       h('a', { href: `#/protocollog/${m.ID}/${encodeURIComponent(m.Mailbox)}`, id: 'msg-protocollog' }, 'Protocol log'),
-      h('a', { href: rawURL(m), download: `${m.ID}.eml`, id: 'msg-download' }, 'Download .eml')),
-    m.ParseError ? h('p', { class: 'error', role: 'alert' }, 'The message did not parse: ' + m.ParseError) : null);
+      h('a', { href: rawURL(m), download: `${m.ID}.eml`, id: 'msg-download' }, 'Download .eml')));
+  if (m.ParseError) main.append(h('p', { class: 'error', role: 'alert' }, 'The message did not parse: ' + m.ParseError));
 
   const headers = h('details', { id: 'msg-headers' }, h('summary', {}, `All headers (${m.Headers.length})`),
     h('table', { 'aria-label': 'Headers' },
