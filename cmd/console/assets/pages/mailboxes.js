@@ -36,7 +36,7 @@ async function list(main, mailbox) {
     filters.map(([k, label, type]) => h('div', {}, h('label', { for: 'q-' + k }, label), h('input', { id: 'q-' + k, name: k, type }))),
     h('button', { type: 'submit', class: 'primary' }, 'Search'),
     h('button', { type: 'reset' }, 'Clear'));
-  main.append(h('div', { class: 'split' },
+  main.append(h('div', { class: 'split mail' },
     h('section', { class: 'panel', 'aria-labelledby': 'mb-h' }, h('h2', { id: 'mb-h' }, 'Mailboxes'), boxes),
     h('section', { class: 'panel', 'aria-labelledby': 'ml-h' },
       h('h2', { id: 'ml-h' }, mailbox ? `Messages in ${mailbox}` : 'Messages in every mailbox'),
@@ -94,18 +94,28 @@ async function list(main, mailbox) {
     if (query.messageId && lc(m.MessageID).replace(/[<>]/g, '') !== lc(query.messageId).replace(/[<>]/g, '')) return false;
     return !(query.text || query.since || query.before);
   };
-  let boxTimer = null;
+  // Deliveries are taken in batches (a load test delivers thousands a second): the list is
+  // drawn again at most four times a second, the mailbox counts once a second.
+  let boxTimer = null, rowTimer = null, pending = [];
+  const flush = () => {
+    rowTimer = null;
+    const seen = new Set(rows.map(r => r.Mailbox + '/' + r.ID));
+    const fresh = pending.filter(m => !seen.has(m.Mailbox + '/' + m.ID)).reverse();
+    pending = [];
+    if (!fresh.length) return;
+    rows = fresh.concat(rows);
+    showRows();
+    notify(fresh.length === 1 ? `New message in ${fresh[0].Mailbox}: ${fresh[0].Subject || '(no subject)'}` : `${fresh.length} new messages`);
+  };
   const stop = onEvent('delivery', (m) => {
-    if (matches(m) && !rows.some(r => r.ID === m.ID && r.Mailbox === m.Mailbox)) {
-      rows.unshift(m);
-      showRows();
-      notify(`New message in ${m.Mailbox}: ${m.Subject || '(no subject)'}`);
+    if (matches(m)) {
+      pending.push(m);
+      if (!rowTimer) rowTimer = setTimeout(flush, 250);
     }
-    // Many deliveries a second (a load test) refresh the counts once a second at most.
     if (!boxTimer) boxTimer = setTimeout(() => { boxTimer = null; showBoxes().catch(() => {}); }, 1000);
   });
   await Promise.all([showBoxes(), load(false)]);
-  return () => { stop(); clearTimeout(boxTimer); };
+  return () => { stop(); clearTimeout(boxTimer); clearTimeout(rowTimer); };
 }
 
 // bodies finds the message's text and HTML bodies: the first text/plain and text/html parts
