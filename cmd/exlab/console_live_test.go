@@ -125,6 +125,14 @@ func TestConsoleDashboard(t *testing.T) {
 		return false
 	})
 	b.screenshot("dashboard-load")
+	// The 200 messages page through the mailbox's list 50 at a time (the API's cursor).
+	b.page("mailboxes/user1%40contoso.test", "#message-list tbody tr")
+	b.waitText("#message-count", "50 message(s) shown; more are older", 10*time.Second)
+	b.do(chromedp.Focus(chromedp.ID("message-more")), chromedp.KeyEvent("\r"))
+	b.waitText("#message-count", "100 message(s) shown", 10*time.Second)
+	if n := evalJS[int](b, `new Set([...document.querySelectorAll('#message-list tbody tr a')].map(a => a.getAttribute('href'))).size`); n != 100 {
+		t.Errorf("%d distinct rows after two pages", n)
+	}
 	b.noErrors()
 }
 
