@@ -11,7 +11,7 @@ let hasJson = null;
 export async function objects(script, opts = {}) {
   if (hasJson === null) {
     const r = await shell('Get-Command ConvertTo-Json', { quiet: true, allowFail: true });
-    hasJson = !r.Failed;
+    hasJson = !r.Failed && !(r.Errors || "").trim();
   }
   if (hasJson) return cmdletObjects(script, opts);
   const r = await shell(script + ' | Format-List', opts);
@@ -53,7 +53,7 @@ export function field(name, value, kind = 'text', opts = {}) {
   let input;
   if (kind === 'bool' || kind === 'select') {
     const values = kind === 'bool' ? ['True', 'False'] : opts.values;
-    input = h('select', { id, name }, values.map(v => h('option', { value: v }, v)));
+    input = h('select', { id, name }, values.map(v => h('option', { value: v }, v === '' ? '(any)' : v)));
     input.value = value === true ? 'True' : value === false ? 'False' : String(value ?? values[0]);
   } else {
     input = h('input', { id, name, type: kind === 'number' ? 'number' : 'text', value: Array.isArray(value) ? value.join(', ') : fmt(value),

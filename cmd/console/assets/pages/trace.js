@@ -16,7 +16,7 @@ export default {
     const fields = {
       sender: field('sender', '', 'text', { label: 'Sender' }),
       recipient: field('recipient', '', 'text', { label: 'Recipient' }),
-      start: field('start', '', 'text', { label: 'Start time', help: 'local time, e.g. 2026-12-02 23:00' }),
+      start: field('start', '', 'text', { label: 'Start time' }),
       end: field('end', '', 'text', { label: 'End time' }),
       eventId: field('eventId', '', 'select', { label: 'Event ID', values: events }),
       messageId: field('messageId', args[0] || '', 'text', { label: 'Message ID', help: '<…@…>' }),
