@@ -151,18 +151,23 @@ SendConnectors:
 	if err := sub.SendMail("user1@contoso.test", []string{"ann@tailspin.test"}, strings.NewReader("Subject: held for the console\r\n\r\nx\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	q := fmt.Sprintf(`EX01\[127.0.0.1]:%d`, dead)
+	hop := fmt.Sprintf(`[127.0.0.1]:%d`, dead)
 	c := adminapi.Dial(s.data)
+	q := "" // EX01\<number>, as Exchange names a delivery queue
 	status := func() string {
 		qs, _ := c.Queues()
 		for _, x := range qs {
-			if x.Identity == q {
-				return string(x.Status)
+			if x.NextHopDomain == hop {
+				q = x.Identity
+				return x.Status
 			}
 		}
 		return ""
 	}
-	waitUntil(t, 15*time.Second, "the Tailspin queue in Retry", func() bool { return status() == "Retry" })
+	if !waitFor(15*time.Second, func() bool { return status() == "Retry" }) {
+		qs, err := c.Queues()
+		t.Fatalf("no queue to %s in Retry: %+v %v", hop, qs, err)
+	}
 	b := openConsole(t, s)
 	b.page("queues", "#q-list tbody tr")
 	b.clickRow("#q-list", q, 10*time.Second)
@@ -297,6 +302,16 @@ func TestConsoleHealthTakenPort(t *testing.T) {
 	b.waitText("#health-ready", "not ready", 5*time.Second)
 	b.screenshot("health-taken")
 	b.noErrors()
+}
+
+// waitFor polls cond every 50 ms for at most d.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // getAdmin GETs path on s's admin API with its token into out and returns the status.

@@ -25,7 +25,7 @@ export default {
       RemoteIPRanges: field('RemoteIPRanges', '', 'list', { help: 'client ranges, comma-separated' }),
     };
     const err = h('p', { class: 'error', role: 'alert', id: 'fault-error' });
-    const form = h('form', { id: 'fault-form', class: 'panel', 'aria-label': 'Add a fault rule' }, h('h2', {}, 'Add a rule'), Object.values(f).map(x => x.el),
+    const form = h('form', { id: 'fault-form', class: 'panel', 'aria-label': 'Add a fault rule' }, h('h2', {}, 'Add a rule'), h('div', { class: 'fields2' }, Object.values(f).map(x => x.el)),
       h('div', { class: 'toolbar' }, h('button', { type: 'submit', class: 'primary' }, 'Add rule')), err);
     const clear = h('button', { type: 'button', id: 'fault-clear' }, 'Clear all');
     const refresh = h('button', { type: 'button', id: 'fault-refresh' }, 'Refresh');
