@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"github.com/exlab/exlab/cmd/adminapi"
 	"github.com/exlab/exlab/transport/smtpwire"
@@ -364,5 +367,45 @@ func TestConsoleKeyboardFaultForm(t *testing.T) {
 		t.Fatalf("the server has %v (%v)", fs, err)
 	}
 	b.screenshot("keyboard-fault")
+	b.noErrors()
+}
+
+// TestConsoleEventsLive: an Exchange event raised while the events page is shown (1035, a
+// failed AUTH LOGIN on Client Frontend) arrives without a reload, newest first, and the
+// filters by event id and level keep it; the server's event log has it too.
+func TestConsoleEventsLive(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	b := openConsole(t, s)
+	b.page("events", "#ev-list table")
+	b.waitText("#ev-count", "event(s)", 5*time.Second)
+	time.Sleep(500 * time.Millisecond) // the event stream is open once the page subscribed
+	sub, err := smtp.DialStartTLS(s.address("Client Frontend EX01"), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := sub.Auth(sasl.NewLoginClient("user1@contoso.test", "not-the-password")); err == nil {
+		t.Fatal("AUTH with a wrong password succeeded")
+	}
+	b.waitText("#ev-list tbody tr:first-child", "1035", 10*time.Second)
+	b.do(chromedp.SetValue(chromedp.CSS(`#ev-filter input[name=eventId]`), "1035"), chromedp.SetValue(chromedp.CSS(`#ev-filter select[name=level]`), "Warning"),
+		chromedp.Click(chromedp.CSS(`#ev-filter button[type=submit]`)))
+	rows := evalJS[[]string](b, `[...document.querySelectorAll('#ev-list tbody tr')].map(r => r.textContent)`)
+	if len(rows) != 1 || !strings.Contains(rows[0], "1035") || !strings.Contains(rows[0], "Warning") {
+		t.Errorf("filtered to 1035/Warning the page shows %q", rows)
+	}
+	b.clickRow("#ev-list", "1035", 5*time.Second)
+	b.waitText("#ev-details", "Event 1035", 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	evs, err := adminapi.Dial(s.data).EventLog(ctx)
+	found := false
+	for _, e := range evs {
+		found = found || fmt.Sprint(e["EventID"]) == "1035"
+	}
+	if err != nil || !found {
+		t.Errorf("the server's event log: %v %v", evs, err)
+	}
+	b.screenshot("events-live")
 	b.noErrors()
 }
