@@ -5,7 +5,7 @@ BIN     := bin/exlab
 # Root binds the real ports; anyone else gets them shifted by 10000 (25 -> 10025).
 ARGS    ?= $(if $(filter 0,$(shell id -u)),,--port-offset 10000)
 
-.PHONY: build run test bench lint fmt generate cross
+.PHONY: build run test bench lint fmt generate cross console-vendor
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/exlab
@@ -43,6 +43,16 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-generate:
+generate: console-vendor
 	cd transport/smtpwire && $(GO) run gen_replies.go
 	$(GO) run ./config/gendoc $(CURDIR)/docs/config-reference.md
+
+# The web console's one third-party asset, uPlot, from its pinned npm package (the files are
+# committed, so building needs no network; this refreshes them and checks them against
+# cmd/console/assets/vendor/SHA256SUMS).
+UPLOT_VERSION = 1.6.32
+console-vendor:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-$(UPLOT_VERSION).tgz && \
+	  cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css $(CURDIR)/cmd/console/assets/vendor/ && \
+	  cp package/LICENSE $(CURDIR)/cmd/console/assets/vendor/uPlot.LICENSE && rm -rf $$tmp
+	cd cmd/console/assets/vendor && grep -v '^#' SHA256SUMS | sha256sum -c --quiet

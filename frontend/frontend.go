@@ -482,3 +482,10 @@ func correlationID() string {
 
 // Unbound lists the frontend's bindings that do not listen (see smtpreceive.Server.Unbound).
 func (f *Frontend) Unbound() []string { return f.recv.Unbound() }
+
+// Bindings reports every binding of the service's receive connectors, listening or not (the
+// web console's server health).
+func (f *Frontend) Bindings() []smtpreceive.BindingState { return f.recv.Bindings() }
+
+// Sessions is how many sessions each of the service's receive connectors has open.
+func (f *Frontend) Sessions() map[*config.ReceiveConnector]int64 { return f.recv.Sessions() }

@@ -73,6 +73,7 @@ type Hub struct {
 	// suspended are the queues Suspend-Queue stopped (queuesuspend.go).
 	suspended suspendedQueues
 	send      *smtpSend // the SmtpSend driver
+	delivered atomic.Int64
 	keys      *dkimKeys // DKIM verification of anonymous mail
 	tracker   *Tracker  // the message tracking log, or nil
 	// mbx is the SmtpSend to Mailbox Delivery (nil: none); mdTracker its MSGTRKMD log.
@@ -124,7 +125,7 @@ func New(o Options) *Hub {
 	h.sched.suspendedHold = h.holds
 	dns := smtpsend.NewDNS(o.Server.ExternalDNSServers)
 	h.keys = &dkimKeys{dns: dns}
-	h.send = &smtpSend{server: o.Server, log: o.Logger, dns: dns, sendLog: o.SendProtocolLog, tracker: h.tracker}
+	h.send = &smtpSend{server: o.Server, log: o.Logger, dns: dns, sendLog: o.SendProtocolLog, tracker: h.tracker, delivered: &h.delivered}
 	// Send connectors with FrontendProxyEnabled hand their mail to this server's Outbound Proxy
 	// Frontend (717), found in the configuration (spec §6.4).
 	h.send.outProxy = &smtpsend.Proxy{
@@ -251,3 +252,23 @@ func localAddr(ap netip.AddrPort) string { return ap.Addr().Unmap().String() }
 
 // Unbound lists the hub's bindings that do not listen (see smtpreceive.Server.Unbound).
 func (h *Hub) Unbound() []string { return h.recv.Unbound() }
+
+// Delivered is how many recipients the hub has delivered since it started: into mailboxes,
+// or taken by the next hop of a send connector.
+func (h *Hub) Delivered() int64 { return h.delivered.Load() }
+
+// Sessions is how many sessions each of the hub's receive connectors has open.
+func (h *Hub) Sessions() map[*config.ReceiveConnector]int64 { return h.recv.Sessions() }
+
+// PressureLevel is the back-pressure state (Normal, Medium, High), "Off" when BackPressure is
+// not enabled, and the messages the queues hold.
+func (h *Hub) PressureLevel() (string, int64) {
+	if h.pressure == nil {
+		return "Off", h.sched.held64()
+	}
+	return levelNames[h.pressure.level.Load()], h.sched.held64()
+}
+
+// Bindings reports every binding of the service's receive connectors, listening or not (the
+// web console's server health).
+func (h *Hub) Bindings() []smtpreceive.BindingState { return h.recv.Bindings() }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
@@ -28,6 +29,9 @@ type smtpSend struct {
 	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors
 	sendLog  *smtpwire.ProtocolLog
 	tracker  *Tracker
+	// delivered counts the recipients the next hop took (send connectors and the Mailbox
+	// Delivery hop): the console's delivered figure.
+	delivered *atomic.Int64
 }
 
 // sendResult is what one attempt did to a message's recipients (already recorded in them).
@@ -148,6 +152,7 @@ func (s *smtpSend) record(res *sendResult, m *queue.Message, r *queue.Recipient,
 	switch {
 	case rr.Code/100 == 2:
 		r.Status, r.LastError = queue.StatusDelivered, rr.Text
+		s.delivered.Add(1)
 		if len(r.Notify) > 0 {
 			res.Relayed = append(res.Relayed, *r)
 		}

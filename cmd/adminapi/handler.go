@@ -82,6 +82,12 @@ type Options struct {
 	// NewCertificate makes a self-signed certificate and adds it to the organization (POST
 	// /api/v1/certificates, New-ExchangeCertificate); nil: not served.
 	NewCertificate func(req NewCertificateRequest) (CertificateInfo, error)
+	// Health lists the bindings of the server's services for GET /api/v1/health; nil: not
+	// served.
+	Health func() []HealthBinding
+	// Stats is the load figures' source of the event stream's stats events (GET
+	// /api/v1/events?stats=1); nil: none are sent.
+	Stats *StatsSource
 	// Console serves the web console at / (cmd/console); nil: not served.
 	Console http.Handler
 }

@@ -84,6 +84,7 @@ func (h *handler) v1Routes() []route {
 		{"POST " + PathV1Certs, h.v1NewCertificate},
 		{"GET " + PathV1Mailboxes, h.v1Mailboxes},
 		{"GET " + PathV1Events, h.v1Events},
+		{"GET " + PathV1Health, h.v1Health},
 	}
 }
 
@@ -328,6 +329,10 @@ func (h *handler) v1Part(w http.ResponseWriter, r *http.Request) {
 		ct += "; charset=utf-8" // decoded to UTF-8
 	}
 	w.Header().Set("Content-Type", ct)
+	// A part is the sender's content: an HTML body shown in the console runs no script and
+	// fetches nothing remote (what a mail reader's "block external content" does).
+	w.Header().Set("Content-Security-Policy", PartCSP)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if p.Filename != "" {
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", p.Filename))
 	}
@@ -695,6 +700,22 @@ func (h *handler) v1Wait(w http.ResponseWriter, r *http.Request) {
 // event the server logs (1020, 1035, 15004, 1003 …: the --events JSON object); "lost" when
 // the stream fell behind and missed deliveries; a comment every 15 s keeps proxies from
 // closing it.
+func (h *handler) v1Health(w http.ResponseWriter, r *http.Request) {
+	if h.o.Health == nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "this server does not report its bindings")
+		return
+	}
+	bs := h.o.Health()
+	if bs == nil {
+		bs = []HealthBinding{}
+	}
+	ready := true
+	for _, b := range bs {
+		ready = ready && b.Listening
+	}
+	writeJSON(w, Health{Server: h.o.ServerName, Ready: ready, Bindings: bs})
+}
+
 func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -722,9 +743,27 @@ func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 	fl.Flush()
 	tick := time.NewTicker(15 * time.Second)
 	defer tick.Stop()
+	// ?stats=1: the load figures once a second (the console's dashboard).
+	var statsTick <-chan time.Time
+	var prev statsSample
+	if h.o.Stats != nil && r.URL.Query().Get("stats") != "" {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		statsTick = t.C
+		prev = h.o.Stats.sample(time.Now())
+	}
 	wasLost := false
 	for {
 		select {
+		case now := <-statsTick:
+			cur := h.o.Stats.sample(now)
+			var b bytes.Buffer
+			e := json.NewEncoder(&b)
+			e.SetEscapeHTML(false)
+			_ = e.Encode(h.o.Stats.stats(prev, cur))
+			prev = cur
+			fmt.Fprintf(w, "event: stats\ndata: %s\n", b.Bytes())
+			fl.Flush()
 		case it := <-ch:
 			var b bytes.Buffer
 			e := json.NewEncoder(&b)

@@ -3,6 +3,8 @@ package adminapi
 import (
 	"time"
 
+	"github.com/exlab/exlab/transport/smtpreceive"
+
 	"github.com/exlab/exlab/transport"
 )
 
@@ -37,6 +39,24 @@ const (
 	ConsoleCookie = "exlab_admin"
 	ConsoleHeader = "X-Exlab-Console"
 )
+
+// Health answers GET /api/v1/health: every binding of the server's services, listening or not,
+// with the owner of a port a binding cannot take (Event 1020), and the readiness /readyz reports.
+type Health struct {
+	Server   string
+	Ready    bool
+	Bindings []HealthBinding
+}
+
+// HealthBinding is one binding of one service (FrontEnd, Hub or Mailbox).
+type HealthBinding struct {
+	Service string
+	smtpreceive.BindingState
+}
+
+// PartCSP is the Content-Security-Policy of a message part (GET /api/v1/messages/{id}/parts/…):
+// no script, nothing from the network, inline styles and data: images only.
+const PartCSP = "sandbox; default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; font-src data:"
 
 // LoginRequest is the body of POST /api/v1/login.
 type LoginRequest struct {

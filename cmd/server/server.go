@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -277,7 +278,8 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 				Organization: s.organizationSource, SetOrganization: setOrg,
 				Shell: (&shellSessions{dataDir: o.DataDir}).run, ServerName: s.srv.Name, PortOffset: o.PortOffset,
 				EventLog: s.events.Recent, Certificates: s.certificates(tlsConf), NewCertificate: s.newCertificate(setOrg),
-				Console: console.Handler()}, o.AdminToken, s.log)
+				Console: console.Handler(), Health: s.health, Stats: &adminapi.StatsSource{Metrics: metrics, Delivered: s.hub.Delivered,
+					Queue: s.hub.PressureLevel, Sessions: s.sessions}}, o.AdminToken, s.log)
 			if err != nil {
 				s.log.Warn("admin listener not started", "err", err)
 			}
@@ -384,6 +386,31 @@ func (s *services) unbound() []string {
 	out := append(s.hub.Unbound(), s.mbx.Unbound()...)
 	if s.fe != nil {
 		out = append(out, s.fe.Unbound()...)
+	}
+	return out
+}
+
+// health is every binding of the server's services (GET /api/v1/health).
+func (s *services) health() []adminapi.HealthBinding {
+	var out []adminapi.HealthBinding
+	add := func(service string, bs []smtpreceive.BindingState) {
+		for _, b := range bs {
+			out = append(out, adminapi.HealthBinding{Service: service, BindingState: b})
+		}
+	}
+	if s.fe != nil {
+		add("FrontEnd", s.fe.Bindings())
+	}
+	add("Hub", s.hub.Bindings())
+	add("Mailbox", s.mbx.Bindings())
+	return out
+}
+
+// sessions is the open sessions of every receive connector, for the stats events.
+func (s *services) sessions() map[*config.ReceiveConnector]int64 {
+	out := s.hub.Sessions()
+	if s.fe != nil {
+		maps.Copy(out, s.fe.Sessions())
 	}
 	return out
 }

@@ -16,6 +16,7 @@ func (e *Engine) registerBuiltins() {
 		c.builtin = true
 		e.Register(c)
 	}
+	reg(convertToJSON())
 	whereParams := []Param{
 		{Name: "FilterScript", Type: Any, TypeName: "ScriptBlock", Position: 1},
 		{Name: "Value", Type: Any, TypeName: "Object", Position: 2},

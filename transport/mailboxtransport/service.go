@@ -136,3 +136,10 @@ func (s *Service) Bound() []smtpreceive.Listening { return s.recv.Bound() }
 
 // Unbound lists the bindings that do not listen (see smtpreceive.Server.Unbound).
 func (s *Service) Unbound() []string { return s.recv.Unbound() }
+
+// Bindings reports every binding of the service's receive connectors, listening or not (the
+// web console's server health).
+func (s *Service) Bindings() []smtpreceive.BindingState { return s.recv.Bindings() }
+
+// Sessions is how many sessions each of the service's receive connectors has open.
+func (s *Service) Sessions() map[*config.ReceiveConnector]int64 { return s.recv.Sessions() }

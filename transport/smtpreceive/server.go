@@ -73,6 +73,7 @@ type listener struct {
 	key     string
 	binding config.Binding
 	conns   atomic.Pointer[[]*config.ReceiveConnector]
+	err     string // why the last bind failed (under Server.mu)
 }
 
 func (g *listener) connectors() []*config.ReceiveConnector { return *g.conns.Load() }
@@ -87,6 +88,56 @@ func (s *Server) Unbound() []string {
 		for _, rc := range g.connectors() {
 			out = append(out, rc.Identity()+" "+g.key)
 		}
+	}
+	return out
+}
+
+// BindingState is one local endpoint of the server's connectors, listening or not: the web
+// console's server health.
+type BindingState struct {
+	Connectors []string   // identities
+	Binding    string     // as configured, the port shifted by the offset
+	Address    string     `json:",omitempty"` // as bound (the real port of a port-0 binding)
+	Listening  bool       //
+	Error      string     `json:",omitempty"` // why it does not listen (Event 1020's cause)
+	Owner      *PortOwner `json:",omitempty"` // who holds the port it cannot bind, where the system tells
+}
+
+// Sessions is how many sessions each connector has open now.
+func (s *Server) Sessions() map[*config.ReceiveConnector]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[*config.ReceiveConnector]int64, len(s.perConn))
+	for rc, n := range s.perConn {
+		out[rc] = n
+	}
+	return out
+}
+
+// Bindings reports every binding, bound ones first; for one that does not listen it looks for
+// the process that holds the port (FindPortOwner reads /proc: a request's cost, not a message's).
+func (s *Server) Bindings() []BindingState {
+	s.mu.Lock()
+	var out []BindingState
+	var unbound []config.Binding
+	for _, g := range s.listeners {
+		out = append(out, BindingState{Connectors: identities(g.connectors()), Binding: g.key, Address: g.l.Addr().String(), Listening: true})
+	}
+	for _, g := range s.unbound {
+		out = append(out, BindingState{Connectors: identities(g.connectors()), Binding: g.key, Error: g.err})
+		unbound = append(unbound, g.binding)
+	}
+	s.mu.Unlock()
+	for i, b := range unbound {
+		out[len(out)-len(unbound)+i].Owner = FindPortOwner(b)
+	}
+	return out
+}
+
+func identities(rcs []*config.ReceiveConnector) []string {
+	out := make([]string, len(rcs))
+	for i, rc := range rcs {
+		out[i] = rc.Identity()
 	}
 	return out
 }
@@ -173,6 +224,7 @@ func (s *Server) bind(g *listener) (Listening, *BindError) {
 		e := &BindError{Connectors: g.connectors(), Binding: g.binding, Err: err}
 		s.logBindError(e)
 		s.mu.Lock()
+		g.err = err.Error()
 		s.unbound = append(s.unbound, g)
 		s.startRetries()
 		s.mu.Unlock()
