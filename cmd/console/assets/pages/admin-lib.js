@@ -1,42 +1,7 @@
 // admin-lib.js: what the admin pages (mailflow, queues, trace, events, faults, health) share:
-// reading a Get- cmdlet's objects, a properties pane, labelled form fields, and the in-page
+// a properties pane, labelled form fields, and the in-page
 // confirmation a Remove- asks for. Not a page (the router only loads the ids it lists).
-import { h, shell, cmdletObjects, fmt, psQuote } from '../app.js';
-
-let hasJson = null;
-
-// objects runs a Get- cmdlet and returns its objects. With ConvertTo-Json in the shell it is
-// cmdletObjects; a shell without it gets `| Format-List`, whose "Name : value" lines (one
-// object per blank-line-separated block, "{a, b}" a list) are read back.
-export async function objects(script, opts = {}) {
-  if (hasJson === null) {
-    const r = await shell('Get-Command ConvertTo-Json', { quiet: true, allowFail: true });
-    hasJson = !r.Failed && !(r.Errors || "").trim();
-  }
-  if (hasJson) return cmdletObjects(script, opts);
-  const r = await shell(script + ' | Format-List', opts);
-  return parseFormatList(r.Output);
-}
-
-export function parseFormatList(text) {
-  const out = [];
-  let cur = null, last = null;
-  for (const line of text.split(/\r?\n/)) {
-    if (!line.trim()) { if (cur) out.push(cur); cur = null; last = null; continue; }
-    const m = /^(\S[^:]*?)\s*:(?: (.*))?$/.exec(line);
-    if (m && !/^\s/.test(line)) {
-      cur = cur || {};
-      let v = m[2] ?? '';
-      if (/^\{.*\}$/.test(v)) v = v.slice(1, -1) ? v.slice(1, -1).split(', ') : [];
-      cur[m[1]] = v;
-      last = m[1];
-    } else if (cur && last) {
-      cur[last] = fmt(cur[last]) + ' ' + line.trim(); // a wrapped value
-    }
-  }
-  if (cur) out.push(cur);
-  return out;
-}
+import { h, fmt, psQuote } from '../app.js';
 
 // details is a definition list of every property of o.
 export function details(o, label) {

@@ -1,5 +1,5 @@
-import { h, api, shell, table, notify, fmt, psQuote } from '../app.js';
-import { objects, errorText } from './admin-lib.js';
+import { h, cmdletObjects, api, shell, table, notify, fmt, psQuote } from '../app.js';
+import { errorText } from './admin-lib.js';
 
 // Server health: every binding of every connector, listening or not, with the process that
 // holds a taken port (GET /api/v1/health); the readiness probe's text (/readyz); and the
@@ -14,22 +14,17 @@ export default {
     main.append(h('h1', {}, 'Server health'), h('div', { class: 'toolbar' }, refresh), h('h2', {}, 'Readiness'), ready,
       h('h2', {}, 'Bindings'), list, h('h2', {}, 'Server components'), comp);
     const owner = (o) => o ? `${o.Program || '?'} (PID ${o.PID})${o.Cmdline ? ' — ' + o.Cmdline : ''}` : '';
-    const cols = [{ key: 'Service' }, { key: 'Connectors', render: b => fmt(b.Connectors) }, { key: 'Binding' }, { key: 'Address', label: 'Listening on' },
+    const cols = [{ key: 'Service' }, { key: 'Connectors', render: b => fmt(b.Connectors) }, { key: 'Binding', render: b => String(b.Binding).split(' ')[0] }, { key: 'Address', label: 'Listening on' },
       { key: 'Listening', label: 'State', render: b => h('span', { class: b.Listening ? 'ok' : 'error' }, b.Listening ? 'Listening' : 'Not listening') },
       { key: 'Owner', label: 'Port owner', render: b => owner(b.Owner) }, { key: 'Error' }];
-    let server = 'EX01', hasHealth = null;
+    let server = 'EX01';
 
     async function load(quiet) {
       try { ready.textContent = (await api('/readyz', { text: true })).trim(); } catch (e) { ready.textContent = String(e.message).trim(); }
-      // An exlab older than the health API: its openapi.json does not list the path (asked
-      // first, so the page does not log a 404).
-      if (hasHealth === null) hasHealth = Boolean(((await api('/api/v1/openapi.json')).paths || {})['/api/v1/health']);
-      if (hasHealth) {
-        const hl = await api('/api/v1/health');
-        server = hl.Server || server;
-        list.replaceChildren(table(cols, hl.Bindings || [], { label: 'Bindings', empty: 'The server has no bindings.' }));
-      } else list.replaceChildren(h('p', { class: 'error' }, 'This server has no health API (GET /api/v1/health).'));
-      const states = await objects(`Get-ServerComponentState -Identity ${psQuote(server)}`, { quiet });
+      const hl = await api('/api/v1/health');
+      server = hl.Server || server;
+      list.replaceChildren(table(cols, hl.Bindings || [], { label: 'Bindings', empty: 'The server has no bindings.' }));
+      const states = await cmdletObjects(`Get-ServerComponentState -Identity ${psQuote(server)}`, { quiet });
       comp.replaceChildren(table([{ key: 'Server' }, { key: 'Component' }, { key: 'State' },
         { key: 'act', label: 'Action', render: s => h('button', { type: 'button', id: 'health-toggle-' + s.Component,
           onclick: () => toggle(s) }, s.State === 'Active' ? 'Start maintenance (Inactive)' : 'End maintenance (Active)') }], states, { label: 'Server components' }));

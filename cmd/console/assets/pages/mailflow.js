@@ -1,13 +1,16 @@
-import { h, shell, table, notify, psQuote } from '../app.js';
-import { objects, details, field, changedParams, confirm, errorText } from './admin-lib.js';
+import { h, cmdletObjects, shell, table, notify, psQuote } from '../app.js';
+import { details, field, changedParams, confirm, errorText } from './admin-lib.js';
 
 // Mail flow, as the EAC's "mail flow" tabs: receive connectors, send connectors and accepted
 // domains; a list, the selected object's properties, and an edit form whose Save runs the Set-
 // cmdlet with the properties the user changed. New- and Remove- as the shell has them.
+// isTrue: a Boolean as ConvertTo-Json (true) or Format-List (True) gives it.
+const isTrue = (v) => v === true || /^true$/i.test(String(v));
+
 const kinds = {
   receive: {
     label: 'Receive connectors', noun: 'ReceiveConnector',
-    columns: [{ key: 'Name' }, { key: 'Enabled', label: 'Status', render: r => String(r.Enabled) === 'True' ? 'Enabled' : 'Disabled' }, { key: 'TransportRole', label: 'Role' }, { key: 'Bindings' }],
+    columns: [{ key: 'Name' }, { key: 'Enabled', label: 'Status', render: r => isTrue(r.Enabled) ? 'Enabled' : 'Disabled' }, { key: 'TransportRole', label: 'Role' }, { key: 'Bindings' }],
     edit: o => [field('Enabled', o.Enabled, 'bool'), field('Bindings', o.Bindings, 'list', { help: 'IP:port, comma-separated' }),
       field('RemoteIPRanges', o.RemoteIPRanges, 'list', { help: 'ranges, comma-separated' }), field('MaxMessageSize', o.MaxMessageSize, 'text', { help: 'e.g. 36 MB' }),
       field('Banner', o.Banner, 'text', { help: 'e.g. 220 mail.contoso.test' }),
@@ -18,7 +21,7 @@ const kinds = {
   },
   send: {
     label: 'Send connectors', noun: 'SendConnector',
-    columns: [{ key: 'Name' }, { key: 'Enabled', label: 'Status', render: r => String(r.Enabled) === 'True' ? 'Enabled' : 'Disabled' }, { key: 'AddressSpaces' }, { key: 'SmartHosts' }],
+    columns: [{ key: 'Name' }, { key: 'Enabled', label: 'Status', render: r => isTrue(r.Enabled) ? 'Enabled' : 'Disabled' }, { key: 'AddressSpaces' }, { key: 'SmartHosts' }],
     edit: o => [field('Enabled', o.Enabled, 'bool'), field('AddressSpaces', o.AddressSpaces, 'list', { help: 'e.g. SMTP:*;1' }),
       field('SmartHosts', o.SmartHosts, 'list', { help: 'host or [IP]:port' }), field('MaxMessageSize', o.MaxMessageSize, 'text', { help: 'e.g. 35 MB' })],
     create: () => [field('Name', '', 'text', { required: true }), field('Usage', 'Custom', 'select', { values: ['Custom', 'Internet', 'Internal', 'Partner'] }),
@@ -28,7 +31,7 @@ const kinds = {
     label: 'Accepted domains', noun: 'AcceptedDomain',
     columns: [{ key: 'Name' }, { key: 'DomainName', label: 'Accepted domain' }, { key: 'DomainType', label: 'Domain type' }, { key: 'Default' }],
     edit: o => [field('DomainType', o.DomainType, 'select', { values: ['Authoritative', 'InternalRelay', 'ExternalRelay'] }),
-      field('MakeDefault', String(o.Default) === 'True', 'bool', { label: 'Make default' })],
+      field('MakeDefault', isTrue(o.Default), 'bool', { label: 'Make default' })],
     create: () => [field('Name', '', 'text', { required: true }), field('DomainName', '', 'text', { required: true }),
       field('DomainType', 'Authoritative', 'select', { values: ['Authoritative', 'InternalRelay', 'ExternalRelay'] })],
   },
@@ -57,7 +60,7 @@ export default {
       removeBtn.disabled = true;
       selected = null;
       if (!keep) pane.replaceChildren(h('p', {}, 'Select an item to view its details.'));
-      const rows = await objects('Get-' + k.noun);
+      const rows = await cmdletObjects('Get-' + k.noun);
       list.replaceChildren(table(k.columns, rows, { label: k.label, onSelect: (o) => show(o) }));
       if (keep) {
         const i = rows.findIndex(r => r.Identity === keep);

@@ -1,5 +1,5 @@
-import { h, shell, table, notify, psQuote } from '../app.js';
-import { objects, details, confirm, errorText } from './admin-lib.js';
+import { h, cmdletObjects, shell, table, notify, psQuote } from '../app.js';
+import { details, confirm, errorText } from './admin-lib.js';
 
 // Queues, as the EAC's queue viewer: Get-Queue (refreshed every 2 s while the page is shown;
 // the refreshes are not listed under "Commands run"), a queue's Get-Message, and the queue and
@@ -38,9 +38,15 @@ export default {
       { key: 'NextHopDomain', label: 'Next hop domain' }, { key: 'LastError', label: 'Last error' }];
     const mcols = [{ key: 'Identity' }, { key: 'FromAddress', label: 'From address' }, { key: 'Status' }, { key: 'Subject' }, { key: 'Size' }, { key: 'LastError', label: 'Last error' }];
 
+    let lastQueues = '', lastMessages = '';
     async function refresh(quiet) {
-      const qs = await objects('Get-Queue', { quiet });
+      const qs = await cmdletObjects('Get-Queue', { quiet });
       if (stopped) return;
+      stamp.textContent = 'Updated ' + new Date().toLocaleTimeString();
+      // Unchanged: the table stays, and with it the keyboard focus and the selection.
+      const now = JSON.stringify(qs);
+      if (now === lastQueues) { if (queue) await showMessages(true); return; }
+      lastQueues = now;
       list.replaceChildren(table(cols, qs, { label: 'Queues', onSelect: (q) => pickQueue(q) }));
       const i = queue ? qs.findIndex(q => q.Identity === queue.Identity) : -1;
       if (i >= 0) {
@@ -48,16 +54,18 @@ export default {
         list.querySelectorAll('tbody tr')[i].classList.add('selected');
         await showMessages(true);
       } else if (queue) { queue = null; message = null; enable(); msgs.replaceChildren(h('p', {}, 'Select a queue to view its messages.')); }
-      stamp.textContent = 'Updated ' + new Date().toLocaleTimeString();
     }
     function enable() {
       qActions.forEach(b => { b.disabled = !queue; });
       mActions.forEach(b => { b.disabled = !message; });
     }
-    async function pickQueue(q) { queue = q; message = null; enable(); await showMessages(false); }
+    async function pickQueue(q) { queue = q; message = null; lastMessages = ''; enable(); await showMessages(false); }
     async function showMessages(quiet) {
-      const ms = await objects(`Get-Message -Queue ${psQuote(queue.Identity)}`, { quiet });
+      const ms = await cmdletObjects(`Get-Message -Queue ${psQuote(queue.Identity)}`, { quiet });
       if (stopped) return;
+      const now = queue.Identity + JSON.stringify(ms);
+      if (now === lastMessages) return;
+      lastMessages = now;
       const j = message ? ms.findIndex(m => m.Identity === message.Identity) : -1;
       message = j >= 0 ? ms[j] : null;
       const pane = h('div', { id: 'm-details' }, message ? details(message, 'Properties of ' + message.Identity) : null);
