@@ -186,12 +186,33 @@ SendConnectors:
 	if got := b.commandsRun(); !strings.Contains(got, "Suspend-Queue -Identity '"+q+"'") || !strings.Contains(got, "Resume-Queue -Identity '"+q+"'") {
 		t.Errorf("Commands run: %q", got)
 	}
-	// A message action: suspend the held message, then remove it without an NDR.
+	// The message actions: suspend and resume the held message, then remove it with an NDR,
+	// which reaches its sender.
+	msgStatus := func() string {
+		ms, _ := c.Messages(q)
+		if len(ms) != 1 {
+			return fmt.Sprintf("%d messages", len(ms))
+		}
+		return ms[0].Status
+	}
 	b.clickRow("#q-messages", "held for the console", 5*time.Second)
-	b.do(chromedp.Click(chromedp.ID("m-remove")))
+	b.do(chromedp.Click(chromedp.ID("m-suspend")))
+	waitUntil(t, 5*time.Second, "the message Suspended", func() bool { return msgStatus() == "Suspended" })
+	b.waitText("#q-messages tbody", "Suspended", 5*time.Second)
+	b.do(chromedp.Click(chromedp.ID("m-resume")))
+	waitUntil(t, 5*time.Second, "the message out of Suspended", func() bool { st := msgStatus(); return st != "Suspended" && !strings.HasSuffix(st, "messages") })
+	b.do(chromedp.Click(chromedp.ID("m-remove-ndr")))
 	b.confirmYes()
 	b.waitText("#status", "was removed", 10*time.Second)
 	waitUntil(t, 5*time.Second, "the message gone from its queue", func() bool { ms, _ := c.Messages(q); return len(ms) == 0 })
+	if out := waitMailbox(t, s.data, "user1@contoso.test", 1); !strings.Contains(out, "Undeliverable") {
+		t.Errorf("Remove-Message -WithNDR $true: the sender's mailbox has\n%s", out)
+	}
+	for _, cmd := range []string{"Suspend-Message -Identity '", "Resume-Message -Identity '", "-WithNDR $true -Confirm:$false"} {
+		if got := b.commandsRun(); !strings.Contains(got, cmd) {
+			t.Errorf("Commands run has no %q: %q", cmd, got)
+		}
+	}
 	b.screenshot("queue-removed")
 	b.noErrors()
 }
@@ -220,6 +241,15 @@ func TestConsoleTraceFindsAMessage(t *testing.T) {
 		t.Errorf("links %q", links)
 	}
 	b.screenshot("trace-timeline")
+	// By message id and event id: that message's one DELIVER.
+	mid := strings.TrimPrefix(b.text("#trace-timeline h2"), "Timeline of ")
+	evalJS[bool](b, `(document.querySelector('#trace-form input[name=sender]').value = '') === ''`)
+	b.do(chromedp.SetValue(chromedp.CSS(`#trace-form input[name=messageId]`), mid),
+		chromedp.SetValue(chromedp.CSS(`#trace-form select[name=eventId]`), "DELIVER"), chromedp.Click(chromedp.CSS(`#trace-form button[type=submit]`)))
+	b.waitText("#trace-count", "1 event(s)", 10*time.Second)
+	if got := b.text("#trace-results tbody"); !strings.Contains(got, "DELIVER") || !strings.Contains(got, from) {
+		t.Errorf("by message id %s and DELIVER: %q", mid, got)
+	}
 	b.noErrors()
 }
 
