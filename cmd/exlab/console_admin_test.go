@@ -76,8 +76,9 @@ func TestConsoleAdminPages(t *testing.T) {
 
 // TestConsoleMailflowEditReceiveConnector: the receive connector's edit form runs
 // Set-ReceiveConnector, shown under Commands run; the live connector answers with the new
-// banner; a refused value shows the shell's error text and changes nothing; New- and Remove-
-// (after the page's confirmation) create and delete an accepted domain.
+// banner; a refused value shows the shell's error text and changes nothing; a send connector
+// is created and edited (New-/Set-SendConnector); New- and Remove- (after the page's
+// confirmation) create and delete an accepted domain.
 func TestConsoleMailflowEditReceiveConnector(t *testing.T) {
 	s := startServer(t, labConfig(nil), "")
 	b := openConsole(t, s)
@@ -107,6 +108,26 @@ func TestConsoleMailflowEditReceiveConnector(t *testing.T) {
 		t.Errorf("after a refused edit MaxMessageSize is %q (%v)", r.Output, err)
 	}
 	b.screenshot("mailflow-refused")
+
+	// A send connector: New-SendConnector from the form, then Set-SendConnector.
+	b.do(chromedp.Click(chromedp.CSS(`.tabs button[data-kind=send]`)))
+	b.waitText("#mf-list", "There are no items", 10*time.Second)
+	b.do(chromedp.Click(chromedp.ID("mf-new")), chromedp.WaitVisible(chromedp.CSS(`#mf-create input[name=Name]`)),
+		chromedp.SetValue(chromedp.CSS(`#mf-create input[name=Name]`), "To Fabrikam"),
+		chromedp.SetValue(chromedp.CSS(`#mf-create input[name=AddressSpaces]`), "SMTP:fabrikam.test;1"),
+		chromedp.SetValue(chromedp.CSS(`#mf-create input[name=SmartHosts]`), "[127.0.0.1]:2999"),
+		chromedp.Click(chromedp.CSS(`#mf-create button[type=submit]`)))
+	b.clickRow("#mf-list", "To Fabrikam", 10*time.Second)
+	b.do(chromedp.WaitVisible(chromedp.CSS(`#mf-edit select[name=Enabled]`)), chromedp.SetValue(chromedp.CSS(`#mf-edit select[name=Enabled]`), "False"),
+		chromedp.SetValue(chromedp.CSS(`#mf-edit input[name=MaxMessageSize]`), "10 MB"), chromedp.Click(chromedp.CSS(`#mf-edit button[type=submit]`)))
+	b.waitText("#mf-list", "Disabled", 10*time.Second)
+	if r, err := c.Shell(ctx, `$c = Get-SendConnector 'To Fabrikam'; "$($c.Enabled) $($c.MaxMessageSize) $($c.SmartHosts)"`, ""); err != nil ||
+		strings.TrimSpace(r.Output) != "False 10 MB (10,485,760 bytes) [127.0.0.1]:2999" {
+		t.Errorf("the send connector after the page's edits: %q %v", r.Output, err)
+	}
+	if got := b.commandsRun(); !strings.Contains(got, `Set-SendConnector -Identity 'To Fabrikam' -Enabled $false -MaxMessageSize '10 MB'`) {
+		t.Errorf("Commands run: %q", got)
+	}
 
 	// New-AcceptedDomain, then Remove-AcceptedDomain once the page asked.
 	b.do(chromedp.Click(chromedp.CSS(`.tabs button[data-kind=domains]`)))
