@@ -20,7 +20,9 @@ export default {
     let server = 'EX01';
 
     async function load(quiet) {
-      try { ready.textContent = (await api('/readyz', { text: true })).trim(); } catch (e) { ready.textContent = String(e.message).trim(); }
+      let text;
+      try { text = (await api('/readyz', { text: true })).trim(); } catch (e) { text = String(e.message).trim(); }
+      if (ready.textContent !== text) ready.textContent = text; // aria-live: announced when it changes
       const hl = await api('/api/v1/health');
       server = hl.Server || server;
       list.replaceChildren(table(cols, hl.Bindings || [], { label: 'Bindings', empty: 'The server has no bindings.' }));

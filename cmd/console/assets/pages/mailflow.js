@@ -43,7 +43,7 @@ export default {
     let kind = kinds[args[0]] ? args[0] : 'receive';
     const tabs = h('div', { class: 'tabs', role: 'group', 'aria-label': 'Mail flow objects' });
     const list = h('div', { id: 'mf-list' });
-    const pane = h('div', { id: 'mf-details', class: 'panel', 'aria-live': 'polite' }, h('p', {}, 'Select an item to view its details.'));
+    const pane = h('div', { id: 'mf-details', class: 'panel' }, h('p', {}, 'Select an item to view its details.'));
     const newBtn = h('button', { type: 'button', id: 'mf-new' }, 'New');
     const removeBtn = h('button', { type: 'button', id: 'mf-remove', disabled: true }, 'Remove');
     const refreshBtn = h('button', { type: 'button', id: 'mf-refresh' }, 'Refresh');

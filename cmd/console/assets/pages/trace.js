@@ -44,8 +44,10 @@ export default {
       try {
         const r = await query(q);
         const evs = (r.Events || []).slice().sort((a, b) => (b['date-time'] || '').localeCompare(a['date-time'] || ''));
-        results.replaceChildren(h('p', { id: 'trace-count' }, `${evs.length} event(s)`),
-          table(cols, evs, { label: 'Tracking events', empty: 'No events match.', onSelect: (ev) => show(ev) }));
+        // A load test's log holds many thousands: the newest 500 are shown.
+        const shown = evs.slice(0, 500);
+        results.replaceChildren(h('p', { id: 'trace-count' }, `${evs.length} event(s)` + (shown.length < evs.length ? `, the newest ${shown.length} shown` : '')),
+          table(cols, shown, { label: 'Tracking events', empty: 'No events match.', onSelect: (ev) => show(ev) }));
       } catch (ex) { err.textContent = errorText(ex); }
     }
     form.addEventListener('submit', search);
