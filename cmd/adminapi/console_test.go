@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"bufio"
 	"math"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/exlab/exlab/config"
+	"github.com/exlab/exlab/transport"
 	"github.com/exlab/exlab/transport/smtpreceive"
 )
 
@@ -134,5 +136,40 @@ func TestStatsBetweenSamples(t *testing.T) {
 	}
 	if st.Queue != (QueueStats{Messages: 7, Pressure: "Normal"}) {
 		t.Errorf("queue %+v", st.Queue)
+	}
+}
+
+// TestV1EventsTypes: ?types= sends only the types asked for (a dashboard is not sent every
+// delivery of a load test), and refuses a type that does not exist.
+func TestV1EventsTypes(t *testing.T) {
+	a := newAPIServer(t)
+	if r := a.get(t, PathV1Events+"?types=stats,bogus"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("types=bogus: %d", r.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, a.srv.URL+PathV1Events+"?types=tracking", nil)
+	req.Header.Set("Authorization", "Bearer secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, ":") {
+		t.Fatalf("first line %q %v", l, err)
+	}
+	a.deliver(t, "a@example.org", []string{"user1@contoso.test"}, simple("t1", "not sent", "x"), time.Now().UTC())
+	time.Sleep(100 * time.Millisecond) // a delivery event would be written by now
+	a.tracking <- transport.TrackingEntry{"event-id": "RECEIVE", "message-id": "<t1@example.org>"}
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(l, "event: ") {
+			if l != "event: tracking\n" {
+				t.Errorf("with types=tracking the stream sent %q", l)
+			}
+			return
+		}
 	}
 }

@@ -722,16 +722,37 @@ func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, CodeInternal, "streaming is not supported")
 		return
 	}
-	ch, lost, cancel := h.o.Store.Watch(1024)
-	defer cancel()
-	var exch <-chan []byte // nil: never ready
-	if h.o.ExchangeEvents != nil {
+	// ?types=a,b: only those event types (delivery, tracking, exchange, stats), so a dashboard
+	// that shows the per-second figures is not sent every delivery of a load test; without it
+	// every type but stats (which ?stats=1 adds).
+	want := map[string]bool{"delivery": true, "tracking": true, "exchange": true, "stats": r.URL.Query().Get("stats") != ""}
+	if t := r.URL.Query().Get("types"); t != "" {
+		want = map[string]bool{}
+		for _, k := range strings.Split(t, ",") {
+			switch k = strings.TrimSpace(k); k {
+			case "delivery", "tracking", "exchange", "stats":
+				want[k] = true
+			default:
+				writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("types: %q is not delivery, tracking, exchange or stats", k))
+				return
+			}
+		}
+	}
+	var ch <-chan queue.MailboxItem // nil: never ready
+	lost := func() bool { return false }
+	if want["delivery"] {
+		var cancel func()
+		ch, lost, cancel = h.o.Store.Watch(1024)
+		defer cancel()
+	}
+	var exch <-chan []byte
+	if h.o.ExchangeEvents != nil && want["exchange"] {
 		var stop func()
 		exch, stop = h.o.ExchangeEvents(256)
 		defer stop()
 	}
 	var trk <-chan transport.TrackingEntry
-	if h.o.TrackingEvents != nil {
+	if h.o.TrackingEvents != nil && want["tracking"] {
 		var stop func()
 		trk, stop = h.o.TrackingEvents(1024)
 		defer stop()
@@ -746,7 +767,7 @@ func (h *handler) v1Events(w http.ResponseWriter, r *http.Request) {
 	// ?stats=1: the load figures once a second (the console's dashboard).
 	var statsTick <-chan time.Time
 	var prev statsSample
-	if h.o.Stats != nil && r.URL.Query().Get("stats") != "" {
+	if h.o.Stats != nil && want["stats"] {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		statsTick = t.C

@@ -129,19 +129,23 @@ export function notify(msg, bad = false) {
   notify.t = setTimeout(() => { s.className = 'status'; }, bad ? 8000 : 3000);
 }
 
-// The event stream (GET /api/v1/events?stats=1), shared by every page: onEvent(type, fn)
-// subscribes to one event type (delivery, tracking, exchange, stats, lost) and returns the
-// unsubscribe function. The stream is opened on the first subscription.
+// The event stream (GET /api/v1/events?types=…), shared by every page: onEvent(type, fn)
+// subscribes to one event type (delivery, tracking, exchange, stats) and returns the
+// unsubscribe function. The stream carries only the types someone listens to (a dashboard
+// during a load test is sent one stats event a second, not every delivery), so it is reopened
+// when the set of types changes.
 const listeners = new Map();
 let source = null;
+let sourceTypes = '';
 export function onEvent(type, fn) {
-  if (!listeners.has(type)) {
-    listeners.set(type, new Set());
-    if (source) source.addEventListener(type, dispatch);
-  }
+  if (!listeners.has(type)) listeners.set(type, new Set());
   listeners.get(type).add(fn);
-  if (!source) openStream();
-  return () => listeners.get(type).delete(fn);
+  openStream();
+  return () => {
+    const set = listeners.get(type);
+    set.delete(fn);
+    if (set.size === 0) { listeners.delete(type); setTimeout(openStream, 0); }
+  };
 }
 function dispatch(e) {
   let data;
@@ -151,9 +155,17 @@ function dispatch(e) {
   }
 }
 function openStream() {
-  source = new EventSource('/api/v1/events?stats=1');
-  for (const type of listeners.keys()) source.addEventListener(type, dispatch);
-  source.onerror = () => { if (source.readyState === EventSource.CLOSED) { source = null; setTimeout(() => { if (!source) openStream(); }, 2000); } };
+  const types = [...listeners.keys()].sort().join(',');
+  if (source && types === sourceTypes) return;
+  if (source) { source.close(); source = null; }
+  sourceTypes = types;
+  if (!types) return;
+  const es = new EventSource('/api/v1/events?types=' + encodeURIComponent(types));
+  source = es;
+  for (const type of types.split(',')) es.addEventListener(type, dispatch);
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED && source === es) { source = null; setTimeout(openStream, 2000); }
+  };
 }
 
 // Sign-in: the token goes to POST /api/v1/login, which sets an HttpOnly cookie.
@@ -176,7 +188,7 @@ async function submitLogin(e) {
   document.getElementById('login').close();
   document.getElementById('login-token').value = '';
   if (source) { source.close(); source = null; }
-  if (listeners.size) openStream();
+  openStream();
   showServer();
   route();
 }
