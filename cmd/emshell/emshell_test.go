@@ -145,6 +145,8 @@ func TestCmdletOutput(t *testing.T) {
 			out: "2\n3\n"},
 		{name: "Get-AcceptedDomain", script: "Get-AcceptedDomain",
 			out: "\nName         DomainName   DomainType    Default\n----         ----------   ----------    -------\ncontoso.test contoso.test Authoritative True   \n\n\n"},
+		{name: "an optional setting shows its value, not a pointer", script: "Get-AcceptedDomain | fl DomainName,AddressBookEnabled",
+			out: "\n\nDomainName         : contoso.test\nAddressBookEnabled : True\n\n\n\n"},
 		{name: "an unknown identity", script: "Get-ReceiveConnector Nope", fails: true,
 			errContains: []string{"The operation couldn't be performed because object 'Nope' couldn't be found on 'ex01.contoso.test'.",
 				"+ CategoryInfo          : NotSpecified: (:) [Get-ReceiveConnector], ManagementObjectNotFoundException",

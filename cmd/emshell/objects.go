@@ -45,6 +45,11 @@ func display(v reflect.Value) any {
 		return s.String()
 	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil // an optional setting left unset
+		}
+		return display(v.Elem()) // an optional setting (AddressBookEnabled *bool): its value
 	case reflect.Slice:
 		out := make([]any, v.Len())
 		for i := range out {
@@ -57,7 +62,7 @@ func display(v reflect.Value) any {
 		return v.Int()
 	case reflect.String:
 		return v.String()
-	case reflect.Struct, reflect.Pointer, reflect.Map:
+	case reflect.Struct, reflect.Map:
 		return fmt.Sprint(v.Interface())
 	}
 	return fmt.Sprint(v.Interface())

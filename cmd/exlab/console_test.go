@@ -196,3 +196,45 @@ func TestConsoleSignIn(t *testing.T) {
 	b.screenshot("signed-in")
 	b.noErrors()
 }
+
+// TestConsoleAccessibility walks every page of the navigation and checks what a screen reader
+// needs of its forms: every control has a label, every button and link a name, tables have
+// header cells, and the page has one h1; and that the navigation works from the keyboard alone.
+func TestConsoleAccessibility(t *testing.T) {
+	s := startServer(t, labConfig(nil), "")
+	b := openConsole(t, s)
+	pages := evalJS[[]string](b, `[...document.querySelectorAll('#nav a')].map(a => a.dataset.page)`)
+	if len(pages) < 9 {
+		t.Fatalf("navigation: %v", pages)
+	}
+	for _, p := range pages {
+		b.page(p, "main h1")
+		time.Sleep(300 * time.Millisecond) // the page's first API answers
+		problems := evalJS[[]string](b, `(() => {
+			const out = [];
+			const name = e => (e.getAttribute('aria-label') || e.getAttribute('title') || e.textContent || '').trim();
+			for (const e of document.querySelectorAll('main input:not([type=hidden]), main select, main textarea')) {
+				if (!e.labels?.length && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')) out.push('unlabelled ' + e.outerHTML.slice(0, 80));
+			}
+			for (const e of document.querySelectorAll('main button, main a[href]')) {
+				if (!name(e)) out.push('nameless ' + e.outerHTML.slice(0, 80));
+			}
+			for (const e of document.querySelectorAll('main table:not(.u-legend)')) { // uPlot's legend is its chart's key; the figures are in text beside it
+				if (!e.querySelector('th')) out.push('table without th');
+			}
+			if (document.querySelectorAll('main h1').length !== 1) out.push(document.querySelectorAll('main h1').length + ' h1');
+			return out;
+		})()`)
+		for _, pr := range problems {
+			t.Errorf("%s: %s", p, pr)
+		}
+	}
+	// Keyboard: from the skip link, Tab reaches the navigation; Enter on "Server health" opens it.
+	b.page("dashboard", "main h1")
+	b.do(chromedp.Focus(chromedp.CSS(`#nav a[data-page="health"]`)), chromedp.KeyEvent("\r"))
+	b.waitText("main h1", "health", 10*time.Second)
+	if got := evalJS[string](b, `document.activeElement.dataset.page || ''`); got != "health" {
+		t.Errorf("focus after Enter: %q", got)
+	}
+	b.noErrors()
+}

@@ -121,10 +121,10 @@ func (s *Server) Bindings() []BindingState {
 	var out []BindingState
 	var unbound []config.Binding
 	for _, g := range s.listeners {
-		out = append(out, BindingState{Connectors: identities(g.connectors()), Binding: g.key, Address: g.l.Addr().String(), Listening: true})
+		out = append(out, BindingState{Connectors: identities(g.connectors()), Binding: g.binding.String(), Address: g.l.Addr().String(), Listening: true})
 	}
 	for _, g := range s.unbound {
-		out = append(out, BindingState{Connectors: identities(g.connectors()), Binding: g.key, Error: g.err})
+		out = append(out, BindingState{Connectors: identities(g.connectors()), Binding: g.binding.String(), Error: g.err})
 		unbound = append(unbound, g.binding)
 	}
 	s.mu.Unlock()

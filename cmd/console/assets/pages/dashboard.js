@@ -63,7 +63,7 @@ export default {
     main.append(h('h1', {}, 'Dashboard'),
       h('p', { id: 'dash-status', 'aria-live': 'off' }, 'Waiting for the server\'s statistics (one sample a second)…'));
     const cards = h('div', { class: 'cards', role: 'region', 'aria-label': 'Latest figures' },
-      card('Accepted msgs/s', 'dash-accepted'), card('Delivered msgs/s', 'dash-delivered'), card('Refused msgs/s', 'dash-refused'),
+      card('Accepted msgs/s', 'dash-accepted'), card('Delivered recipients/s', 'dash-delivered'), card('Refused (4xx/5xx replies)/s', 'dash-refused'),
       card('Accepted in total', 'dash-total-accepted'), card('Delivered in total', 'dash-total-delivered'), card('Refused in total', 'dash-total-refused'),
       card('Open sessions', 'dash-open'), card('Queued messages', 'dash-queue'), card('Back pressure', 'dash-pressure'));
     const connectors = h('div', { id: 'dash-connectors' });
