@@ -29,7 +29,9 @@ func convertToJSON() *Cmdlet {
 			if c.IsSet("Depth") {
 				depth = c.Int("Depth")
 				if depth < 0 || depth > 100 {
-					return fmt.Errorf("Cannot validate argument on parameter 'Depth'. The %d argument is greater than the maximum allowed range of 100. Supply an argument that is less than or equal to 100 and then try the command again.", depth)
+					return &ErrorRecord{Message: fmt.Sprintf("Cannot validate argument on parameter 'Depth'. The %d argument is greater than the maximum allowed range of 100. "+
+						"Supply an argument that is less than or equal to 100 and then try the command again.", depth),
+						Category: InvalidData, Reason: "ParameterBindingValidationException", ErrorID: "ParameterArgumentValidationError", Source: "Microsoft.PowerShell.Commands.ConvertToJsonCommand"}
 				}
 			}
 			in := c.Input()
