@@ -72,10 +72,10 @@ type Hub struct {
 	sched  *scheduler // the delivery queues
 	// suspended are the queues Suspend-Queue stopped (queuesuspend.go).
 	suspended suspendedQueues
-	send      *smtpSend // the SmtpSend driver
-	delivered atomic.Int64
-	keys      *dkimKeys // DKIM verification of anonymous mail
-	tracker   *Tracker  // the message tracking log, or nil
+	send      *smtpSend    // the SmtpSend driver
+	delivered atomic.Int64 // recipients delivered in process (without the Mailbox Delivery hop); the hop's are send's
+	keys      *dkimKeys    // DKIM verification of anonymous mail
+	tracker   *Tracker     // the message tracking log, or nil
 	// mbx is the SmtpSend to Mailbox Delivery (nil: none); mdTracker its MSGTRKMD log.
 	mbx       *mbxClient
 	mbxHop    string // the next hop of mailbox deliveries (the mailbox database), with mbx
@@ -125,7 +125,7 @@ func New(o Options) *Hub {
 	h.sched.suspendedHold = h.holds
 	dns := smtpsend.NewDNS(o.Server.ExternalDNSServers)
 	h.keys = &dkimKeys{dns: dns}
-	h.send = &smtpSend{server: o.Server, log: o.Logger, dns: dns, sendLog: o.SendProtocolLog, tracker: h.tracker, delivered: &h.delivered}
+	h.send = &smtpSend{server: o.Server, log: o.Logger, dns: dns, sendLog: o.SendProtocolLog, tracker: h.tracker}
 	// Send connectors with FrontendProxyEnabled hand their mail to this server's Outbound Proxy
 	// Frontend (717), found in the configuration (spec §6.4).
 	h.send.outProxy = &smtpsend.Proxy{
@@ -255,7 +255,7 @@ func (h *Hub) Unbound() []string { return h.recv.Unbound() }
 
 // Delivered is how many recipients the hub has delivered since it started: into mailboxes,
 // or taken by the next hop of a send connector.
-func (h *Hub) Delivered() int64 { return h.delivered.Load() }
+func (h *Hub) Delivered() int64 { return h.delivered.Load() + h.send.delivered.Load() }
 
 // Sessions is how many sessions each of the hub's receive connectors has open.
 func (h *Hub) Sessions() map[*config.ReceiveConnector]int64 { return h.recv.Sessions() }

@@ -31,7 +31,7 @@ type smtpSend struct {
 	tracker  *Tracker
 	// delivered counts the recipients the next hop took (send connectors and the Mailbox
 	// Delivery hop): the console's delivered figure.
-	delivered *atomic.Int64
+	delivered atomic.Int64
 }
 
 // sendResult is what one attempt did to a message's recipients (already recorded in them).

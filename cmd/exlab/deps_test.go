@@ -32,8 +32,10 @@ var allowed = map[string][]string{
 	"cmd/probe":                  {"bench", "config", "routing", "transport/smtpreceive"},
 	"cmd/emshell":                {"bench", "cmd/shell", "cmd/adminapi", "config", "routing", "transport"},
 	"cmd/shell":                  {},
-	"cmd/format":                 {"bench", "cmd/adminapi", "cmd/probe", "queue", "routing", "transport"},
-	"cmd/server":                 {"cmd/adminapi", "cmd/emshell", "config", "routing", "queue", "transport", "transport/mailboxtransport", "transport/smtpreceive", "transport/smtpsend", "transport/smtpwire", "frontend"},
+	// The web console: embedded assets only; its data comes over HTTP from /api/v1.
+	"cmd/console": {},
+	"cmd/format":  {"bench", "cmd/adminapi", "cmd/probe", "queue", "routing", "transport"},
+	"cmd/server":  {"cmd/adminapi", "cmd/console", "cmd/emshell", "config", "routing", "queue", "transport", "transport/mailboxtransport", "transport/smtpreceive", "transport/smtpsend", "transport/smtpwire", "frontend"},
 	"cmd/exlab": {"cmd/server", "cmd/adminapi", "cmd/emshell", "cmd/shell", "cmd/probe", "cmd/format", "config", "routing", "queue", "transport",
 		"transport/smtpreceive", "transport/smtpsend", "transport/smtpwire", "frontend", "bench"},
 }
