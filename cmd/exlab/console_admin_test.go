@@ -162,14 +162,7 @@ func TestConsoleMailflowEditReceiveConnector(t *testing.T) {
 // queue's status.
 func TestConsoleQueuesSuspendResume(t *testing.T) {
 	dead := freePort(t)
-	cfg := labConfig(func(s string) string {
-		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    QueueGlitchRetryInterval: \"00:10:00\"", 1)
-		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
-SendConnectors:
-  - Name: Tailspin
-    AddressSpaces: ["SMTP:tailspin.test;1"]
-    SmartHosts: ["[127.0.0.1]:%d"]`, dead), 1)
-	})
+	cfg := deadSmartHostConfig(dead)
 	s := startServer(t, cfg, "")
 	sub := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
 	if err := sub.SendMail("user1@contoso.test", []string{"ann@tailspin.test"}, strings.NewReader("Subject: held for the console\r\n\r\nx\r\n")); err != nil {

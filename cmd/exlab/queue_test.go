@@ -421,14 +421,7 @@ func TestQueueRetry(t *testing.T) {
 	port := 0
 	fmt.Sscanf(sh.addr[strings.LastIndexByte(sh.addr, ':')+1:], "%d", &port)
 	dead := freePort(t)
-	base := labConfig(func(s string) string {
-		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    QueueGlitchRetryInterval: \"00:10:00\"", 1)
-		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
-SendConnectors:
-  - Name: Tailspin
-    AddressSpaces: ["SMTP:tailspin.test;1"]
-    SmartHosts: ["[127.0.0.1]:%d"]`, dead), 1)
-	})
+	base := deadSmartHostConfig(dead)
 	dir := t.TempDir()
 	cfgPath := dir + "/org.yaml"
 	writeFile(t, cfgPath, base)
@@ -493,4 +486,18 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// deadSmartHostConfig is the lab organization with a send connector for tailspin.test to a
+// loopback port nothing listens on, and a glitch retry long enough that its messages stay in
+// their queue while a test looks at them.
+func deadSmartHostConfig(dead int) string {
+	return labConfig(func(s string) string {
+		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    QueueGlitchRetryInterval: \"00:10:00\"", 1)
+		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
+SendConnectors:
+  - Name: Tailspin
+    AddressSpaces: ["SMTP:tailspin.test;1"]
+    SmartHosts: ["[127.0.0.1]:%d"]`, dead), 1)
+	})
 }

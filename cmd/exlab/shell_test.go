@@ -187,14 +187,7 @@ func TestShellCertificates(t *testing.T) {
 // Submission queue cannot be suspended.
 func TestShellSuspendQueue(t *testing.T) {
 	dead := freePort(t)
-	cfg := labConfig(func(s string) string {
-		s = strings.Replace(s, "    BindingConflictMode: Exclusive", "    BindingConflictMode: Exclusive\n    QueueGlitchRetryInterval: \"00:10:00\"", 1)
-		return strings.Replace(s, "\nSendConnectors: []", fmt.Sprintf(`
-SendConnectors:
-  - Name: Tailspin
-    AddressSpaces: ["SMTP:tailspin.test;1"]
-    SmartHosts: ["[127.0.0.1]:%d"]`, dead), 1)
-	})
+	cfg := deadSmartHostConfig(dead)
 	s := startServer(t, cfg, "")
 	c := dialSubmission(t, s.address("Client Frontend EX01"), "user1@contoso.test", "P@ssw0rd")
 	if err := c.SendMail("user1@contoso.test", []string{"ann@tailspin.test"}, strings.NewReader("Subject: held\r\n\r\nx\r\n")); err != nil {
