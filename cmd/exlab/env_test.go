@@ -1,10 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/exlab/exlab/cmd/adminapi"
 	svc "github.com/exlab/exlab/cmd/server"
 )
 
@@ -88,5 +97,78 @@ func TestEnvCommandLine(t *testing.T) {
 				t.Errorf("exlab %s --help does not mention %s:\n%s", cmd, v, out.String())
 			}
 		}
+	}
+}
+
+// TestEnvServe runs the binary as the compose file does, configured only through the
+// environment: EX02 of docs/examples/two-servers.yaml (bindings moved to 127.0.0.1:0), the
+// admin listener beyond loopback with its token from EXLAB_ADMIN_TOKEN. It must start as EX02,
+// and the image's health check, exlab readyz --data DIR, must pass against it.
+func TestEnvServe(t *testing.T) {
+	b, err := os.ReadFile("../../docs/examples/two-servers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "organization.yaml")
+	if err := os.WriteFile(cfg, bindingsLine.ReplaceAll(b, []byte(`${1}Bindings: ["127.0.0.1:0"]`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	cmd := exec.Command(exlabBin, "serve")
+	cmd.Env = append(os.Environ(), "EXLAB_CONFIG="+cfg, "EXLAB_DATA="+data, "EXLAB_SERVER=EX02",
+		"EXLAB_ADMIN=0.0.0.0:0", "EXLAB_ADMIN_TOKEN=env-token", "EXLAB_LOG_LEVEL=info")
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); pw.Close() }()
+	var mu sync.Mutex
+	var log strings.Builder
+	logged := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		ex02 := false
+		for sc.Scan() {
+			mu.Lock()
+			log.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			ex02 = ex02 || strings.Contains(sc.Text(), `EX02\Default Frontend EX02 listening on 127.0.0.1:`)
+			if strings.Contains(sc.Text(), "every connector listens") {
+				ready <- ex02
+			}
+		}
+		close(ready)
+	}()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	select {
+	case ex02, ok := <-ready:
+		if !ok || !ex02 {
+			t.Fatalf("exlab did not start as EX02 from EXLAB_*:\n%s", logged())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("exlab did not start\n%s", logged())
+	}
+	if out, errOut, code := exlab(t, "readyz", "--data", data); code != 0 {
+		t.Errorf("readyz: exit %d\n%s%s", code, out, errOut)
+	}
+	if tok, err := os.ReadFile(filepath.Join(data, adminapi.TokenFile)); err != nil || strings.TrimSpace(string(tok)) != "env-token" {
+		t.Errorf("admin token in the data directory %q (%v), want EXLAB_ADMIN_TOKEN's", tok, err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Error("exlab did not stop")
 	}
 }
