@@ -1,6 +1,7 @@
 # exlab's container image: one static binary on an empty base, run as a non-root user.
 #
-#   podman build --build-arg VERSION=$(git describe --always --dirty) -t exlab .
+#   podman build --format docker --build-arg VERSION=$(git describe --always --dirty) -t exlab .
+#   (--format docker: the OCI image format has no HEALTHCHECK; docker build needs no flag)
 #   podman run -d --name ex01 -p 25:25 -p 587:587 -v exlab-data:/data exlab
 #   podman exec ex01 /exlab mailbox list --data /data
 #
@@ -28,16 +29,15 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 # capabilities are outside the bounding set.
 RUN command -v setcap >/dev/null || (apt-get update && apt-get install -y --no-install-recommends libcap2-bin); \
     setcap cap_net_bind_service=+ep /out/exlab && getcap /out/exlab
-RUN mkdir -p /out/etc /out/data /out/tmp \
+RUN mkdir -p /out/etc /out/data \
  && echo 'exlab:x:65532:65532:exlab:/data:/sbin/nologin' > /out/etc/passwd \
  && echo 'exlab:x:65532:' > /out/etc/group \
- && chown 65532:65532 /out/data && chmod 1777 /out/tmp
+ && chown 65532:65532 /out/data
 
 FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo
 COPY --from=build /out/etc/ /etc/
-COPY --from=build /out/tmp /tmp
 COPY --from=build --chown=65532:65532 /out/data /data
 COPY --from=build /out/exlab /exlab
 USER 65532:65532
