@@ -53,14 +53,12 @@ func (a *app) serviceCmd(name, short string, fe, hub bool) *cobra.Command {
 				}
 			}
 		}()
-		if o.AdminToken == "" {
-			o.AdminToken = os.Getenv(svc.AdminTokenEnv)
-		}
 		err := svc.Run(ctx, o)
 		if err == svc.ErrStoreFailed {
 			return exitCode(1) // said on stderr by Run
 		}
 		return err
 	})
+	envFlags(c, os.LookupEnv) // EXLAB_PORT_OFFSET=10000 as --port-offset 10000; EXLAB_ADMIN_TOKEN as before
 	return c
 }
