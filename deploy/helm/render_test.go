@@ -117,13 +117,13 @@ func TestRender(t *testing.T) {
 		name      string
 		args      []string
 		hubs      []string
-		frontends map[string]float64 // server → replicas
+		frontends map[string]int // server → replicas
 		hubCmd    string
 	}{
-		{"defaults", nil, []string{"EX01", "EX02"}, map[string]float64{"EX01": 2}, "hub"},
+		{"defaults", nil, []string{"EX01", "EX02"}, map[string]int{"EX01": 2}, "hub"},
 		{"one serve hub, two frontends", []string{"--set", "hubs[0].server=EX02,hubs[0].storage=5Gi", "--set", "hubCommand=serve",
 			"--set", "frontends[0].server=EX01,frontends[0].replicas=3,frontends[1].server=EX02"},
-			[]string{"EX02"}, map[string]float64{"EX01": 3, "EX02": 1}, "serve"},
+			[]string{"EX02"}, map[string]int{"EX01": 3, "EX02": 1}, "serve"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkRender(t, render(t, tc.args...), tc.hubs, tc.frontends, tc.hubCmd)
@@ -131,7 +131,7 @@ func TestRender(t *testing.T) {
 	}
 }
 
-func checkRender(t *testing.T, objs []object, hubs []string, frontends map[string]float64, hubCmd string) {
+func checkRender(t *testing.T, objs []object, hubs []string, frontends map[string]int, hubCmd string) {
 	byKind := map[string][]object{}
 	for _, o := range objs {
 		byKind[str(o, "kind")] = append(byKind[str(o, "kind")], o)
@@ -198,20 +198,20 @@ func checkRender(t *testing.T, objs []object, hubs []string, frontends map[strin
 			frontendSvc = s
 		}
 	}
-	var ports []float64
+	var ports []int
 	for _, p := range list(get(frontendSvc, "spec", "ports")) {
 		n, _ := get(p, "port").(int)
-		ports = append(ports, float64(n))
+		ports = append(ports, n)
 	}
-	if !slices.Equal(ports, []float64{25, 587}) {
+	if !slices.Equal(ports, []int{25, 587}) {
 		t.Errorf("frontend Service ports %v, want 25 587", ports)
 	}
-	got := map[string]float64{}
+	got := map[string]int{}
 	for _, d := range byKind["Deployment"] {
 		pod := get(d, "spec", "template")
 		srv := checkPod(t, org, cm, pod, "frontend", config.FrontendTransport)
 		n, _ := get(d, "spec", "replicas").(int)
-		got[srv] = float64(n)
+		got[srv] = n
 		for k, v := range get(frontendSvc, "spec", "selector").(map[string]any) {
 			if get(pod, "metadata", "labels", k) != v {
 				t.Errorf("%s: the frontend Service's selector %s=%v does not select its pods", srv, k, v)
