@@ -60,8 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	a := &app{stdout: stdout, stderr: stderr}
 	root := group("exlab", "exlab emulates the SMTP transport of Microsoft Exchange 2013-2019")
-	root.Version = version
-	root.SetVersionTemplate("exlab {{.Version}}\n")
+	root.Version = currentVersion().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SilenceErrors, root.SilenceUsage = true, true
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -71,8 +71,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		a.serviceCmd("hub", "run the Transport service alone (MSExchangeTransport)", false, true),
 		a.configCmd(), a.mailboxCmd(), a.queueCmd(), a.messageCmd(), a.trackingCmd(), a.faultCmd(), a.maintenanceCmd(),
 		a.probeCmd(), a.benchCmd(), a.shellCmd(), a.connectorCmd(), a.certificateCmd(), a.readyzCmd(),
-		&cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs,
-			Run: func(*cobra.Command, []string) { fmt.Fprintln(stdout, "exlab", version) }})
+		a.versionCmd())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	return root
