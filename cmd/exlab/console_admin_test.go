@@ -158,8 +158,8 @@ func TestConsoleMailflowEditReceiveConnector(t *testing.T) {
 }
 
 // TestConsoleQueuesSuspendResume: a message held for an unreachable smart host shows in its
-// queue (Get-Message view); Suspend-Queue and Resume-Queue from the page change the live
-// queue's status.
+// queue (Get-Message view); Retry-Queue from the page makes a new attempt, Suspend-Queue and
+// Resume-Queue change the live queue's status.
 func TestConsoleQueuesSuspendResume(t *testing.T) {
 	dead := freePort(t)
 	cfg := deadSmartHostConfig(dead)
@@ -189,6 +189,22 @@ func TestConsoleQueuesSuspendResume(t *testing.T) {
 	b.page("queues", "#q-list tbody tr")
 	b.clickRow("#q-list", q, 10*time.Second)
 	b.waitText("#q-messages", "held for the console", 10*time.Second)
+	// Retry-Queue: a new attempt now (the glitch retry interval is 10 minutes).
+	lastRetry := func() time.Time {
+		qs, _ := c.Queues()
+		for _, x := range qs {
+			if x.Identity == q {
+				return x.LastRetryTime
+			}
+		}
+		return time.Time{}
+	}
+	before := lastRetry()
+	b.do(chromedp.Click(chromedp.ID("q-retry")))
+	waitUntil(t, 10*time.Second, "a new attempt after Retry-Queue", func() bool { return lastRetry().After(before) })
+	if got := b.commandsRun(); !strings.Contains(got, "Retry-Queue -Identity '"+q+"'") {
+		t.Errorf("Commands run: %q", got)
+	}
 	b.do(chromedp.Click(chromedp.ID("q-suspend")))
 	b.waitText("#status", "was suspended", 10*time.Second)
 	waitUntil(t, 5*time.Second, "the queue Suspended", func() bool { return status() == "Suspended" })
