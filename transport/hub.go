@@ -72,10 +72,9 @@ type Hub struct {
 	sched  *scheduler // the delivery queues
 	// suspended are the queues Suspend-Queue stopped (queuesuspend.go).
 	suspended suspendedQueues
-	send      *smtpSend    // the SmtpSend driver
-	delivered atomic.Int64 // recipients delivered in process (without the Mailbox Delivery hop); the hop's are send's
-	keys      *dkimKeys    // DKIM verification of anonymous mail
-	tracker   *Tracker     // the message tracking log, or nil
+	send      *smtpSend // the SmtpSend driver
+	keys      *dkimKeys // DKIM verification of anonymous mail
+	tracker   *Tracker  // the message tracking log, or nil
 	// mbx is the SmtpSend to Mailbox Delivery (nil: none); mdTracker its MSGTRKMD log.
 	mbx       *mbxClient
 	mbxHop    string // the next hop of mailbox deliveries (the mailbox database), with mbx
@@ -255,7 +254,7 @@ func (h *Hub) Unbound() []string { return h.recv.Unbound() }
 
 // Delivered is how many recipients the hub has delivered since it started: into mailboxes,
 // or taken by the next hop of a send connector.
-func (h *Hub) Delivered() int64 { return h.delivered.Load() + h.send.delivered.Load() }
+func (h *Hub) Delivered() int64 { return h.send.delivered.Load() }
 
 // Sessions is how many sessions each of the hub's receive connectors has open.
 func (h *Hub) Sessions() map[*config.ReceiveConnector]int64 { return h.recv.Sessions() }

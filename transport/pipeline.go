@@ -53,7 +53,7 @@ func (h *Hub) categorize(m *queue.Message, body []byte) queue.Update {
 		u.New = append(u.New, *n)
 	}
 	for _, d := range u.Deliveries {
-		h.delivered.Add(int64(len(d.To)))
+		h.send.delivered.Add(int64(len(d.To))) // stored without the Mailbox Delivery hop
 		h.tracker.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: d.To, Status: smtpwire.Fixed(smtpwire.R37).Text})
 	}
 	return u

@@ -29,8 +29,8 @@ type smtpSend struct {
 	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors
 	sendLog  *smtpwire.ProtocolLog
 	tracker  *Tracker
-	// delivered counts the recipients the next hop took (send connectors and the Mailbox
-	// Delivery hop): the console's delivered figure.
+	// delivered counts the recipients delivered: taken by the next hop (send connectors and the
+	// Mailbox Delivery hop), or stored in process by the categorizer (Hub.Delivered).
 	delivered atomic.Int64
 }
 

@@ -70,6 +70,7 @@ type statsSample struct {
 	role      map[string]string
 	accepted  map[string]int64
 	refused   map[string]int64
+	open      map[string]int64
 	replies   map[int]int64
 	phases    map[smtpreceive.PhaseKey][]uint64
 	delivered int64
@@ -83,7 +84,7 @@ func counted(role config.TransportRole) bool {
 func (src *StatsSource) sample(now time.Time) statsSample {
 	m := src.Metrics.Snapshot()
 	s := statsSample{at: now, role: map[string]string{}, accepted: map[string]int64{}, refused: map[string]int64{},
-		replies: map[int]int64{}, phases: m.Phases}
+		open: map[string]int64{}, replies: map[int]int64{}, phases: m.Phases}
 	for rc, n := range m.Accepted {
 		if counted(rc.TransportRole) {
 			s.role[rc.Identity()] = string(rc.TransportRole)
@@ -102,6 +103,14 @@ func (src *StatsSource) sample(now time.Time) statsSample {
 			}
 		}
 	}
+	if src.Sessions != nil {
+		for rc, n := range src.Sessions() {
+			if counted(rc.TransportRole) {
+				s.role[rc.Identity()] = string(rc.TransportRole)
+				s.open[rc.Identity()] += n
+			}
+		}
+	}
 	if src.Delivered != nil {
 		s.delivered = src.Delivered()
 	}
@@ -116,17 +125,8 @@ func (src *StatsSource) stats(prev, cur statsSample) Stats {
 	}
 	rate := func(a, b int64) float64 { return float64(max(b-a, 0)) / iv }
 	st := Stats{Time: cur.at.UTC(), Interval: iv, Replies: map[string]float64{}, Phases: []PhaseStats{}, Connectors: []ConnectorStats{}}
-	open := map[string]int64{}
-	if src.Sessions != nil {
-		for rc, n := range src.Sessions() {
-			if counted(rc.TransportRole) {
-				open[rc.Identity()] += n
-				cur.role[rc.Identity()] = string(rc.TransportRole)
-			}
-		}
-	}
 	for id, role := range cur.role {
-		c := ConnectorStats{Identity: id, Role: role, Open: open[id], Accepted: rate(prev.accepted[id], cur.accepted[id]),
+		c := ConnectorStats{Identity: id, Role: role, Open: cur.open[id], Accepted: rate(prev.accepted[id], cur.accepted[id]),
 			Refused: rate(prev.refused[id], cur.refused[id])}
 		st.Connectors = append(st.Connectors, c)
 		st.Refused += c.Refused
@@ -139,7 +139,7 @@ func (src *StatsSource) stats(prev, cur statsSample) Stats {
 	sortConnectors(st.Connectors)
 	for code, n := range cur.replies {
 		if r := rate(prev.replies[code], n); r > 0 {
-			st.Replies[itoa(code)] = r
+			st.Replies[strconv.Itoa(code)] = r
 		}
 	}
 	st.Delivered = rate(prev.delivered, cur.delivered)
@@ -198,8 +198,6 @@ func quantile(counts []uint64, n uint64, bounds []float64, q float64) float64 {
 	}
 	return bounds[len(bounds)-1]
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func sortConnectors(cs []ConnectorStats) {
 	slices.SortFunc(cs, func(a, b ConnectorStats) int {

@@ -95,10 +95,10 @@ func (s *Server) Unbound() []string {
 // BindingState is one local endpoint of the server's connectors, listening or not: the web
 // console's server health.
 type BindingState struct {
-	Connectors []string   // identities
-	Binding    string     // as configured, the port shifted by the offset
-	Address    string     `json:",omitempty"` // as bound (the real port of a port-0 binding)
-	Listening  bool       //
+	Connectors []string // identities
+	Binding    string   // as configured, the port shifted by the offset
+	Address    string   `json:",omitempty"` // as bound (the real port of a port-0 binding)
+	Listening  bool
 	Error      string     `json:",omitempty"` // why it does not listen (Event 1020's cause)
 	Owner      *PortOwner `json:",omitempty"` // who holds the port it cannot bind, where the system tells
 }
