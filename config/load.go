@@ -80,6 +80,7 @@ func decode(file string, data []byte) (*Organization, Problems) {
 		return nil, Problems{yamlProblem(file, err)}
 	}
 	o := &Organization{File: file}
+	o.TransportConfig.setDefaults()
 	d := &decoder{file: file, lines: map[string]int{}}
 	if len(root.Content) == 0 {
 		return nil, Problems{{File: file, Line: 1, Field: "(file)", Message: "the file is empty"}}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -104,3 +105,45 @@ func (srv *Server) MailboxDatabaseName() string {
 	h.Write([]byte(strings.ToUpper(srv.Name)))
 	return fmt.Sprintf("Mailbox Database %010d", h.Sum64()%10_000_000_000)
 }
+
+// DatabaseServer is the server with the HubTransport role whose mailbox database is db, or nil.
+func (o *Organization) DatabaseServer(db string) *Server {
+	for i := range o.Servers {
+		s := &o.Servers[i]
+		if s.Runs(HubTransport) && strings.EqualFold(s.MailboxDatabaseName(), db) {
+			return s
+		}
+	}
+	return nil
+}
+
+// HomeServer is the server mb is homed on: the one whose database its Database names, or the
+// first server with the HubTransport role when it names none (nil when there is no such server).
+func (o *Organization) HomeServer(mb *Mailbox) *Server {
+	if mb.Database != "" {
+		if s := o.DatabaseServer(mb.Database); s != nil {
+			return s
+		}
+	}
+	for i := range o.Servers {
+		if o.Servers[i].Runs(HubTransport) {
+			return &o.Servers[i]
+		}
+	}
+	return nil
+}
+
+// Hubs are the servers of site with the HubTransport role, in the file's order ("" for every site).
+func (o *Organization) Hubs(site string) []*Server {
+	var out []*Server
+	for i := range o.Servers {
+		s := &o.Servers[i]
+		if s.Runs(HubTransport) && (site == "" || strings.EqualFold(s.Site, site)) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Runs says whether the server runs the service of role.
+func (srv *Server) Runs(role TransportRole) bool { return slices.Contains(srv.Roles, role) }

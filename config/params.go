@@ -90,6 +90,10 @@ func Objects() []Object {
 			Doc: "An Exchange server and its transport service settings.", typ: reflect.TypeOf(Server{}), Params: []Param{
 				{Name: "Name", Ref: "Get-ExchangeServer", Doc: "the server's name (EX01); unique"},
 				{Name: "Fqdn", Ref: "Get-ExchangeServer", Doc: "the server's fully qualified domain name"},
+				{Name: "Site", Default: "Default-First-Site-Name", Ref: "Get-ExchangeServer, spec §6.1",
+					Doc: "the Active Directory site: a frontend proxies to the hubs of its own site"},
+				{Name: "IPAddress", DefaultNote: "the address Fqdn resolves to; loopback when it does not resolve", Ref: exlab,
+					Doc: "where the organization's other servers reach this server's connectors bound to a wildcard (the DNS record of Fqdn)"},
 				{Name: "Roles", Default: "FrontendTransport, HubTransport", Values: roles, Ref: "Get-ExchangeServer",
 					Doc: "the transport services the server runs (a Mailbox server runs both)"},
 				{Name: "Version", Default: string(Version2019), Values: []string{string(Version2013), string(Version2016), string(Version2019)},
@@ -200,6 +204,8 @@ func Objects() []Object {
 				{Name: "PrimarySmtpAddress", Ref: "New-Mailbox", Doc: "the primary address; its domain must be an accepted domain"},
 				{Name: "EmailAddresses", Ref: "Set-Mailbox", Doc: "further (proxy) addresses, smtp: prefix optional; in accepted domains"},
 				{Name: "Password", Ref: exlab, Doc: "the lab password for AUTH"},
+				{Name: "Database", DefaultNote: "the mailbox database of the first server with the HubTransport role", Ref: "New-Mailbox -Database",
+					Doc: "the mailbox database the mailbox is homed in (a server's MailboxDatabase): that server delivers its messages"},
 			}},
 		{Name: "ReceiveConnector", Path: "ReceiveConnectors[]", Ref: refNRC + ", Set-ReceiveConnector",
 			Doc: "A receive connector with every parameter of spec §1.1; omitted parameters get New-ReceiveConnector's defaults.",
@@ -329,6 +335,21 @@ func Objects() []Object {
 			typ: reflect.TypeOf(TransportConfig{}), Params: []Param{
 				{Name: "TLSReceiveDomainSecureList", Ref: "Set-TransportConfig",
 					Doc: "partner domains whose servers authenticate with a certificate on connectors with DomainSecureEnabled and the Partners group"},
+				{Name: "ShadowRedundancyEnabled", Default: "true", Ref: "Set-TransportConfig, spec §8.4",
+					Doc: "with more than one hub, a hub acknowledges a message only after another hub holds a shadow copy (XSHADOWREQUEST)"},
+				{Name: "ShadowHeartbeatFrequency", Default: "00:02:00", Above: timeAboveZero, Ref: "Set-TransportConfig, spec §8.4",
+					Doc: "how often a shadow server asks the primary which shadow copies it may discard (XQDISCARD)"},
+				{Name: "ShadowResubmitTimeSpan", Default: "03:00:00", Above: timeAboveZero, Ref: "Set-TransportConfig, spec §8.4",
+					Doc: "how long the primary may not answer before the shadow server resubmits its copies"},
+				{Name: "ShadowMessageAutoDiscardInterval", Default: "2.00:00:00", Above: timeAboveZero, Ref: "Set-TransportConfig, spec §8.4",
+					Doc: "age at which a shadow copy that was never discarded goes"},
+				{Name: "RejectMessageOnShadowFailure", Default: "false", Ref: "Set-TransportConfig, spec §8.4",
+					Doc: "refuses a message with 451 4.4.0 when no shadow copy could be made (false: accepted anyway)"},
+				{Name: "MaxRetriesForLocalSiteShadow", Default: "2", Min: "0", Max: "255", Ref: "Set-TransportConfig, spec §8.4",
+					Doc: "how many other hubs of the site are tried for a shadow copy"},
+				{Name: "ShadowMessagePreferenceSetting", Default: string(ShadowPreferRemote),
+					Values: []string{string(ShadowPreferRemote), string(ShadowLocalOnly), string(ShadowRemoteOnly)}, Ref: "Set-TransportConfig, spec §8.4",
+					Doc: "where shadow copies are made: another site preferred, the local site only, or another site only"},
 			}},
 		{Name: "ServerComponentState", Path: "ServerComponentState", Ref: "Set-ServerComponentState", Doc: "The state of the server's transport components.",
 			typ: reflect.TypeOf(ServerComponentState{}), Params: []Param{
@@ -414,6 +435,11 @@ func (s *Server) setDefaults() {
 	*s = Server{}
 	objectTable(reflect.TypeOf(*s)).applyDefaults(reflect.ValueOf(s).Elem())
 	objectTable(reflect.TypeOf(s.BackPressure)).applyDefaults(reflect.ValueOf(&s.BackPressure).Elem())
+}
+
+func (t *TransportConfig) setDefaults() {
+	*t = TransportConfig{}
+	objectTable(reflect.TypeOf(*t)).applyDefaults(reflect.ValueOf(t).Elem())
 }
 
 func (a *AcceptedDomain) setDefaults() {

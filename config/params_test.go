@@ -92,7 +92,7 @@ func TestDefaultsAsBefore(t *testing.T) {
 	wantS := Server{
 		Roles: []TransportRole{FrontendTransport, HubTransport}, Version: Version2019, BindingConflictMode: BindingExclusive,
 		ProxyConnectTimeout: TimeSpan(15 * time.Second), ProxyCommandTimeout: TimeSpan(60 * time.Second), ProxyPoolSize: 64,
-		BindRetryInterval: TimeSpan(10 * time.Second), MaxConcurrentMailboxDeliveries: 20, MailboxDeliveryTransport: MailboxDeliveryMemory, MailboxDeliveryConnectorProtocolLoggingLevel: LoggingNone,
+		Site: "Default-First-Site-Name", BindRetryInterval: TimeSpan(10 * time.Second), MaxConcurrentMailboxDeliveries: 20, MailboxDeliveryTransport: MailboxDeliveryMemory, MailboxDeliveryConnectorProtocolLoggingLevel: LoggingNone,
 		QueueGlitchRetryCount: 4, QueueGlitchRetryInterval: TimeSpan(time.Minute), TransientFailureRetryCount: 6,
 		TransientFailureRetryInterval: TimeSpan(5 * time.Minute), OutboundConnectionFailureRetryInterval: TimeSpan(10 * time.Minute),
 		MessageRetryInterval: TimeSpan(5 * time.Minute), MessageExpirationTimeout: TimeSpan(48 * time.Hour),

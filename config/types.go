@@ -18,6 +18,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -157,8 +158,15 @@ type OrganizationInfo struct {
 
 // Server is an Exchange server (Get-ExchangeServer, Set-TransportService).
 type Server struct {
-	Name                string
-	Fqdn                string
+	Name string
+	Fqdn string
+	// Site is the Active Directory site the server is in (Get-ExchangeServer's Site): a
+	// frontend proxies to the hubs of its own site (spec §6.1).
+	Site string
+	// IPAddress is where the organization's other servers reach this one (exlab's stand-in for
+	// the DNS record of Fqdn): the address a peer dials for this server's connectors whose
+	// bindings are wildcards. Empty: Fqdn as DNS resolves it, and loopback when it does not.
+	IPAddress           string
 	Roles               []TransportRole
 	Version             ExchangeVersion
 	BindingConflictMode BindingConflictMode
@@ -264,6 +272,10 @@ type Mailbox struct {
 	PrimarySmtpAddress string
 	EmailAddresses     []string
 	Password           string
+	// Database is the mailbox database the mailbox is homed in (New-Mailbox -Database), one
+	// server's MailboxDatabase: that server's Mailbox Transport Delivery writes its messages.
+	// Empty: the database of the first server with the HubTransport role.
+	Database string
 }
 
 // ADPermission is one Add-ADPermission entry on a receive connector (spec §2.4).
@@ -397,7 +409,30 @@ type TransportConfig struct {
 	// certificate (mutual TLS, Domain Secure) on receive connectors with DomainSecureEnabled
 	// and the Partners permission group.
 	TLSReceiveDomainSecureList []string
+	// Shadow redundancy (spec §8.4): with more than one hub, a hub that accepts a message
+	// keeps it until a shadow copy is acknowledged by another hub (XSHADOWREQUEST) before its
+	// 250; the shadow server asks the primary every ShadowHeartbeatFrequency which copies it
+	// may discard (XQDISCARD), and resubmits them when the primary has not answered for
+	// ShadowResubmitTimeSpan. RejectMessageOnShadowFailure refuses a message with 451 4.4.0
+	// when no shadow could be made; MaxRetriesForLocalSiteShadow is how many other hubs are
+	// tried; a shadow copy not discarded goes after ShadowMessageAutoDiscardInterval.
+	ShadowRedundancyEnabled          bool
+	ShadowHeartbeatFrequency         TimeSpan
+	ShadowResubmitTimeSpan           TimeSpan
+	ShadowMessageAutoDiscardInterval TimeSpan
+	RejectMessageOnShadowFailure     bool
+	MaxRetriesForLocalSiteShadow     int
+	ShadowMessagePreferenceSetting   ShadowMessagePreference
 }
+
+// ShadowMessagePreference is where a hub prefers its shadow copies (Set-TransportConfig).
+type ShadowMessagePreference string
+
+const (
+	ShadowPreferRemote ShadowMessagePreference = "PreferRemote"
+	ShadowLocalOnly    ShadowMessagePreference = "LocalOnly"
+	ShadowRemoteOnly   ShadowMessagePreference = "RemoteOnly"
+)
 
 // Certificate is a certificate imported on a server and enabled for services
 // (Import-ExchangeCertificate, Enable-ExchangeCertificate -Services SMTP). Receive connectors
@@ -522,6 +557,35 @@ func (rc *ReceiveConnector) DialAddress(offset int) string {
 		}
 	}
 	return netip.AddrPortFrom(a, uint16(b.Port+offset)).String()
+}
+
+// PeerAddress is where another server of the organization reaches this connector of srv: its
+// first IPv4 binding (else its first), a wildcard as srv's IPAddress, else as srv's Fqdn (a
+// host name, resolved when dialled); "" for an ephemeral port. Peers dial the configured port:
+// another server's --port-offset is not known to them.
+func (rc *ReceiveConnector) PeerAddress(srv *Server) string {
+	if len(rc.Bindings) == 0 {
+		return ""
+	}
+	b := rc.Bindings[0]
+	for _, x := range rc.Bindings {
+		if x.Addr.Is4() {
+			b = x
+			break
+		}
+	}
+	if b.Port == 0 {
+		return ""
+	}
+	port := strconv.Itoa(b.Port)
+	switch {
+	case !b.Addr.IsUnspecified():
+		return netip.AddrPortFrom(b.Addr, uint16(b.Port)).String()
+	case srv.IPAddress != "":
+		return net.JoinHostPort(srv.IPAddress, port)
+	default:
+		return net.JoinHostPort(srv.Fqdn, port)
+	}
 }
 
 // Identity is the connector's Exchange identity, <SERVER>\<Name>.

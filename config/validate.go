@@ -63,6 +63,11 @@ func (o *Organization) validate(d *decoder) {
 				c.fail(p+".BackPressure."+t.name, "the thresholds must satisfy MediumToLow <= LowToMedium <= HighToMedium <= MediumToHigh")
 			}
 		}
+		if s.IPAddress != "" {
+			if _, err := netip.ParseAddr(s.IPAddress); err != nil {
+				c.fail(p+".IPAddress", "%q is not an IP address", s.IPAddress)
+			}
+		}
 		for j, d := range s.ExternalDNSServers {
 			if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err != nil {
 				if _, err := netip.ParseAddrPort(d); err != nil {
@@ -121,6 +126,19 @@ func (o *Organization) validate(d *decoder) {
 			}
 		}
 	}
+
+	for i, mb := range o.Mailboxes {
+		if mb.Database != "" && o.DatabaseServer(mb.Database) == nil {
+			var dbs []string
+			for _, s := range o.Servers {
+				if s.Runs(HubTransport) {
+					dbs = append(dbs, s.MailboxDatabaseName())
+				}
+			}
+			c.fail(fmt.Sprintf("Mailboxes[%d].Database", i), "%q is not the mailbox database of a server (%s)", mb.Database, strings.Join(dbs, ", "))
+		}
+	}
+	objectTable(reflect.TypeOf(o.TransportConfig)).checkParams(c, "TransportConfig", reflect.ValueOf(o.TransportConfig))
 
 	for i, rc := range o.ReceiveConnectors {
 		o.validateConnector(c, i, &rc)

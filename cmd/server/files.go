@@ -176,6 +176,16 @@ func protocolLog(srv *config.Server, dataDir, role string, send bool, log *slog.
 // machine: any of srv's receive connectors that offers AUTH (BasicAuth or Integrated) listens
 // on a wildcard or a non-loopback address, and a mailbox has a password (the embedded
 // default's are P@ssw0rd). exlab is a lab: its passwords are in the organization file.
+// warnSharedKey warns when the servers of a multi-server organization would each make their
+// own ExchangeServer auth key: they could not authenticate to each other (X-EXPS), and every
+// intra-organization hop would fail.
+func warnSharedKey(log *slog.Logger, org *config.Organization) {
+	if len(org.Servers) > 1 && org.Organization.ExchangeServerAuthKey == "" {
+		log.Warn("the organization has more than one server and no Organization.ExchangeServerAuthKey: each server makes its own key, "+
+			"so they cannot authenticate to each other (set one, e.g. openssl rand -hex 32)", "servers", len(org.Servers))
+	}
+}
+
 func warnLabPasswords(log *slog.Logger, org *config.Organization, srv *config.Server) {
 	var mailboxes []string
 	for _, mb := range org.Mailboxes {

@@ -163,6 +163,7 @@ func Run(ctx context.Context, o Options) error {
 	s.org.Store(org)
 	logEffectiveConfig(s.log, org, srv)
 	warnLabPasswords(s.log, org, srv)
+	warnSharedKey(s.log, org)
 	return s.run(ctx, adminAddr)
 }
 
