@@ -147,3 +147,27 @@ func (o *Organization) Hubs(site string) []*Server {
 
 // Runs says whether the server runs the service of role.
 func (srv *Server) Runs(role TransportRole) bool { return slices.Contains(srv.Roles, role) }
+
+// SourceIP is the address srv's services send from when they dial another server of the
+// organization (a frontend's proxy hop, a hub's delivery to another server's mailbox
+// database): its IPAddress when that is an IP, else the address of its first specific
+// binding, so that the peer's protocol log, Received: header and RemoteIPRanges see the
+// server where Exchange's would. The zero Addr (the system picks) when every binding is a
+// wildcard, as on a machine or container of its own.
+func (o *Organization) SourceIP(srv *Server) netip.Addr {
+	if a, err := netip.ParseAddr(srv.IPAddress); err == nil {
+		return a
+	}
+	for i := range o.ReceiveConnectors {
+		rc := &o.ReceiveConnectors[i]
+		if !strings.EqualFold(rc.Server, srv.Name) {
+			continue
+		}
+		for _, b := range rc.Bindings {
+			if b.Addr.IsValid() && !b.Addr.IsUnspecified() {
+				return b.Addr
+			}
+		}
+	}
+	return netip.Addr{}
+}

@@ -92,7 +92,7 @@ func Objects() []Object {
 				{Name: "Fqdn", Ref: "Get-ExchangeServer", Doc: "the server's fully qualified domain name"},
 				{Name: "Site", Default: "Default-First-Site-Name", Ref: "Get-ExchangeServer, spec §6.1",
 					Doc: "the Active Directory site: a frontend proxies to the hubs of its own site"},
-				{Name: "IPAddress", DefaultNote: "the address Fqdn resolves to; loopback when it does not resolve", Ref: exlab,
+				{Name: "IPAddress", DefaultNote: "Fqdn, resolved by DNS (or the hosts file) when dialled", Ref: exlab,
 					Doc: "where the organization's other servers reach this server's connectors bound to a wildcard (the DNS record of Fqdn)"},
 				{Name: "Roles", Default: "FrontendTransport, HubTransport", Values: roles, Ref: "Get-ExchangeServer",
 					Doc: "the transport services the server runs (a Mailbox server runs both)"},

@@ -165,7 +165,7 @@ type Server struct {
 	Site string
 	// IPAddress is where the organization's other servers reach this one (exlab's stand-in for
 	// the DNS record of Fqdn): the address a peer dials for this server's connectors whose
-	// bindings are wildcards. Empty: Fqdn as DNS resolves it, and loopback when it does not.
+	// bindings are wildcards. Empty: Fqdn, resolved by DNS (or the hosts file) when dialled.
 	IPAddress           string
 	Roles               []TransportRole
 	Version             ExchangeVersion

@@ -75,6 +75,9 @@ type Frontend struct {
 	// clientProxy reaches the hub's Client Proxy <SERVER> (465): authenticated client
 	// sessions, carrying the user (spec §6.3).
 	clientProxy *smtpsend.Proxy
+	// hubs are the site's hubs the proxy chooses among (hubs.go); stop ends their probes.
+	hubs atomic.Pointer[hubSet]
+	stop chan struct{}
 }
 
 // orgState is the organization a session decides by; Reconfigure replaces it for new sessions.
@@ -94,28 +97,18 @@ func New(o Options) *Frontend {
 	}
 	f := &Frontend{opt: o}
 	f.state.Store(&orgState{org: o.Org, srv: o.Server, resolver: o.Resolver})
-	newProxy := func(addr func() string, dial func(context.Context) (net.Conn, error)) *smtpsend.Proxy {
-		return &smtpsend.Proxy{
-			Addr:           addr,
-			Dial:           dial,
-			HeloName:       o.Server.Fqdn,
-			AuthKey:        o.AuthKey,
-			ConnectTimeout: o.Server.ProxyConnectTimeout.Duration(),
-			CommandTimeout: o.Server.ProxyCommandTimeout.Duration(),
-			PoolSize:       o.Server.ProxyPoolSize,
-			IdleTimeout:    time.Minute, // well under the hub's ConnectionInactivityTimeout
-		}
-	}
-	f.proxy = newProxy(o.HubAddr, o.DialHub)
+	f.stop = make(chan struct{})
+	f.proxy = f.newProxy(o.HubAddr, o.DialHub)
 	if o.Server.IntraOrgConnectorProtocolLoggingLevel == config.LoggingVerbose {
 		// The frontend's implicit send connector to the hub logs by default (spec §7.1, MS-PL).
 		f.proxy.ProtocolLog = o.SendProtocolLog.Writer()
 	}
 	f.clientProxy = f.proxy
 	if o.ClientProxyAddr != nil || o.DialClientProxy != nil {
-		f.clientProxy = newProxy(o.ClientProxyAddr, o.DialClientProxy)
+		f.clientProxy = f.newProxy(o.ClientProxyAddr, o.DialClientProxy)
 		f.clientProxy.ProtocolLog = f.proxy.ProtocolLog
 	}
+	f.hubs.Store(f.buildHubs(o.Org, o.Server, nil))
 	f.recv = &smtpreceive.Server{
 		Role:          config.FrontendTransport,
 		Version:       o.Server.Version,
@@ -137,6 +130,21 @@ func New(o Options) *Frontend {
 	return f
 }
 
+// newProxy is a pooled, X-EXPS-authenticated client to one hub connector.
+func (f *Frontend) newProxy(addr func() string, dial func(context.Context) (net.Conn, error)) *smtpsend.Proxy {
+	o := f.opt
+	return &smtpsend.Proxy{
+		Addr:           addr,
+		Dial:           dial,
+		HeloName:       o.Server.Fqdn,
+		AuthKey:        o.AuthKey,
+		ConnectTimeout: o.Server.ProxyConnectTimeout.Duration(),
+		CommandTimeout: o.Server.ProxyCommandTimeout.Duration(),
+		PoolSize:       o.Server.ProxyPoolSize,
+		IdleTimeout:    time.Minute, // well under the hub's ConnectionInactivityTimeout
+	}
+}
+
 // Connectors returns the frontend's enabled receive connectors.
 func (f *Frontend) Connectors() []*config.ReceiveConnector {
 	st := f.state.Load()
@@ -154,6 +162,7 @@ func (f *Frontend) Listen(portOffset int) ([]smtpreceive.Listening, []*smtprecei
 // The proxy's settings (timeouts, pool) keep their values until a restart.
 func (f *Frontend) Reconfigure(org *config.Organization, srv *config.Server, resolver *routing.Resolver) ([]smtpreceive.Listening, []*smtpreceive.BindError) {
 	f.state.Store(&orgState{org: org, srv: srv, resolver: resolver})
+	f.hubs.Store(f.buildHubs(org, srv, f.hubs.Load()))
 	return f.recv.Reconfigure(f.Connectors(), f.offset, srv.BindingConflictMode == config.BindingShared)
 }
 
@@ -163,6 +172,13 @@ func (f *Frontend) Start() { f.recv.Serve() }
 // Shutdown stops accepting and lets sessions that are sending a message finish.
 func (f *Frontend) Shutdown(ctx context.Context) error {
 	err := f.recv.Shutdown(ctx)
+	close(f.stop)
+	for _, h := range f.hubs.Load().list {
+		if !h.self {
+			h.proxy.Close()
+			h.clientProxy.Close()
+		}
+	}
 	f.proxy.Close()
 	if f.clientProxy != f.proxy {
 		f.clientProxy.Close()
@@ -297,15 +313,27 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		traceParent = smtpreceive.TraceParent(ctx)
 	}
 	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc, s.user, s.authDomain, traceParent)
-	proxy := s.f.proxy
-	if s.user != "" {
-		proxy = s.f.clientProxy
-	}
 	if s.ci.Engine.Logging() {
 		s.ci.Engine.Info("", "Proxy destination(s) obtained from OnProxyInboundMessage event. Correlation Id:"+correlationID())
 	}
 	hopStart := time.Now()
-	t, err := proxy.Begin(ctx, &s.env)
+	var t *smtpsend.Transaction
+	var err error
+	for _, h := range s.hubOrder(s.f.hubs.Load()) {
+		proxy := h.proxy
+		if s.user != "" {
+			proxy = h.clientProxy
+		}
+		if t, err = proxy.Begin(ctx, &s.env); err == nil {
+			break
+		}
+		if unreachable(err) {
+			s.f.markDown(h, err)
+		}
+		if !failover(err) {
+			break
+		}
+	}
 	if err != nil {
 		return s.proxyFailed(err)
 	}

@@ -38,10 +38,11 @@ func categorize(m *queue.Message, resolver *routing.Resolver, server string) cat
 	return categorizeWith(m, resolver, server, "")
 }
 
-// categorizeWith is categorize with the hub's mailbox delivery queue: mailboxHop non-empty
-// routes local mailboxes to it (NextHop, the recipient stays Pending until Mailbox Delivery
-// has written it, mailboxdelivery.go); empty delivers them in the categorizer's result.
-func categorizeWith(m *queue.Message, resolver *routing.Resolver, server, mailboxHop string) categorized {
+// categorizeWith is categorize with the hub's mailbox delivery queue: localHop non-empty
+// routes local mailboxes to it and mailboxes homed on another server to the queue of their
+// database (NextHop, the recipient stays Pending until Mailbox Delivery has written it,
+// mailboxdelivery.go); empty delivers every mailbox in the categorizer's result.
+func categorizeWith(m *queue.Message, resolver *routing.Resolver, server, localHop string) categorized {
 	var out categorized
 	var delivered map[string]int // mailbox → index in out.Deliveries
 	for i := range m.Recipients {
@@ -52,8 +53,13 @@ func categorizeWith(m *queue.Message, resolver *routing.Resolver, server, mailbo
 		disp, mb := resolver.Resolve(r.Address)
 		switch disp {
 		case routing.DeliverToMailbox:
-			if mailboxHop != "" {
-				r.NextHop, r.Mailbox = mailboxHop, mb.PrimarySmtpAddress
+			if localHop != "" {
+				r.NextHop, r.Mailbox = localHop, mb.PrimarySmtpAddress
+				if home := resolver.Org().HomeServer(mb); home != nil && !strings.EqualFold(home.Name, server) {
+					// Homed on another server: the delivery queue of its database, delivered
+					// to that server's Mailbox Transport Delivery (spec §8.1, SmtpDeliveryToMailbox).
+					r.NextHop = mailboxHop(home.MailboxDatabaseName())
+				}
 				continue
 			}
 			r.Status, r.Mailbox = queue.StatusDelivered, mb.PrimarySmtpAddress

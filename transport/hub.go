@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,8 +77,12 @@ type Hub struct {
 	keys      *dkimKeys // DKIM verification of anonymous mail
 	tracker   *Tracker  // the message tracking log, or nil
 	// mbx is the SmtpSend to Mailbox Delivery (nil: none); mdTracker its MSGTRKMD log.
-	mbx       *mbxClient
-	mbxHop    string // the next hop of mailbox deliveries (the mailbox database), with mbx
+	mbx    *mbxClient
+	mbxHop string // the next hop of mailbox deliveries (the mailbox database), with mbx
+	// remoteMbx are the SmtpSend clients to other servers' Mailbox Delivery, by server name
+	// (upper case), for mailboxes homed on them (mbxClientFor).
+	remoteMu  sync.Mutex
+	remoteMbx map[string]*mbxClient
 	mdTracker *Tracker
 	pressure  *pressure // nil when BackPressure is not Enabled
 }
@@ -226,6 +231,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	}
 	h.sched.stop()
 	h.send.outProxy.Close()
+	h.remoteMu.Lock()
+	for _, c := range h.remoteMbx {
+		c.close()
+	}
+	h.remoteMu.Unlock()
 	if h.mbx != nil {
 		h.mbx.close()
 	}

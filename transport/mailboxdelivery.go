@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/exlab/exlab/config"
 	"github.com/exlab/exlab/queue"
 	"github.com/exlab/exlab/transport/smtpsend"
 	"github.com/exlab/exlab/transport/smtpwire"
@@ -162,29 +164,64 @@ func (c *mbxClient) deliver(ctx context.Context, m *queue.Message, body []byte, 
 	return out, nil
 }
 
-// deliverMailbox makes one attempt of m's recipients waiting in a mailbox delivery queue and
-// records each one's result in it (see smtpSend.record): 2xx delivers (SEND, then DELIVER in
-// the MSGTRKMD log), 5xx fails, anything else or no answer defers with Exchange's SmtpSend
-// texts for a connection that failed (X20) or dropped (X21).
-func (h *Hub) deliverMailbox(m *queue.Message, body []byte) sendResult {
+// deliverMailbox makes one attempt of m's recipients waiting in mailbox delivery queues, one
+// per database: this server's through its own Mailbox Delivery (h.mbx), another server's over
+// TCP to that server's Default Mailbox Delivery connector, as Exchange's Transport service
+// delivers to the Mailbox Transport Delivery service of the server that holds the database
+// (spec §8.1, SmtpDeliveryToMailbox). localOnly (at submission, before the 250) leaves other
+// servers' databases to the scheduler, after the commit: a peer that is down must not hold
+// up the 250, and their mail is on this server's disk before it leaves it.
+func (h *Hub) deliverMailbox(m *queue.Message, body []byte, localOnly bool) sendResult {
 	var res sendResult
 	if h.mbx == nil {
 		return res
 	}
+	var hopsArr [4]string
+	hops := hopsArr[:0]
+	for _, r := range m.Recipients {
+		if _, ok := mailboxDatabaseOf(r.NextHop); ok && r.Status == queue.StatusPending && !slices.Contains(hops, r.NextHop) {
+			hops = append(hops, r.NextHop)
+		}
+	}
+	for _, hop := range hops {
+		c, remote := h.mbxClientFor(hop)
+		if c == nil {
+			// The database is no longer any server's: the categorizer routes these again.
+			for i := range m.Recipients {
+				if r := &m.Recipients[i]; r.NextHop == hop && r.Status == queue.StatusPending {
+					r.NextHop = ""
+				}
+			}
+			continue
+		}
+		if localOnly && remote {
+			continue
+		}
+		h.deliverMailboxVia(c, remote, m, body, hop, &res)
+	}
+	return res
+}
+
+// deliverMailboxVia makes one attempt of m's recipients waiting in the queue of hop through c
+// and records each one's result (see smtpSend.record): 2xx delivers (SEND; then DELIVER in
+// this server's MSGTRKMD log when the database is local: another server's Mailbox Delivery
+// tracks its own), 5xx fails, anything else or no answer defers with Exchange's SmtpSend
+// texts for a connection that failed (X20) or dropped (X21).
+func (h *Hub) deliverMailboxVia(c *mbxClient, remote bool, m *queue.Message, body []byte, hop string, res *sendResult) {
 	var idx []int
 	var rcpts []string
 	for i, r := range m.Recipients {
-		if _, ok := mailboxDatabaseOf(r.NextHop); ok && r.Status == queue.StatusPending {
+		if r.NextHop == hop && r.Status == queue.StatusPending {
 			idx = append(idx, i)
 			rcpts = append(rcpts, r.Address)
 		}
 	}
 	if len(idx) == 0 {
-		return res
+		return
 	}
 	res.Sent = true
-	host := h.mbx.endpoint()
-	reps, err := h.mbx.deliver(context.Background(), m, body, rcpts)
+	host := c.endpoint()
+	reps, err := c.deliver(context.Background(), m, body, rcpts)
 	if err != nil {
 		ip, port := host, ""
 		if i := strings.LastIndexByte(host, ':'); i > 0 {
@@ -205,18 +242,70 @@ func (h *Hub) deliverMailbox(m *queue.Message, body []byte) sendResult {
 		r := &m.Recipients[i]
 		delivered := rr.code/100 == 2
 		// The hub's SEND event names the implicit intra-organization send connector [I].
-		h.send.record(&res, m, r, smtpsend.RcptResult{Code: rr.code, Text: rr.text, Host: host}, smtpsend.IntraOrgConnector)
+		h.send.record(res, m, r, smtpsend.RcptResult{Code: rr.code, Text: rr.text, Host: host}, smtpsend.IntraOrgConnector)
 		if delivered {
 			if n := len(res.Relayed); n > 0 && res.Relayed[n-1].Address == r.Address {
 				// A mailbox delivery is final: its sender is owed "delivered", not "relayed".
 				res.Delivered = append(res.Delivered, res.Relayed[n-1])
 				res.Relayed = res.Relayed[:n-1]
 			}
-			h.mdTracker.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: []string{r.Address},
-				Status: smtpwire.Fixed(smtpwire.R37).Text})
+			if !remote {
+				h.mdTracker.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: []string{r.Address},
+					Status: smtpwire.Fixed(smtpwire.R37).Text})
+			}
 		}
 	}
-	return res
+}
+
+// mbxClientFor is the SmtpSend to the Mailbox Delivery of hop's database: this server's own
+// (remote false), or a pooled TCP client to the connector of the server that holds it, made
+// on first use; nil when no server holds the database.
+func (h *Hub) mbxClientFor(hop string) (c *mbxClient, remote bool) {
+	if hop == h.mbxHop {
+		return h.mbx, false
+	}
+	db, _ := mailboxDatabaseOf(hop)
+	st := h.state.Load()
+	peer := st.org.DatabaseServer(db)
+	if peer == nil {
+		return nil, true
+	}
+	if strings.EqualFold(peer.Name, st.srv.Name) {
+		return h.mbx, false // this server's database under a name of another spelling
+	}
+	key := strings.ToUpper(peer.Name)
+	h.remoteMu.Lock()
+	defer h.remoteMu.Unlock()
+	if c := h.remoteMbx[key]; c != nil {
+		return c, true
+	}
+	srv := h.opt.Server
+	addr := func() string {
+		st := h.state.Load()
+		p := st.org.Server(key)
+		if p == nil {
+			return ""
+		}
+		return st.org.MailboxDeliveryConnectors(p)[0].PeerAddress(p)
+	}
+	md := MailboxDelivery{Addr: addr, PoolSize: srv.ProxyPoolSize, Dial: func(ctx context.Context) (net.Conn, error) {
+		a := addr()
+		if a == "" {
+			return nil, smtpsend.ErrNoHub
+		}
+		st := h.state.Load()
+		return smtpsend.DialFrom(ctx, st.org.SourceIP(st.srv), a, srv.ProxyConnectTimeout.Duration())
+	}}
+	c = newMbxClient(md, srv.Fqdn, h.opt.AuthKey, srv.ProxyConnectTimeout.Duration(), srv.ProxyCommandTimeout.Duration())
+	if srv.IntraOrgConnectorProtocolLoggingLevel == config.LoggingVerbose && h.opt.SendProtocolLog != nil {
+		// An intra-organization hop between servers, in the hub's SmtpSend log (spec §7.1).
+		c.proxy.ProtocolLog = h.opt.SendProtocolLog.Writer()
+	}
+	if h.remoteMbx == nil {
+		h.remoteMbx = map[string]*mbxClient{}
+	}
+	h.remoteMbx[key] = c
+	return c, true
 }
 
 // settle adds what an attempt owes to u: the next retry of the deferred, the NDR of the
@@ -242,5 +331,18 @@ func (h *Hub) settle(m *queue.Message, body []byte, res sendResult, u *queue.Upd
 	// The send side does not pass NOTIFY on, so a next hop sends no DSN: Exchange's "Relayed".
 	if n := h.report(m, body, res.Relayed, dsnRelayed); n != nil {
 		u.New = append(u.New, *n)
+	}
+}
+
+// TrackMailboxDelivery writes the DELIVER/STOREDRIVER events of a message this server's
+// Mailbox Delivery wrote for another server's hub (mailboxtransport.Options.Delivered): the
+// delivering server's MSGTRKMD log has them, the sending hub's log its SEND (spec §7.2).
+func (h *Hub) TrackMailboxDelivery(m *queue.Message) {
+	if h.mdTracker == nil {
+		return
+	}
+	for _, r := range m.Recipients {
+		h.mdTracker.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: []string{r.Address},
+			Status: smtpwire.Fixed(smtpwire.R37).Text})
 	}
 }

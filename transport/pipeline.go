@@ -64,7 +64,7 @@ func (h *Hub) categorize(m *queue.Message, body []byte) queue.Update {
 // recipients whose connector vanished. It reports whether it sent anything.
 func (h *Hub) deliverOut(m *queue.Message, body []byte, u *queue.Update) bool {
 	res := h.send.deliver(m, body, h.state.Load().resolver.Org())
-	mres := h.deliverMailbox(m, body) // the SmtpDeliveryToMailbox queue (mailboxdelivery.go)
+	mres := h.deliverMailbox(m, body, false) // the SmtpDeliveryToMailbox queue (mailboxdelivery.go)
 	if !res.Sent && !mres.Sent {
 		return false
 	}

@@ -162,7 +162,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		if t := s.h.opt.Tracer; t != nil {
 			_, hop = t.Start(trace.ContextWithSpan(ctx, span), "queue.mailbox_delivery", trace.WithSpanKind(trace.SpanKindClient))
 		}
-		if res := s.h.deliverMailbox(m, body); res.Sent {
+		if res := s.h.deliverMailbox(m, body, true); res.Sent {
 			s.h.settle(m, body, res, &u)
 		}
 		if hop != nil {

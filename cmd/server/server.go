@@ -229,7 +229,8 @@ func (s *services) run(ctx context.Context, adminAddr string) error {
 		}
 		storeFailed = s.store.Failed()
 		s.mbx = mailboxtransport.New(mailboxtransport.Options{Org: org, Server: srv, Store: s.store, AuthKey: authKey, TLS: tlsConf,
-			Logger: s.log, Resolver: resolver, ProtocolLog: s.mailboxProtocolLog(), Faults: s.faults})
+			Logger: s.log, Resolver: resolver, ProtocolLog: s.mailboxProtocolLog(), Faults: s.faults,
+			Delivered: func(m *queue.Message) { s.hub.TrackMailboxDelivery(m) }})
 		// No Tracer and no Metrics for Mailbox Delivery: its pooled sessions carry many messages
 		// and no trace context, and per-command metrics cost about 2% of a message's CPU
 		// (pprof under exlab bench); the hub's queue.mailbox_delivery span and queue_commit

@@ -53,6 +53,10 @@ type Options struct {
 	// Faults are the process's fault rules: a rule naming Default Mailbox Delivery <SERVER>
 	// holds the hub's mailbox deliveries.
 	Faults *smtpreceive.Faults
+	// Delivered, when set, is told of each message written for another server's hub (its
+	// recipients Delivered), which tracks its own deliveries: the DELIVER events of this
+	// server's MSGTRKMD log (spec §7.2).
+	Delivered func(m *queue.Message)
 }
 
 // Service is one server's Mailbox Transport Delivery service.

@@ -113,7 +113,8 @@ func (s *session) Data(_ context.Context, r io.Reader) *smtpwire.Reply {
 	if err != nil {
 		return smtpwire.Fixed("X01")
 	}
-	m := &queue.Message{ID: id, MessageID: h.messageID, Subject: h.subject, From: s.from, Size: int64(len(content)), Arrived: start.UTC()}
+	m := &queue.Message{ID: id, MessageID: h.messageID, NetworkMessageID: h.networkID, Subject: h.subject, From: s.from,
+		Size: int64(len(content)), Arrived: start.UTC(), ClientIP: s.ci.Remote.Addr().Unmap().String(), ClientHostname: s.ci.Helo}
 	var items []queue.MailboxItem
 	byMailbox := map[string]int{}
 	for _, rc := range s.rcpts {
@@ -131,6 +132,9 @@ func (s *session) Data(_ context.Context, r io.Reader) *smtpwire.Reply {
 		s.s.opt.Logger.Error("mailbox delivery: the store write failed; answering 451 4.3.0", "InternalMessageId", id,
 			"MessageId", h.messageID, "err", err)
 		return smtpwire.Fixed("X01")
+	}
+	if d := s.s.opt.Delivered; d != nil && !strings.EqualFold(s.ci.Helo, s.s.state.Load().srv.Fqdn) {
+		d(m) // from another server's hub: this server tracks the delivery (DELIVER/STOREDRIVER)
 	}
 	secs := time.Since(start).Seconds()
 	// R48 with the store's id [I]: what 475 answers at the end of data is not captured.
@@ -181,10 +185,13 @@ func (s *session) Extension(context.Context, string, string) (*smtpwire.Reply, b
 // headerInfo is what the store keeps of a message's header block.
 type headerInfo struct {
 	messageID, subject string
-	end                int // offset of the blank line that ends the header block
+	networkID          string // X-MS-Exchange-Organization-Network-Message-Id, as the hub stamped it
+	end                int    // offset of the blank line that ends the header block
 }
 
-// scanHeaders reads Message-ID and Subject (unfolded) from the header block of content.
+const networkIDField = "X-MS-Exchange-Organization-Network-Message-Id"
+
+// scanHeaders reads Message-ID, Subject and the network message id (unfolded) from the header block of content.
 func scanHeaders(content []byte) headerInfo {
 	var h headerInfo
 	end := bytes.Index(content, []byte("\r\n\r\n"))
@@ -203,6 +210,8 @@ func scanHeaders(content []byte) headerInfo {
 			h.messageID = string(bytes.TrimSpace(value))
 		case strings.EqualFold(name, "Subject") && h.subject == "":
 			h.subject = string(bytes.TrimSpace(value))
+		case strings.EqualFold(name, networkIDField) && h.networkID == "":
+			h.networkID = string(bytes.TrimSpace(value))
 		}
 		name, value = "", nil
 	}
@@ -216,7 +225,7 @@ func scanHeaders(content []byte) headerInfo {
 		flush()
 		if n, v, ok := bytes.Cut(line, []byte(":")); ok {
 			// Only the two fields kept need their name and value as strings.
-			if len(n) == len("Message-ID") || len(n) == len("Subject") {
+			if len(n) == len("Message-ID") || len(n) == len("Subject") || len(n) == len(networkIDField) {
 				name, value = string(n), append([]byte(nil), v...)
 			}
 		}

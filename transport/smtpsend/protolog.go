@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exlab/exlab/transport/smtpwire"
@@ -22,11 +24,15 @@ type sendLog struct {
 	o                      SendOptions
 	session, local, remote string
 	seq                    int
-	lines                  []smtpwire.LogLine
-	rbuf, wbuf             []byte
-	reply                  []string // lines of a multi-line reply read so far
-	body                   bool     // a message body is being written: not logged
-	auth                   bool     // an AUTH exchange is going on: client lines redacted
+	// mu guards lines and ended: a pooled session left idle has its lines handed over by a
+	// timer (idleFlush) while a new transaction may be adding to them.
+	mu         sync.Mutex
+	lines      []smtpwire.LogLine
+	armed      atomic.Bool // an idleFlush timer is pending
+	rbuf, wbuf []byte
+	reply      []string // lines of a multi-line reply read so far
+	body       bool     // a message body is being written: not logged
+	auth       bool     // an AUTH exchange is going on: client lines redacted
 	// A body found in the stream itself (the proxy writes commands and chunks in one buffer):
 	// skip is what is left of a BDAT chunk; after DATA and its 354, lines up to "." are body.
 	skip     int64
@@ -57,37 +63,78 @@ func (l *sendLog) add(event byte, data, context string) {
 	if l == nil {
 		return
 	}
+	l.mu.Lock()
 	l.lines = append(l.lines, smtpwire.LogLine{Time: time.Now(), Connector: l.o.Connector, Session: l.session, Seq: l.seq,
 		Local: l.local, Remote: l.remote, Event: event, Data: data, Context: context})
 	l.seq++
+	l.mu.Unlock()
 }
 
 // end writes the '-' line and hands the session's lines over.
 func (l *sendLog) end() {
-	if l == nil || l.ended {
+	if l == nil {
 		return
 	}
+	l.mu.Lock()
+	ended := l.ended
 	l.ended = true
+	l.mu.Unlock()
+	if ended {
+		return
+	}
 	l.add('-', "", "Local")
 	l.flush()
 }
 
 // flush hands the lines so far over.
 func (l *sendLog) flush() {
-	if l == nil || len(l.lines) == 0 {
+	if l == nil {
 		return
 	}
-	l.o.ProtocolLog(l.lines)
-	l.lines = nil
+	l.mu.Lock()
+	l.flushLocked()
+	l.mu.Unlock()
 }
+
+func (l *sendLog) flushLocked() {
+	if len(l.lines) > 0 {
+		l.o.ProtocolLog(l.lines)
+		l.lines = nil
+	}
+}
+
+// logBatchAge is how long a pooled session's lines wait to be handed over at most.
+const logBatchAge = time.Second
 
 // transactionEnded hands a pooled session's lines over in batches, as the receive side does:
 // every 64 lines, or once the oldest has waited a second (a hand-over per message cost more than
-// the writing itself); the rest goes at the session's end.
+// the writing itself). Lines a session left idle in the pool still holds go a second later
+// (idleFlush), so that the log shows a hop soon after it was made; the rest goes at the
+// session's end.
 func (l *sendLog) transactionEnded() {
-	if l != nil && len(l.lines) > 0 && (len(l.lines) >= 64 || time.Since(l.lines[0].Time) > time.Second) {
-		l.flush()
+	if l == nil {
+		return
 	}
+	l.mu.Lock()
+	if len(l.lines) >= 64 || (len(l.lines) > 0 && time.Since(l.lines[0].Time) > logBatchAge) {
+		l.flushLocked()
+	}
+	pending := len(l.lines) > 0
+	l.mu.Unlock()
+	if pending && !l.armed.Swap(true) {
+		time.AfterFunc(logBatchAge, l.idleFlush)
+	}
+}
+
+// idleFlush hands over the lines that have waited logBatchAge; a session in use again keeps
+// the younger ones for its own transactionEnded.
+func (l *sendLog) idleFlush() {
+	l.armed.Store(false)
+	l.mu.Lock()
+	if !l.ended && len(l.lines) > 0 && time.Since(l.lines[0].Time) >= logBatchAge {
+		l.flushLocked()
+	}
+	l.mu.Unlock()
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +92,8 @@ type Proxy struct {
 	// Dial, when set, opens the connection to the hub instead of a TCP dial to Addr (an
 	// in-process pipe when frontend and hub run in one process).
 	Dial func(ctx context.Context) (net.Conn, error)
+	// LocalIP, when set, is the address a TCP dial to Addr is made from (DialFrom).
+	LocalIP func() netip.Addr
 	// HeloName is the frontend's FQDN, sent in EHLO.
 	HeloName string
 	// AuthKey is the organization's ExchangeServer key: the frontend answers the hub's X-EXPS
@@ -127,6 +130,22 @@ type hubConn struct {
 	pipelining bool
 	lastUsed   time.Time
 	opened     time.Time
+}
+
+// DialFrom dials addr over TCP from local, when local is valid and as loopback as addr's host
+// (an IP; a host name is dialled from wherever the system picks): the source address of a
+// server of the organization dialling another, so that the peer sees the server's own
+// address, as it does when each runs on a machine of its own.
+func DialFrom(ctx context.Context, local netip.Addr, addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if local.IsValid() && !local.IsUnspecified() {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			if dst, err := netip.ParseAddr(host); err == nil && dst.IsLoopback() == local.IsLoopback() && dst.Is4() == local.Is4() {
+				d.LocalAddr = &net.TCPAddr{IP: local.AsSlice()}
+			}
+		}
+	}
+	return d.DialContext(ctx, "tcp", addr)
 }
 
 // IntraOrgConnector is the name the SmtpSend log gives the implicit send connector between
@@ -206,8 +225,11 @@ func (p *Proxy) dial(ctx context.Context) (*hubConn, error) {
 		if addr == "" {
 			return nil, &Error{PRX: PRXNoDestination, Step: "connect", Err: ErrNoHub}
 		}
-		d := net.Dialer{Timeout: p.ConnectTimeout}
-		conn, err = d.DialContext(ctx, "tcp", addr)
+		var local netip.Addr
+		if p.LocalIP != nil {
+			local = p.LocalIP()
+		}
+		conn, err = DialFrom(ctx, local, addr, p.ConnectTimeout)
 	}
 	if err != nil {
 		var dnsErr *net.DNSError
