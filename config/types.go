@@ -611,6 +611,16 @@ func (rc *ReceiveConnector) HasGroup(g PermissionGroup) bool {
 	return false
 }
 
+// ServerByFqdn is the server whose Fqdn is fqdn, or nil.
+func (o *Organization) ServerByFqdn(fqdn string) *Server {
+	for i := range o.Servers {
+		if equalFold(o.Servers[i].Fqdn, fqdn) {
+			return &o.Servers[i]
+		}
+	}
+	return nil
+}
+
 // Server returns the server called name, or nil.
 func (o *Organization) Server(name string) *Server {
 	for i := range o.Servers {

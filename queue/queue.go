@@ -11,6 +11,8 @@
 //	msg/<id>             MessageRecord: 'M', version, JSON (envelope, recipients and their state)
 //	body/<id>            the message content as received (after the frontend's Received: line)
 //	mbx/<mailbox>\x00<id> MailboxItem: 'X', version, JSON (meta and the headers the hub adds)
+//	shd/<primary>\x00<nmid> a shadow copy held for another hub (shadow.go): MessageRecord
+//	shb/<primary>\x00<nmid> its content
 //
 // <id> is the 8-byte big-endian InternalMessageId, so msg/ iterates in arrival order. A
 // delivered message's body stays under body/<id> and its mailbox items point to it, so the body
@@ -131,6 +133,9 @@ type Message struct {
 	InFlight       bool      `json:",omitempty"`
 	PoisonCount    int       `json:",omitempty"`
 	Poison         bool      `json:",omitempty"`
+	// Shadow is the hub that holds this message's shadow copy (spec §8.4), told when the
+	// message is delivered (XQDISCARD); "" when none was made.
+	Shadow string `json:",omitempty"`
 	// TraceParent is the W3C traceparent of the hub's message span when tracing, so later
 	// delivery attempts join the message's trace.
 	TraceParent string `json:",omitempty"`

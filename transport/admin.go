@@ -34,7 +34,34 @@ const (
 // Queues lists the hub's queues (Get-Queue).
 func (h *Hub) Queues() []QueueInfo {
 	qs, _ := views(h.sched.held(), h.state.Load().org, h.opt.Server, time.Now())
-	return h.suspendedStatus(qs)
+	return append(h.suspendedStatus(qs), shadowQueues(h.opt.Store, h.state.Load().org, h.opt.Server)...)
+}
+
+// shadowQueues are the shadow copies held for each primary, as Get-Queue lists them: one
+// queue per primary, DeliveryType ShadowRedundancy, NextHopDomain the primary's FQDN, its
+// Identity <SRV>\Shadow\<n> (spec §8.4).
+func shadowQueues(st *queue.Store, org *config.Organization, srv *config.Server) []QueueInfo {
+	counts := map[string]int{}
+	var order []string
+	_ = st.Shadows(func(sh queue.Shadow) bool {
+		if counts[sh.Primary] == 0 {
+			order = append(order, sh.Primary)
+		}
+		counts[sh.Primary]++
+		return true
+	})
+	var out []QueueInfo
+	for _, p := range order {
+		next := p
+		if s := org.Server(p); s != nil {
+			next = s.Fqdn
+		}
+		h := fnv.New32a()
+		h.Write([]byte("shadow\x00" + p))
+		out = append(out, QueueInfo{Identity: fmt.Sprintf(`%s\Shadow\%d`, srv.Name, 1+h.Sum32()%1000), DeliveryType: "ShadowRedundancy",
+			Status: "Ready", MessageCount: counts[p], NextHopDomain: next})
+	}
+	return out
 }
 
 // Messages lists the messages of one queue, or of all (Get-Message [-Queue]).
@@ -258,6 +285,7 @@ func StoredQueues(st *queue.Store, org *config.Organization, srv *config.Server,
 		return nil, nil, err
 	}
 	qs, ms := views(held, org, srv, time.Now())
+	qs = append(qs, shadowQueues(st, org, srv)...)
 	ms, err := filterMessages(ms, queueID, srv.Name)
 	return qs, ms, err
 }

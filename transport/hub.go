@@ -85,6 +85,7 @@ type Hub struct {
 	remoteMbx map[string]*mbxClient
 	mdTracker *Tracker
 	pressure  *pressure // nil when BackPressure is not Enabled
+	shadow    shadowState
 }
 
 // orgState is the organization a session decides by; Reconfigure replaces it for new sessions.
@@ -94,6 +95,7 @@ type orgState struct {
 	resolver *routing.Resolver
 	fqdns    []string // the organization's servers (MaxLocalHopCount)
 	noDkim   string   // the Authentication-Results field of unsigned anonymous mail
+	hubs     int      // servers with the HubTransport role (shadow redundancy needs two)
 }
 
 func newOrgState(org *config.Organization, srv *config.Server, resolver *routing.Resolver) *orgState {
@@ -102,6 +104,7 @@ func newOrgState(org *config.Organization, srv *config.Server, resolver *routing
 	for _, s := range org.Servers {
 		st.fqdns = append(st.fqdns, s.Fqdn)
 	}
+	st.hubs = len(org.Hubs(""))
 	return st
 }
 
@@ -217,6 +220,7 @@ func (h *Hub) Start() error {
 			stop: make(chan struct{}), done: make(chan struct{})}
 		go h.pressure.run()
 	}
+	h.startShadow()
 	h.recv.Serve()
 	return nil
 }
@@ -229,6 +233,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		close(h.pressure.stop)
 		<-h.pressure.done
 	}
+	h.stopShadow()
 	h.sched.stop()
 	h.send.outProxy.Close()
 	h.remoteMu.Lock()

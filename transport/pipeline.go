@@ -151,6 +151,7 @@ func (h *Hub) process(orig *queue.Message) *queue.Message {
 			return nil
 		}
 		h.sched.queueNDRs(u.New)
+		h.shadowDone(m)
 		return m
 	}
 	attempt := outbound(m) && !m.NextRetryTime.After(now)
@@ -197,5 +198,6 @@ func (h *Hub) process(orig *queue.Message) *queue.Message {
 		log.Debug("DELIVER", "InternalMessageId", m.ID, "MessageId", m.MessageID, "Mailbox", d.Mailbox)
 	}
 	h.sched.queueNDRs(u.New)
+	h.shadowDone(m)
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -37,6 +38,9 @@ type session struct {
 	from  string
 	mopts smtpreceive.MailOptions
 	rcpts []queue.Recipient
+	// shadowOf and shadowID: the transaction is a shadow copy (XSHADOWREQUEST) of the primary
+	// server shadowOf, whose Network-Message-Id for it is shadowID (shadow.go).
+	shadowOf, shadowID string
 }
 
 func newSession(h *Hub, ci *smtpreceive.ConnInfo) *session {
@@ -59,6 +63,7 @@ func (s *session) Hello(ctx context.Context) {
 
 func (s *session) Reset() {
 	s.from = ""
+	s.shadowOf, s.shadowID = "", ""
 	s.mopts = smtpreceive.MailOptions{}
 	s.rcpts = s.rcpts[:0]
 }
@@ -130,6 +135,11 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		return smtpwire.Fixed("X01")
 	}
 	m := s.record(id, hi, start, int64(len(body)))
+	if s.shadowOf != "" {
+		rep := s.h.acceptShadow(s, m, body, hi)
+		bodyPool.Put(buf)
+		return rep
+	}
 	if m.AuthAs == "Anonymous" {
 		// DKIM of mail from anonymous senders (Internet mail), stamped at the top.
 		ar := s.st.noDkim
@@ -139,56 +149,16 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		m.HeaderPrefix = ar + m.HeaderPrefix
 	}
 	s.h.tracker.track(trackEvent{ID: "RECEIVE", Source: "SMTP", Msg: m, Recipients: recipientAddresses(m), Status: ""})
-	var span trace.Span
-	if t := s.h.opt.Tracer; t != nil {
-		m.TraceParent = smtpreceive.TraceParent(ctx)
-		_, span = t.Start(ctx, "queue.categorize", trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(id))))
-	}
-	u := s.h.categorize(m, body)
-	if span != nil {
-		span.SetAttributes(attribute.Int("exlab.mailbox_deliveries", len(u.Deliveries)), attribute.Int("exlab.ndrs", len(u.New)))
-		span.End()
-	}
-	// queue_commit times what makes the message durable before the 250: the hand-over to
-	// Mailbox Delivery (475), now, before the hub's own commit, whose synced write then is the
-	// message's only one (mailboxdelivery.go explains the choice), and the hub's commit of
-	// whatever is left.
-	if span != nil {
-		_, span = s.h.opt.Tracer.Start(ctx, "queue.commit")
-	}
-	commitStart := time.Now()
-	if s.h.mbx != nil {
-		var hop trace.Span
-		if t := s.h.opt.Tracer; t != nil {
-			_, hop = t.Start(trace.ContextWithSpan(ctx, span), "queue.mailbox_delivery", trace.WithSpanKind(trace.SpanKindClient))
-		}
-		if res := s.h.deliverMailbox(m, body, true); res.Sent {
-			s.h.settle(m, body, res, &u)
-		}
-		if hop != nil {
-			hop.End()
-		}
-	}
-	if !m.Done() || len(u.Deliveries) > 0 || len(u.New) > 0 {
-		err = s.h.opt.Store.Submit(queue.Submission{Message: m, Body: body, Deliveries: u.Deliveries, New: u.New})
-	}
-	s.h.opt.Metrics.Phase(s.rc, "queue_commit", time.Since(commitStart))
-	if span != nil {
-		if err != nil {
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
-	}
+	err = s.h.accept(ctx, m, body, s.rc, true)
 	bodyPool.Put(buf)
+	if err == errShadowFailed {
+		return smtpwire.Fixed("X42")
+	}
 	if err != nil {
 		s.h.opt.Logger.Error("submission failed; answering 451 4.3.0", "InternalMessageId", id, "err", err)
 		return smtpwire.Fixed("X01")
 	}
 	secs := time.Since(start).Seconds()
-	s.h.sched.queueNDRs(u.New)
-	if !m.Done() {
-		s.h.sched.hold(m) // out through a send connector, or waiting as Unreachable, after the commit
-	}
 	host := s.st.srv.Fqdn
 	if s.st.srv.Version == config.Version2013 {
 		return smtpwire.Render("R49", "msgid", m.MessageID, "internalid", strconv.FormatUint(id, 10), "hubfqdn", host)
@@ -199,6 +169,77 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	// session "1559 bytes in 14.755, 0.103 KB/sec" counts more than the typed message and the
 	// typing time; 1559/1024/14.755 = 0.103, so KB is 1024 bytes).
 	return smtpwire.QueuedReply(m.MessageID, id, host, len(m.HeaderPrefix)+len(body)+len(m.HeaderSuffix), secs)
+}
+
+// errShadowFailed is accept's answer when no shadow copy could be made and
+// RejectMessageOnShadowFailure is $true.
+var errShadowFailed = errors.New("transport: no shadow copy could be made (RejectMessageOnShadowFailure)")
+
+// accept runs a received message m through the categorizer, delivers this server's mailboxes,
+// makes its shadow copy on another hub when shadow is set and recipients are left (spec §8.4),
+// writes what is left with the categorizer's decisions into the queue database in one synced
+// commit and hands it to the delivery queues. Once it returns nil the message is durable and
+// may be acknowledged. rc, the connector it came in on, is nil for a shadow copy resubmitted.
+func (h *Hub) accept(ctx context.Context, m *queue.Message, body []byte, rc *config.ReceiveConnector, shadow bool) error {
+	var span trace.Span
+	if t := h.opt.Tracer; t != nil {
+		m.TraceParent = smtpreceive.TraceParent(ctx)
+		_, span = t.Start(ctx, "queue.categorize", trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(m.ID))))
+	}
+	u := h.categorize(m, body)
+	if span != nil {
+		span.SetAttributes(attribute.Int("exlab.mailbox_deliveries", len(u.Deliveries)), attribute.Int("exlab.ndrs", len(u.New)))
+		span.End()
+	}
+	// queue_commit times what makes the message durable before the 250: the hand-over to
+	// Mailbox Delivery (475), now, before the hub's own commit, whose synced write then is the
+	// message's only one (mailboxdelivery.go explains the choice), the shadow copy, and the
+	// hub's commit of whatever is left.
+	if span != nil {
+		_, span = h.opt.Tracer.Start(ctx, "queue.commit")
+	}
+	commitStart := time.Now()
+	if h.mbx != nil {
+		var hop trace.Span
+		if t := h.opt.Tracer; t != nil {
+			_, hop = t.Start(trace.ContextWithSpan(ctx, span), "queue.mailbox_delivery", trace.WithSpanKind(trace.SpanKindClient))
+		}
+		if res := h.deliverMailbox(m, body, true); res.Sent {
+			h.settle(m, body, res, &u)
+		}
+		if hop != nil {
+			hop.End()
+		}
+	}
+	if shadow && !m.Done() && h.shadowWanted() {
+		if !h.makeShadow(ctx, m, body) && h.state.Load().org.TransportConfig.RejectMessageOnShadowFailure {
+			if span != nil {
+				span.End()
+			}
+			return errShadowFailed
+		}
+	}
+	var err error
+	if !m.Done() || len(u.Deliveries) > 0 || len(u.New) > 0 {
+		err = h.opt.Store.Submit(queue.Submission{Message: m, Body: body, Deliveries: u.Deliveries, New: u.New})
+	}
+	if rc != nil {
+		h.opt.Metrics.Phase(rc, "queue_commit", time.Since(commitStart))
+	}
+	if span != nil {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+	if err != nil {
+		return err
+	}
+	h.sched.queueNDRs(u.New)
+	if !m.Done() {
+		h.sched.hold(m) // out through a send connector, or waiting as Unreachable, after the commit
+	}
+	return nil
 }
 
 // record builds the queue record of a message, with the headers the hub stamps: its Received:
@@ -315,7 +356,11 @@ func (s *session) Auth(ctx context.Context, verb, mech string) (smtpreceive.SASL
 // use; to anyone else the verb does not exist (R84), so an anonymous client on 2525 can never
 // forge a client identity.
 func (s *session) Extension(ctx context.Context, verb, arg string) (*smtpwire.Reply, bool) {
-	if verb != "XPROXYFROM" {
+	switch verb {
+	case "XSHADOWREQUEST", "XQDISCARD":
+		return s.shadowVerb(verb, arg), true
+	case "XPROXYFROM":
+	default:
 		return nil, false
 	}
 	if !s.rights.Has(routing.AcceptXProxyFrom) {

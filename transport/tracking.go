@@ -46,6 +46,7 @@ type trackEvent struct {
 	ServerHost string // the next hop of a SEND/DEFER/FAIL, ip:port
 	Connector  string // connector-id
 	Reference  string
+	Context    string // source-context, where the event has its own (HAREDIRECT)
 }
 
 // Tracker writes the message tracking log.
@@ -265,6 +266,9 @@ func (t *Tracker) record(e trackEvent, rec []string) {
 		}
 	default:
 		rec[fServerHostname] = t.fqdn
+	}
+	if e.Context != "" {
+		rec[fSourceContext] = e.Context
 	}
 }
 

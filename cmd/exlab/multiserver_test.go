@@ -64,7 +64,10 @@ func twoServerConfig(t *testing.T, ip map[string]string) string {
 }
 
 // startTwoServers starts EX02, then EX01, on two fresh loopback addresses.
-func startTwoServers(t *testing.T) *twoServers {
+func startTwoServers(t *testing.T) *twoServers { return startTwoServersWith(t, nil) }
+
+// startTwoServersWith is startTwoServers with edit applied to the organization file.
+func startTwoServersWith(t *testing.T, edit func(string) string) *twoServers {
 	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
 		t.Skip("binds Exchange's ports below 1024 on loopback addresses: needs root (CI runs it)")
 	}
@@ -72,7 +75,11 @@ func startTwoServers(t *testing.T) *twoServers {
 	ts := &twoServers{t: t, ip: map[string]string{"EX01": fmt.Sprintf("127.%d.%d.11", a, b), "EX02": fmt.Sprintf("127.%d.%d.12", a, b)},
 		data: map[string]string{"EX01": t.TempDir(), "EX02": t.TempDir()}, srv: map[string]*server{}}
 	ts.cfg = filepath.Join(t.TempDir(), "two-servers.yaml")
-	if err := os.WriteFile(ts.cfg, []byte(twoServerConfig(t, ts.ip)), 0o600); err != nil {
+	cfg := twoServerConfig(t, ts.ip)
+	if edit != nil {
+		cfg = edit(cfg)
+	}
+	if err := os.WriteFile(ts.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ts.start("EX02")
@@ -299,4 +306,73 @@ func TestTwoServersNoHub(t *testing.T) {
 	if !errorsAs(err, &se) || se.Code != 451 || !strings.Contains(se.Message, "PRX") {
 		t.Fatalf("with no hub taking it: %v (want 451 4.7.0 … PRXn)", err)
 	}
+}
+
+// shadowConfig shortens the shadow heartbeat to a second and the resubmit time to three, and
+// every retry interval to a second (a server that was down is tried again soon).
+func shadowConfig(s string) string {
+	s = strings.ReplaceAll(s, "    QueueGlitchRetryInterval: \"00:00:01\"\n", "    QueueGlitchRetryInterval: \"00:00:01\"\n    TransientFailureRetryInterval: \"00:00:01\"\n")
+	return s + "\nTransportConfig:\n  ShadowHeartbeatFrequency: \"00:00:01\"\n  ShadowResubmitTimeSpan: \"00:00:03\"\n"
+}
+
+// TestTwoServersShadow: a message EX01's hub accepts with a recipient left to deliver (user1,
+// homed on EX02) gets a shadow copy on EX02 before the 250 (HAREDIRECT on EX01 with EX02's
+// R50, HARECEIVE on EX02); once EX01 has delivered it, EX02 discards the copy at its next
+// heartbeat (HADISCARD). When EX01 dies holding a message (EX02's Mailbox Delivery refusing
+// it for a while), EX02 resubmits its copy after ShadowResubmitTimeSpan and delivers it
+// ("with ShadowRedundancy", RESUBMIT); EX01, started again, delivers its own: the duplicate
+// Exchange makes too.
+func TestTwoServersShadow(t *testing.T) {
+	ts := startTwoServersWith(t, shadowConfig)
+	ex01, ex02 := ts.data["EX01"], ts.data["EX02"]
+	both := []string{"administrator@contoso.test", "user1@contoso.test"}
+	rep, err := ts.send(both, "shadowed")
+	if err != nil || !strings.Contains(rep, "Hostname=ex01.contoso.test") {
+		t.Fatalf("for mailboxes on EX01 and EX02: %q, %v (want EX01's hub)", rep, err)
+	}
+	fileLines(t, filepath.Join(ex01, "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"),
+		`"ex02.contoso.test=250 2.6.0 <`, "Queued mail for redundancy", "SMTP,HAREDIRECT", "user1@contoso.test", "shadowed")
+	fileLines(t, filepath.Join(ex02, "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"), "SMTP,HARECEIVE", "user1@contoso.test", "shadowed")
+	waitMailbox(t, ex02, "user1@contoso.test", 1)
+	fileLines(t, filepath.Join(ex02, "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"), "REDUNDANCY,HADISCARD", "user1@contoso.test", "shadowed")
+	// The shadow session is in EX01's SmtpSend log and EX02's SmtpReceive log.
+	fileLines(t, filepath.Join(ex01, "TransportRoles/Logs/Hub/ProtocolLog/SmtpSend/*.LOG"), ts.ip["EX02"]+":2525", "XSHADOWREQUEST ex01.contoso.test ")
+	fileLines(t, filepath.Join(ex01, "TransportRoles/Logs/Hub/ProtocolLog/SmtpReceive/*.LOG"), `EX01\Default EX01`, ts.ip["EX02"], "XQDISCARD ex02.contoso.test")
+
+	// EX02's Mailbox Delivery refuses for now: EX01 keeps user1's copy queued, EX02 its shadow.
+	if out, errOut, code := exlab(t, "fault", "set", "--data", ex02, "--name", "busy", "--connector", "Default Mailbox Delivery EX02",
+		"--step", "Rcpt", "--reply-id", "R05"); code != 0 {
+		t.Fatalf("fault set: %s%s", out, errOut)
+	}
+	if rep, err = ts.send(both, "primary dies"); err != nil || !strings.Contains(rep, "Hostname=ex01.contoso.test") {
+		t.Fatalf("second message: %q, %v (want EX01's hub)", rep, err)
+	}
+	fileLines(t, filepath.Join(ex02, "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"), "SMTP,HARECEIVE", "user1@contoso.test", "primary dies")
+	waitUntil(t, 10*time.Second, "EX01's queue for DB02 to hold the message", func() bool {
+		out, _, _ := exlab(t, "queue", "get", "--data", ex01)
+		return strings.Contains(out, "DB02") && strings.Contains(out, "Retry")
+	})
+	// Get-Queue on EX02 lists the copy in a shadow queue for EX01.
+	if out, _, _ := exlab(t, "queue", "get", "--data", ex02); !regexp.MustCompile(`EX02\\Shadow\\\d+\s+ShadowRedundancy\s+Ready\s+1\s+ex01\.contoso\.test`).MatchString(out) {
+		t.Errorf("EX02's Get-Queue has no shadow queue for EX01 with the copy:\n%s", out)
+	}
+	ts.kill("EX01")
+	if out, errOut, code := exlab(t, "fault", "clear", "--data", ex02); code != 0 {
+		t.Fatalf("fault clear: %s%s", out, errOut)
+	}
+	// ShadowResubmitTimeSpan (3 s) after EX02 first found EX01 silent: resubmitted, delivered.
+	waitMailbox(t, ex02, "user1@contoso.test", 2)
+	show, _, _ := exlab(t, "mailbox", "show", "user1@contoso.test", "--data", ex02)
+	show = regexp.MustCompile(`\r?\n[ \t]+`).ReplaceAllString(show, " ")
+	want := "Received: from ex01.contoso.test (" + ts.ip["EX01"] + ") by ex02.contoso.test (" + ts.ip["EX02"] + ") with ShadowRedundancy"
+	if k := strings.Index(show, "Subject: primary dies"); k < 0 || !strings.Contains(show[strings.LastIndex(show[:k], "==== "):k], want) {
+		t.Errorf("the resubmitted copy in user1's mailbox lacks %q:\n%s", want, show)
+	}
+	fileLines(t, filepath.Join(ex02, "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"), "REDUNDANCY,RESUBMIT", "user1@contoso.test", "primary dies")
+	if !strings.Contains(ts.srv["EX02"].stderr(), "resubmitting its shadow messages") {
+		t.Errorf("EX02 did not say it resubmits:\n%s", ts.srv["EX02"].stderr())
+	}
+	// EX01 comes back with its queue and delivers its own copy: a duplicate, not a loss.
+	ts.start("EX01")
+	waitMailbox(t, ex02, "user1@contoso.test", 3)
 }

@@ -71,6 +71,9 @@ type HubReply struct {
 type Envelope struct {
 	ProxyFrom string // the XPROXYFROM argument describing the original client
 	ProxyTo   string // instead: the XPROXYTO argument naming the next hops (hub -> 717)
+	// Shadow instead: the XSHADOWREQUEST argument of a shadow copy (hub -> another hub's
+	// Default <SERVER>, spec §8.4), whose reply comes first like XPROXYFROM's.
+	Shadow string
 	// PerRecipient makes a refused recipient that recipient's result (RcptReplies) instead of
 	// the message's failure; XPROXYTO transactions always work so.
 	PerRecipient bool
@@ -395,7 +398,7 @@ func (p *Proxy) Begin(ctx context.Context, env *Envelope) (*Transaction, error) 
 		}
 	}
 	t := &Transaction{p: p, h: h, timeout: p.CommandTimeout, rcpts: len(env.Recipients),
-		perRcpt: env.ProxyTo != "" || env.PerRecipient, proxyCmd: env.ProxyTo != "" || env.ProxyFrom != ""}
+		perRcpt: env.ProxyTo != "" || env.PerRecipient, proxyCmd: env.ProxyTo != "" || env.ProxyFrom != "" || env.Shadow != ""}
 	_ = h.conn.SetDeadline(time.Now().Add(t.timeout))
 	w := h.bw
 	switch {
@@ -406,6 +409,10 @@ func (p *Proxy) Begin(ctx context.Context, env *Envelope) (*Transaction, error) 
 	case env.ProxyFrom != "":
 		w.WriteString("XPROXYFROM ")
 		w.WriteString(env.ProxyFrom)
+		w.WriteString("\r\n")
+	case env.Shadow != "":
+		w.WriteString("XSHADOWREQUEST ")
+		w.WriteString(env.Shadow)
 		w.WriteString("\r\n")
 	}
 	writeMail(w, env)
@@ -418,6 +425,44 @@ func (p *Proxy) Begin(ctx context.Context, env *Envelope) (*Transaction, error) 
 	bp := chunkBufs.Get().(*[]byte)
 	t.pending = (*bp)[:0]
 	return t, nil
+}
+
+// Command sends one command line outside a transaction on a pooled session (or a new one) and
+// returns the reply, its lines joined by "\n" (a shadow server's XQDISCARD to its primary).
+func (p *Proxy) Command(ctx context.Context, line string) (*HubReply, error) {
+	h := p.get()
+	if h == nil {
+		var err error
+		if h, err = p.dial(ctx); err != nil {
+			return nil, err
+		}
+	}
+	timeout := p.CommandTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	_ = h.conn.SetDeadline(time.Now().Add(timeout))
+	_, _ = h.bw.WriteString(line)
+	_, _ = h.bw.WriteString("\r\n")
+	if err := h.bw.Flush(); err != nil {
+		h.conn.Close()
+		return nil, &Error{PRX: PRXProtocol, Step: "command", Err: err}
+	}
+	r, err := h.readReply()
+	if err != nil {
+		h.conn.Close()
+		return nil, &Error{PRX: PRXProtocol, Step: "command", Err: err}
+	}
+	_ = h.conn.SetDeadline(time.Time{})
+	if lc, ok := h.conn.(*logConn); ok {
+		lc.l.transactionEnded()
+	}
+	if r.Code == 421 {
+		h.conn.Close()
+	} else {
+		p.put(h)
+	}
+	return r, nil
 }
 
 func writeMail(w *bufio.Writer, env *Envelope) {

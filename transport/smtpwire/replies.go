@@ -73,6 +73,15 @@ var exlabRows = []Row{
 	// AUTH rows (X30…). AUTH NTLM without an initial response: MS-SMTPNTLM §2.2.1.2
 	// (SMTP_NTLM_Supported_Response; Microsoft's example writes it in lower case) and published
 	// telnet sessions against Microsoft SMTP servers on 587 ("334 NTLM supported").
+	// Shadow redundancy between hubs (spec §8.4): the verbs' arguments and replies are not
+	// public. XSHADOWREQUEST <primary fqdn> <network message id> opens a shadow transaction
+	// (its end-of-data reply is R50); XQDISCARD <shadow fqdn> is answered with the
+	// Network-Message-Ids the shadow may discard, one per line.
+	{ID: "X40", Code: 250, Text: "250 XShadowRequest accepted", Confidence: "exlab (spec §8.4: verb known, reply not public)"},
+	{ID: "X41", Code: 250, Text: "250 XQDISCARD <count>", Confidence: "exlab (spec §8.4: verb known, reply not public)"},
+	// No shadow copy could be made and RejectMessageOnShadowFailure is $true: R73's code, whose
+	// text is not public.
+	{ID: "X42", Code: 451, Enhanced: "4.4.0", Text: "451 4.4.0 Message failed to be made redundant", Confidence: "exlab (R73's code; text not public)"},
 	{ID: "X30", Code: 334, Text: "334 NTLM supported", Confidence: "observed (MS-SMTPNTLM; telnet captures, not in spec)"},
 }
 

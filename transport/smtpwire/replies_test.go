@@ -49,7 +49,7 @@ func TestRenderEveryRow(t *testing.T) {
 	args := []string{"fqdn", "ex01.contoso.test", "ip", "192.0.2.1", "date", "Wed, 13 Mar 2024 10:01:17 +0100",
 		"msgid", "<a@b>", "internalid", "1", "hubfqdn", "ex01.contoso.test", "bytes", "1", "secs", "0.001",
 		"rate", "1.000", "n", "5", "challenge", "eA==", "inner reply", "x", "reply", "x", "ip", "192.0.2.1",
-		"port", "25", "host", "h", "internalid", "2", "token", "FOO", "duration", "00:05:00.7054661", "winsock", "10061", "reason", "SocketError", "endpoint", "192.0.2.1:717"}
+		"port", "25", "host", "h", "internalid", "2", "token", "FOO", "duration", "00:05:00.7054661", "winsock", "10061", "reason", "SocketError", "endpoint", "192.0.2.1:717", "count", "3"}
 	for _, row := range append(append([]Row{}, specRows...), exlabRows...) {
 		if row.Code == 0 || row.ID == "R02" || strings.Contains(row.Text, "not public") {
 			continue // not SMTP replies (R72, R87), the free-form Banner, or a text nobody has (R73)
