@@ -379,6 +379,7 @@ down() {
 	for f in /etc/netns/"$prefix"-*; do
 		[[ -d $f ]] && rm -rf "$f"
 	done
+	rmdir /etc/netns 2>/dev/null # when no other namespace has files there
 	ip link del "$bridge" 2>/dev/null
 	rm -f "$state"
 	set -e
