@@ -12,25 +12,30 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-usage: lab-netns.sh up N M [--config FILE] [--exlab BIN] [--dir DIR] [--prefix P] [--net A.B.C]
+usage: lab-netns.sh up N M [--exlab BIN] [--dir DIR] [--prefix P] [--net A.B.C]
+       lab-netns.sh up --config FILE [--exlab BIN] [--dir DIR] [--prefix P] [--net A.B.C]
        lab-netns.sh status [--dir DIR] [--prefix P]
        lab-netns.sh down [--dir DIR] [--prefix P]
 
 up N M   starts an organization of N frontends x M hubs, each server in a namespace of its
-         own: without --config it writes DIR/organization.yaml with M servers EX01..EXM of
+         own: it writes DIR/organization.yaml with M servers EX01..EXmm of
          Roles [HubTransport] (exlab hub: connectors Default EXnn on 2525 and Client Proxy
          EXnn on 465, mailbox database DBnn, mailbox usernn@contoso.test homed there, and
-         administrator@contoso.test on DB01) and N servers FE01..FENN of Roles
+         administrator@contoso.test on DB01) and N servers FE01..FEnn of Roles
          [FrontendTransport] (exlab frontend: Default Frontend FEnn on 25, Client Frontend on
          587, Outbound Proxy Frontend on 717), all in one site: each frontend proxies to the hub
          where most recipients are homed and fails over to the others. N may be 0 (hubs
-         alone: nothing listens on 25). With --config FILE it runs every server of FILE
-         instead (N and M are then ignored: give 0 0), with exlab serve, frontend or hub as its
-         Roles say; e.g. docs/examples/two-servers.yaml, two servers with both roles.
-         Servers get A.B.C.11, .12, ... in the file's order (hubs first in a generated
-         file); the host is A.B.C.1 on the bridge P-br0; /etc/netns/P-<server>/hosts maps
-         every server's Fqdn to its address (ip netns exec mounts it over /etc/hosts), which
-         is where a server dials a peer whose connectors bind wildcards.
+         alone: nothing listens on 25).
+up --config FILE  runs every server of the organization file FILE instead, with exlab
+         serve, frontend or hub as its Roles say (both, FrontendTransport alone,
+         HubTransport alone); e.g. docs/examples/two-servers.yaml, two servers with both
+         roles whose connectors bind wildcards.
+         Either way the servers get A.B.C.11, .12, ... in the file's order (hubs first in a
+         generated file) on a veth into the bridge P-br0, where the host is A.B.C.1, and
+         /etc/netns/P-<server>/hosts maps every server's Fqdn to its address (ip netns exec
+         mounts it over /etc/hosts): that is where a server dials a peer whose connectors
+         bind wildcards. Servers with a hub get an admin listener on <address>:8470 (token
+         in DIR/admin.token); up waits for each (exlab readyz, or port 25 for a frontend).
 status   lists the lab's namespaces, addresses, pids and whether the first SMTP port answers.
 down     stops the servers, deletes the namespaces, veths, bridge and /etc/netns/P-* (idempotent).
 
@@ -57,11 +62,7 @@ cmd=${1:-}
 }
 shift
 nfront=0 nhub=0 building=0
-if [[ $cmd == up ]]; then
-	[[ $# -ge 2 && $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] || {
-		usage >&2
-		exit 2
-	}
+if [[ $cmd == up && $# -ge 2 && $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]]; then
 	nfront=$1 nhub=$2
 	shift 2
 fi
@@ -200,6 +201,12 @@ answers() {
 }
 
 up() {
+	if [[ -n $config ]]; then
+		[[ $((nfront + nhub)) -eq 0 ]] || die "up N M or up --config FILE, not both"
+	else
+		[[ $((nfront + nhub)) -gt 0 ]] || die "up N M (at least one server) or up --config FILE"
+		[[ $nhub -gt 0 || $nfront -eq 0 ]] || die "up N M: frontends need at least one hub"
+	fi
 	[[ $(id -u) -eq 0 ]] || die "up needs root (ip netns, veth, bridge)"
 	command -v "$bin" >/dev/null || die "no exlab binary $bin (--exlab BIN)"
 	bin=$(command -v "$bin")
@@ -225,8 +232,6 @@ up() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	if [[ -z $config ]]; then
-		[[ $((nfront + nhub)) -gt 0 ]] || die "up N M: at least one server"
-		[[ $nhub -gt 0 || $nfront -eq 0 ]] || die "up N M: frontends need at least one hub"
 		config=$dir/organization.yaml
 		generate >"$config"
 	fi
@@ -319,16 +324,18 @@ status() {
 	if [[ ! -s $state ]]; then
 		echo "no lab in $dir"
 	else
-		printf '%-6s %-16s %-15s %-8s %-7s %-19s %-3s %s\n' SERVER NAMESPACE ADDRESS SERVICE PID SMTP UP ADMIN
-		local name ns addr service port admin pid up
+		printf '%-6s %-16s %-15s %-8s %-7s %-19s %-3s %-19s %s\n' SERVER NAMESPACE ADDRESS SERVICE PID SMTP UP ADMIN PORTS
+		local name ns addr service port admin pid up ports
 		while IFS=$'\t' read -r name ns addr service port admin; do
+			# Every port the server's connectors listen on, as its log says.
+			ports=$(grep -o 'listening on [^ ]*' "$dir/$name.log" 2>/dev/null | sed 's/.*://' | sort -nu | paste -sd, -)
 			pid=$(cat "$dir/$name.pid" 2>/dev/null || echo -)
 			if [[ $pid != - ]] && ! kill -0 "$pid" 2>/dev/null; then
 				pid="($pid)"
 			fi
 			up=no
 			if answers "$addr" "$port"; then up=yes; fi
-			printf '%-6s %-16s %-15s %-8s %-7s %-19s %-3s %s\n' "$name" "$ns" "$addr" "$service" "$pid" "$addr:$port" "$up" "$admin"
+			printf '%-6s %-16s %-15s %-8s %-7s %-19s %-3s %-19s %s\n' "$name" "$ns" "$addr" "$service" "$pid" "$addr:$port" "$up" "$admin" "${ports:--}"
 		done <"$state"
 	fi
 	local other

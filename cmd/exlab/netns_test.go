@@ -65,7 +65,7 @@ func startNetnsLab(t *testing.T, cfg string) *netnsLab {
 			}
 		}
 	})
-	out, err := lab.run(t, "up", "0", "0", "--config", cfg, "--exlab", exlabBin, "--dir", lab.dir, "--prefix", prefix)
+	out, err := lab.run(t, "up", "--config", cfg, "--exlab", exlabBin, "--dir", lab.dir, "--prefix", prefix)
 	if err != nil {
 		t.Fatalf("lab-netns.sh up: %v\n%s", err, out)
 	}
