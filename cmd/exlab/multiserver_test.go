@@ -290,6 +290,26 @@ func TestTwoServersFailover(t *testing.T) {
 		t.Fatalf("with EX02 back: %q, %v (want EX02's hub)", rep, err)
 	}
 	waitMailbox(t, ex02, "user1@contoso.test", 3)
+
+	// EX01's frontend now holds a pooled session to EX02's hub. EX02 stopping (SIGTERM) or
+	// dying (SIGKILL) ends it; the next message finds that out before it is sent and goes to
+	// EX01's hub, not to the client as a PRX reply.
+	for _, how := range []string{"stop", "kill"} {
+		if how == "stop" {
+			ts.srv["EX02"].stop()
+		} else {
+			ts.start("EX02")
+			waitUntil(t, 10*time.Second, "EX01's frontend to choose EX02 again", func() bool {
+				rep, err := ts.send([]string{"user1@contoso.test"}, "EX02 again")
+				return err == nil && strings.Contains(rep, "Hostname=ex02.contoso.test")
+			})
+			ts.kill("EX02")
+		}
+		rep, err := ts.send([]string{"user1@contoso.test"}, "after EX02 went ("+how+")")
+		if err != nil || !strings.Contains(rep, "Hostname=ex01.contoso.test") {
+			t.Fatalf("EX02 gone (%s) with a session pooled to it: %q, %v (want EX01's hub)", how, rep, err)
+		}
+	}
 }
 
 // TestTwoServersNoHub: a frontend with no hub that takes the message answers PRX.

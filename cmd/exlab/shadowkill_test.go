@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,8 +124,20 @@ func TestTwoServersShadowKills(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Logf("shadow kills: %d kills, %d messages sent, %d acknowledged, %d lost, %d duplicate deliveries (of %d recipient copies)",
-		kills, sent.Load(), len(acked), len(lost), dups, 2*len(acked))
+	events := map[string]int{}
+	for _, srv := range []string{"EX01", "EX02"} {
+		files, _ := filepath.Glob(filepath.Join(ts.data[srv], "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			for _, ev := range []string{",HAREDIRECT,", ",HAREDIRECTFAIL,", ",HARECEIVE,", ",HADISCARD,", ",RESUBMIT,"} {
+				events[strings.Trim(ev, ",")] += strings.Count(string(b), ev)
+			}
+		}
+	}
+	t.Logf("shadow kills: %d kills, %d messages sent, %d acknowledged, %d lost, %d duplicate deliveries (of %d recipient copies); "+
+		"tracking: %d HAREDIRECT, %d HAREDIRECTFAIL, %d HARECEIVE, %d HADISCARD, %d RESUBMIT",
+		kills, sent.Load(), len(acked), len(lost), dups, 2*len(acked),
+		events["HAREDIRECT"], events["HAREDIRECTFAIL"], events["HARECEIVE"], events["HADISCARD"], events["RESUBMIT"])
 	if len(lost) > 0 {
 		if len(lost) > 20 {
 			lost = lost[:20]

@@ -174,7 +174,8 @@ func (h *hubConn) quit() {
 }
 
 // get takes an idle session from the pool. One the hub has closed in the meantime is found by
-// a read that must time out at once (an idle hub says nothing unless it is closing).
+// a peek at its socket (peerClosed; an idle hub says nothing unless it is closing), else by a
+// read that must time out at once.
 func (p *Proxy) get() *hubConn {
 	for {
 		p.mu.Lock()
@@ -188,6 +189,15 @@ func (p *Proxy) get() *hubConn {
 		if (p.IdleTimeout > 0 && time.Since(h.lastUsed) > p.IdleTimeout) || (p.MaxAge > 0 && time.Since(h.opened) > p.MaxAge) {
 			go h.quit()
 			continue
+		}
+		if h.br.Buffered() == 0 {
+			if closed, known := peerClosed(h.conn); known {
+				if !closed {
+					return h
+				}
+				_ = h.conn.Close()
+				continue
+			}
 		}
 		_ = h.conn.SetReadDeadline(time.Now())
 		_, err := h.br.Peek(1)
