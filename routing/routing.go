@@ -260,11 +260,22 @@ func (r *Resolver) NTLMAccount(user, domain string) (identity, password string, 
 // among the enabled connectors whose source servers include server (or name none), the most
 // specific matching address space wins, then the lowest cost (spec §6.4, New-SendConnector).
 func (r *Resolver) SendConnectorFor(server, domain string) *config.SendConnector {
+	return r.sendConnector(domain, func(sc *config.SendConnector) bool { return sourceServer(sc, server) })
+}
+
+// SendConnectorElsewhere picks, the same way, among the connectors whose source servers do not
+// include server: Exchange's router then relays the message to a source server of the chosen
+// connector (DeliveryType SmtpRelayToConnectorSourceServers), which sends it out.
+func (r *Resolver) SendConnectorElsewhere(server, domain string) *config.SendConnector {
+	return r.sendConnector(domain, func(sc *config.SendConnector) bool { return !sourceServer(sc, server) })
+}
+
+func (r *Resolver) sendConnector(domain string, usable func(*config.SendConnector) bool) *config.SendConnector {
 	var best *config.SendConnector
 	bestSpec, bestCost := -1, 0
 	for i := range r.org.SendConnectors {
 		sc := &r.org.SendConnectors[i]
-		if !sc.Enabled || !sourceServer(sc, server) {
+		if !sc.Enabled || !usable(sc) {
 			continue
 		}
 		for _, a := range sc.AddressSpaces {

@@ -240,6 +240,9 @@ func queueOf(m *queue.Message, r *queue.Recipient, org *config.Organization) que
 	if db, ok := mailboxDatabaseOf(r.NextHop); ok {
 		return queueKey{"SmtpDeliveryToMailbox", db} // spec §8.1
 	}
+	if sc, ok := relayConnectorOf(r.NextHop); ok {
+		return queueKey{"SmtpRelayToConnectorSourceServers", sc} // another server's send connector
+	}
 	for i := range org.SendConnectors {
 		if sc := &org.SendConnectors[i]; sc.Name == r.NextHop {
 			if len(sc.SmartHosts) > 0 {

@@ -89,6 +89,12 @@ func categorizeWith(m *queue.Message, resolver *routing.Resolver, server, localH
 				r.NextHop = sc.Name // delivered by the scheduler's workers after the commit
 				continue
 			}
+			if sc := resolver.SendConnectorElsewhere(server, routing.Domain(r.Address)); localHop != "" && sc != nil && (len(sc.SmartHosts) > 0 || sc.DNSRoutingEnabled) {
+				// Another server's connector: relayed to one of its source servers, which
+				// sends it out (mailboxdelivery.go, SmtpRelayToConnectorSourceServers).
+				r.NextHop = relayHop(sc.Name)
+				continue
+			}
 			// No connector: the Unreachable queue.
 			r.Status = queue.StatusUnreachable
 			r.LastError = noRouteError

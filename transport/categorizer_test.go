@@ -120,3 +120,30 @@ func TestCategorize(t *testing.T) {
 		})
 	}
 }
+
+// TestCategorizeRelaysToSourceServers: a domain only another server's connector routes goes to
+// that connector's source servers (SmtpRelayToConnectorSourceServers); a connector of this
+// server wins over it, and none at all is no route.
+func TestCategorizeRelaysToSourceServers(t *testing.T) {
+	org := config.Default()
+	org.SendConnectors = []config.SendConnector{
+		{Name: "Via EX02", AddressSpaces: []string{"SMTP:fabrikam.example;1"}, Enabled: true, Port: 25, SmartHosts: []string{"[127.0.0.1]:2500"}, SourceTransportServers: []string{"EX02"}},
+		{Name: "Mine", AddressSpaces: []string{"SMTP:mine.example;1"}, Enabled: true, Port: 25, SmartHosts: []string{"[127.0.0.1]:2500"}, SourceTransportServers: []string{"EX01"}},
+		{Name: "Mine too", AddressSpaces: []string{"SMTP:mine.example;1"}, Enabled: true, Port: 25, SmartHosts: []string{"[127.0.0.1]:2500"}, SourceTransportServers: []string{"EX02"}},
+	}
+	resolver := routing.New(org)
+	for _, tc := range []struct{ rcpt, hop string }{
+		{"a@fabrikam.example", "SmtpRelayToConnectorSourceServers:Via EX02"},
+		{"a@mine.example", "Mine"},
+		{"a@elsewhere.example", ""},
+	} {
+		m := &queue.Message{ID: 1, Recipients: []queue.Recipient{{Address: tc.rcpt, Status: queue.StatusPending}}}
+		categorizeWith(m, resolver, "EX01", mailboxHop("DB01"))
+		if got := m.Recipients[0].NextHop; got != tc.hop {
+			t.Errorf("%s: NextHop %q, want %q", tc.rcpt, got, tc.hop)
+		}
+		if tc.hop == "" && m.Recipients[0].Status != queue.StatusUnreachable {
+			t.Errorf("%s: %s, want Unreachable", tc.rcpt, m.Recipients[0].Status)
+		}
+	}
+}

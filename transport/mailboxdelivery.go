@@ -43,6 +43,29 @@ const mailboxHopPrefix = "SmtpDeliveryToMailbox:"
 
 func mailboxHop(database string) string { return mailboxHopPrefix + database }
 
+// relayHopPrefix marks a recipient's NextHop as the relay to the source servers of the send
+// connector named by the rest, when this server is not one of them: the hub hands the
+// message to a source server's Default <SERVER> connector over an X-EXPS session, as it hands
+// mailbox deliveries to another server's Mailbox Delivery (the same client), and that hub
+// sends it out.
+const relayHopPrefix = "SmtpRelayToConnectorSourceServers:"
+
+func relayHop(connector string) string { return relayHopPrefix + connector }
+
+// relayConnectorOf returns the send connector of a relay hop, or ok false.
+func relayConnectorOf(hop string) (connector string, ok bool) {
+	if !strings.HasPrefix(hop, relayHopPrefix) {
+		return "", false
+	}
+	return hop[len(relayHopPrefix):], true
+}
+
+// intraOrgHop says whether hop goes to another Exchange service of the organization (a mailbox
+// database's delivery, a connector's source server) rather than out through a send connector.
+func intraOrgHop(hop string) bool {
+	return strings.HasPrefix(hop, mailboxHopPrefix) || strings.HasPrefix(hop, relayHopPrefix)
+}
+
 // mailboxDatabaseOf returns the database of a mailbox hop, or ok false for a send connector.
 func mailboxDatabaseOf(hop string) (database string, ok bool) {
 	if !strings.HasPrefix(hop, mailboxHopPrefix) {
@@ -179,7 +202,7 @@ func (h *Hub) deliverMailbox(m *queue.Message, body []byte, localOnly bool) send
 	var hopsArr [4]string
 	hops := hopsArr[:0]
 	for _, r := range m.Recipients {
-		if _, ok := mailboxDatabaseOf(r.NextHop); ok && r.Status == queue.StatusPending && !slices.Contains(hops, r.NextHop) {
+		if intraOrgHop(r.NextHop) && r.Status == queue.StatusPending && !slices.Contains(hops, r.NextHop) {
 			hops = append(hops, r.NextHop)
 		}
 	}
@@ -246,7 +269,11 @@ func (h *Hub) deliverMailboxVia(c *mbxClient, remote bool, m *queue.Message, bod
 		if delivered {
 			if n := len(res.Relayed); n > 0 && res.Relayed[n-1].Address == r.Address {
 				// A mailbox delivery is final: its sender is owed "delivered", not "relayed".
-				res.Delivered = append(res.Delivered, res.Relayed[n-1])
+				// A relay to a connector's source server is a hop inside the organization:
+				// nothing is owed here.
+				if _, relay := relayConnectorOf(hop); !relay {
+					res.Delivered = append(res.Delivered, res.Relayed[n-1])
+				}
 				res.Relayed = res.Relayed[:n-1]
 			}
 			if !remote {
@@ -263,6 +290,9 @@ func (h *Hub) deliverMailboxVia(c *mbxClient, remote bool, m *queue.Message, bod
 func (h *Hub) mbxClientFor(hop string) (c *mbxClient, remote bool) {
 	if hop == h.mbxHop {
 		return h.mbx, false
+	}
+	if connector, ok := relayConnectorOf(hop); ok {
+		return h.relayClientFor(connector), true
 	}
 	db, _ := mailboxDatabaseOf(hop)
 	st := h.state.Load()
@@ -345,4 +375,67 @@ func (h *Hub) TrackMailboxDelivery(m *queue.Message) {
 		h.mdTracker.track(trackEvent{ID: "DELIVER", Source: "STOREDRIVER", Msg: m, Recipients: []string{r.Address},
 			Status: smtpwire.Fixed(smtpwire.R37).Text})
 	}
+}
+
+// relayClientFor is the client to a source server of the send connector named connector (its
+// first one that is another hub of the organization), made on first use; nil when the
+// connector is gone or this server is now one of its sources (the categorizer routes again).
+func (h *Hub) relayClientFor(connector string) *mbxClient {
+	st := h.state.Load()
+	var target *config.Server
+	for i := range st.org.SendConnectors {
+		sc := &st.org.SendConnectors[i]
+		if !strings.EqualFold(sc.Name, connector) {
+			continue
+		}
+		for _, name := range sc.SourceTransportServers {
+			if strings.EqualFold(name, st.srv.Name) {
+				return nil
+			}
+			if s := st.org.Server(name); s != nil && s.Runs(config.HubTransport) && target == nil {
+				target = s
+			}
+		}
+	}
+	if target == nil {
+		return nil
+	}
+	key := "RELAY " + strings.ToUpper(target.Name)
+	h.remoteMu.Lock()
+	defer h.remoteMu.Unlock()
+	if c := h.remoteMbx[key]; c != nil {
+		return c
+	}
+	srv := h.opt.Server
+	name := target.Name
+	addr := func() string {
+		org := h.state.Load().org
+		p := org.Server(name)
+		if p == nil {
+			return ""
+		}
+		for _, rc := range org.ConnectorsOf(p.Name, config.HubTransport) {
+			if strings.EqualFold(rc.Name, "Default "+p.Name) {
+				return rc.PeerAddress(p)
+			}
+		}
+		return ""
+	}
+	md := MailboxDelivery{Addr: addr, PoolSize: srv.ProxyPoolSize, Dial: func(ctx context.Context) (net.Conn, error) {
+		a := addr()
+		if a == "" {
+			return nil, smtpsend.ErrNoHub
+		}
+		st := h.state.Load()
+		return smtpsend.DialFrom(ctx, st.org.SourceIP(st.srv), a, srv.ProxyConnectTimeout.Duration())
+	}}
+	c := newMbxClient(md, srv.Fqdn, h.opt.AuthKey, srv.ProxyConnectTimeout.Duration(), srv.ProxyCommandTimeout.Duration())
+	if srv.IntraOrgConnectorProtocolLoggingLevel == config.LoggingVerbose && h.opt.SendProtocolLog != nil {
+		c.proxy.ProtocolLog = h.opt.SendProtocolLog.Writer()
+	}
+	if h.remoteMbx == nil {
+		h.remoteMbx = map[string]*mbxClient{}
+	}
+	h.remoteMbx[key] = c
+	return c
 }

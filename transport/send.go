@@ -53,7 +53,7 @@ func (s *smtpSend) deliver(m *queue.Message, body []byte, org *config.Organizati
 	byHop := map[string][]int{}
 	var hops []string
 	for i, r := range m.Recipients {
-		if _, mbx := mailboxDatabaseOf(r.NextHop); r.Status == queue.StatusPending && r.NextHop != "" && !mbx {
+		if r.Status == queue.StatusPending && r.NextHop != "" && !intraOrgHop(r.NextHop) {
 			if byHop[r.NextHop] == nil {
 				hops = append(hops, r.NextHop)
 			}

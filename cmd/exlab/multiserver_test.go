@@ -396,3 +396,32 @@ func TestTwoServersShadow(t *testing.T) {
 	ts.start("EX01")
 	waitMailbox(t, ex02, "user1@contoso.test", 3)
 }
+
+// TestTwoServersSourceTransportServers: a send connector whose SourceTransportServers is EX01
+// alone routes mail that EX02's hub accepts: EX02 relays it to EX01's Default connector
+// (SmtpRelayToConnectorSourceServers, the Intra-Organization SMTP Send Connector), and EX01
+// sends it out through the connector's smart host.
+func TestTwoServersSourceTransportServers(t *testing.T) {
+	sh := startSmartHost(t)
+	ts := startTwoServersWith(t, func(s string) string {
+		s = strings.Replace(s, "    SourceTransportServers: [EX01, EX02]\n", "    SourceTransportServers: [EX01]\n", 1)
+		s = strings.Replace(s, `SmartHosts: ["[127.0.0.1]:2626"]`, `SmartHosts: ["`+"["+strings.Replace(sh.addr, ":", "]:", 1)+`"]`, 1)
+		return strings.Replace(s, "\nMailboxes:", "\n  - Name: fabrikam.test\n    DomainName: fabrikam.test\n    DomainType: ExternalRelay\n\nMailboxes:", 1)
+	})
+	ex01, ex02 := ts.data["EX01"], ts.data["EX02"]
+	// user1 is homed on EX02: EX02's hub takes the message, delivers user1, relays joe.
+	rep, err := ts.send([]string{"user1@contoso.test", "joe@fabrikam.test"}, "via EX01")
+	if err != nil || !strings.Contains(rep, "Hostname=ex02.contoso.test") {
+		t.Fatalf("%q, %v (want EX02's hub)", rep, err)
+	}
+	waitUntil(t, 15*time.Second, "the smart host to get joe's copy", func() bool { return len(sh.messages()) > 0 })
+	got := sh.messages()[0]
+	unfolded := regexp.MustCompile(`\r?\n[ \t]+`).ReplaceAllString(got, " ")
+	if !strings.HasPrefix(got, "RCPT TO:<joe@fabrikam.test>\n") || !strings.Contains(unfolded, "Received: from ex02.contoso.test ("+ts.ip["EX02"]+") by ex01.contoso.test") {
+		t.Errorf("the smart host got:\n%s", got)
+	}
+	fileLines(t, filepath.Join(ex02, "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"),
+		ts.ip["EX01"]+",,Intra-Organization SMTP Send Connector,SMTP,SEND", "joe@fabrikam.test", "Hostname=ex01.contoso.test", "via EX01")
+	fileLines(t, filepath.Join(ex01, "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"), ",Internet,SMTP,SEND", "joe@fabrikam.test", "via EX01")
+	waitMailbox(t, ex02, "user1@contoso.test", 1)
+}
