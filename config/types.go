@@ -532,21 +532,43 @@ func (a AddressSpace) Matches(domain string) int {
 	return -1
 }
 
-// DialAddress is where another service of this server reaches the connector: its first IPv4
-// binding (else its first), a wildcard as loopback, the port shifted by offset; "" for an
-// ephemeral port, which the configuration cannot tell.
-func (rc *ReceiveConnector) DialAddress(offset int) string {
+// dialBinding is the binding a connector is dialled at: its first IPv4 one, else its first;
+// ok false without bindings or for an ephemeral port.
+func (rc *ReceiveConnector) dialBinding() (b Binding, ok bool) {
 	if len(rc.Bindings) == 0 {
-		return ""
+		return b, false
 	}
-	b := rc.Bindings[0]
+	b = rc.Bindings[0]
 	for _, x := range rc.Bindings {
 		if x.Addr.Is4() {
 			b = x
 			break
 		}
 	}
-	if b.Port == 0 {
+	return b, b.Port != 0
+}
+
+// PeerConnectorAddress is where another server reaches the hub connector prefix+server of
+// server ("Default EX02", "Client Proxy EX02"), as o says (PeerAddress); "" when there is none.
+func (o *Organization) PeerConnectorAddress(server, prefix string) string {
+	p := o.Server(server)
+	if p == nil {
+		return ""
+	}
+	for _, rc := range o.ConnectorsOf(p.Name, HubTransport) {
+		if strings.EqualFold(rc.Name, prefix+p.Name) {
+			return rc.PeerAddress(p)
+		}
+	}
+	return ""
+}
+
+// DialAddress is where another service of this server reaches the connector: its first IPv4
+// binding (else its first), a wildcard as loopback, the port shifted by offset; "" for an
+// ephemeral port, which the configuration cannot tell.
+func (rc *ReceiveConnector) DialAddress(offset int) string {
+	b, ok := rc.dialBinding()
+	if !ok {
 		return ""
 	}
 	a := b.Addr
@@ -564,17 +586,8 @@ func (rc *ReceiveConnector) DialAddress(offset int) string {
 // host name, resolved when dialled); "" for an ephemeral port. Peers dial the configured port:
 // another server's --port-offset is not known to them.
 func (rc *ReceiveConnector) PeerAddress(srv *Server) string {
-	if len(rc.Bindings) == 0 {
-		return ""
-	}
-	b := rc.Bindings[0]
-	for _, x := range rc.Bindings {
-		if x.Addr.Is4() {
-			b = x
-			break
-		}
-	}
-	if b.Port == 0 {
+	b, ok := rc.dialBinding()
+	if !ok {
 		return ""
 	}
 	port := strconv.Itoa(b.Port)

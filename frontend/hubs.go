@@ -96,19 +96,7 @@ func (f *Frontend) sourceIP() netip.Addr {
 // peerAddr is where this frontend reaches the connector prefix+server of another server, as
 // the current organization says (ReceiveConnector.PeerAddress); "" when it has none.
 func (f *Frontend) peerAddr(server, prefix string) func() string {
-	return func() string {
-		org := f.state.Load().org
-		p := org.Server(server)
-		if p == nil {
-			return ""
-		}
-		for _, rc := range org.ConnectorsOf(p.Name, config.HubTransport) {
-			if strings.EqualFold(rc.Name, prefix+p.Name) {
-				return rc.PeerAddress(p)
-			}
-		}
-		return ""
-	}
+	return func() string { return f.state.Load().org.PeerConnectorAddress(server, prefix) }
 }
 
 // order is the hubs to try for the message, in order: the home server of most of the first

@@ -304,38 +304,14 @@ func (h *Hub) mbxClientFor(hop string) (c *mbxClient, remote bool) {
 		return h.mbx, false // this server's database under a name of another spelling
 	}
 	key := strings.ToUpper(peer.Name)
-	h.remoteMu.Lock()
-	defer h.remoteMu.Unlock()
-	if c := h.remoteMbx[key]; c != nil {
-		return c, true
-	}
-	srv := h.opt.Server
-	addr := func() string {
+	return h.remoteClient(key, func() string {
 		st := h.state.Load()
 		p := st.org.Server(key)
 		if p == nil {
 			return ""
 		}
 		return st.org.MailboxDeliveryConnectors(p)[0].PeerAddress(p)
-	}
-	md := MailboxDelivery{Addr: addr, PoolSize: srv.ProxyPoolSize, Dial: func(ctx context.Context) (net.Conn, error) {
-		a := addr()
-		if a == "" {
-			return nil, smtpsend.ErrNoHub
-		}
-		st := h.state.Load()
-		return smtpsend.DialFrom(ctx, st.org.SourceIP(st.srv), a, srv.ProxyConnectTimeout.Duration())
-	}}
-	c = newMbxClient(md, srv.Fqdn, h.opt.AuthKey, srv.ProxyConnectTimeout.Duration(), srv.ProxyCommandTimeout.Duration())
-	if srv.IntraOrgConnectorProtocolLoggingLevel == config.LoggingVerbose && h.opt.SendProtocolLog != nil {
-		// An intra-organization hop between servers, in the hub's SmtpSend log (spec §7.1).
-		c.proxy.ProtocolLog = h.opt.SendProtocolLog.Writer()
-	}
-	if h.remoteMbx == nil {
-		h.remoteMbx = map[string]*mbxClient{}
-	}
-	h.remoteMbx[key] = c
-	return c, true
+	}), true
 }
 
 // settle adds what an attempt owes to u: the next retry of the deferred, the NDR of the
@@ -400,27 +376,22 @@ func (h *Hub) relayClientFor(connector string) *mbxClient {
 	if target == nil {
 		return nil
 	}
-	key := "RELAY " + strings.ToUpper(target.Name)
+	name := target.Name
+	return h.remoteClient("RELAY "+strings.ToUpper(name), func() string {
+		return h.state.Load().org.PeerConnectorAddress(name, "Default ")
+	})
+}
+
+// remoteClient is the pooled client to another server's connector at addr, kept under key and
+// made on first use: X-EXPS authenticated, dialled from this server's address, its sessions
+// in the hub's SmtpSend log as an intra-organization hop (spec §7.1).
+func (h *Hub) remoteClient(key string, addr func() string) *mbxClient {
 	h.remoteMu.Lock()
 	defer h.remoteMu.Unlock()
 	if c := h.remoteMbx[key]; c != nil {
 		return c
 	}
 	srv := h.opt.Server
-	name := target.Name
-	addr := func() string {
-		org := h.state.Load().org
-		p := org.Server(name)
-		if p == nil {
-			return ""
-		}
-		for _, rc := range org.ConnectorsOf(p.Name, config.HubTransport) {
-			if strings.EqualFold(rc.Name, "Default "+p.Name) {
-				return rc.PeerAddress(p)
-			}
-		}
-		return ""
-	}
 	md := MailboxDelivery{Addr: addr, PoolSize: srv.ProxyPoolSize, Dial: func(ctx context.Context) (net.Conn, error) {
 		a := addr()
 		if a == "" {

@@ -102,19 +102,7 @@ func (h *Hub) peer(server string) *smtpsend.Proxy {
 	}
 	srv := h.opt.Server
 	p := &smtpsend.Proxy{
-		Addr: func() string {
-			org := h.state.Load().org
-			s := org.Server(key)
-			if s == nil {
-				return ""
-			}
-			for _, rc := range org.ConnectorsOf(s.Name, config.HubTransport) {
-				if strings.EqualFold(rc.Name, "Default "+s.Name) {
-					return rc.PeerAddress(s)
-				}
-			}
-			return ""
-		},
+		Addr: func() string { return h.state.Load().org.PeerConnectorAddress(key, "Default ") },
 		LocalIP: func() netip.Addr {
 			st := h.state.Load()
 			return st.org.SourceIP(st.srv)
