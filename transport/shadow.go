@@ -55,7 +55,11 @@ type shadowState struct {
 }
 
 // maxDiscardsPerReply bounds one XQDISCARD reply; the rest goes with the next heartbeat.
-const maxDiscardsPerReply = 1000
+// maxDiscardsHeld bounds what waits for one shadow server.
+const (
+	maxDiscardsPerReply = 1000
+	maxDiscardsHeld     = 200000
+)
 
 // shadowWanted says whether messages get shadow copies: shadow redundancy enabled and another
 // hub in the organization.
@@ -236,7 +240,13 @@ func (h *Hub) shadowDone(m *queue.Message) {
 	if h.shadow.discards == nil {
 		h.shadow.discards = map[string][]string{}
 	}
-	h.shadow.discards[key] = append(h.shadow.discards[key], m.NetworkMessageID)
+	ids := append(h.shadow.discards[key], m.NetworkMessageID)
+	if len(ids) > maxDiscardsHeld {
+		// A shadow server that stopped asking (gone from the organization): its oldest
+		// discards go; its copies end with ShadowMessageAutoDiscardInterval anyway.
+		ids = append([]string(nil), ids[len(ids)-maxDiscardsHeld/2:]...)
+	}
+	h.shadow.discards[key] = ids
 	h.shadow.mu.Unlock()
 }
 
