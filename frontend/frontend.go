@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -317,55 +318,84 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 		s.ci.Engine.Info("", "Proxy destination(s) obtained from OnProxyInboundMessage event. Correlation Id:"+correlationID())
 	}
 	hopStart := time.Now()
-	var t *smtpsend.Transaction
-	var err error
-	for _, h := range s.hubOrder(s.f.hubs.Load()) {
-		proxy := h.proxy
-		if s.user != "" {
-			proxy = h.clientProxy
-		}
-		if t, err = proxy.Begin(ctx, &s.env); err == nil {
-			break
-		}
-		if unreachable(err) {
-			s.f.markDown(h, err)
-		}
-		if !failover(err) {
-			break
-		}
-	}
-	if err != nil {
-		return s.proxyFailed(err)
-	}
 	tlsDesc := ""
 	if st := s.ci.TLS; st != nil {
 		tlsDesc = smtpreceive.TLSDescription(st.Version, tls.CipherSuiteName(st.CipherSuite))
 	}
 	stamp := smtpreceive.ReceivedHeader(s.ci.Helo, s.ci.Remote.Addr().String(), s.rc.Fqdn,
 		s.ci.Local.Addr().Unmap().String(), tlsDesc, s.st.srv.Version, true, s.ci.Started.Local())
-	if _, err := io.WriteString(t, stamp); err != nil {
-		t.Abort()
-		return s.proxyFailed(err)
+	// A message of up to retryBodySize is read whole before the hop, so that a hub refusing
+	// its envelope with a 4xx (back pressure's R34 at MAIL) or a session that turns out dead
+	// can be passed over for the next hub with the same message; a larger one streams to the
+	// first hub that takes its envelope, as before.
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bodyBufs.Put(buf)
+	if _, err := io.CopyN(buf, r, retryBodySize+1); err != nil && err != io.EOF {
+		return smtpwire.ReplyFor(err) // the client's side failed (too large, gone): the engine answers for it
 	}
-	if _, err = t.ReadFrom(r); err != nil {
-		t.Abort()
-		var pe *smtpsend.Error
-		if errors.As(err, &pe) {
+	whole := buf.Len() <= retryBodySize
+	order := s.hubOrder(s.f.hubs.Load())
+	var err error
+	for i, h := range order {
+		last := i == len(order)-1
+		proxy := h.proxy
+		if s.user != "" {
+			proxy = h.clientProxy
+		}
+		var t *smtpsend.Transaction
+		if t, err = proxy.Begin(ctx, &s.env); err != nil {
+			if unreachable(err) {
+				s.f.markDown(h, err)
+			}
+			if failover(err) && !last {
+				continue
+			}
 			return s.proxyFailed(err)
 		}
-		// The client's side failed (too large, gone): the engine answers for it.
-		return smtpwire.ReplyFor(err)
+		if _, err = io.WriteString(t, stamp); err == nil {
+			_, err = t.Write(buf.Bytes())
+		}
+		if err != nil {
+			t.Abort()
+			if whole && retryable(err) && !last {
+				continue
+			}
+			return s.proxyFailed(err)
+		}
+		if !whole {
+			if _, err = t.ReadFrom(r); err != nil {
+				t.Abort()
+				var pe *smtpsend.Error
+				if errors.As(err, &pe) {
+					return s.proxyFailed(err)
+				}
+				// The client's side failed (too large, gone): the engine answers for it.
+				return smtpwire.ReplyFor(err)
+			}
+		}
+		var rep *smtpsend.HubReply
+		if rep, err = t.End(); err != nil {
+			if whole && retryable(err) && !last {
+				s.f.opt.Logger.Debug("hub refused the envelope; the next hub of the site gets the message", "server", h.server, "err", err)
+				continue
+			}
+			return s.proxyFailed(err)
+		}
+		if m := s.f.opt.Metrics; m != nil {
+			m.Proxy(s.rc, "")
+			m.Phase(s.rc, "proxy", time.Since(hopStart))
+		}
+		return smtpwire.FromRemote(rep.Code, rep.Text)
 	}
-	rep, err := t.End()
-	if err != nil {
-		return s.proxyFailed(err)
-	}
-	if m := s.f.opt.Metrics; m != nil {
-		m.Proxy(s.rc, "")
-		m.Phase(s.rc, "proxy", time.Since(hopStart))
-	}
-	return smtpwire.FromRemote(rep.Code, rep.Text)
+	return s.proxyFailed(err)
 }
+
+// retryBodySize is the largest message the frontend keeps whole so that another hub can have
+// it when the first refuses it before its end (see Data).
+const retryBodySize = 256 << 10
+
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // proxyFailed turns a failed proxy hop into the client's reply: the hub's own refusal passed
 // through, or Exchange's 451 4.7.0 … PRXn (spec §6.1).

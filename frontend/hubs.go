@@ -213,3 +213,19 @@ func (f *Frontend) answers(addr string) bool {
 	}
 	return err == nil && strings.HasPrefix(line, "220")
 }
+
+// retryable says whether a message the hub did not take may go to the next hub: no reply was
+// had before the session broke, or the hub refused the transaction's set-up or envelope
+// (XPROXYFROM, MAIL, RCPT, DATA) with a 4xx, so it cannot have queued the message. A failure
+// at the end of the data is not: the hub may have committed before its reply was lost.
+func retryable(err error) bool {
+	var pe *smtpsend.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Step {
+	case "connect", "hello", "auth", "xproxyfrom", "mail", "rcpt", "data":
+		return pe.Hub == nil || pe.Hub.Code/100 == 4
+	}
+	return false
+}

@@ -425,3 +425,31 @@ func TestTwoServersSourceTransportServers(t *testing.T) {
 	fileLines(t, filepath.Join(ex01, "TransportRoles/Logs/MessageTracking/MSGTRK2*.LOG"), ",Internet,SMTP,SEND", "joe@fabrikam.test", "via EX01")
 	waitMailbox(t, ex02, "user1@contoso.test", 1)
 }
+
+// TestTwoServersEnvelopeRefusedFailover: a hub refusing the envelope with a 4xx (back
+// pressure's 452 4.3.1 at MAIL) on a pooled session is passed over for the next hub of the
+// site with the same message, as Exchange's frontend does at its proxy step; the client never
+// sees the 452.
+func TestTwoServersEnvelopeRefusedFailover(t *testing.T) {
+	ts := startTwoServers(t)
+	ex02 := ts.data["EX02"]
+	if rep, err := ts.send([]string{"user1@contoso.test"}, "pooled"); err != nil || !strings.Contains(rep, "Hostname=ex02.contoso.test") {
+		t.Fatalf("first message: %q, %v (want EX02's hub)", rep, err)
+	}
+	if out, errOut, code := exlab(t, "fault", "set", "--data", ex02, "--name", "pressure", "--connector", "Default EX02",
+		"--step", "Mail", "--reply-id", "R34"); code != 0 {
+		t.Fatalf("fault set: %s%s", out, errOut)
+	}
+	rep, err := ts.send([]string{"user1@contoso.test"}, "EX02 under pressure")
+	if err != nil || !strings.Contains(rep, "Hostname=ex01.contoso.test") {
+		t.Fatalf("with EX02 refusing MAIL: %q, %v (want EX01's hub)", rep, err)
+	}
+	fileLines(t, filepath.Join(ex02, "TransportRoles/Logs/Hub/ProtocolLog/SmtpReceive/*.LOG"), `EX02\Default EX02`, ts.ip["EX01"], ">,452 4.3.1")
+	if out, errOut, code := exlab(t, "fault", "clear", "--data", ex02); code != 0 {
+		t.Fatalf("fault clear: %s%s", out, errOut)
+	}
+	if rep, err := ts.send([]string{"user1@contoso.test"}, "EX02 again"); err != nil || !strings.Contains(rep, "Hostname=ex02.contoso.test") {
+		t.Fatalf("after the fault: %q, %v (want EX02's hub)", rep, err)
+	}
+	waitMailbox(t, ex02, "user1@contoso.test", 3)
+}

@@ -571,6 +571,9 @@ func (t *Transaction) envelopeReplies() error {
 	r, err := h.readReply()
 	if err != nil {
 		h.conn.Close()
+		if first != nil {
+			return first // XPROXYFROM refused (a 421 before the hub closed)
+		}
 		return &Error{PRX: PRXProtocol, Step: "mail", Err: err}
 	}
 	t.closing = t.closing || r.Code == 421
@@ -580,6 +583,9 @@ func (t *Transaction) envelopeReplies() error {
 	for i := 0; i < t.rcpts; i++ {
 		if r, err = h.readReply(); err != nil {
 			h.conn.Close()
+			if first != nil {
+				return first
+			}
 			return &Error{PRX: PRXProtocol, Step: "rcpt", Err: err}
 		}
 		t.closing = t.closing || r.Code == 421
