@@ -193,6 +193,7 @@ func TestComposeFile(t *testing.T) {
 			Volumes     []string
 			Healthcheck struct{ Test []string }
 			Build       struct{ Context, Dockerfile string }
+			Networks    map[string]struct{ Aliases []string }
 		}
 		Volumes map[string]any
 	}
@@ -247,6 +248,16 @@ func TestComposeFile(t *testing.T) {
 		}
 		if _, ok := dataVolumes[""]; ok || !containsValue(dataVolumes, name) {
 			t.Errorf("%s: no volume of its own on /data", name)
+		}
+		// The other servers dial this one at its Fqdn: the network must resolve it.
+		aliased := false
+		for _, n := range s.Networks {
+			for _, a := range n.Aliases {
+				aliased = aliased || strings.EqualFold(a, srv.Fqdn)
+			}
+		}
+		if !aliased {
+			t.Errorf("%s: no network alias %s (its Fqdn, where the other servers dial it)", name, srv.Fqdn)
 		}
 		if hc := strings.Join(s.Healthcheck.Test, " "); hc != "CMD /exlab readyz --data /data" {
 			t.Errorf("%s: healthcheck %q, want CMD /exlab readyz --data /data", name, hc)
