@@ -160,28 +160,34 @@ func (sc *stampCache) appendLine(b []byte, l *LogLine) []byte {
 // AppendCSV appends s as one CSV field, quoted only where needed (the tracking log uses it too).
 func AppendCSV(b []byte, s string) []byte { return appendCSV(b, s) }
 
+// appendCSV appends s as one CSV field. The checks are strings.IndexByte, which scans with
+// vector instructions: most fields are plain, and most quoted ones (a banner or reply with
+// commas) hold no quote or line break, so they are copied whole (a byte-by-byte scan was 3%
+// of the frontend's CPU under load).
 func appendCSV(b []byte, s string) []byte {
-	plain := true
-	for i := 0; i < len(s) && plain; i++ {
-		switch s[i] {
-		case ',', '"', '\r', '\n':
-			plain = false
-		}
-	}
-	if plain {
+	special := strings.IndexByte(s, '"') >= 0 || strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, '\n') >= 0
+	if !special && strings.IndexByte(s, ',') < 0 {
 		return append(b, s...)
 	}
 	b = append(b, '"')
+	if !special {
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			b = append(b, '"', '"')
-		case '\r', '\n':
-			b = append(b, ' ')
-		default:
-			b = append(b, s[i])
+		switch c := s[i]; c {
+		case '"', '\r', '\n':
+			b = append(b, s[start:i]...)
+			if c == '"' {
+				b = append(b, '"', '"')
+			} else {
+				b = append(b, ' ')
+			}
+			start = i + 1
 		}
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 

@@ -57,3 +57,38 @@ func TestProtocolLogFormat(t *testing.T) {
 		t.Errorf("reply forms: %q %q", in[3].Data, in[4].Data)
 	}
 }
+
+// TestAppendCSV: a field is quoted only when it holds a comma, a quote or a line break;
+// quotes inside are doubled and line breaks become spaces (one log line per event).
+func TestAppendCSV(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"EHLO client.example", "EHLO client.example"},
+		{"220 ex01 ready at Thu, 3 Dec 2026", `"220 ex01 ready at Thu, 3 Dec 2026"`},
+		{`say "hi"`, `"say ""hi"""`},
+		{"a\r\nb", `"a  b"`},
+		{`"`, `""""`},
+		{"x,\"y\"\n", `"x,""y"" "`},
+	} {
+		if got := string(AppendCSV([]byte("p:"), tc.in)); got != "p:"+tc.want {
+			t.Errorf("AppendCSV(%q) = %q, want %q", tc.in, got, "p:"+tc.want)
+		}
+	}
+}
+
+// BenchmarkAppendCSV: the fields of a typical session's lines (plain commands, the banner and
+// the 250 2.6.0 with commas, an EHLO reply).
+func BenchmarkAppendCSV(b *testing.B) {
+	fields := []string{"EX01\\Default Frontend EX01", "MAIL FROM:<bench@bench.test>", "250 2.1.0 Sender OK",
+		"220 ex01.contoso.test Microsoft ESMTP MAIL Service ready at Thu, 3 Dec 2026 05:33:17 +0000",
+		"250 2.6.0 <f0562e8f-bd40-43a0-94c5-0e6123f225eb@ex01.contoso.test> [InternalId=179627599723800, Hostname=ex01.contoso.test] 1071 bytes in 0.002, 505.803 KB/sec Queued mail for delivery",
+		"250  ex01.contoso.test Hello [127.0.0.1] SIZE 37748736 PIPELINING DSN ENHANCEDSTATUSCODES STARTTLS X-ANONYMOUSTLS AUTH NTLM X-EXPS GSSAPI NTLM 8BITMIME BINARYMIME CHUNKING SMTPUTF8 XRDST", ""}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = buf[:0]
+		for _, f := range fields {
+			buf = AppendCSV(buf, f)
+		}
+	}
+}
