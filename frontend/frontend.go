@@ -324,18 +324,22 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	}
 	stamp := smtpreceive.ReceivedHeader(s.ci.Helo, s.ci.Remote.Addr().String(), s.rc.Fqdn,
 		s.ci.Local.Addr().Unmap().String(), tlsDesc, s.st.srv.Version, true, s.ci.Started.Local())
-	// A message of up to retryBodySize is read whole before the hop, so that a hub refusing
-	// its envelope with a 4xx (back pressure's R34 at MAIL) or a session that turns out dead
-	// can be passed over for the next hub with the same message; a larger one streams to the
-	// first hub that takes its envelope, as before.
-	buf := bodyBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bodyBufs.Put(buf)
-	if _, err := io.CopyN(buf, r, retryBodySize+1); err != nil && err != io.EOF {
-		return smtpwire.ReplyFor(err) // the client's side failed (too large, gone): the engine answers for it
-	}
-	whole := buf.Len() <= retryBodySize
+	// With more than one hub to try, a message of up to retryBodySize is read whole before the
+	// hop, so that a hub refusing its envelope with a 4xx (back pressure's R34 at MAIL) or a
+	// session that turns out dead can be passed over for the next hub with the same message; a
+	// larger one, or any with one hub, streams to the hub that takes its session.
 	order := s.hubOrder(s.f.hubs.Load())
+	var body []byte
+	whole := false
+	if len(order) > 1 {
+		buf := bodyBufs.Get().(*bytes.Buffer)
+		buf.Reset()
+		defer bodyBufs.Put(buf)
+		if _, err := io.CopyN(buf, r, retryBodySize+1); err != nil && err != io.EOF {
+			return smtpwire.ReplyFor(err) // the client's side failed (too large, gone): the engine answers for it
+		}
+		body, whole = buf.Bytes(), buf.Len() <= retryBodySize
+	}
 	var err error
 	for i, h := range order {
 		last := i == len(order)-1
@@ -353,8 +357,8 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 			}
 			return s.proxyFailed(err)
 		}
-		if _, err = io.WriteString(t, stamp); err == nil {
-			_, err = t.Write(buf.Bytes())
+		if _, err = io.WriteString(t, stamp); err == nil && len(body) > 0 {
+			_, err = t.Write(body)
 		}
 		if err != nil {
 			t.Abort()

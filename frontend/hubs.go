@@ -106,11 +106,10 @@ func (s *session) hubOrder(set *hubSet) []*hubTarget {
 	if len(set.list) == 1 {
 		return set.list
 	}
-	org := s.st.org
 	var home string
 	if s.user != "" {
 		if mb := s.st.resolver.Mailbox(s.user); mb != nil {
-			if h := org.HomeServer(mb); h != nil {
+			if h, _ := s.st.resolver.Home(mb); h != nil {
 				home = h.Name
 			}
 		}
@@ -125,7 +124,7 @@ func (s *session) hubOrder(set *hubSet) []*hubTarget {
 			if disp != routing.DeliverToMailbox {
 				continue
 			}
-			if h := org.HomeServer(mb); h != nil {
+			if h, _ := s.st.resolver.Home(mb); h != nil {
 				counts[h.Name]++
 				if counts[h.Name] > best {
 					home, best = h.Name, counts[h.Name]

@@ -23,6 +23,17 @@ type Resolver struct {
 	domains   []*config.AcceptedDomain // most specific first
 	mailboxes map[string]*config.Mailbox
 	def       *config.AcceptedDomain
+	// homes and databases are Organization.HomeServer and DatabaseServer worked out once:
+	// the categorizer and the frontend ask for every recipient, and a database's default
+	// name is formatted from its server's name.
+	homes     map[*config.Mailbox]home
+	databases map[string]*config.Server // by database name as configured
+}
+
+// home is where a mailbox lives: its server and that server's database.
+type home struct {
+	server   *config.Server
+	database string
 }
 
 // New indexes org's accepted domains and mailbox addresses.
@@ -51,7 +62,42 @@ func New(org *config.Organization) *Resolver {
 			r.mailboxes[strings.ToLower(config.StripProxyPrefix(a))] = mb
 		}
 	}
+	r.databases = map[string]*config.Server{}
+	for i := range org.Servers {
+		if s := &org.Servers[i]; s.Runs(config.HubTransport) {
+			if db := s.MailboxDatabaseName(); r.databases[db] == nil {
+				r.databases[db] = s
+			}
+		}
+	}
+	r.homes = make(map[*config.Mailbox]home, len(org.Mailboxes))
+	for i := range org.Mailboxes {
+		mb := &org.Mailboxes[i]
+		if s := org.HomeServer(mb); s != nil {
+			r.homes[mb] = home{s, s.MailboxDatabaseName()}
+		}
+	}
 	return r
+}
+
+// Home is the server mb is homed on and its mailbox database (Organization.HomeServer); nil
+// and "" when there is none. mb is a mailbox of the resolver's organization (Resolve, Mailbox).
+func (r *Resolver) Home(mb *config.Mailbox) (*config.Server, string) {
+	h := r.homes[mb]
+	return h.server, h.database
+}
+
+// DatabaseServer is the hub whose mailbox database is db (Organization.DatabaseServer), or nil.
+func (r *Resolver) DatabaseServer(db string) *config.Server {
+	if s := r.databases[db]; s != nil {
+		return s
+	}
+	for name, s := range r.databases {
+		if strings.EqualFold(name, db) {
+			return s
+		}
+	}
+	return nil
 }
 
 // Org returns the organization the resolver was built from.

@@ -259,3 +259,32 @@ SendConnectors:
 		}
 	}
 }
+
+// TestHome: a mailbox's home is the hub holding its Database (any spelling), else the first
+// hub; DatabaseServer finds a hub by its database, the default name included.
+func TestHome(t *testing.T) {
+	hub := []config.TransportRole{config.HubTransport}
+	org := &config.Organization{
+		Servers:   []config.Server{{Name: "EX01", Roles: hub}, {Name: "EX02", Roles: hub, MailboxDatabase: "DB02"}},
+		Mailboxes: []config.Mailbox{{Name: "a", PrimarySmtpAddress: "a@contoso.test"}, {Name: "b", PrimarySmtpAddress: "b@contoso.test", Database: "db02"}},
+	}
+	r := New(org)
+	def := org.Servers[0].MailboxDatabaseName()
+	for _, tc := range []struct {
+		mb         *config.Mailbox
+		server, db string
+	}{{&org.Mailboxes[0], "EX01", def}, {&org.Mailboxes[1], "EX02", "DB02"}} {
+		if s, db := r.Home(tc.mb); s == nil || s.Name != tc.server || db != tc.db {
+			t.Errorf("Home(%s) = %v, %q; want %s, %q", tc.mb.Name, s, db, tc.server, tc.db)
+		}
+	}
+	for db, want := range map[string]string{"DB02": "EX02", "db02": "EX02", def: "EX01", "DB09": ""} {
+		got := ""
+		if s := r.DatabaseServer(db); s != nil {
+			got = s.Name
+		}
+		if got != want {
+			t.Errorf("DatabaseServer(%q) = %q, want %q", db, got, want)
+		}
+	}
+}

@@ -55,10 +55,10 @@ func categorizeWith(m *queue.Message, resolver *routing.Resolver, server, localH
 		case routing.DeliverToMailbox:
 			if localHop != "" {
 				r.NextHop, r.Mailbox = localHop, mb.PrimarySmtpAddress
-				if home := resolver.Org().HomeServer(mb); home != nil && !strings.EqualFold(home.Name, server) {
+				if home, db := resolver.Home(mb); home != nil && !strings.EqualFold(home.Name, server) {
 					// Homed on another server: the delivery queue of its database, delivered
 					// to that server's Mailbox Transport Delivery (spec §8.1, SmtpDeliveryToMailbox).
-					r.NextHop = mailboxHop(home.MailboxDatabaseName())
+					r.NextHop = mailboxHop(db)
 				}
 				continue
 			}

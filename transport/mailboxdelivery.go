@@ -296,7 +296,7 @@ func (h *Hub) mbxClientFor(hop string) (c *mbxClient, remote bool) {
 	}
 	db, _ := mailboxDatabaseOf(hop)
 	st := h.state.Load()
-	peer := st.org.DatabaseServer(db)
+	peer := st.resolver.DatabaseServer(db)
 	if peer == nil {
 		return nil, true
 	}

@@ -113,8 +113,7 @@ func (s *session) Data(_ context.Context, r io.Reader) *smtpwire.Reply {
 	if err != nil {
 		return smtpwire.Fixed("X01")
 	}
-	m := &queue.Message{ID: id, MessageID: h.messageID, NetworkMessageID: h.networkID, Subject: h.subject, From: s.from,
-		Size: int64(len(content)), Arrived: start.UTC(), ClientIP: s.ci.Remote.Addr().Unmap().String(), ClientHostname: s.ci.Helo}
+	m := &queue.Message{ID: id, MessageID: h.messageID, Subject: h.subject, From: s.from, Size: int64(len(content)), Arrived: start.UTC()}
 	var items []queue.MailboxItem
 	byMailbox := map[string]int{}
 	for _, rc := range s.rcpts {
@@ -134,7 +133,11 @@ func (s *session) Data(_ context.Context, r io.Reader) *smtpwire.Reply {
 		return smtpwire.Fixed("X01")
 	}
 	if d := s.s.opt.Delivered; d != nil && !strings.EqualFold(s.ci.Helo, s.s.state.Load().srv.Fqdn) {
-		d(m) // from another server's hub: this server tracks the delivery (DELIVER/STOREDRIVER)
+		// From another server's hub: this server tracks the delivery (DELIVER/STOREDRIVER),
+		// with what only that needs (this server's own hub tracks its deliveries itself).
+		m.NetworkMessageID = headerField(content[:h.end], networkIDField)
+		m.ClientIP, m.ClientHostname = s.ci.Remote.Addr().Unmap().String(), s.ci.Helo
+		d(m)
 	}
 	secs := time.Since(start).Seconds()
 	// R48 with the store's id [I]: what 475 answers at the end of data is not captured.
@@ -185,13 +188,24 @@ func (s *session) Extension(context.Context, string, string) (*smtpwire.Reply, b
 // headerInfo is what the store keeps of a message's header block.
 type headerInfo struct {
 	messageID, subject string
-	networkID          string // X-MS-Exchange-Organization-Network-Message-Id, as the hub stamped it
-	end                int    // offset of the blank line that ends the header block
+	end                int // offset of the blank line that ends the header block
 }
 
+// networkIDField is the hub's Network-Message-Id header (spec §9.2).
 const networkIDField = "X-MS-Exchange-Organization-Network-Message-Id"
 
-// scanHeaders reads Message-ID, Subject and the network message id (unfolded) from the header block of content.
+// headerField is the value of the first field called name in a header block, trimmed (not
+// unfolded: for one-line values such as a GUID), or "".
+func headerField(block []byte, name string) string {
+	for line := range bytes.SplitSeq(block, []byte("\r\n")) {
+		if n, v, ok := bytes.Cut(line, []byte(":")); ok && len(n) == len(name) && strings.EqualFold(string(n), name) {
+			return string(bytes.TrimSpace(v))
+		}
+	}
+	return ""
+}
+
+// scanHeaders reads Message-ID and Subject (unfolded) from the header block of content.
 func scanHeaders(content []byte) headerInfo {
 	var h headerInfo
 	end := bytes.Index(content, []byte("\r\n\r\n"))
@@ -210,8 +224,6 @@ func scanHeaders(content []byte) headerInfo {
 			h.messageID = string(bytes.TrimSpace(value))
 		case strings.EqualFold(name, "Subject") && h.subject == "":
 			h.subject = string(bytes.TrimSpace(value))
-		case strings.EqualFold(name, networkIDField) && h.networkID == "":
-			h.networkID = string(bytes.TrimSpace(value))
 		}
 		name, value = "", nil
 	}
@@ -225,7 +237,7 @@ func scanHeaders(content []byte) headerInfo {
 		flush()
 		if n, v, ok := bytes.Cut(line, []byte(":")); ok {
 			// Only the two fields kept need their name and value as strings.
-			if len(n) == len("Message-ID") || len(n) == len("Subject") || len(n) == len(networkIDField) {
+			if len(n) == len("Message-ID") || len(n) == len("Subject") {
 				name, value = string(n), append([]byte(nil), v...)
 			}
 		}

@@ -213,3 +213,13 @@ func TestQueuedReply(t *testing.T) {
 		t.Errorf("\n got %q\nwant %q", got, want)
 	}
 }
+
+func TestHeaderField(t *testing.T) {
+	block := []byte("Subject: x\r\nx-ms-exchange-organization-network-message-id:  6f56-7d47 \r\nX: y\r\n")
+	if got := headerField(block, networkIDField); got != "6f56-7d47" {
+		t.Errorf("network message id %q", got)
+	}
+	if got := headerField(block, "Message-ID"); got != "" {
+		t.Errorf("a field that is not there: %q", got)
+	}
+}

@@ -5,4 +5,4 @@ package smtpsend
 import "net"
 
 // peerClosed is unknown here: the pool falls back to a read with a short deadline.
-func peerClosed(net.Conn) (closed, known bool) { return false, false }
+func peerClosed(net.Conn, bool) (closed, known bool) { return false, false }

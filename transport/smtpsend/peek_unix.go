@@ -12,14 +12,17 @@ import (
 // something unasked (a 421 before closing): a peek at the socket with MSG_DONTWAIT. A read
 // with a deadline already past never reaches the socket in Go (the poller answers "timeout"
 // first), so that cannot tell. known is false for a connection without a socket (an
-// in-process pipe), which cannot go away on its own.
-func peerClosed(c net.Conn) (closed, known bool) {
+// in-process pipe). With assumeOpen a socket is taken as open without looking.
+func peerClosed(c net.Conn, assumeOpen bool) (closed, known bool) {
 	if lc, ok := c.(*logConn); ok {
 		c = lc.Conn
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return false, false
+	}
+	if assumeOpen {
+		return false, true
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {

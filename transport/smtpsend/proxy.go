@@ -173,6 +173,10 @@ func (h *hubConn) quit() {
 	_ = h.conn.Close()
 }
 
+// staleCheckAfter is how long a pooled TCP session must have been idle before get peeks at its
+// socket to check that the hub still holds it.
+const staleCheckAfter = 100 * time.Millisecond
+
 // get takes an idle session from the pool. One the hub has closed in the meantime is found by
 // a peek at its socket (peerClosed; an idle hub says nothing unless it is closing), else by a
 // read that must time out at once.
@@ -186,12 +190,17 @@ func (p *Proxy) get() *hubConn {
 		h := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		p.mu.Unlock()
-		if (p.IdleTimeout > 0 && time.Since(h.lastUsed) > p.IdleTimeout) || (p.MaxAge > 0 && time.Since(h.opened) > p.MaxAge) {
+		now := time.Now()
+		idle := now.Sub(h.lastUsed)
+		if (p.IdleTimeout > 0 && idle > p.IdleTimeout) || (p.MaxAge > 0 && now.Sub(h.opened) > p.MaxAge) {
 			go h.quit()
 			continue
 		}
 		if h.br.Buffered() == 0 {
-			if closed, known := peerClosed(h.conn); known {
+			// A socket used a moment ago (under load, every get) is taken without the system
+			// call: a hub that went in between is a failure the caller may retry, nothing
+			// having been read.
+			if closed, known := peerClosed(h.conn, idle < staleCheckAfter); known {
 				if !closed {
 					return h
 				}
