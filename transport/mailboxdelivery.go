@@ -246,19 +246,7 @@ func (h *Hub) deliverMailboxVia(c *mbxClient, remote bool, m *queue.Message, bod
 	host := c.endpoint()
 	reps, err := c.deliver(context.Background(), m, body, rcpts)
 	if err != nil {
-		ip, port := host, ""
-		if i := strings.LastIndexByte(host, ':'); i > 0 {
-			ip, port = strings.Trim(host[:i], "[]"), host[i+1:]
-		}
-		h.opt.Logger.Warn("SmtpSend to Mailbox Delivery failed", "InternalMessageId", m.ID, "endpoint", host, "err", err)
-		failed := mbxReply{451, smtpwire.Render("X21", "reason", "SocketError", "ip", ip, "port", port).Text}
-		if pe := (*smtpsend.Error)(nil); errors.As(err, &pe) && pe.Step == "connect" {
-			failed = mbxReply{441, smtpwire.Render("X20", "winsock", "10061", "ip", ip, "port", port).Text}
-		}
-		reps = make([]mbxReply, len(idx))
-		for k := range reps {
-			reps[k] = failed
-		}
+		reps = h.mailboxDeliveryFailed(m, host, err, len(idx))
 	}
 	for k, i := range idx {
 		rr := reps[k]
@@ -282,6 +270,27 @@ func (h *Hub) deliverMailboxVia(c *mbxClient, remote bool, m *queue.Message, bod
 			}
 		}
 	}
+}
+
+// mailboxDeliveryFailed is every recipient's result of an attempt that had no reply: Exchange's
+// SmtpSend texts for a connection that failed (X20) or dropped (X21). Apart from
+// deliverMailboxVia, whose frame the submission's deep call chain carries on every message
+// (a bigger one cost a goroutine stack copy per connection under load).
+func (h *Hub) mailboxDeliveryFailed(m *queue.Message, host string, err error, n int) []mbxReply {
+	ip, port := host, ""
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		ip, port = strings.Trim(host[:i], "[]"), host[i+1:]
+	}
+	h.opt.Logger.Warn("SmtpSend to Mailbox Delivery failed", "InternalMessageId", m.ID, "endpoint", host, "err", err)
+	failed := mbxReply{451, smtpwire.Render("X21", "reason", "SocketError", "ip", ip, "port", port).Text}
+	if pe := (*smtpsend.Error)(nil); errors.As(err, &pe) && pe.Step == "connect" {
+		failed = mbxReply{441, smtpwire.Render("X20", "winsock", "10061", "ip", ip, "port", port).Text}
+	}
+	reps := make([]mbxReply, n)
+	for k := range reps {
+		reps[k] = failed
+	}
+	return reps
 }
 
 // mbxClientFor is the SmtpSend to the Mailbox Delivery of hop's database: this server's own

@@ -181,29 +181,16 @@ var errShadowFailed = errors.New("transport: no shadow copy could be made (Rejec
 // commit and hands it to the delivery queues. Once it returns nil the message is durable and
 // may be acknowledged. rc, the connector it came in on, is nil for a shadow copy resubmitted.
 func (h *Hub) accept(ctx context.Context, m *queue.Message, body []byte, rc *config.ReceiveConnector, shadow bool) error {
-	var span trace.Span
-	if t := h.opt.Tracer; t != nil {
-		m.TraceParent = smtpreceive.TraceParent(ctx)
-		_, span = t.Start(ctx, "queue.categorize", trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(m.ID))))
-	}
+	span := h.categorizeSpan(ctx, m)
 	u := h.categorize(m, body)
-	if span != nil {
-		span.SetAttributes(attribute.Int("exlab.mailbox_deliveries", len(u.Deliveries)), attribute.Int("exlab.ndrs", len(u.New)))
-		span.End()
-	}
 	// queue_commit times what makes the message durable before the 250: the hand-over to
 	// Mailbox Delivery (475), now, before the hub's own commit, whose synced write then is the
 	// message's only one (mailboxdelivery.go explains the choice), the shadow copy, and the
 	// hub's commit of whatever is left.
-	if span != nil {
-		_, span = h.opt.Tracer.Start(ctx, "queue.commit")
-	}
+	span = h.commitSpan(ctx, span, &u)
 	commitStart := time.Now()
 	if h.mbx != nil {
-		var hop trace.Span
-		if t := h.opt.Tracer; t != nil {
-			_, hop = t.Start(trace.ContextWithSpan(ctx, span), "queue.mailbox_delivery", trace.WithSpanKind(trace.SpanKindClient))
-		}
+		hop := h.mailboxDeliverySpan(ctx, span)
 		if res := h.deliverMailbox(m, body, true); res.Sent {
 			h.settle(m, body, res, &u)
 		}
@@ -240,6 +227,38 @@ func (h *Hub) accept(ctx context.Context, m *queue.Message, body []byte, rc *con
 		h.sched.hold(m) // out through a send connector, or waiting as Unreachable, after the commit
 	}
 	return nil
+}
+
+// categorizeSpan, commitSpan and mailboxDeliverySpan open accept's spans when tracing (nil
+// otherwise). Apart from accept, so that its frame stays small: it is on the deep call chain
+// of every submission, whose goroutine a bigger stack costs a copy per connection.
+func (h *Hub) categorizeSpan(ctx context.Context, m *queue.Message) trace.Span {
+	t := h.opt.Tracer
+	if t == nil {
+		return nil
+	}
+	m.TraceParent = smtpreceive.TraceParent(ctx)
+	_, span := t.Start(ctx, "queue.categorize", trace.WithAttributes(attribute.Int64("exlab.internal_message_id", int64(m.ID))))
+	return span
+}
+
+// commitSpan ends the categorize span with what it decided and opens queue.commit.
+func (h *Hub) commitSpan(ctx context.Context, categorize trace.Span, u *queue.Update) trace.Span {
+	if categorize == nil {
+		return nil
+	}
+	categorize.SetAttributes(attribute.Int("exlab.mailbox_deliveries", len(u.Deliveries)), attribute.Int("exlab.ndrs", len(u.New)))
+	categorize.End()
+	_, span := h.opt.Tracer.Start(ctx, "queue.commit")
+	return span
+}
+
+func (h *Hub) mailboxDeliverySpan(ctx context.Context, commit trace.Span) trace.Span {
+	if commit == nil {
+		return nil
+	}
+	_, hop := h.opt.Tracer.Start(trace.ContextWithSpan(ctx, commit), "queue.mailbox_delivery", trace.WithSpanKind(trace.SpanKindClient))
+	return hop
 }
 
 // record builds the queue record of a message, with the headers the hub stamps: its Received:
