@@ -11,7 +11,6 @@ package frontend
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -315,7 +314,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtpwire.Reply {
 	}
 	s.env.ProxyFrom = proxyFrom(s.ci, s.seq, s.rights, authSrc, s.user, s.authDomain, traceParent)
 	if s.ci.Engine.Logging() {
-		s.ci.Engine.Info("", "Proxy destination(s) obtained from OnProxyInboundMessage event. Correlation Id:"+correlationID())
+		s.ci.Engine.Info("", "Proxy destination(s) obtained from OnProxyInboundMessage event. Correlation Id:"+smtpwire.NewGUID())
 	}
 	hopStart := time.Now()
 	tlsDesc := ""
@@ -531,15 +530,6 @@ func (s *session) relayOut(ctx context.Context, r io.Reader) *smtpwire.Reply {
 // remoteReply is a next hop's reply line (or SmtpSend failure text) as this session's reply.
 func remoteReply(r smtpsend.RcptResult) *smtpwire.Reply {
 	return smtpwire.FromRemote(r.Code, r.Text[min(4, len(r.Text)):])
-}
-
-// correlationID is a GUID for the protocol log's proxy destination line.
-func correlationID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // Unbound lists the frontend's bindings that do not listen (see smtpreceive.Server.Unbound).

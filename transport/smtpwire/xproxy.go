@@ -26,21 +26,27 @@ type ProxyFrom struct {
 	TraceParent string
 }
 
-// Format renders the XPROXYFROM argument.
+// Format renders the XPROXYFROM argument. It is appended piece by piece, not through
+// fmt: the frontend formats one per proxied message.
 func (p ProxyFrom) Format() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "SID=%s IP=%s PORT=%d DOMAIN=%s SEQNUM=%d PERMS=%d AUTHSRC=%s",
-		EncodeXtext(p.SessionID), EncodeXtext(p.IP), p.Port, EncodeXtext(p.Helo), p.Seq, p.Perms, EncodeXtext(p.AuthSrc))
+	b := make([]byte, 0, 128+len(p.SessionID)+len(p.Helo)+len(p.User)+len(p.TraceParent))
+	b = appendXtext(append(b, "SID="...), p.SessionID)
+	b = appendXtext(append(b, " IP="...), p.IP)
+	b = strconv.AppendInt(append(b, " PORT="...), int64(p.Port), 10)
+	b = appendXtext(append(b, " DOMAIN="...), p.Helo)
+	b = strconv.AppendInt(append(b, " SEQNUM="...), int64(p.Seq), 10)
+	b = strconv.AppendUint(append(b, " PERMS="...), uint64(p.Perms), 10)
+	b = appendXtext(append(b, " AUTHSRC="...), p.AuthSrc)
 	if p.User != "" {
-		b.WriteString(" USER=" + EncodeXtext(p.User))
+		b = appendXtext(append(b, " USER="...), p.User)
 	}
 	if p.AuthDomain != "" {
-		b.WriteString(" AUTHDOMAIN=" + EncodeXtext(p.AuthDomain))
+		b = appendXtext(append(b, " AUTHDOMAIN="...), p.AuthDomain)
 	}
 	if p.TraceParent != "" {
-		b.WriteString(" TRACEPARENT=" + EncodeXtext(p.TraceParent))
+		b = appendXtext(append(b, " TRACEPARENT="...), p.TraceParent)
 	}
-	return b.String()
+	return string(b)
 }
 
 // ParseProxyFrom parses the argument of XPROXYFROM.
@@ -145,17 +151,20 @@ func ParseProxyTo(arg string) (ProxyTo, error) {
 }
 
 // EncodeXtext encodes s as RFC 3461 xtext.
-func EncodeXtext(s string) string {
-	var b strings.Builder
+func EncodeXtext(s string) string { return string(appendXtext(nil, s)) }
+
+// appendXtext appends s xtext-encoded to b.
+func appendXtext(b []byte, s string) []byte {
+	const hexDigits = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x21 || c > 0x7e || c == '+' || c == '=' {
-			fmt.Fprintf(&b, "+%02X", c)
+			b = append(b, '+', hexDigits[c>>4], hexDigits[c&0xf])
 			continue
 		}
-		b.WriteByte(c)
+		b = append(b, c)
 	}
-	return b.String()
+	return b
 }
 
 // DecodeXtext decodes RFC 3461 xtext.
