@@ -33,8 +33,12 @@ func issue14Checks(b *strings.Builder, check func(name string, ok bool, measured
 		check("frontend CPU per message ≤ 1/12 of Postfix's", m.fe(1).CPUMs*12 <= p.CPUMs, fmt.Sprintf("1/%.1f", p.CPUMs/m.fe(1).CPUMs))
 	}
 	for _, r := range m.sustained {
-		check("sustained, "+r.Label+": 0 refusals, RSS flat, drained ≤ 5 s", r.Refused == 0 && r.Failed == 0 && r.Flat && r.DrainOK,
-			fmt.Sprintf("%d refused, %d failed, RSS %.1f–%.1f MiB, drained %.2f s", r.Refused, r.Failed, float64(r.RSSMin)/1024, float64(r.RSSMax)/1024, r.Drain.Seconds()))
+		// Holding the rate is part of it: an open-loop run the server falls behind sends less
+		// than offered (its messages wait for a session) without a single refusal.
+		held := r.Offered > 0 && r.Rate >= susHeld*r.Offered
+		check("sustained, "+r.Label+": rate held, 0 refusals, RSS flat, drained ≤ 5 s", held && r.Refused == 0 && r.Failed == 0 && r.Flat && r.DrainOK,
+			fmt.Sprintf("%.0f of %.0f msgs/s sent, %d refused, %d failed, RSS %.1f–%.1f MiB, drained %.2f s", r.Rate, r.Offered, r.Refused, r.Failed,
+				float64(r.RSSMin)/1024, float64(r.RSSMax)/1024, r.Drain.Seconds()))
 	}
 	for _, p := range subPoints {
 		ex, pf := m.sub[p.Name][subExlabName], m.sub[p.Name][subPostfixName]
