@@ -304,6 +304,8 @@ func Objects() []Object {
 				{Name: "MaxMessageSize", Default: "35 MB (36,700,160 bytes)", Ref: refNSC, Doc: "the largest message sent"},
 				{Name: "Enabled", Default: "true", Ref: refNSC, Doc: "the connector is used"},
 				{Name: "ProtocolLoggingLevel", Default: string(LoggingNone), Values: loggingLevels, Ref: refNSC + ", spec §7.1", Doc: "writes the connector's SmtpSend log"},
+				{Name: "SmtpMaxMessagesPerConnection", Default: "20", Min: "1", Max: "2147483647", Ref: refNSC + ` ("Message rate limits and throttling")`,
+					Doc: "messages sent over one session before it is closed; consecutive messages to a next hop share a session"},
 				{Name: "DkimSigning", Ref: exlab, Doc: "DKIM signing of the connector's mail (the DkimSigningConfig table below)"},
 			}},
 		{Name: "Credential", Path: "SendConnectors[].AuthenticationCredential", Ref: "Get-Credential", Doc: "A user name and password (Exchange takes a PSCredential).",

@@ -109,7 +109,7 @@ func TestDefaultsAsBefore(t *testing.T) {
 	var sc SendConnector
 	sc.setDefaults()
 	wantSC := SendConnector{Enabled: true, Port: 25, DNSRoutingEnabled: true, MaxMessageSize: 35 << 20, ProtocolLoggingLevel: LoggingNone,
-		SmartHostAuthMechanism: SmartHostNone}
+		SmartHostAuthMechanism: SmartHostNone, SmtpMaxMessagesPerConnection: 20}
 	var ad AcceptedDomain
 	ad.setDefaults()
 	var f Fault

@@ -363,6 +363,9 @@ type SendConnector struct {
 	MaxMessageSize           ByteSize
 	Enabled                  bool
 	ProtocolLoggingLevel     ProtocolLoggingLevel
+	// SmtpMaxMessagesPerConnection is how many messages one session to a next hop carries
+	// before it is closed and another opened.
+	SmtpMaxMessagesPerConnection int
 	// DkimSigning signs the connector's mail with DKIM (exlab's; Exchange Online has
 	// New-DkimSigningConfig, on-premises Exchange signs nothing).
 	DkimSigning DkimSigningConfig

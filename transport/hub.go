@@ -132,7 +132,7 @@ func New(o Options) *Hub {
 	h.sched.suspendedHold = h.holds
 	dns := smtpsend.NewDNS(o.Server.ExternalDNSServers)
 	h.keys = &dkimKeys{dns: dns}
-	h.send = &smtpSend{server: o.Server, log: o.Logger, dns: dns, sendLog: o.SendProtocolLog, tracker: h.tracker}
+	h.send = &smtpSend{server: o.Server, log: o.Logger, dns: dns, sendLog: o.SendProtocolLog, tracker: h.tracker, sessions: smtpsend.NewSessions()}
 	// Send connectors with FrontendProxyEnabled hand their mail to this server's Outbound Proxy
 	// Frontend (717), found in the configuration (spec §6.4).
 	h.send.outProxy = &smtpsend.Proxy{
@@ -236,6 +236,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.stopShadow()
 	h.sched.stop()
 	h.send.outProxy.Close()
+	h.send.sessions.Close()
 	h.remoteMu.Lock()
 	for _, c := range h.remoteMbx {
 		c.close()

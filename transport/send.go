@@ -29,6 +29,7 @@ type smtpSend struct {
 	dns      *smtpsend.DNS   // MX lookups for DNSRoutingEnabled send connectors
 	sendLog  *smtpwire.ProtocolLog
 	tracker  *Tracker
+	sessions *smtpsend.Sessions // the send connectors' sessions between messages (nil: one per message)
 	// delivered counts the recipients delivered: taken by the next hop (send connectors and the
 	// Mailbox Delivery hop), or stored in process by the categorizer (Hub.Delivered).
 	delivered atomic.Int64
@@ -121,7 +122,8 @@ func (s *smtpSend) deliver(m *queue.Message, body []byte, org *config.Organizati
 // recipient.
 func (s *smtpSend) attempt(sc *config.SendConnector, m *queue.Message, content []byte, dom string, idx []int) []smtpsend.RcptResult {
 	d := smtpsend.Delivery{SendOptions: smtpsend.OptionsFor(sc, s.server.Fqdn, s.server.ProxyCommandTimeout.Duration(), s.log),
-		From: m.From, Content: content, Hosts: smtpsend.SmartHostsOf(sc)}
+		From: m.From, Content: content, Hosts: smtpsend.SmartHostsOf(sc),
+		Sessions: s.sessions, Owner: sc, MaxMessagesPerConnection: sc.SmtpMaxMessagesPerConnection}
 	if sc.ProtocolLoggingLevel == config.LoggingVerbose {
 		d.ProtocolLog = s.sendLog.Writer()
 	}

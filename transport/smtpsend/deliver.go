@@ -73,6 +73,13 @@ type Delivery struct {
 	From    string
 	Rcpts   []string
 	Content []byte
+	// Sessions, when set, keeps the session open after the message for the next one of
+	// Owner (the send connector) to the same host, up to MaxMessagesPerConnection messages
+	// (SmtpMaxMessagesPerConnection; 0 is no limit). Without it each message has a session of
+	// its own.
+	Sessions                 *Sessions
+	Owner                    any
+	MaxMessagesPerConnection int
 }
 
 // RcptResult is what the next hop answered for one recipient.
@@ -87,14 +94,14 @@ type RcptResult struct {
 // answered with an error, R71 for one that could not be reached) with a 4xx code.
 func Deliver(ctx context.Context, d Delivery) []RcptResult {
 	out := make([]RcptResult, len(d.Rcpts))
-	nh, fail := OpenNextHop(ctx, d.Hosts, d.SendOptions, d.From)
-	if nh == nil {
+	p, fail := d.open(ctx)
+	if p == nil {
 		for i := range out {
 			out[i] = fail
 		}
 		return out
 	}
-	defer nh.Close()
+	nh := p.nh
 	accepted := 0
 	for i, r := range d.Rcpts {
 		if out[i] = nh.Rcpt(r); out[i].Code/100 == 2 {
@@ -102,9 +109,11 @@ func Deliver(ctx context.Context, d Delivery) []RcptResult {
 		}
 	}
 	if accepted == 0 {
+		d.release(p, false)
 		return out
 	}
 	final := nh.Data(bytes.NewReader(d.Content))
+	d.release(p, nh.dataEnded)
 	for i := range out {
 		if out[i].Code/100 == 2 {
 			out[i] = final
@@ -120,6 +129,10 @@ type NextHop struct {
 	c    *smtp.Client
 	host string
 	log  *sendLog
+	// broken: the session failed (a network error, a timeout, or 421): it is not used again.
+	broken bool
+	// dataEnded: the last Data got the final reply after the content (no RSET needed).
+	dataEnded bool
 }
 
 // sendError is a failure of the session setup that is not the next hop's reply (TLS, AUTH not
@@ -270,7 +283,17 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 		return fail(&sendError{"TLS is required by send connector " + o.Connector + ", but the remote server did not offer STARTTLS"})
 	}
 	_ = conn.SetDeadline(time.Time{})
-	c := smtp.NewClient(&greeted{Conn: next, r: bufio.NewReader(io.MultiReader(strings.NewReader("220 \r\n"), next))})
+	g := &greeted{Conn: next}
+	prelude := "220 \r\n"
+	if next == conn {
+		// No TLS: the EHLO already said stands. go-smtp's client says EHLO in Hello; that line
+		// is swallowed and answered with the reply the next hop gave, so the next hop sees one
+		// EHLO per session as from Exchange (RFC 3207 §4.2 asks for a second only after TLS).
+		prelude += ehloReply(ehlo)
+		g.swallowEHLO = true
+	}
+	g.r = bufio.NewReader(io.MultiReader(strings.NewReader(prelude), next))
+	c := smtp.NewClient(g)
 	c.CommandTimeout, c.SubmissionTimeout = o.Timeout, o.Timeout
 	nh := &NextHop{c: c, host: host, log: plog}
 	if err := c.Hello(o.Helo); err != nil {
@@ -299,13 +322,37 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 }
 
 // greeted hands go-smtp's client a connection whose greeting was already read: its reader
-// starts with a stand-in "220" line.
+// starts with a stand-in "220" line, and, with swallowEHLO, the EHLO reply that answers the
+// client's EHLO, which is not sent.
 type greeted struct {
 	net.Conn
-	r *bufio.Reader
+	r           *bufio.Reader
+	swallowEHLO bool
 }
 
 func (g *greeted) Read(p []byte) (int, error) { return g.r.Read(p) }
+
+func (g *greeted) Write(p []byte) (int, error) {
+	if g.swallowEHLO && len(p) > 5 && strings.EqualFold(string(p[:5]), "EHLO ") {
+		g.swallowEHLO = false
+		return len(p), nil
+	}
+	return g.Conn.Write(p)
+}
+
+// ehloReply rebuilds a 250 reply from textproto's message (its lines joined with "\n").
+func ehloReply(msg string) string {
+	lines := strings.Split(msg, "\n")
+	var b strings.Builder
+	for i, l := range lines {
+		sep := "-"
+		if i == len(lines)-1 {
+			sep = " "
+		}
+		b.WriteString("250" + sep + l + "\r\n")
+	}
+	return b.String()
+}
 
 func (o SendOptions) tlsConfig(hostName string) *tls.Config {
 	// Exchange sends with Schannel on Windows Server 2019: TLS 1.0 to 1.2, Schannel's suites
@@ -364,6 +411,7 @@ func (nh *NextHop) Rcpt(to string) RcptResult {
 
 // Data sends the message and returns the next hop's final reply.
 func (nh *NextHop) Data(r io.WriterTo) RcptResult {
+	nh.dataEnded = false
 	w, err := nh.c.Data()
 	if err != nil {
 		return nh.failure(err)
@@ -376,6 +424,8 @@ func (nh *NextHop) Data(r io.WriterTo) RcptResult {
 		return nh.failure(err)
 	}
 	resp, err := w.CloseWithResponse()
+	var se *smtp.SMTPError
+	nh.dataEnded = err == nil || errors.As(err, &se) // the final reply: the transaction is over
 	if err != nil {
 		return nh.failure(err)
 	}
@@ -387,8 +437,10 @@ func (nh *NextHop) Data(r io.WriterTo) RcptResult {
 func (nh *NextHop) failure(err error) RcptResult {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
+		nh.broken = nh.broken || se.Code == 421
 		return RcptResult{Code: se.Code, Text: replyLine(se), Host: nh.host}
 	}
+	nh.broken = true
 	reason := "SocketError"
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ type fakeHop struct {
 	mu       sync.Mutex
 	got      []string
 	bodies   []string
+	conns    atomic.Int32 // connections accepted
 }
 
 func newFakeHop(t *testing.T, greeting string, reply map[string]string) *fakeHop {
@@ -44,6 +46,7 @@ func newFakeHop(t *testing.T, greeting string, reply map[string]string) *fakeHop
 			if err != nil {
 				return
 			}
+			f.conns.Add(1)
 			go f.serve(c)
 		}
 	}()
@@ -215,6 +218,11 @@ func TestDeliverSendsTheMessage(t *testing.T) {
 	}
 	h.received(t, []string{"EHLO ex01.contoso.test", "MAIL FROM:<a@contoso.test>", "RCPT TO:<b@fabrikam.test>", "DATA"},
 		"Subject: dots\r\n\r\n..leading dot\r\nend\r\n")
+	// One EHLO: a second one belongs only after STARTTLS (RFC 3207 §4.2), and Exchange's
+	// SmtpSend says it once on a plain session.
+	if got, want := strings.Join(h.commands(), "|"), "EHLO ex01.contoso.test|MAIL FROM:<a@contoso.test>|RCPT TO:<b@fabrikam.test>|DATA|QUIT"; got != want {
+		t.Errorf("commands %s\n want %s", got, want)
+	}
 }
 
 // received checks that the fake got each of the commands and exactly one body, as on the wire.
