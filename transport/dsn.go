@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"net/url"
@@ -227,9 +226,7 @@ func (dw dsnWriter) write(m *queue.Message, body []byte, notify []queue.Recipien
 		w("Content-Type: %s; charset=\"%s\"", part.typ, charset)
 		w("Content-Transfer-Encoding: quoted-printable")
 		w("")
-		qp := quotedprintable.NewWriter(&b)
-		_, _ = qp.Write([]byte(part.body))
-		_ = qp.Close()
+		writeQP(&b, part.body)
 		if !strings.HasSuffix(b.String(), "\r\n") {
 			b.WriteString("\r\n")
 		}
