@@ -133,6 +133,8 @@ type NextHop struct {
 	broken bool
 	// dataEnded: the last Data got the final reply after the content (no RSET needed).
 	dataEnded bool
+	// raw is the connection under go-smtp's client, for Data's content.
+	raw io.Writer
 }
 
 // sendError is a failure of the session setup that is not the next hop's reply (TLS, AUTH not
@@ -295,7 +297,7 @@ func openNextHop(ctx context.Context, host string, o SendOptions, from string) (
 	g.r = bufio.NewReader(io.MultiReader(strings.NewReader(prelude), next))
 	c := smtp.NewClient(g)
 	c.CommandTimeout, c.SubmissionTimeout = o.Timeout, o.Timeout
-	nh := &NextHop{c: c, host: host, log: plog}
+	nh := &NextHop{c: c, host: host, log: plog, raw: g}
 	if err := c.Hello(o.Helo); err != nil {
 		nh.Close()
 		return nil, err
@@ -420,7 +422,7 @@ func (nh *NextHop) Data(r io.WriterTo) RcptResult {
 		nh.log.body = true
 		defer func() { nh.log.body = false }()
 	}
-	if _, err := r.WriteTo(w); err != nil {
+	if err := nh.writeContent(w, r); err != nil {
 		return nh.failure(err)
 	}
 	resp, err := w.CloseWithResponse()
@@ -430,6 +432,56 @@ func (nh *NextHop) Data(r io.WriterTo) RcptResult {
 		return nh.failure(err)
 	}
 	return RcptResult{Code: 250, Text: "250 " + resp.StatusText, Host: nh.host}
+}
+
+// writeContent writes the content of r, dot-stuffed, straight to the connection under
+// go-smtp's client, and its last line end through w, go-smtp's DATA writer, so that w's Close
+// adds just ".\r\n". go-smtp's writer (net/textproto's DotWriter) goes byte by byte through a
+// bufio.Writer: for an NDR that was the largest part of its sending. The content is CRLF text
+// (the receive engine stores nothing else, and exlab's own NDRs and DSNs are CRLF).
+func (nh *NextHop) writeContent(w io.Writer, r io.WriterTo) error {
+	if nh.raw == nil {
+		_, err := r.WriteTo(w)
+		return err
+	}
+	bw := bufio.NewWriterSize(nh.raw, 16<<10)
+	sw := &stuffWriter{w: bw, d: dotStuffer{bol: true}}
+	if _, err := r.WriteTo(sw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if sw.crlf || !sw.d.bol {
+		_, err := io.WriteString(w, "\r\n")
+		return err
+	}
+	// Nothing written (an empty message): w's Close writes the line end itself.
+	return nil
+}
+
+// stuffWriter dot-stuffs what it is given into w, holding back the line end that ends a write
+// (crlf) until more follows: the content's last line end is written by the caller.
+type stuffWriter struct {
+	w    *bufio.Writer
+	d    dotStuffer
+	crlf bool
+}
+
+func (s *stuffWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if s.crlf {
+		s.d.write(s.w, []byte("\r\n"))
+		s.crlf = false
+	}
+	switch { // the line end is held back (a bare LF becomes CRLF, as DotWriter makes it)
+	case len(p) >= 2 && p[len(p)-2] == '\r' && p[len(p)-1] == '\n':
+		p, s.crlf = p[:len(p)-2], true
+	case len(p) >= 1 && p[len(p)-1] == '\n':
+		p, s.crlf = p[:len(p)-1], true
+	}
+	s.d.write(s.w, p)
+	return n, nil
 }
 
 // failure is a refusal as the next hop's reply line, or a broken session as a transient

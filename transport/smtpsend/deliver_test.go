@@ -2,12 +2,14 @@ package smtpsend
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -295,6 +297,32 @@ func TestTLSErrorName(t *testing.T) {
 	for _, tt := range tests {
 		if got := tlsErrorName(tt.err); got != tt.want {
 			t.Errorf("tlsErrorName(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestDeliverDotStuffing: the content exlab writes past go-smtp's DATA writer is on the wire as
+// net/textproto's DotWriter would have put it, for CRLF content and the edges of its end.
+func TestDeliverDotStuffing(t *testing.T) {
+	for _, content := range []string{"Subject: a\r\n\r\nbody\r\n", "no line end", "", ".\r\n", "..\r\n.x\r\n", "a\r\n.\r\nb\r\n",
+		"x\r\n\r\n", "ends with a dot line\r\n.", "bare LF at the end\n", strings.Repeat("line .dot\r\n.", 5000)} {
+		h := newFakeHop(t, "220 fake", nil)
+		got := Deliver(context.Background(), Delivery{SendOptions: SendOptions{Helo: "ex01.contoso.test", Timeout: 5 * time.Second},
+			Hosts: []string{h.addr()}, From: "a@contoso.test", Rcpts: []string{"b@fabrikam.test"}, Content: []byte(content)})
+		if got[0].Code != 250 {
+			t.Fatalf("%q: %+v", content, got)
+		}
+		var want bytes.Buffer
+		bw := bufio.NewWriter(&want)
+		dw := textproto.NewWriter(bw).DotWriter()
+		_, _ = dw.Write([]byte(content))
+		_ = dw.Close()
+		wire := strings.TrimSuffix(want.String(), ".\r\n")
+		h.mu.Lock()
+		bodies := h.bodies
+		h.mu.Unlock()
+		if len(bodies) != 1 || bodies[0] != wire {
+			t.Errorf("content %.60q: the next hop got %.80q, DotWriter would send %.80q", content, bodies, wire)
 		}
 	}
 }
