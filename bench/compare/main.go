@@ -33,6 +33,8 @@ const (
 	hubAddr  = "127.0.0.1:22525"
 	pfAddr   = "127.0.0.1:20026"
 	sinkAddr = "127.0.0.1:20027"
+	// floorAddr is the floor server's (floor.go).
+	floorAddr = "127.0.0.1:20030"
 )
 
 type point struct {
@@ -79,6 +81,9 @@ type options struct {
 	SmtpSource  bool   // smtp-source as a second load generator at the main points
 	Sustained   time.Duration
 	Submission  bool // the 587 path against Postfix's submission service
+	Floor       bool // the floor target (floor.go)
+	// ServeFloor and FloorDir: this process is the floor server (compare starts it so).
+	ServeFloor, FloorDir string
 }
 
 // mainPoints are the points where both load generators run (issue 14 point 4): 1 KiB at 20
@@ -99,6 +104,9 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.SmtpSource, "smtp-source", true, "also load the main points with Postfix's smtp-source and report whether it agrees with exlab bench")
 	fs.DurationVar(&o.Sustained, "sustained", 0, "run the frontend path this long at 80% of its peak (with all recipients known, then 20% unknown); 0 skips it")
 	fs.BoolVar(&o.Submission, "submission", true, "measure the 587 path (STARTTLS + AUTH LOGIN) against Postfix's submission service")
+	fs.BoolVar(&o.Floor, "floor", true, "also measure the floor: a minimal Go SMTP receiver that answers with Exchange's texts and commits each message to Pebble with Sync, nothing else")
+	fs.StringVar(&o.ServeFloor, "serve-floor", "", "be the floor server on this address (compare starts it itself)")
+	fs.StringVar(&o.FloorDir, "floor-dir", "", "the floor server's Pebble directory")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: compare [flags]\n\npoints:")
 		for i, p := range points {
@@ -158,6 +166,13 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
+	}
+	if o.ServeFloor != "" {
+		if err := serveFloor(o.ServeFloor, o.FloorDir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: floor:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -229,6 +244,15 @@ func run(o options) error {
 			targets = append(targets, target{"Postfix (durable queue, discard)", pfAddr, pf}, target{"smtp-sink (no storage)", sinkAddr, sink})
 			pfCPU = pf
 		}
+	}
+
+	if o.Floor {
+		fl, err := startFloor(floorAddr, filepath.Join(tmp, "floor-data"))
+		if err != nil {
+			return fmt.Errorf("the floor server: %w", err)
+		}
+		cleanups = append(cleanups, func() { _ = fl.Process.Kill(); _ = fl.Wait() })
+		targets = append(targets, target{floorName, floorAddr, procCPU(fl.Process.Pid)})
 	}
 
 	results := map[string]map[string][]measure{}    // point → target → runs
@@ -310,7 +334,7 @@ func run(o options) error {
 		for _, t := range targets {
 			m := med(p.Name, t.Name)
 			ratio := func(base measure) string {
-				if base.Rate == 0 || !strings.HasPrefix(t.Name, "exlab") {
+				if base.Rate == 0 || !strings.HasPrefix(t.Name, "exlab") && t.Name != floorName {
 					return ""
 				}
 				return fmt.Sprintf("%.2f×", m.Rate/base.Rate)
@@ -322,6 +346,9 @@ func run(o options) error {
 	hub := med(points[1].Name, targets[1].Name)
 	pf := func(i int) measure { return med(points[i].Name, "Postfix (durable queue, discard)") }
 	sink := med(points[1].Name, "smtp-sink (no storage)")
+	if o.Floor {
+		writeFloor(&b, selected, targets, med)
+	}
 	if o.Extras {
 		ex2.write(&b)
 	}
