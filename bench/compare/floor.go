@@ -36,7 +36,7 @@ func startFloor(addr, dir string) (*exec.Cmd, error) {
 	return cmd, waitPort(addr)
 }
 
-// serveFloor is the floor server's main.
+// serveFloor is the floor server's main; it returns only with the error that stopped it.
 func serveFloor(addr, dir string) error {
 	db, err := pebble.Open(dir, &pebble.Options{MemTableSize: 64 << 20, MemTableStopWritesThreshold: 4})
 	if err != nil {

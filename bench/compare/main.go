@@ -167,12 +167,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	if o.ServeFloor != "" {
-		if err := serveFloor(o.ServeFloor, o.FloorDir); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: floor:", err)
-			os.Exit(1)
-		}
-		return
+	if o.ServeFloor != "" { // serves until killed; it returns only when it cannot go on
+		fmt.Fprintln(os.Stderr, "bench: floor:", serveFloor(o.ServeFloor, o.FloorDir))
+		os.Exit(1)
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
