@@ -133,8 +133,10 @@ type NextHop struct {
 	broken bool
 	// dataEnded: the last Data got the final reply after the content (no RSET needed).
 	dataEnded bool
-	// raw is the connection under go-smtp's client, for Data's content.
+	// raw is the connection under go-smtp's client, for Data's content, and bw its buffer,
+	// made on first use and kept for the session's next messages.
 	raw io.Writer
+	bw  *bufio.Writer
 }
 
 // sendError is a failure of the session setup that is not the next hop's reply (TLS, AUTH not
@@ -444,7 +446,10 @@ func (nh *NextHop) writeContent(w io.Writer, r io.WriterTo) error {
 		_, err := r.WriteTo(w)
 		return err
 	}
-	bw := bufio.NewWriterSize(nh.raw, 16<<10)
+	if nh.bw == nil {
+		nh.bw = bufio.NewWriterSize(nh.raw, 16<<10)
+	}
+	bw := nh.bw
 	sw := &stuffWriter{w: bw, d: dotStuffer{bol: true}}
 	if _, err := r.WriteTo(sw); err != nil {
 		return err
