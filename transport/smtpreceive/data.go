@@ -346,6 +346,11 @@ func (s *bdatStream) Read(p []byte) (int, error) {
 		want := int64(len(p))
 		direct := s.binary || !s.norm.cr
 		if !direct {
+			if s.raw == nil {
+				// Only a chunk after a held CR is read through raw: allocated then, not
+				// for every transaction (4 KiB zeroed per message on the hub and on 475).
+				s.raw = make([]byte, 0, 4096)
+			}
 			want = int64(cap(s.raw))
 		}
 		if want > s.remaining {

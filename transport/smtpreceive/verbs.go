@@ -199,7 +199,7 @@ func (c *conn) BDAT(ctx context.Context, arg string) {
 		return
 	}
 	c.receive(ctx, &bdatStream{c: c, chunk: size, remaining: size, last: last, binary: c.body == "BINARYMIME",
-		limit: c.sess.SizeLimit(), raw: make([]byte, 0, 4096)})
+		limit: c.sess.SizeLimit()})
 }
 
 // skipChunk consumes a BDAT chunk that was refused; a connection that breaks is closed.
