@@ -93,3 +93,14 @@ func TestHandshakeCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOpensslSpeed(t *testing.T) {
+	// openssl speed -seconds 1 rsa2048 of OpenSSL 3.0 (Debian 12), its last two lines.
+	out := "                  sign    verify    sign/s verify/s\nrsa 2048 bits 0.000296s 0.000016s   3378.5  61336.5\n"
+	if got := parseOpensslSpeed(out); got < 0.2959 || got > 0.2961 {
+		t.Errorf("parseOpensslSpeed = %v ms, want 0.296", got)
+	}
+	if got := parseOpensslSpeed("no such line\n"); got != 0 {
+		t.Errorf("parseOpensslSpeed without the line = %v, want 0", got)
+	}
+}
