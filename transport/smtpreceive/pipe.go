@@ -167,6 +167,22 @@ func (c *pipeConn) CloseWrite() error {
 	return nil
 }
 
+// PeerClosed says, without waiting, whether the other end has closed the pipe or written
+// something not yet read (to a pooled session: a 421 nobody asked for): what a peek with
+// MSG_DONTWAIT tells of a socket. A pool checks it before every reuse, where a read with a
+// deadline already past cost two deadline moves and an error per message.
+func (c *pipeConn) PeerClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+	}
+	b := c.in
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.eof || b.off < len(b.data)
+}
+
 func (c *pipeConn) LocalAddr() net.Addr  { return c.local }
 func (c *pipeConn) RemoteAddr() net.Addr { return c.remote }
 

@@ -121,3 +121,35 @@ func TestPipeDeadlineMoves(t *testing.T) {
 		})
 	}
 }
+
+// TestPipePeerClosed: PeerClosed tells, without waiting, an idle pipe from one whose peer
+// closed (or half-closed) or wrote what nobody read, and says nothing of its own closing
+// until it is closed itself.
+func TestPipePeerClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		do   func(self, peer net.Conn)
+		want bool
+	}{
+		{"idle", func(self, peer net.Conn) {}, false},
+		{"peer wrote", func(self, peer net.Conn) { _, _ = peer.Write([]byte("421 4.3.2 bye\r\n")) }, true},
+		{"peer wrote, read", func(self, peer net.Conn) {
+			_, _ = peer.Write([]byte("250 ok\r\n"))
+			_, _ = io.ReadFull(self, make([]byte, 8))
+		}, false},
+		{"peer closed", func(self, peer net.Conn) { peer.Close() }, true},
+		{"peer half-closed", func(self, peer net.Conn) { _ = peer.(interface{ CloseWrite() error }).CloseWrite() }, true},
+		{"self wrote", func(self, peer net.Conn) { _, _ = self.Write([]byte("NOOP\r\n")) }, false},
+		{"self closed", func(self, peer net.Conn) { self.Close() }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			self, peer := Pipe(netip.MustParseAddrPort("127.0.0.1:1"), netip.MustParseAddrPort("127.0.0.1:2"))
+			defer self.Close()
+			defer peer.Close()
+			tc.do(self, peer)
+			if got := self.(interface{ PeerClosed() bool }).PeerClosed(); got != tc.want {
+				t.Errorf("PeerClosed = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -180,6 +180,10 @@ const staleCheckAfter = 100 * time.Millisecond
 // get takes an idle session from the pool. One the hub has closed in the meantime is found by
 // a peek at its socket (peerClosed; an idle hub says nothing unless it is closing), else by a
 // read that must time out at once.
+// pipePeer is an in-process pipe's end (smtpreceive.Pipe), which can say without waiting
+// whether its peer closed or spoke (peerClosed).
+type pipePeer interface{ PeerClosed() bool }
+
 func (p *Proxy) get() *hubConn {
 	for {
 		p.mu.Lock()

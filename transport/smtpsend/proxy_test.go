@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -91,6 +92,42 @@ func TestProxyFailures(t *testing.T) {
 			}
 			if tt.hub != "" && (pe.Hub == nil || pe.Hub.Text != tt.hub || pe.Hub.Code != 554) {
 				t.Errorf("hub reply %+v, want 554 %s", pe.Hub, tt.hub)
+			}
+		})
+	}
+}
+
+// answeringPipe stands for smtpreceive.Pipe's end, which says itself whether its peer closed.
+type answeringPipe struct {
+	net.Conn
+	closed bool
+}
+
+func (p answeringPipe) PeerClosed() bool { return p.closed }
+
+// TestPeerClosedAsksThePipe: a pooled in-process pipe is asked directly, even when the pool
+// would take a recently used socket as open, and through the protocol log's wrapper.
+func TestPeerClosedAsksThePipe(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	for _, tc := range []struct {
+		name       string
+		c          net.Conn
+		assumeOpen bool
+		closed     bool
+		known      bool
+	}{
+		{"open pipe", answeringPipe{Conn: a}, false, false, true},
+		{"closed pipe", answeringPipe{Conn: a, closed: true}, false, true, true},
+		{"closed pipe used a moment ago", answeringPipe{Conn: a, closed: true}, true, true, true},
+		{"closed pipe under the protocol log", &logConn{Conn: answeringPipe{Conn: a, closed: true}}, true, true, true},
+		{"net.Pipe: unknown", a, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			closed, known := peerClosed(tc.c, tc.assumeOpen)
+			if closed != tc.closed || known != tc.known {
+				t.Errorf("peerClosed = %v, %v; want %v, %v", closed, known, tc.closed, tc.known)
 			}
 		})
 	}
