@@ -224,10 +224,11 @@ func Open(dir string, o Options) (*Store, error) {
 	// and compacted down, and at 100 KiB those bytes are most of the hub's work. Measured with
 	// a Pebble harness of the hub's write pattern (20 writers, one synced 100 KiB body per
 	// message, 10 s, 2 cores): snappy on L0-L3 took CPU per message from 0.42 to 0.37 ms with
-	// base64 attachment-like bodies and from 0.36 to 0.24 ms with bench's text, and kept L0 at
-	// a few files where uncompressed it grew past 500 (compactions falling behind); at 1 KiB
-	// the difference was 0.037 against 0.036 ms. (Until 2026-12-03 L0-L3 were uncompressed,
-	// from a pprof reading at 1 KiB alone.)
+	// base64 attachment-like bodies and from 0.36 to 0.24 ms with bench's text, where it also
+	// kept L0 at a few files instead of 500 (uncompressed, compactions fell behind; with the
+	// base64 bodies they fall behind either way on 2 cores); at 1 KiB the difference was 0.037
+	// against 0.036 ms. (Until 2026-12-03 L0-L3 were uncompressed, from a pprof reading at
+	// 1 KiB alone.)
 	for i := range po.Levels {
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
 	}
