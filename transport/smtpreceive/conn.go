@@ -46,6 +46,8 @@ type conn struct {
 	raw           net.Conn
 	nc            net.Conn // raw, or the TLS connection after STARTTLS
 	br            *bufio.Reader
+	cmdBR         *bufio.Reader // the session's own 4 KiB reader while a DATA body has br (bodyReader)
+	pre           prefixReader  // what a body's reader read past the body, for cmdBR
 	bw            *bufio.Writer
 	info          ConnInfo
 	sess          Session

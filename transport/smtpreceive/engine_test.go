@@ -275,6 +275,53 @@ func TestDataAndPipelining(t *testing.T) {
 	}
 }
 
+// TestPipelinedBehindBody: a body sent after the 354 is read through the pooled 64 KiB body
+// reader; what the client pipelined behind its end (the next transaction's commands, an
+// over-long line) reaches the session's own reader in order, and command lines keep their
+// 4 KiB limit (io.go, bodyReader and endBody).
+func TestPipelinedBehindBody(t *testing.T) {
+	ts := startServer(t, nil, false)
+	// 117 KiB, several fills of the body reader; the script spells CRLF as \r\n (bodyEsc).
+	body := strings.Repeat(strings.Repeat("b", 76)+"\r\n", 1500)
+	bodyEsc := strings.ReplaceAll(body, "\r\n", `\r\n`)
+	transcript(t, ts.addr, banner+`
+		C: EHLO client.example
+		S+ 250 XRDST
+		C: MAIL FROM:<a@example.org>
+		S: 250 2.1.0 Sender OK
+		C: RCPT TO:<user1@contoso.test>
+		S: 250 2.1.5 Recipient OK
+		C: DATA
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C< Subject: one\r\n\r\n`+bodyEsc+`.\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<user1@contoso.test>\r\nDATA\r\n
+		S: 250 2.6.0 queued
+		S: 250 2.1.0 Sender OK
+		S: 250 2.1.5 Recipient OK
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C< Subject: two\r\n\r\nshort\r\n.\r\nNOOP `+strings.Repeat("x", 10000)+`\r\nNOOP\r\n
+		S: 250 2.6.0 queued
+		S: 500 5.3.3 Unrecognized command
+		S: 250 2.0.0 OK
+		C: MAIL FROM:<c@example.org>
+		S: 250 2.1.0 Sender OK
+		C: RCPT TO:<user1@contoso.test>
+		S: 250 2.1.5 Recipient OK
+		C: DATA
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C< Subject: three\r\n\r\n`+bodyEsc+`.\r\n
+		S: 250 2.6.0 queued`)
+	got := ts.be.got()
+	want := []string{"Subject: one\r\n\r\n" + body, "Subject: two\r\n\r\nshort\r\n", "Subject: three\r\n\r\n" + body}
+	if len(got) != len(want) {
+		t.Fatalf("%d messages stored, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("message %d: %d bytes, want %d (%.40q…)", i+1, len(got[i]), len(want[i]), got[i])
+		}
+	}
+}
+
 func TestSizeAndRecipientLimits(t *testing.T) {
 	ts := startServer(t, func(rc *config.ReceiveConnector) {
 		rc.MaxMessageSize = 65536

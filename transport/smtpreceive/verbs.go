@@ -178,7 +178,8 @@ func (c *conn) DATA(ctx context.Context, arg string) {
 		c.closed = true
 		return
 	}
-	c.receive(ctx, newDotReader(c.br, c.sess.SizeLimit()))
+	c.receive(ctx, newDotReader(c.bodyReader(), c.sess.SizeLimit()))
+	c.endBody()
 }
 
 // BDAT receives a message in chunks (RFC 3030): the first BDAT command starts the transfer,
@@ -256,6 +257,7 @@ func (c *conn) STARTTLS(cmd Command) {
 	}
 	c.logTLSStarted(&st, leaf)
 	c.br = bufio.NewReaderSize(deadlineReader{c}, maxLineLength)
+	c.pre.pending = nil // plaintext read past a body before STARTTLS goes with the old reader too
 	c.bw.Reset(connWriter{c})
 	// The client must say EHLO again (RFC 3207 §4.2).
 	c.resetTransaction()
