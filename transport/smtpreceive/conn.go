@@ -48,6 +48,7 @@ type conn struct {
 	br            *bufio.Reader
 	cmdBR         *bufio.Reader // the session's own 4 KiB reader while a DATA body has br (bodyReader)
 	pre           prefixReader  // what a body's reader read past the body, for cmdBR
+	cleanPeer     bool          // a Pipe: its peer is exlab's own SmtpSend, BDAT chunks are not rescanned (Pipe)
 	bw            *bufio.Writer
 	info          ConnInfo
 	sess          Session

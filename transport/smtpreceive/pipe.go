@@ -19,7 +19,10 @@ const pipeLimit = 256 << 10
 // loopback TCP socket: writes are buffered up to pipeLimit (net.Pipe's are not, and pipelined
 // SMTP would deadlock on it), deadlines work, and the addresses are the given ones. exlab uses
 // it for the frontend → hub hop when both services run in one process: the hop is still SMTP,
-// without the system calls of a socket.
+// without the system calls of a socket. A Server serving a Pipe's end (ServeConn) trusts its
+// peer to be exlab's own SmtpSend, whose content this engine normalized on the way in: it
+// does not scan BDAT chunks from it for bare CR or LF (cmd/exlab's TestStoredContentIsCRLF
+// holds the chain to CRLF).
 func Pipe(client, server netip.AddrPort) (net.Conn, net.Conn) {
 	a, b := newPipeBuffer(), newPipeBuffer()
 	c := &pipeConn{in: a, out: b, local: net.TCPAddrFromAddrPort(client), remote: net.TCPAddrFromAddrPort(server),

@@ -475,6 +475,7 @@ func (s *Server) handle(connectors []*config.ReceiveConnector, nc net.Conn) {
 	c := &conn{srv: s, raw: nc, nc: nc, rc: rc, idle: rc.ConnectionInactivityTimeout.Duration(), release: release,
 		tlsConf: s.tlsFor(rc)}
 	c.info = ConnInfo{Connector: rc, SessionID: smtpwire.NewSessionID(), Local: local, Remote: remote, Started: time.Now(), Engine: c}
+	_, c.cleanPeer = nc.(*pipeConn)
 	if s.Metrics != nil {
 		s.Metrics.session(rc)
 	}
