@@ -322,6 +322,33 @@ func TestPipelinedBehindBody(t *testing.T) {
 	}
 }
 
+// TestBodyReaderBound: with maxBodyReaders out, a body is read through the session's own
+// reader, whole, and no body reader is taken.
+func TestBodyReaderBound(t *testing.T) {
+	bodyReadersOut.Add(maxBodyReaders)
+	defer bodyReadersOut.Add(-maxBodyReaders)
+	ts := startServer(t, nil, false)
+	body := strings.Repeat(strings.Repeat("c", 76)+"\r\n", 200)
+	transcript(t, ts.addr, banner+`
+		C: HELO client.example
+		S: 250 ex01.contoso.test Hello [127.0.0.1]
+		C: MAIL FROM:<a@example.org>
+		S: 250 2.1.0 Sender OK
+		C: RCPT TO:<user1@contoso.test>
+		S: 250 2.1.5 Recipient OK
+		C: DATA
+		S: 354 Start mail input; end with <CRLF>.<CRLF>
+		C< Subject: bound\r\n\r\n`+strings.ReplaceAll(body, "\r\n", `\r\n`)+`.\r\nNOOP\r\n
+		S: 250 2.6.0 queued
+		S: 250 2.0.0 OK`)
+	if got := ts.be.got(); len(got) != 1 || got[0] != "Subject: bound\r\n\r\n"+body {
+		t.Errorf("stored %d messages", len(got))
+	}
+	if n := bodyReadersOut.Load(); n != maxBodyReaders {
+		t.Errorf("%d body readers out, want the %d the test holds", n, maxBodyReaders)
+	}
+}
+
 func TestSizeAndRecipientLimits(t *testing.T) {
 	ts := startServer(t, func(rc *config.ReceiveConnector) {
 		rc.MaxMessageSize = 65536

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exlab/exlab/transport/smtpwire"
@@ -44,11 +45,21 @@ const bodyReadSize = 64 << 10
 
 var bodyReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bodyReadSize) }}
 
+// maxBodyReaders bounds the body readers out at once (64 MiB): sessions that sit in DATA by
+// the thousand (a slow-body test) read with their own 4 KiB reader beyond it.
+const maxBodyReaders = 1024
+
+var bodyReadersOut atomic.Int64
+
 // bodyReader is the reader for a DATA body: a pooled 64 KiB one in place of the session's
 // own, unless input already waits in the session's (a body sent before the 354 is read on
 // from there). endBody gives the session its reader back.
 func (c *conn) bodyReader() *bufio.Reader {
 	if c.cmdBR != nil || c.br.Buffered() > 0 || len(c.pre.pending) > 0 {
+		return c.br
+	}
+	if bodyReadersOut.Add(1) > maxBodyReaders {
+		bodyReadersOut.Add(-1)
 		return c.br
 	}
 	big := bodyReaders.Get().(*bufio.Reader)
@@ -75,6 +86,7 @@ func (c *conn) endBody() {
 	}
 	big.Reset(nil)
 	bodyReaders.Put(big)
+	bodyReadersOut.Add(-1)
 }
 
 // prefixReader hands out pending before it reads from r.
