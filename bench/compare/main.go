@@ -104,7 +104,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.SmtpSource, "smtp-source", true, "also load the main points with Postfix's smtp-source and report whether it agrees with exlab bench")
 	fs.DurationVar(&o.Sustained, "sustained", 0, "run the frontend path this long at 80% of its peak (with all recipients known, then 20% unknown); 0 skips it")
 	fs.BoolVar(&o.Submission, "submission", true, "measure the 587 path (STARTTLS + AUTH LOGIN) against Postfix's submission service")
-	fs.BoolVar(&o.Floor, "floor", true, "also measure the floor: a minimal Go SMTP receiver that answers with Exchange's texts and commits each message to Pebble with Sync, nothing else")
+	fs.BoolVar(&o.Floor, "floor", true, "also measure the floor: a minimal Go SMTP receiver that answers with short fixed replies, as smtp-sink does, and commits each message to Pebble with Sync, nothing else")
 	fs.StringVar(&o.ServeFloor, "serve-floor", "", "be the floor server on this address (compare starts it itself)")
 	fs.StringVar(&o.FloorDir, "floor-dir", "", "the floor server's Pebble directory")
 	fs.Usage = func() {

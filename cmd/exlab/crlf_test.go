@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/exlab/exlab/cmd/adminapi"
 )
@@ -19,35 +16,13 @@ import (
 // the whole chain to it.
 func TestStoredContentIsCRLF(t *testing.T) {
 	s := startServer(t, "", "")
-	c, err := net.DialTimeout("tcp", s.address("Default Frontend EX01"), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	r := bufio.NewReader(c)
+	e := dialEdges(t, s.address("Default Frontend EX01")) // reads the 220
 	say := func(line, wantCode string) {
 		t.Helper()
-		if line != "" {
-			if _, err := c.Write([]byte(line)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("after %q: %v", line, err)
-			}
-			if len(l) >= 4 && l[3] == '-' {
-				continue
-			}
-			if !strings.HasPrefix(l, wantCode+" ") {
-				t.Fatalf("after %q: %q, want %s", line, l, wantCode)
-			}
-			return
+		if r, _ := e.cmd(line); !strings.HasPrefix(r[strings.LastIndex(r, "\n")+1:], wantCode+" ") {
+			t.Fatalf("after %q: %q, want %s", line, r, wantCode)
 		}
 	}
-	say("", "220")
 	say("EHLO client.example\r\n", "250")
 	say("MAIL FROM:<a@example.org>\r\n", "250")
 	say("RCPT TO:<user1@contoso.test>\r\n", "250")

@@ -11,15 +11,11 @@ import (
 // peerClosed says, without waiting, whether a pooled session's hub has ended it (EOF) or said
 // something unasked (a 421 before closing): a peek at the socket with MSG_DONTWAIT. A read
 // with a deadline already past never reaches the socket in Go (the poller answers "timeout"
-// first), so that cannot tell. An in-process pipe (smtpreceive.Pipe) answers for itself;
-// known is false for any other connection without a socket. With assumeOpen a socket is
-// taken as open without looking.
+// first), so that cannot tell. known is false for a connection without a socket (an
+// in-process pipe). With assumeOpen a socket is taken as open without looking.
 func peerClosed(c net.Conn, assumeOpen bool) (closed, known bool) {
 	if lc, ok := c.(*logConn); ok {
 		c = lc.Conn
-	}
-	if pc, ok := c.(pipePeer); ok {
-		return pc.PeerClosed(), true
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {

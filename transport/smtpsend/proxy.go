@@ -177,13 +177,26 @@ func (h *hubConn) quit() {
 // socket to check that the hub still holds it.
 const staleCheckAfter = 100 * time.Millisecond
 
-// get takes an idle session from the pool. One the hub has closed in the meantime is found by
-// a peek at its socket (peerClosed; an idle hub says nothing unless it is closing), else by a
-// read that must time out at once.
 // pipePeer is an in-process pipe's end (smtpreceive.Pipe), which can say without waiting
-// whether its peer closed or spoke (peerClosed).
+// whether its peer closed or spoke.
 type pipePeer interface{ PeerClosed() bool }
 
+// peerGone says, without waiting, whether a pooled session's peer has ended it or said
+// something unasked: an in-process pipe answers for itself, a socket is peeked at
+// (peerClosed, per platform); known is false when neither can tell.
+func peerGone(c net.Conn, assumeOpen bool) (closed, known bool) {
+	if lc, ok := c.(*logConn); ok {
+		c = lc.Conn
+	}
+	if pc, ok := c.(pipePeer); ok {
+		return pc.PeerClosed(), true
+	}
+	return peerClosed(c, assumeOpen)
+}
+
+// get takes an idle session from the pool. One the hub has closed in the meantime is found by
+// asking its pipe or peeking at its socket (peerGone; an idle hub says nothing unless it is
+// closing), else by a read that must time out at once.
 func (p *Proxy) get() *hubConn {
 	for {
 		p.mu.Lock()
@@ -204,7 +217,7 @@ func (p *Proxy) get() *hubConn {
 			// A socket used a moment ago (under load, every get) is taken without the system
 			// call: a hub that went in between is a failure the caller may retry, nothing
 			// having been read.
-			if closed, known := peerClosed(h.conn, idle < staleCheckAfter); known {
+			if closed, known := peerGone(h.conn, idle < staleCheckAfter); known {
 				if !closed {
 					return h
 				}

@@ -125,9 +125,9 @@ func TestPeerClosedAsksThePipe(t *testing.T) {
 		{"net.Pipe: unknown", a, false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			closed, known := peerClosed(tc.c, tc.assumeOpen)
+			closed, known := peerGone(tc.c, tc.assumeOpen)
 			if closed != tc.closed || known != tc.known {
-				t.Errorf("peerClosed = %v, %v; want %v, %v", closed, known, tc.closed, tc.known)
+				t.Errorf("peerGone = %v, %v; want %v, %v", closed, known, tc.closed, tc.known)
 			}
 		})
 	}
